@@ -1,0 +1,60 @@
+package schema
+
+import "fmt"
+
+// Pos is a position in a policy file. File is relative to the policy root and slash-separated.
+type Pos struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"column"`
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Severity orders findings; only SeverityError blocks compilation.
+type Severity string
+
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+)
+
+// Finding is one problem in the policy tree, positioned at the offending YAML field.
+type Finding struct {
+	Pos       Pos      `json:"pos"`
+	Severity  Severity `json:"severity"`
+	Code      string   `json:"code,omitempty"`
+	Kind      string   `json:"kind,omitempty"`
+	Namespace string   `json:"namespace,omitempty"`
+	Name      string   `json:"name,omitempty"`
+	Path      string   `json:"path,omitempty"` // field path inside the document, e.g. spec.http[0].route[1].weight
+	Message   string   `json:"message"`
+}
+
+// String renders the finding the way the CLI prints it:
+// FILE:LINE:COL: SEVERITY: [CODE: ]KIND NAMESPACE/NAME: MESSAGE
+func (f Finding) String() string {
+	s := f.Pos.String() + ": " + string(f.Severity) + ": "
+	if f.Code != "" {
+		s += f.Code + ": "
+	}
+	if f.Kind != "" {
+		s += f.Kind + " " + f.Namespace + "/" + f.Name + ": "
+	}
+	return s + f.Message
+}
+
+// HasErrors reports whether any finding is of error severity.
+func HasErrors(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
