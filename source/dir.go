@@ -1,0 +1,65 @@
+package source
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/signalbox/signalbox/schema"
+)
+
+// MaxFileSize bounds one policy file; larger files are refused with this limit named.
+const MaxFileSize = 8 << 20
+
+// IsPolicyFile reports whether a path (slash-separated) belongs to the policy tree.
+func IsPolicyFile(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".yaml", ".yml", ".cue":
+		return true
+	}
+	return false
+}
+
+// ReadDir reads the policy files under dir. Hidden directories (.git, .github) are skipped.
+func ReadDir(dir string) ([]schema.File, error) {
+	var files []schema.File
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !IsPolicyFile(p) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if info.Size() > MaxFileSize {
+			return fmt.Errorf("%s: file is %d bytes, over the limit of %d", filepath.ToSlash(rel), info.Size(), MaxFileSize)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, schema.File{Path: filepath.ToSlash(rel), Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
