@@ -1,15 +1,28 @@
 package compiler
 
-import "github.com/signalbox/signalbox/schema"
+import (
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/compiler/xds"
+	"github.com/signalbox/signalbox/schema"
+)
 
 // Compile turns a validated tree into a sealed Snapshot. Findings of error severity mean no
 // snapshot (nil): an invalid tree is never published.
 func Compile(tree *schema.Tree) (*Snapshot, []schema.Finding) {
-	s := &Snapshot{}
-	if err := s.seal(); err != nil {
-		return nil, []schema.Finding{{Severity: schema.SeverityError, Message: err.Error()}}
+	mesh, findings := BuildIR(tree)
+	if schema.HasErrors(findings) {
+		return nil, findings
 	}
-	return s, nil
+	snap, err := FromIR(mesh)
+	if err != nil {
+		// The IR passed every user-facing check, so this is a compiler defect: say so plainly.
+		return nil, append(findings, schema.Finding{Severity: schema.SeverityError,
+			Message: "internal compiler error: " + err.Error()})
+	}
+	return snap, findings
 }
 
 // CompileFiles loads, validates and compiles a policy tree in one step.
@@ -20,4 +33,41 @@ func CompileFiles(files []schema.File) (*Snapshot, []schema.Finding) {
 	}
 	snap, more := Compile(tree)
 	return snap, append(findings, more...)
+}
+
+// FromIR converts every role of the IR to xDS resources and seals the snapshot.
+func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
+	s := &Snapshot{}
+	for _, r := range mesh.Roles {
+		role := &Role{Name: r.Name, Selector: r.Selector, Resources: map[resource.Type][]types.Resource{}}
+		for _, l := range r.Listeners {
+			lis, err := xds.Listener(l)
+			if err != nil {
+				return nil, err
+			}
+			rc, err := xds.RouteConfiguration(l)
+			if err != nil {
+				return nil, err
+			}
+			role.Resources[resource.ListenerType] = append(role.Resources[resource.ListenerType], lis)
+			role.Resources[resource.RouteType] = append(role.Resources[resource.RouteType], rc)
+		}
+		for _, c := range r.Clusters {
+			cl, err := xds.Cluster(c)
+			if err != nil {
+				return nil, err
+			}
+			cla, err := xds.LoadAssignment(c)
+			if err != nil {
+				return nil, err
+			}
+			role.Resources[resource.ClusterType] = append(role.Resources[resource.ClusterType], cl)
+			role.Resources[resource.EndpointType] = append(role.Resources[resource.EndpointType], cla)
+		}
+		s.Roles = append(s.Roles, role)
+	}
+	if err := s.seal(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -1,0 +1,84 @@
+package compiler
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/schema"
+)
+
+// builder holds the state of one translation from a tree to the IR. A user's mistake is
+// recorded as a positioned finding and the offending object is left out; Compile refuses to
+// seal a snapshot when any finding is an error.
+type builder struct {
+	tree     *schema.Tree
+	findings []schema.Finding
+	services map[string]*service
+	clusters map[string]*ir.Cluster
+}
+
+func (b *builder) docs(kind string) []*schema.Document {
+	var out []*schema.Document
+	for _, d := range b.tree.Documents {
+		if d.Kind == kind {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (b *builder) errorf(d *schema.Document, path, format string, args ...any) {
+	b.findings = append(b.findings, d.Finding(schema.SeverityError, path, path+": "+fmt.Sprintf(format, args...)))
+}
+
+// BuildIR translates a validated tree into the IR, with the findings of the translation.
+func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
+	b := &builder{tree: tree}
+	b.collectServices()
+	b.buildClusters()
+	mesh := &ir.Mesh{}
+	for _, name := range sortedKeys(b.clusters) {
+		mesh.Clusters = append(mesh.Clusters, b.clusters[name])
+	}
+	if sidecar := b.sidecarRole(mesh.Clusters); sidecar != nil {
+		mesh.Roles = append(mesh.Roles, sidecar)
+	}
+	mesh.Roles = append(mesh.Roles, b.gatewayRoles()...)
+	return mesh, dedupe(b.findings)
+}
+
+// dedupe drops repeated findings (a rule installed on several virtual hosts is reported once)
+// and orders them by position.
+func dedupe(fs []schema.Finding) []schema.Finding {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, c := fs[i].Pos, fs[j].Pos
+		if a.File != c.File {
+			return a.File < c.File
+		}
+		if a.Line != c.Line {
+			return a.Line < c.Line
+		}
+		if a.Col != c.Col {
+			return a.Col < c.Col
+		}
+		return fs[i].Message < fs[j].Message
+	})
+	var out []schema.Finding
+	for i, f := range fs {
+		if i > 0 && f == fs[i-1] {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,204 @@
+package compiler
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/schema"
+)
+
+// meshGateway is Istio's reserved gateway name for sidecars.
+const meshGateway = "mesh"
+
+// boundGateways normalizes a VirtualService's gateways: "mesh", or "namespace/name" (a bare
+// name is in the VirtualService's namespace). No gateways means mesh only.
+func boundGateways(d *schema.Document) []string {
+	vs := d.Spec.(*schema.VirtualService)
+	if len(vs.Gateways) == 0 {
+		return []string{meshGateway}
+	}
+	var out []string
+	for _, g := range vs.Gateways {
+		if g != meshGateway && !strings.Contains(g, "/") {
+			g = d.Namespace + "/" + g
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// vsClaim is a VirtualService host installed on a listener.
+type vsClaim struct {
+	doc  *schema.Document
+	host string
+}
+
+// sidecarRole builds the outbound listener: a virtual host per service port (falling back to
+// the service's endpoints) and one per other host a mesh VirtualService names.
+func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
+	addr := b.tree.Settings.SidecarListener
+	if addr == "" {
+		addr = schema.DefaultSidecarListener
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	port, perr := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || perr != nil {
+		b.findings = append(b.findings, schema.Finding{Pos: schema.Pos{File: "signalbox.yaml"}, Severity: schema.SeverityError,
+			Message: fmt.Sprintf("sidecarListener: %q is not host:port", addr)})
+		return nil
+	}
+	claims := b.claims(func(g string) bool { return g == meshGateway })
+	l := &ir.Listener{Name: listenerName(host, uint32(port)), Address: host, Port: uint32(port), RouteName: "outbound"}
+	for _, h := range sortedKeys(b.services) {
+		svc := b.services[h]
+		for i, p := range svc.sortedPorts() {
+			vh := &ir.VirtualHost{Name: h + ":" + itoa(p), Domains: []string{h + ":" + itoa(p)}}
+			for _, s := range shortNames(h) {
+				vh.Domains = append(vh.Domains, s+":"+itoa(p))
+			}
+			if i == 0 {
+				vh.Domains = append(vh.Domains, h)
+				vh.Domains = append(vh.Domains, shortNames(h)...)
+			}
+			if c, ok := claims[h]; ok {
+				vh.Routes = b.routesFor(c.doc, h, p)
+			} else {
+				vh.Routes = []*ir.Route{{Name: "default", Clusters: []ir.WeightedCluster{{Name: clusterName(p, "", h), Weight: 100}}}}
+			}
+			l.VirtualHosts = append(l.VirtualHosts, vh)
+		}
+	}
+	for _, h := range sortedKeys(claims) {
+		if _, isService := b.services[h]; isService {
+			continue
+		}
+		c := claims[h]
+		l.VirtualHosts = append(l.VirtualHosts, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesFor(c.doc, h, 0)})
+	}
+	sortVirtualHosts(l)
+	return &ir.Role{Name: SidecarRole, Listeners: []*ir.Listener{l}, Clusters: clusters}
+}
+
+// claims maps each host to the VirtualService that routes it on the gateways bound accepts.
+// Two VirtualServices claiming one host there is an error at the second.
+func (b *builder) claims(bound func(gateway string) bool) map[string]vsClaim {
+	out := map[string]vsClaim{}
+	for _, d := range b.docs(schema.KindVirtualService) {
+		if !slices.ContainsFunc(boundGateways(d), bound) {
+			continue
+		}
+		for i, h := range d.Spec.(*schema.VirtualService).Hosts {
+			h = expandHost(h, d.Namespace)
+			if prev, ok := out[h]; ok {
+				b.errorf(d, fmt.Sprintf("spec.hosts[%d]", i), "host %q is already routed by VirtualService %s/%s at %s",
+					h, prev.doc.Namespace, prev.doc.Name, prev.doc.Pos)
+				continue
+			}
+			out[h] = vsClaim{doc: d, host: h}
+		}
+	}
+	return out
+}
+
+// gatewayRoles builds one role per distinct Gateway selector: a listener per server port,
+// routing the VirtualServices bound to those Gateways.
+func (b *builder) gatewayRoles() []*ir.Role {
+	bySelector := map[string][]*schema.Document{}
+	for _, d := range b.docs(schema.KindGateway) {
+		gw := d.Spec.(*schema.Gateway)
+		if len(gw.Selector) == 0 {
+			continue
+		}
+		key := canonicalSelector(gw.Selector)
+		bySelector[key] = append(bySelector[key], d)
+	}
+	var roles []*ir.Role
+	for _, key := range sortedKeys(bySelector) {
+		roles = append(roles, b.gatewayRole(key, bySelector[key]))
+	}
+	return roles
+}
+
+func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role {
+	role := &ir.Role{Name: "gateway/" + key, Selector: gateways[0].Spec.(*schema.Gateway).Selector}
+	listeners := map[string]*ir.Listener{}
+	used := map[string]bool{}
+	for _, g := range gateways {
+		gw := g.Spec.(*schema.Gateway)
+		ref := g.Namespace + "/" + g.Name
+		claims := b.claims(func(x string) bool { return x == ref })
+		for _, srv := range gw.Servers {
+			bind := orDefault(srv.Bind, "0.0.0.0")
+			name := listenerName(bind, srv.Port.Number)
+			l, ok := listeners[name]
+			if !ok {
+				l = &ir.Listener{Name: name, Address: bind, Port: srv.Port.Number, RouteName: "http." + itoa(srv.Port.Number)}
+				listeners[name] = l
+			}
+			for _, h := range sortedKeys(claims) {
+				if !slices.ContainsFunc(srv.Hosts, func(p string) bool { return hostMatches(p, h) }) {
+					continue
+				}
+				vhName := h + ":" + itoa(srv.Port.Number)
+				if slices.ContainsFunc(l.VirtualHosts, func(v *ir.VirtualHost) bool { return v.Name == vhName }) {
+					continue
+				}
+				domains := []string{h, vhName}
+				if h == "*" {
+					domains = []string{h} // "*" already covers every port
+				}
+				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesFor(claims[h].doc, h, srv.Port.Number)}
+				for _, r := range vh.Routes {
+					for _, c := range r.Clusters {
+						used[c.Name] = true
+					}
+				}
+				l.VirtualHosts = append(l.VirtualHosts, vh)
+			}
+		}
+	}
+	for _, name := range sortedKeys(listeners) {
+		sortVirtualHosts(listeners[name])
+		role.Listeners = append(role.Listeners, listeners[name])
+	}
+	for _, name := range sortedKeys(used) {
+		if c, ok := b.clusters[name]; ok {
+			role.Clusters = append(role.Clusters, c)
+		}
+	}
+	return role
+}
+
+func canonicalSelector(sel map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(sel)) {
+		parts = append(parts, k+"="+sel[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func listenerName(addr string, port uint32) string {
+	return addr + "_" + itoa(port)
+}
+
+// sortVirtualHosts orders virtual hosts by name and drops a domain already served by an
+// earlier one: Envoy rejects a route configuration with a domain twice.
+func sortVirtualHosts(l *ir.Listener) {
+	slices.SortFunc(l.VirtualHosts, func(a, c *ir.VirtualHost) int { return strings.Compare(a.Name, c.Name) })
+	seen := map[string]bool{}
+	for _, vh := range l.VirtualHosts {
+		kept := vh.Domains[:0]
+		for _, d := range vh.Domains {
+			if !seen[d] {
+				seen[d] = true
+				kept = append(kept, d)
+			}
+		}
+		vh.Domains = kept
+	}
+}
