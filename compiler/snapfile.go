@@ -24,10 +24,11 @@ const fileFormat = "signalbox.snapshot/v1"
 
 // snapshotFile is the on-disk form: JSON (map keys sorted by encoding/json) holding each
 // resource's deterministic protobuf bytes, so the file is byte-identical for the same tree.
+// The commit is not in it: the same tree compiled from a working directory or from any commit
+// gives the same file; the publisher records commits beside the snapshots it keeps.
 type snapshotFile struct {
 	Format  string     `json:"format"`
 	Version string     `json:"version"`
-	Commit  string     `json:"commit,omitempty"`
 	Roles   []roleFile `json:"roles"`
 }
 
@@ -40,7 +41,7 @@ type roleFile struct {
 
 // Marshal encodes the snapshot in the file format.
 func (s *Snapshot) Marshal() ([]byte, error) {
-	f := snapshotFile{Format: fileFormat, Version: s.Version, Commit: s.Commit}
+	f := snapshotFile{Format: fileFormat, Version: s.Version}
 	for _, r := range s.Roles {
 		rf := roleFile{Name: r.Name, Selector: r.Selector, Versions: map[string]string{}, Resources: map[string][][]byte{}}
 		for _, t := range ResourceTypes {
@@ -72,7 +73,7 @@ func Unmarshal(data []byte) (*Snapshot, error) {
 	if f.Format != fileFormat {
 		return nil, fmt.Errorf("not a snapshot file: format %q, want %q", f.Format, fileFormat)
 	}
-	s := &Snapshot{Commit: f.Commit}
+	s := &Snapshot{}
 	for _, rf := range f.Roles {
 		r := &Role{Name: rf.Name, Selector: rf.Selector, Resources: map[resource.Type][]types.Resource{}}
 		for t, list := range rf.Resources {
