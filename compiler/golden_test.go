@@ -99,4 +99,3 @@ func findingLines(fs []schema.Finding) string {
 	}
 	return b.String()
 }
-
