@@ -1,0 +1,44 @@
+package publisher
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+func (p *Publisher) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		serving := p.current != nil
+		p.mu.Unlock()
+		if !serving {
+			http.Error(w, "no snapshot published yet", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, p.Status())
+	})
+	mux.HandleFunc("GET /history", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, p.History())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		p.writeMetrics(w)
+	})
+	mux.HandleFunc("POST /hooks/git", func(w http.ResponseWriter, r *http.Request) {
+		// The fetch runs on the follow loop: a webhook sender should not wait on a clone.
+		p.trigger()
+		w.WriteHeader(http.StatusAccepted)
+		w.Write([]byte("fetch scheduled\n"))
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

@@ -1,0 +1,80 @@
+package publisher
+
+import (
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/signalbox/signalbox/compiler"
+)
+
+// HistoryEntry is one publish, as GET /history lists it.
+type HistoryEntry struct {
+	Version     string    `json:"version"`
+	Commit      string    `json:"commit"`
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// history keeps every snapshot published, content-addressed by version, and the publish log.
+// A revert brings an old version back: it is logged again but stored once.
+type history struct {
+	byVersion map[string]*compiler.Snapshot
+	log       []HistoryEntry // oldest first
+}
+
+func newHistory() *history {
+	return &history{byVersion: map[string]*compiler.Snapshot{}}
+}
+
+func (h *history) add(s *compiler.Snapshot, at time.Time) {
+	if _, ok := h.byVersion[s.Version]; !ok {
+		h.byVersion[s.Version] = s
+	}
+	h.log = append(h.log, HistoryEntry{Version: s.Version, Commit: s.Commit, PublishedAt: at})
+}
+
+// newestFirst returns a copy of the log, newest first.
+func (h *history) newestFirst() []HistoryEntry {
+	out := make([]HistoryEntry, len(h.log))
+	for i, e := range h.log {
+		out[len(h.log)-1-i] = e
+	}
+	return out
+}
+
+// match returns the version of the newest published snapshot for which ok holds of the role
+// labels select, or "".
+func (h *history) match(labels map[string]string, ok func(*compiler.Role) bool) string {
+	seen := map[string]bool{}
+	for i := len(h.log) - 1; i >= 0; i-- {
+		v := h.log[i].Version
+		if seen[v] {
+			continue
+		}
+		seen[v] = true
+		if ok(roleOf(h.byVersion[v], labels)) {
+			return v
+		}
+	}
+	return ""
+}
+
+// typeVersionTree names the tree version a per-type version belongs to, for the labels' role:
+// the newest published snapshot whose role has that version of that type.
+func (h *history) typeVersionTree(labels map[string]string, typeURL, version string) string {
+	return h.match(labels, func(r *compiler.Role) bool { return r.Versions[typeURL] == version })
+}
+
+// roleOf is the role a node with these labels takes in s. A snapshot without any role (an empty
+// tree) still gets a role, with no resources and per-type versions derived from the tree
+// version, so proxies receive (and can ACK) the empty configuration.
+func roleOf(s *compiler.Snapshot, labels map[string]string) *compiler.Role {
+	if r := s.RoleFor(labels); r != nil {
+		return r
+	}
+	r := &compiler.Role{Name: compiler.SidecarRole, Versions: map[resource.Type]string{}}
+	for _, t := range compiler.ResourceTypes {
+		r.Versions[t] = "empty-" + s.Version
+	}
+	return r
+}

@@ -1,0 +1,102 @@
+package publisher
+
+import (
+	"maps"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/signalbox/signalbox/compiler"
+)
+
+// forgetAfter is how long a disconnected node stays in /status.
+const forgetAfter = 10 * time.Minute
+
+// node is what the publisher knows of one proxy (one node id), from its streams.
+type node struct {
+	labels map[string]string
+	role   string
+	// streams open for this node id; connected while > 0.
+	streams        int
+	disconnectedAt time.Time
+	// acked is the version_info per type URL the proxy last reported having applied.
+	acked map[string]string
+	// nacks per type URL, until that type is ACKed again.
+	nacks map[string]nack
+}
+
+type nack struct {
+	version string // per-type version rejected
+	message string
+	at      time.Time
+}
+
+// stream is one xDS stream: the node on it and the last response sent per type URL.
+type stream struct {
+	node  string
+	delta bool
+	sent  map[string]sent
+}
+
+type sent struct {
+	nonce, version string
+}
+
+// labelsOf reads node.metadata.labels, a Struct of strings; values of other kinds are ignored.
+func labelsOf(n *core.Node) map[string]string {
+	labels := map[string]string{}
+	for k, v := range n.GetMetadata().GetFields()["labels"].GetStructValue().GetFields() {
+		if s, ok := v.GetKind().(*structpb.Value_StringValue); ok {
+			labels[k] = s.StringValue
+		}
+	}
+	return labels
+}
+
+// version is the tree version a node has fully applied: the newest published snapshot whose
+// role (for the node's labels) matches every per-type version the node has ACKed. A type the
+// role has resources of must be ACKed; a type it has none of counts only if the node asked for
+// it, since a proxy is not expected to subscribe to a type nothing references.
+func (p *Publisher) versionOfLocked(n *node) string {
+	if len(n.acked) == 0 {
+		return ""
+	}
+	return p.hist.match(n.labels, func(r *compiler.Role) bool { return applied(r, n.acked) })
+}
+
+func applied(r *compiler.Role, acked map[string]string) bool {
+	any := false
+	for _, t := range compiler.ResourceTypes {
+		v, asked := acked[t]
+		if !asked {
+			if len(r.Resources[t]) > 0 {
+				return false
+			}
+			continue
+		}
+		if v != r.Versions[t] {
+			return false
+		}
+		any = true
+	}
+	return any
+}
+
+// forgetDisconnected drops nodes gone for longer than forgetAfter.
+func (p *Publisher) forgetDisconnected(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, n := range p.nodes {
+		if n.streams == 0 && now.Sub(n.disconnectedAt) > forgetAfter {
+			delete(p.nodes, id)
+		}
+	}
+}
+
+func copyLabels(l map[string]string) map[string]string {
+	if l == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(l)
+}

@@ -1,0 +1,177 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/grpc"
+
+	"github.com/signalbox/signalbox/compiler"
+)
+
+// Publisher follows a policy branch and serves its compiled snapshots over xDS.
+type Publisher struct {
+	cfg   Config
+	log   *slog.Logger
+	cache cache.SnapshotCache
+
+	xdsLn, adminLn net.Listener
+	grpc           *grpc.Server
+	http           *http.Server
+	done           chan struct{}
+
+	// syncMu serialises Sync: one fetch-compile-publish at a time.
+	syncMu   sync.Mutex
+	follower follower
+	// hook wakes the follow loop for POST /hooks/git; one pending wake-up is enough.
+	hook chan struct{}
+
+	// pushMu serialises every SetSnapshot (publish and first sight of a node), so a node can
+	// never be left on the snapshot of a superseded publish. It is taken before mu, and mu is
+	// never held while calling into the cache.
+	pushMu sync.Mutex
+
+	mu        sync.Mutex
+	current   *compiler.Snapshot
+	commit    string                     // the branch tip the current snapshot stands for
+	roleSnaps map[string]*cache.Snapshot // role name -> cache snapshot of current, shared by nodes
+	hist      *history
+	seen      string // last tip compiled, published or not
+	lastErr   *LastError
+	nodes     map[string]*node
+	streams   map[int64]*stream
+	counters  counters
+
+	// holdNACKs is the NACK hold (nack.go); tests turn it off to measure the loop it prevents.
+	holdNACKs bool
+}
+
+// LastError is the most recent failure to follow the branch: a commit that did not compile
+// (Message holds the findings, one a line), or a fetch failure (Commit empty).
+type LastError struct {
+	Commit  string `json:"commit"`
+	Message string `json:"message"`
+	fetch   bool
+}
+
+type counters struct {
+	published, nacks, compileErrors, fetchErrors int
+}
+
+// New checks the configuration; nothing is opened until Start.
+func New(cfg Config) (*Publisher, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		hook:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		hist:      newHistory(),
+		nodes:     map[string]*node{},
+		streams:   map[int64]*stream{},
+		holdNACKs: true,
+	}
+	// ads=false: in ADS mode go-control-plane's SnapshotCache never answers a request that names
+	// only some of a type's resources, which is how gRPC's xDS client asks. Without it the cache
+	// answers such a request with the resources named; everything else is the same.
+	p.cache = cache.NewSnapshotCache(false, cache.IDHash{}, cacheLogger{p.log})
+	return p, nil
+}
+
+// Start binds both listeners, starts serving, then makes the first sync (or loads the snapshot
+// file) and returns. Serving and following go on until ctx is done; Done is closed after.
+// A first commit that does not compile is not an error here: the publisher keeps following
+// the branch and /healthz says 503 until a tree compiles. A repository that cannot be opened
+// or cloned is.
+func (p *Publisher) Start(ctx context.Context) error {
+	var err error
+	if p.xdsLn, err = net.Listen("tcp", p.cfg.XDSAddr); err != nil {
+		return fmt.Errorf("xds listener: %w", err)
+	}
+	if p.adminLn, err = net.Listen("tcp", p.cfg.AdminAddr); err != nil {
+		p.xdsLn.Close()
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	p.grpc = newGRPCServer(ctx, p)
+	p.http = &http.Server{Handler: p.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.grpc.Serve(p.xdsLn) }()
+	go func() { defer wg.Done(); p.http.Serve(p.adminLn) }()
+	stop := func() {
+		p.grpc.Stop() // streams are long-lived: a graceful stop would wait for every proxy to leave
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.http.Shutdown(shut)
+	}
+
+	if err := p.firstSync(ctx); err != nil {
+		stop()
+		wg.Wait()
+		close(p.done)
+		return err
+	}
+
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if p.cfg.Snapshot == "" {
+			p.follow(ctx)
+		} else {
+			p.idle(ctx)
+		}
+		stop()
+	}()
+	go func() { wg.Wait(); close(p.done) }()
+	return nil
+}
+
+func (p *Publisher) firstSync(ctx context.Context) error {
+	if p.cfg.Snapshot != "" {
+		s, err := compiler.ReadFile(p.cfg.Snapshot)
+		if err != nil {
+			return err
+		}
+		p.publish(s)
+		return nil
+	}
+	f, err := newFollower(ctx, p.cfg.Repo, p.cfg.Branch)
+	if err != nil {
+		return err
+	}
+	p.follower = f
+	return p.Sync(ctx)
+}
+
+// idle is the snapshot-file mode's loop: nothing to fetch, only housekeeping.
+func (p *Publisher) idle(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			p.forgetDisconnected(now)
+		}
+	}
+}
+
+// Done is closed once serving has stopped after Start's context ended (or Start failed).
+func (p *Publisher) Done() <-chan struct{} { return p.done }
+
+// XDSAddr is the bound xDS address (host:port), valid after Start.
+func (p *Publisher) XDSAddr() string { return p.xdsLn.Addr().String() }
+
+// AdminAddr is the bound admin HTTP address (host:port), valid after Start.
+func (p *Publisher) AdminAddr() string { return p.adminLn.Addr().String() }

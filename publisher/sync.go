@@ -1,0 +1,196 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+
+	"github.com/signalbox/signalbox/compiler"
+	"github.com/signalbox/signalbox/schema"
+	"github.com/signalbox/signalbox/source"
+)
+
+// maxBackoff bounds the wait between fetches while the repository keeps failing (unless the
+// poll interval itself is longer).
+const maxBackoff = time.Minute
+
+// RejectedError says a commit was not published (Wait returns it): its tree did not compile.
+// Message holds the findings, one a line, FILE:LINE:COL: error: KIND NS/NAME: MSG.
+type RejectedError struct {
+	Commit  string
+	Message string
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("commit %s not published:\n%s", e.Commit, e.Message)
+}
+
+// Sync fetches the branch now and, if its tip changed, compiles and publishes it. A tip that
+// does not compile is not published: it is recorded in last_error and logged, the snapshot
+// serving before keeps serving, and Sync still returns nil, since refusing it is the job done.
+// The error is for a failed fetch. In snapshot-file mode there is nothing to follow.
+func (p *Publisher) Sync(ctx context.Context) error {
+	if p.follower == nil {
+		return nil
+	}
+	p.syncMu.Lock()
+	defer p.syncMu.Unlock()
+
+	c, err := p.follower.tip(ctx)
+	if err != nil {
+		p.mu.Lock()
+		p.counters.fetchErrors++
+		p.lastErr = &LastError{Message: err.Error(), fetch: true}
+		p.mu.Unlock()
+		return err
+	}
+	sha := c.Hash.String()
+	p.mu.Lock()
+	if p.lastErr != nil && p.lastErr.fetch {
+		p.lastErr = nil // the repository is reachable again; a compile error stays until fixed
+	}
+	unchanged := sha == p.seen
+	p.mu.Unlock()
+	if unchanged {
+		return nil
+	}
+
+	start := time.Now()
+	files, err := source.ReadCommit(c, p.cfg.Dir)
+	if err != nil {
+		p.reject(sha, err.Error())
+		return nil
+	}
+	snap, findings := compiler.CompileFiles(files)
+	if snap == nil || schema.HasErrors(findings) {
+		var lines []string
+		for _, f := range findings {
+			if f.Severity == schema.SeverityError {
+				lines = append(lines, f.String())
+			}
+		}
+		if len(lines) == 0 {
+			lines = append(lines, "compiler returned no snapshot")
+		}
+		p.reject(sha, strings.Join(lines, "\n"))
+		return nil
+	}
+	for _, f := range findings {
+		p.log.Warn("policy warning", "commit", sha, "finding", f.String())
+	}
+	snap.Commit = sha
+	published := p.publish(snap)
+	p.log.Info("compiled", "commit", sha, "version", snap.Version, "published", published,
+		"files", len(files), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (p *Publisher) reject(sha, msg string) {
+	p.mu.Lock()
+	p.seen = sha
+	p.counters.compileErrors++
+	p.lastErr = &LastError{Commit: sha, Message: msg}
+	version := ""
+	if p.current != nil {
+		version = p.current.Version
+	}
+	p.mu.Unlock()
+	p.log.Error("commit not published: the last good snapshot keeps serving", "commit", sha,
+		"serving", version, "findings", msg)
+}
+
+// publish makes s the current snapshot and pushes it to every connected node. A snapshot of
+// the version already serving (a commit that changed nothing the compiler reads) is not pushed
+// again: only its commit is recorded. It reports whether anything was pushed.
+func (p *Publisher) publish(s *compiler.Snapshot) bool {
+	p.pushMu.Lock()
+	defer p.pushMu.Unlock()
+
+	p.mu.Lock()
+	p.seen = s.Commit
+	p.lastErr = nil
+	if p.current != nil && p.current.Version == s.Version {
+		p.commit = s.Commit
+		p.mu.Unlock()
+		return false
+	}
+	// One cache snapshot per role, shared by all nodes of that role.
+	snaps := map[string]*cache.Snapshot{}
+	for _, r := range s.Roles {
+		snaps[r.Name] = r.CacheSnapshot()
+	}
+	if _, ok := snaps[compiler.SidecarRole]; !ok {
+		snaps[compiler.SidecarRole] = roleOf(s, nil).CacheSnapshot()
+	}
+	p.current, p.commit, p.roleSnaps = s, s.Commit, snaps
+	p.hist.add(s, time.Now().UTC())
+	p.counters.published++
+	var targets []nodeSnapshot
+	for id, n := range p.nodes {
+		if n.streams > 0 {
+			targets = append(targets, p.nodeSnapshotLocked(id, n))
+		}
+	}
+	p.mu.Unlock()
+
+	for _, t := range targets {
+		p.setSnapshot(t)
+	}
+	return true
+}
+
+// nodeSnapshot is a node and the cache snapshot its role gets.
+type nodeSnapshot struct {
+	id   string
+	snap *cache.Snapshot
+}
+
+func (p *Publisher) nodeSnapshotLocked(id string, n *node) nodeSnapshot {
+	r := roleOf(p.current, n.labels)
+	n.role = r.Name
+	return nodeSnapshot{id: id, snap: p.roleSnaps[r.Name]}
+}
+
+func (p *Publisher) setSnapshot(t nodeSnapshot) {
+	if err := p.cache.SetSnapshot(context.Background(), t.id, t.snap); err != nil {
+		p.log.Error("set snapshot", "node", t.id, "err", err)
+	}
+}
+
+// follow fetches on every poll tick and on each hook, backing off while fetches fail.
+func (p *Publisher) follow(ctx context.Context) {
+	wait := p.cfg.Poll
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-p.hook:
+		}
+		err := p.Sync(ctx)
+		switch {
+		case err == nil:
+			wait = p.cfg.Poll
+		case ctx.Err() != nil:
+			return
+		default:
+			wait = min(2*wait, max(maxBackoff, p.cfg.Poll))
+			p.log.Warn("fetch failed; still serving the last good snapshot", "err", err, "retry_in", wait)
+		}
+		p.forgetDisconnected(time.Now())
+		timer.Reset(wait)
+	}
+}
+
+// trigger asks the follow loop to fetch now; it does not wait.
+func (p *Publisher) trigger() {
+	select {
+	case p.hook <- struct{}{}:
+	default:
+	}
+}

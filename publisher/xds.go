@@ -1,0 +1,226 @@
+package publisher
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+)
+
+func newGRPCServer(ctx context.Context, p *Publisher) *grpc.Server {
+	gs := grpc.NewServer(
+		// Keepalives find proxies that vanished without closing their stream, so /status stops
+		// counting them as connected.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	discovery.RegisterAggregatedDiscoveryServiceServer(gs, ads{
+		sotw:  sotw.NewServer(ctx, p.cache, callbacks{p}),
+		delta: delta.NewServer(ctx, p.cache, callbacks{p}),
+	})
+	return gs
+}
+
+// ads is the aggregated discovery service: state-of-the-world and delta streams, every type on
+// one stream. (go-control-plane's pkg/server/v3 bundles the same two servers with every
+// per-type service, at the cost of a dependency on its separate ratelimit module.)
+type ads struct {
+	discovery.UnimplementedAggregatedDiscoveryServiceServer
+	sotw  sotw.Server
+	delta delta.Server
+}
+
+func (a ads) StreamAggregatedResources(s discovery.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
+	return a.sotw.StreamHandler(s, resource.AnyType)
+}
+
+func (a ads) DeltaAggregatedResources(s discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
+	return a.delta.DeltaStreamHandler(s, resource.AnyType)
+}
+
+// callbacks tracks streams, nodes, ACKs and NACKs for the xDS server, and applies the NACK
+// hold. It is a separate type so these methods are not part of the Publisher's API.
+type callbacks struct{ p *Publisher }
+
+var (
+	_ sotw.Callbacks  = callbacks{}
+	_ delta.Callbacks = callbacks{}
+)
+
+func (c callbacks) OnStreamOpen(_ context.Context, id int64, _ string) error {
+	c.p.openStream(id, false)
+	return nil
+}
+
+func (c callbacks) OnStreamClosed(id int64, _ *core.Node) { c.p.closeStream(id) }
+
+func (c callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
+	p := c.p
+	if err := p.attach(id, req.GetNode()); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.streams[id]
+	n := p.nodes[st.node]
+	typeURL := req.GetTypeUrl()
+	if req.GetErrorDetail() != nil {
+		held, ok := p.recordNACKLocked(st, n, typeURL, req.GetResponseNonce(), req.GetErrorDetail().GetMessage())
+		if ok && p.holdNACKs {
+			req.VersionInfo = held
+		}
+		return nil
+	}
+	n.acked[typeURL] = req.GetVersionInfo()
+	if req.GetResponseNonce() != "" {
+		delete(n.nacks, typeURL)
+	}
+	return nil
+}
+
+func (c callbacks) OnStreamResponse(_ context.Context, id int64, _ *discovery.DiscoveryRequest, resp *discovery.DiscoveryResponse) {
+	c.p.recordSent(id, resp.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo())
+}
+
+func (c callbacks) OnDeltaStreamOpen(_ context.Context, id int64, _ string) error {
+	c.p.openStream(id, true)
+	return nil
+}
+
+func (c callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { c.p.closeStream(id) }
+
+func (c callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
+	p := c.p
+	// The delta server calls this before it fills in a missing node from the stream's first
+	// request; attach ignores a nil node once the stream has one.
+	if err := p.attach(id, req.GetNode()); err != nil {
+		return err
+	}
+	nonce := req.GetResponseNonce()
+	if nonce == "" {
+		return nil // a subscription, not an answer to a response
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.streams[id]
+	n := p.nodes[st.node]
+	typeURL := req.GetTypeUrl()
+	if req.GetErrorDetail() != nil {
+		p.recordNACKLocked(st, n, typeURL, nonce, req.GetErrorDetail().GetMessage())
+		return nil
+	}
+	// A delta ACK carries no version: it is the system version of the response it answers.
+	if s, ok := st.sent[typeURL]; ok && s.nonce == nonce {
+		n.acked[typeURL] = s.version
+		delete(n.nacks, typeURL)
+	}
+	return nil
+}
+
+func (c callbacks) OnStreamDeltaResponse(id int64, _ *discovery.DeltaDiscoveryRequest, resp *discovery.DeltaDiscoveryResponse) {
+	c.p.recordSent(id, resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo())
+}
+
+func (p *Publisher) openStream(id int64, delta bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.streams[id] = &stream{delta: delta, sent: map[string]sent{}}
+}
+
+// attach binds a stream to its node on the stream's first request and gives the node the
+// snapshot of its role before the stream server creates the request's watch.
+func (p *Publisher) attach(id int64, cn *core.Node) error {
+	p.mu.Lock()
+	st := p.streams[id]
+	if st == nil { // not seen opening; track it all the same
+		st = &stream{sent: map[string]sent{}}
+		p.streams[id] = st
+	}
+	attached := st.node != ""
+	p.mu.Unlock()
+	if attached {
+		return nil
+	}
+	nodeID := cn.GetId()
+	if nodeID == "" {
+		return status.Error(codes.InvalidArgument, "the first request of a stream must carry node.id")
+	}
+
+	p.pushMu.Lock()
+	defer p.pushMu.Unlock()
+	p.mu.Lock()
+	n := p.nodes[nodeID]
+	if n == nil {
+		n = &node{acked: map[string]string{}, nacks: map[string]nack{}}
+		p.nodes[nodeID] = n
+	}
+	n.streams++
+	// Labels (and so the role) are read on every new stream: a proxy restarted with other
+	// labels takes its new role.
+	n.labels = labelsOf(cn)
+	st.node = nodeID
+	var target *nodeSnapshot
+	if p.current != nil {
+		t := p.nodeSnapshotLocked(nodeID, n)
+		target = &t
+	}
+	labels, role := fmt.Sprint(n.labels), n.role
+	p.mu.Unlock()
+	if target != nil {
+		p.setSnapshot(*target)
+	}
+	p.log.Info("proxy connected", "node", nodeID, "labels", labels, "role", role, "stream", id)
+	return nil
+}
+
+func (p *Publisher) closeStream(id int64) {
+	p.pushMu.Lock()
+	defer p.pushMu.Unlock()
+	p.mu.Lock()
+	st := p.streams[id]
+	delete(p.streams, id)
+	gone := false
+	if st != nil && st.node != "" {
+		n := p.nodes[st.node]
+		n.streams--
+		if n.streams == 0 {
+			n.disconnectedAt = time.Now()
+			gone = true
+		}
+	}
+	p.mu.Unlock()
+	if gone {
+		// The cache keeps a snapshot and watch state per node id until told otherwise.
+		p.cache.ClearSnapshot(st.node)
+		p.log.Info("proxy disconnected", "node", st.node, "stream", id)
+	}
+}
+
+func (p *Publisher) recordSent(id int64, typeURL, nonce, version string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.streams[id]
+	if st == nil {
+		return
+	}
+	st.sent[typeURL] = sent{nonce: nonce, version: version}
+}
+
+// cacheLogger sends go-control-plane's logs to slog. Its Info level reports routine protocol
+// events (stale nonces), so it maps to Debug.
+type cacheLogger struct{ l *slog.Logger }
+
+func (c cacheLogger) Debugf(format string, args ...any) { c.l.Debug(fmt.Sprintf(format, args...)) }
+func (c cacheLogger) Infof(format string, args ...any)  { c.l.Debug(fmt.Sprintf(format, args...)) }
+func (c cacheLogger) Warnf(format string, args ...any)  { c.l.Warn(fmt.Sprintf(format, args...)) }
+func (c cacheLogger) Errorf(format string, args ...any) { c.l.Error(fmt.Sprintf(format, args...)) }

@@ -1,0 +1,173 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/signalbox/signalbox/schema"
+)
+
+// IsRemote reports whether a repository argument names a remote (a URL such as
+// https://host/org/repo.git, ssh://…, file://…, or scp-like git@host:org/repo) rather than a
+// local path.
+func IsRemote(pathOrURL string) bool {
+	if strings.Contains(pathOrURL, "://") {
+		return true
+	}
+	// scp-like syntax: user@host:path, with no slash before the colon.
+	at := strings.Index(pathOrURL, "@")
+	colon := strings.Index(pathOrURL, ":")
+	slash := strings.Index(pathOrURL, "/")
+	return at > 0 && colon > at && (slash < 0 || slash > colon)
+}
+
+// OpenRepo opens the repository at a local path (the path may be anywhere inside its worktree)
+// or, for a URL, clones it into memory without a worktree. No git binary is used for a local
+// path.
+func OpenRepo(pathOrURL string) (*git.Repository, error) {
+	if IsRemote(pathOrURL) {
+		repo, err := git.CloneContext(context.Background(), memory.NewStorage(), nil, &git.CloneOptions{
+			URL:        pathOrURL,
+			NoCheckout: true,
+			Tags:       git.AllTags,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("clone %s: %w", pathOrURL, err)
+		}
+		return repo, nil
+	}
+	repo, err := git.PlainOpenWithOptions(pathOrURL, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", pathOrURL, err)
+	}
+	return repo, nil
+}
+
+// ReadRevision resolves rev (a branch, tag, full or short sha, HEAD~1, origin/main…) and reads
+// the policy files under dir of that commit. It returns the full commit sha.
+func ReadRevision(repo *git.Repository, rev, dir string) (string, []schema.File, error) {
+	h, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return "", nil, fmt.Errorf("resolve %q: %w", rev, err)
+	}
+	c, err := repo.CommitObject(*h)
+	if err != nil {
+		// An annotated tag resolves to the tag object; peel it to its commit.
+		tag, terr := repo.TagObject(*h)
+		if terr != nil {
+			return "", nil, fmt.Errorf("%q is not a commit: %w", rev, err)
+		}
+		if c, err = tag.Commit(); err != nil {
+			return "", nil, fmt.Errorf("%q is not a commit: %w", rev, err)
+		}
+	}
+	files, err := ReadCommit(c, dir)
+	if err != nil {
+		return "", nil, err
+	}
+	return c.Hash.String(), files, nil
+}
+
+// ReadCommit reads the policy files under dir ("." or "" for the repository root) of a commit's
+// tree: the same selection as ReadDir, with paths relative to dir, slash-separated and sorted.
+// Hidden directories, symlinks and submodules are skipped; a file over MaxFileSize is refused.
+func ReadCommit(c *object.Commit, dir string) ([]schema.File, error) {
+	root, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", c.Hash, err)
+	}
+	dir = cleanDir(dir)
+	if dir != "." {
+		e, err := root.FindEntry(dir)
+		if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
+			return nil, fmt.Errorf("%s: no such directory at commit %s", dir, c.Hash)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s at commit %s: %w", dir, c.Hash, err)
+		}
+		if e.Mode != filemode.Dir {
+			return nil, fmt.Errorf("%s: not a directory at commit %s", dir, c.Hash)
+		}
+		if root, err = root.Tree(dir); err != nil {
+			return nil, fmt.Errorf("%s at commit %s: %w", dir, c.Hash, err)
+		}
+	}
+	var files []schema.File
+	if err := readTree(root, "", &files); err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, nil
+}
+
+// cleanDir normalises a policy directory to a slash-separated relative path, "." for the root.
+func cleanDir(dir string) string {
+	dir = strings.ReplaceAll(dir, "\\", "/")
+	dir = strings.Trim(path.Clean("/"+dir), "/")
+	if dir == "" {
+		return "."
+	}
+	return dir
+}
+
+func readTree(t *object.Tree, prefix string, files *[]schema.File) error {
+	for i := range t.Entries {
+		e := &t.Entries[i]
+		rel := path.Join(prefix, e.Name)
+		switch e.Mode {
+		case filemode.Dir:
+			if strings.HasPrefix(e.Name, ".") {
+				continue
+			}
+			sub, err := t.Tree(e.Name)
+			if err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
+			if err := readTree(sub, rel, files); err != nil {
+				return err
+			}
+		case filemode.Regular, filemode.Executable, filemode.Deprecated:
+			if !IsPolicyFile(rel) {
+				continue
+			}
+			data, err := readBlob(t, e, rel)
+			if err != nil {
+				return err
+			}
+			*files = append(*files, schema.File{Path: rel, Data: data})
+		}
+	}
+	return nil
+}
+
+// readBlob reads one file, checking its size before reading so a huge blob is never loaded.
+func readBlob(t *object.Tree, e *object.TreeEntry, rel string) ([]byte, error) {
+	f, err := t.TreeEntryFile(e)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	if f.Size > MaxFileSize {
+		return nil, fmt.Errorf("%s: file is %d bytes, over the limit of %d", rel, f.Size, MaxFileSize)
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rel, err)
+	}
+	return data, nil
+}
