@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+)
+
+// AdminHandler serves the proxy's admin endpoints:
+//
+//	GET /healthz  200 while the process runs
+//	GET /ready    200 once listeners, routes, clusters and endpoints have been applied, else 503
+//	GET /config   JSON: listeners with their bound addresses, ACKed versions, the last NACK
+func (p *Proxy) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		if !p.Ready() {
+			http.Error(w, "not ready: waiting for the first listeners, routes, clusters and endpoints", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(p.configDump())
+	})
+	return mux
+}
+
+// ConfigDump is the body of GET /config.
+type ConfigDump struct {
+	NodeID    string            `json:"node_id"`
+	XDSAddr   string            `json:"xds_addr"`
+	Connected bool              `json:"connected"`
+	Ready     bool              `json:"ready"`
+	Versions  map[string]string `json:"versions"`
+	Listeners []ListenerDump    `json:"listeners"`
+	Clusters  []ClusterDump     `json:"clusters"`
+	LastNACK  *NACKRecord       `json:"last_nack"`
+}
+
+type ListenerDump struct {
+	Name         string `json:"name"`
+	Address      string `json:"address"`       // as xDS gave it
+	BoundAddress string `json:"bound_address"` // what the socket is bound to
+	RouteConfig  string `json:"route_config"`
+	// Routed is false until the listener's route configuration has arrived.
+	Routed bool `json:"routed"`
+}
+
+type ClusterDump struct {
+	Name      string         `json:"name"`
+	EDSName   string         `json:"eds_service_name,omitempty"`
+	Endpoints []EndpointDump `json:"endpoints"`
+}
+
+type EndpointDump struct {
+	Address string `json:"address"`
+	Weight  uint32 `json:"weight"`
+	Active  int64  `json:"active_requests"`
+}
+
+func (p *Proxy) configDump() ConfigDump {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := ConfigDump{
+		NodeID:    p.opts.NodeID,
+		XDSAddr:   p.opts.XDSAddr,
+		Connected: p.connected,
+		Ready:     p.ready,
+		Versions:  maps.Clone(p.versions),
+		Listeners: []ListenerDump{},
+		Clusters:  []ClusterDump{},
+		LastNACK:  p.lastNACK,
+	}
+	for _, t := range []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType} {
+		if _, ok := d.Versions[t]; !ok {
+			d.Versions[t] = ""
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.bound)) {
+		b := p.bound[name]
+		d.Listeners = append(d.Listeners, ListenerDump{
+			Name: name, Address: b.cfg.addr, BoundAddress: b.addr,
+			RouteConfig: b.cfg.routeName, Routed: b.h.table.Load() != nil,
+		})
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.clusters)) {
+		c := p.clusters[name]
+		cd := ClusterDump{Name: name, EDSName: c.cfg.edsName, Endpoints: []EndpointDump{}}
+		if s := c.eps.Load(); s != nil {
+			for _, e := range s.eps {
+				cd.Endpoints = append(cd.Endpoints, EndpointDump{Address: e.addr, Weight: e.weight, Active: e.active.Load()})
+			}
+		}
+		d.Clusters = append(d.Clusters, cd)
+	}
+	return d
+}

@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+)
+
+type lbPolicy uint8
+
+const (
+	lbRoundRobin lbPolicy = iota
+	lbRandom
+	lbLeastRequest
+)
+
+// defaultConnectTimeout is Envoy's default for Cluster.connect_timeout.
+const defaultConnectTimeout = 5 * time.Second
+
+// clusterConfig is a validated Cluster. Its endpoints come from EDS under edsName, or, for
+// STATIC and LOGICAL_DNS clusters, inline in static.
+type clusterConfig struct {
+	name           string
+	edsName        string
+	static         *endpointsConfig
+	connectTimeout time.Duration
+	lb             lbPolicy
+	raw            []byte
+}
+
+func decodeCluster(c *clusterv3.Cluster) (*clusterConfig, error) {
+	if err := validateAll("", c); err != nil {
+		return nil, err
+	}
+	if err := onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy",
+		"load_assignment", "dns_lookup_family", "alt_stat_name", "metadata"); err != nil {
+		return nil, err
+	}
+	cfg := &clusterConfig{name: c.GetName(), connectTimeout: defaultConnectTimeout}
+	if ct := c.GetConnectTimeout(); ct != nil {
+		cfg.connectTimeout = ct.AsDuration()
+		if cfg.connectTimeout <= 0 {
+			return nil, fieldPath("connect_timeout").errorf("must be positive")
+		}
+	}
+	switch lb := c.GetLbPolicy(); lb {
+	case clusterv3.Cluster_ROUND_ROBIN:
+		cfg.lb = lbRoundRobin
+	case clusterv3.Cluster_RANDOM:
+		cfg.lb = lbRandom
+	case clusterv3.Cluster_LEAST_REQUEST:
+		cfg.lb = lbLeastRequest
+	default:
+		return nil, fieldPath("lb_policy").errorf("%s is not supported", lb)
+	}
+	switch t := c.GetType(); t {
+	case clusterv3.Cluster_EDS:
+		if c.GetLoadAssignment() != nil {
+			return nil, fieldPath("load_assignment").errorf("not supported on an EDS cluster: endpoints come from EDS")
+		}
+		eds := c.GetEdsClusterConfig()
+		p := fieldPath("eds_cluster_config")
+		if eds == nil {
+			return nil, p.errorf("required for an EDS cluster")
+		}
+		if err := onlyFields(p, eds, "eds_config", "service_name"); err != nil {
+			return nil, err
+		}
+		if err := adsConfigSource(p.field("eds_config"), eds.GetEdsConfig()); err != nil {
+			return nil, err
+		}
+		cfg.edsName = eds.GetServiceName()
+		if cfg.edsName == "" {
+			cfg.edsName = c.GetName()
+		}
+	case clusterv3.Cluster_STATIC, clusterv3.Cluster_LOGICAL_DNS:
+		if c.GetEdsClusterConfig() != nil {
+			return nil, fieldPath("eds_cluster_config").errorf("only valid on an EDS cluster")
+		}
+		p := fieldPath("load_assignment")
+		if c.GetLoadAssignment() == nil {
+			return nil, p.errorf("required for a %s cluster", t)
+		}
+		dns := t == clusterv3.Cluster_LOGICAL_DNS
+		eps, err := decodeEndpoints(p, c.GetLoadAssignment(), dns)
+		if err != nil {
+			return nil, err
+		}
+		if dns && eps.count != 1 {
+			// LOGICAL_DNS dials one name; resolution happens per new connection.
+			return nil, p.errorf("a LOGICAL_DNS cluster needs exactly one endpoint, got %d", eps.count)
+		}
+		cfg.static = eps
+	default:
+		return nil, fieldPath("type").errorf("%s is not supported (EDS, STATIC and LOGICAL_DNS are)", t)
+	}
+	raw, err := deterministic.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg.raw = raw
+	return cfg, nil
+}

@@ -1,0 +1,165 @@
+package proxy
+
+import (
+	"strings"
+	"testing"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// hcmOf edits the HttpConnectionManager inside a test listener.
+func hcmOf(l *listenerv3.Listener, edit func(*hcmv3.HttpConnectionManager)) *listenerv3.Listener {
+	var m hcmv3.HttpConnectionManager
+	l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(&m)
+	edit(&m)
+	l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(&m)}
+	return l
+}
+
+func TestDecodeListenerRejects(t *testing.T) {
+	base := func() *listenerv3.Listener { return httpListener("l", "0.0.0.0", 8080, "r") }
+	for want, l := range map[string]*listenerv3.Listener{
+		"filter_chains: exactly one filter chain": func() *listenerv3.Listener {
+			l := base()
+			l.FilterChains = append(l.FilterChains, l.FilterChains[0])
+			return l
+		}(),
+		"filter_chains[0].transport_socket: field not supported": func() *listenerv3.Listener {
+			l := base()
+			l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: "tls"}
+			return l
+		}(),
+		"listener_filters: field not supported": func() *listenerv3.Listener {
+			l := base()
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.tls_inspector"}}
+			return l
+		}(),
+		`unsupported network filter "envoy.filters.network.tcp_proxy"`: func() *listenerv3.Listener {
+			l := base()
+			l.FilterChains[0].Filters[0] = &listenerv3.Filter{Name: "envoy.filters.network.tcp_proxy",
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(&structpb.Struct{})}}
+			return l
+		}(),
+		`http_filters[0]: unsupported http filter "envoy.filters.http.cors"`: hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+			m.HttpFilters = append([]*hcmv3.HttpFilter{{Name: "envoy.filters.http.cors", ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&structpb.Struct{})}}}, m.HttpFilters...)
+		}),
+		"http_filters[0]: the router filter must be the last": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+			m.HttpFilters = append(m.HttpFilters, &hcmv3.HttpFilter{Name: "x", IsOptional: true, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&structpb.Struct{})}})
+		}),
+		"typed_config.route_config: field not supported": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+			m.RouteSpecifier = &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: &routev3.RouteConfiguration{Name: "inline"}}
+		}),
+		"rds.config_source.path: field not supported": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+			m.GetRds().ConfigSource = &core.ConfigSource{ConfigSourceSpecifier: &core.ConfigSource_Path{Path: "routes.yaml"}}
+		}),
+		"typed_config.use_remote_address: field not supported": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+			m.UseRemoteAddress = wrapperspb.Bool(true)
+		}),
+		`address.socket_address.address: "localhost" is not an IP address`: func() *listenerv3.Listener {
+			l := base()
+			l.Address.GetSocketAddress().Address = "localhost"
+			return l
+		}(),
+	} {
+		_, err := decodeListener(l)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got error %v, want one containing %q", err, want)
+		}
+	}
+
+	// An optional filter the proxy does not know is skipped, as Envoy skips it.
+	ok := hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+		m.HttpFilters = append([]*hcmv3.HttpFilter{{Name: "envoy.filters.http.wasm", IsOptional: true,
+			ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: mustAny(&structpb.Struct{})}}}, m.HttpFilters...)
+	})
+	if _, err := decodeListener(ok); err != nil {
+		t.Errorf("optional unknown filter: %v", err)
+	}
+}
+
+func TestDecodeRouteRejects(t *testing.T) {
+	rc := func(r *routev3.Route) *routev3.RouteConfiguration {
+		return routeConfiguration("r", vhost("v", []string{"*"}, r))
+	}
+	redirect := &routev3.Route{Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+		Action: &routev3.Route_Redirect{Redirect: &routev3.RedirectAction{HostRedirect: "x"}}}
+	retry := prefixRoute("/", "c")
+	retry.GetRoute().RetryPolicy = &routev3.RetryPolicy{RetryOn: "5xx"}
+	zero := weightedRoute("/", "a", 0, "b", 0)
+	badRegex := regexRoute(`(`, "c")
+	rangeMatch := prefixRoute("/", "c")
+	rangeMatch.Match.Headers = []*routev3.HeaderMatcher{{Name: "x", HeaderMatchSpecifier: &routev3.HeaderMatcher_RangeMatch{RangeMatch: &typev3.Int64Range{Start: 1, End: 2}}}}
+	for want, cfg := range map[string]*routev3.RouteConfiguration{
+		"virtual_hosts[0].routes[0].redirect: field not supported":                 rc(redirect),
+		"virtual_hosts[0].routes[0].route.retry_policy: field not supported":       rc(retry),
+		"weighted_clusters.clusters: the sum of weights must be greater than zero": rc(zero),
+		"match.safe_regex.regex: invalid RE2 regex":                                rc(badRegex),
+		"match.headers[0].range_match: field not supported":                        rc(rangeMatch),
+		"virtual_hosts[1].domains[0]: domain \"*\" is also listed by virtual host \"v\"": routeConfiguration("r",
+			vhost("v", []string{"*"}, prefixRoute("/", "c")), vhost("w", []string{"*"}, prefixRoute("/", "c"))),
+		"virtual_hosts[0].cors: field not supported": func() *routev3.RouteConfiguration {
+			c := rc(prefixRoute("/", "c"))
+			c.VirtualHosts[0].Cors = &routev3.CorsPolicy{}
+			return c
+		}(),
+		"request_headers_to_add: field not supported": func() *routev3.RouteConfiguration {
+			c := rc(prefixRoute("/", "c"))
+			c.RequestHeadersToAdd = []*core.HeaderValueOption{{Header: &core.HeaderValue{Key: "k", Value: "v"}}}
+			return c
+		}(),
+	} {
+		_, err := decodeRouteConfiguration(cfg)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got error %v, want one containing %q", err, want)
+		}
+	}
+}
+
+func TestDecodeClusterAndEndpoints(t *testing.T) {
+	strict := edsCluster("c")
+	strict.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
+	maglev := edsCluster("c")
+	maglev.LbPolicy = clusterv3.Cluster_MAGLEV
+	breakers := edsCluster("c")
+	breakers.CircuitBreakers = &clusterv3.CircuitBreakers{}
+	for want, c := range map[string]*clusterv3.Cluster{
+		"type: STRICT_DNS is not supported":     strict,
+		"lb_policy: MAGLEV is not supported":    maglev,
+		"circuit_breakers: field not supported": breakers,
+	} {
+		_, err := decodeCluster(c)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got error %v, want one containing %q", err, want)
+		}
+	}
+
+	// STATIC with inline endpoints; unhealthy endpoints and lower priorities take no traffic.
+	static := &clusterv3.Cluster{Name: "s", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+		LoadAssignment: &endpointv3.ClusterLoadAssignment{ClusterName: "s", Endpoints: []*endpointv3.LocalityLbEndpoints{
+			{Priority: 1, LbEndpoints: []*endpointv3.LbEndpoint{lbEndpoint("10.0.0.9", 80)}},
+			{LbEndpoints: []*endpointv3.LbEndpoint{lbEndpoint("10.0.0.1", 80), lbEndpoint("10.0.0.2", 80)}},
+		}}}
+	static.LoadAssignment.Endpoints[1].LbEndpoints[1].HealthStatus = core.HealthStatus_UNHEALTHY
+	cfg, err := decodeCluster(static)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.static.eps) != 1 || cfg.static.eps[0].addr != "10.0.0.1:80" {
+		t.Errorf("static endpoints: %+v", cfg.static.eps)
+	}
+
+	drop := &endpointv3.ClusterLoadAssignment{ClusterName: "c", Policy: &endpointv3.ClusterLoadAssignment_Policy{
+		DropOverloads: []*endpointv3.ClusterLoadAssignment_Policy_DropOverload{{Category: "x", DropPercentage: &typev3.FractionalPercent{Numerator: 1}}},
+	}}
+	if _, err := decodeClusterLoadAssignment(drop); err == nil || !strings.Contains(err.Error(), "policy: field not supported") {
+		t.Errorf("drop_overloads: %v", err)
+	}
+}

@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// domainIndex selects a virtual host the way Envoy does: an exact domain, then the longest
+// suffix wildcard ("*.example.com"), then the longest prefix wildcard ("example.*"), then "*".
+// Matching is case-insensitive. Each stage tries the Host as sent and then, if it carries a
+// port, without it, so "reviews:9080" finds a virtual host listing only "reviews".
+type domainIndex struct {
+	exact    map[string]int
+	suffixes []wildcard // longest first
+	prefixes []wildcard // longest first
+	any      int        // -1 when no virtual host lists "*"
+}
+
+type wildcard struct {
+	s     string // the domain without its '*'
+	vhost int
+}
+
+type domainIndexBuilder struct {
+	idx   domainIndex
+	owner map[string]string // domain -> virtual host name, to refuse duplicates as Envoy does
+}
+
+func (b *domainIndexBuilder) add(domain string, vhost int, vhostName string) error {
+	if b.owner == nil {
+		b.owner = map[string]string{}
+		b.idx.exact = map[string]int{}
+		b.idx.any = -1
+	}
+	d := strings.ToLower(domain)
+	if d == "" {
+		return fmt.Errorf("empty domain")
+	}
+	if other, dup := b.owner[d]; dup {
+		return fmt.Errorf("domain %q is also listed by virtual host %q: domains must be unique", domain, other)
+	}
+	b.owner[d] = vhostName
+	switch n := strings.Count(d, "*"); {
+	case d == "*":
+		b.idx.any = vhost
+	case n == 0:
+		b.idx.exact[d] = vhost
+	case n == 1 && d[0] == '*':
+		b.idx.suffixes = append(b.idx.suffixes, wildcard{d[1:], vhost})
+	case n == 1 && d[len(d)-1] == '*':
+		b.idx.prefixes = append(b.idx.prefixes, wildcard{d[:len(d)-1], vhost})
+	default:
+		return fmt.Errorf("invalid domain %q: a wildcard must be the whole domain, its first or its last character", domain)
+	}
+	return nil
+}
+
+func (b *domainIndexBuilder) build() domainIndex {
+	if b.owner == nil {
+		return domainIndex{any: -1}
+	}
+	longestFirst := func(a, b wildcard) int { return len(b.s) - len(a.s) }
+	slices.SortStableFunc(b.idx.suffixes, longestFirst)
+	slices.SortStableFunc(b.idx.prefixes, longestFirst)
+	return b.idx
+}
+
+// find returns the virtual host index for host, or -1.
+func (d *domainIndex) find(host string) int {
+	host = lowerASCII(host)
+	bare, hasPort := stripPort(host)
+	if i, ok := d.exact[host]; ok {
+		return i
+	}
+	if hasPort {
+		if i, ok := d.exact[bare]; ok {
+			return i
+		}
+	}
+	for _, w := range d.suffixes {
+		if len(host) > len(w.s) && strings.HasSuffix(host, w.s) {
+			return w.vhost
+		}
+	}
+	if hasPort {
+		for _, w := range d.suffixes {
+			if len(bare) > len(w.s) && strings.HasSuffix(bare, w.s) {
+				return w.vhost
+			}
+		}
+	}
+	for _, w := range d.prefixes {
+		if len(host) > len(w.s) && strings.HasPrefix(host, w.s) {
+			return w.vhost
+		}
+	}
+	if hasPort {
+		for _, w := range d.prefixes {
+			if len(bare) > len(w.s) && strings.HasPrefix(bare, w.s) {
+				return w.vhost
+			}
+		}
+	}
+	return d.any
+}
+
+// stripPort removes a trailing ":port" from a Host value, leaving IPv6 literals intact.
+func stripPort(host string) (string, bool) {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 {
+		return host, false
+	}
+	if host[0] == '[' {
+		if j := strings.IndexByte(host, ']'); j >= 0 && j+1 == i {
+			return host[:i], true
+		}
+		return host, false
+	}
+	if strings.IndexByte(host, ':') != i { // a bare IPv6 address, no port
+		return host, false
+	}
+	return host[:i], true
+}

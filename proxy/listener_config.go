@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"fmt"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+const (
+	hcmFilterName    = "envoy.filters.network.http_connection_manager"
+	routerFilterName = "envoy.filters.http.router"
+)
+
+var (
+	hcmTypeURL    = typeURLOf(&hcmv3.HttpConnectionManager{})
+	routerTypeURL = typeURLOf(&routerv3.Router{})
+)
+
+func typeURLOf(m proto.Message) string {
+	return "type.googleapis.com/" + string(m.ProtoReflect().Descriptor().FullName())
+}
+
+// listenerConfig is a validated Listener: an HTTP listener on one address whose routes come
+// from one RouteConfiguration over ADS.
+type listenerConfig struct {
+	name      string
+	addr      string // as xDS gave it, "0.0.0.0:8080"; Options.Rebind maps it to what is bound
+	routeName string
+	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
+	// unchanged listener is never closed or rebound.
+	raw []byte
+}
+
+func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
+	if err := validateAll("", l); err != nil {
+		return nil, err
+	}
+	if err := onlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "metadata"); err != nil {
+		return nil, err
+	}
+	addr, err := socketAddress("address", l.GetAddress(), false)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(l.GetFilterChains()); n != 1 {
+		return nil, fieldPath("filter_chains").errorf("exactly one filter chain is supported, got %d", n)
+	}
+	p := fieldPath("filter_chains").index(0)
+	fc := l.GetFilterChains()[0]
+	if err := onlyFields(p, fc, "filters", "name"); err != nil {
+		return nil, err
+	}
+	if n := len(fc.GetFilters()); n != 1 {
+		return nil, p.field("filters").errorf("exactly one filter (%s) is supported, got %d", hcmFilterName, n)
+	}
+	p = p.field("filters").index(0)
+	f := fc.GetFilters()[0]
+	if err := onlyFields(p, f, "name", "typed_config"); err != nil {
+		return nil, err
+	}
+	tc := f.GetTypedConfig()
+	if tc == nil || tc.GetTypeUrl() != hcmTypeURL {
+		return nil, p.errorf("unsupported network filter %q (%s): only %s is supported", f.GetName(), tc.GetTypeUrl(), hcmFilterName)
+	}
+	p = p.field("typed_config")
+	var hcm hcmv3.HttpConnectionManager
+	if err := tc.UnmarshalTo(&hcm); err != nil {
+		return nil, p.errorf("%v", err)
+	}
+	routeName, err := decodeHCM(p, &hcm)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := deterministic.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, raw: raw}, nil
+}
+
+// decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS from ADS,
+// and the router as the only (non-optional) HTTP filter. It returns the route config name.
+func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, error) {
+	if err := validateAll(p, m); err != nil {
+		return "", err
+	}
+	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "http_filters"); err != nil {
+		return "", err
+	}
+	switch m.GetCodecType() {
+	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1, hcmv3.HttpConnectionManager_HTTP2:
+	default:
+		return "", p.field("codec_type").errorf("%s is not supported", m.GetCodecType())
+	}
+	rds := m.GetRds()
+	if rds == nil {
+		return "", p.field("rds").errorf("required: routes must come from RDS")
+	}
+	rp := p.field("rds")
+	if err := onlyFields(rp, rds, "config_source", "route_config_name"); err != nil {
+		return "", err
+	}
+	if err := adsConfigSource(rp.field("config_source"), rds.GetConfigSource()); err != nil {
+		return "", err
+	}
+	if rds.GetRouteConfigName() == "" {
+		return "", rp.field("route_config_name").errorf("required")
+	}
+	router := false
+	filters := m.GetHttpFilters()
+	for i, hf := range filters {
+		fp := p.field("http_filters").index(i)
+		if err := onlyFields(fp, hf, "name", "typed_config", "is_optional"); err != nil {
+			return "", err
+		}
+		if !isRouter(hf) {
+			if hf.GetIsOptional() {
+				continue // Envoy skips an optional filter it does not know; so do we.
+			}
+			return "", fp.errorf("unsupported http filter %q (%s): only %s is supported", hf.GetName(), hf.GetTypedConfig().GetTypeUrl(), routerFilterName)
+		}
+		if i != len(filters)-1 {
+			return "", fp.errorf("the router filter must be the last http filter")
+		}
+		if err := decodeRouter(fp.field("typed_config"), hf.GetTypedConfig()); err != nil {
+			return "", err
+		}
+		router = true
+	}
+	if !router {
+		return "", p.field("http_filters").errorf("the router filter (%s) is required", routerFilterName)
+	}
+	return rds.GetRouteConfigName(), nil
+}
+
+func isRouter(hf *hcmv3.HttpFilter) bool {
+	if tc := hf.GetTypedConfig(); tc != nil {
+		return tc.GetTypeUrl() == routerTypeURL
+	}
+	return hf.GetName() == routerFilterName
+}
+
+func decodeRouter(p fieldPath, tc *anypb.Any) error {
+	if tc == nil {
+		return nil
+	}
+	var r routerv3.Router
+	if err := tc.UnmarshalTo(&r); err != nil {
+		return p.errorf("%v", err)
+	}
+	if err := validateAll(p, &r); err != nil {
+		return err
+	}
+	return onlyFields(p, &r)
+}
+
+// adsConfigSource accepts only "over this same ADS stream", the one source the proxy has.
+func adsConfigSource(p fieldPath, cs *core.ConfigSource) error {
+	if cs == nil {
+		return p.errorf("required")
+	}
+	if err := onlyFields(p, cs, "ads", "resource_api_version", "initial_fetch_timeout"); err != nil {
+		return err
+	}
+	if cs.GetAds() == nil {
+		return p.field("ads").errorf("required: only ADS config sources are supported")
+	}
+	switch v := cs.GetResourceApiVersion(); v {
+	case core.ApiVersion_AUTO, core.ApiVersion_V3:
+	default:
+		return p.field("resource_api_version").errorf("%s is not supported", v)
+	}
+	return nil
+}
+
+func (l *listenerConfig) String() string {
+	return fmt.Sprintf("%s(%s -> %s)", l.name, l.addr, l.routeName)
+}

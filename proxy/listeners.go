@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// drainTimeout bounds how long a removed or moved listener waits for its requests in flight.
+const drainTimeout = 5 * time.Second
+
+// boundListener is a listener with a socket: one http.Server serving HTTP/1.1 and h2c.
+type boundListener struct {
+	cfg   *listenerConfig
+	addr  string // the bound address
+	ln    net.Listener
+	srv   *http.Server
+	h     *listenerHandler
+	state chan struct{} // closed when Serve returns
+}
+
+func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, error) {
+	addr := cfg.addr
+	if p.opts.Rebind != nil {
+		addr = p.opts.Rebind(addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	// Prior-knowledge h2c, what Envoy's AUTO codec accepts on plaintext: net/http serves it
+	// natively, so golang.org/x/net/http2/h2c (deprecated) is not needed.
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           h,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: time.Minute,
+		IdleTimeout:       5 * time.Minute,
+		ConnContext:       withConnInfo,
+		// "OPTIONS *" is routed like any request, not answered by net/http.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     log.New(slogWriter{p.log}, "", 0),
+	}
+	return &boundListener{cfg: cfg, addr: ln.Addr().String(), ln: ln, srv: srv, h: h, state: make(chan struct{})}, nil
+}
+
+func (b *boundListener) start(log *slog.Logger) {
+	go func() {
+		defer close(b.state)
+		if err := b.srv.Serve(b.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("listener stopped", "listener", b.cfg.name, "addr", b.addr, "err", err)
+		}
+	}()
+}
+
+// drain stops accepting, lets requests in flight finish (up to timeout), then closes.
+func (b *boundListener) drain(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := b.srv.Shutdown(ctx); err != nil {
+		b.srv.Close()
+	}
+}
+
+// closeUnstarted releases a socket bound by a listener update that was then refused.
+func (b *boundListener) closeUnstarted() {
+	b.ln.Close()
+}
+
+// slogWriter sends http.Server's own error log (bad requests, TLS probes) to debug level:
+// those are the clients' problems and must not flood the proxy's log.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(b []byte) (int, error) {
+	w.log.Debug(string(b))
+	return len(b), nil
+}

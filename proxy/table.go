@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"math/rand/v2"
+	"net/http"
+)
+
+// routeTable is one RouteConfiguration linked to the clusters known when it was built. It is
+// immutable: an update builds a new table and swaps the pointer, so a request in flight keeps
+// the table it started with.
+type routeTable struct {
+	cfg    *routeConfig
+	vhosts [][]linkedRoute // parallel to cfg.vhosts
+}
+
+type linkedRoute struct {
+	r *route
+	// clusters is parallel to r.targets; a nil entry names a cluster CDS has not sent.
+	clusters []*cluster
+}
+
+// linkRouteTable resolves every cluster name of cfg with resolve (nil: unknown cluster).
+func linkRouteTable(cfg *routeConfig, resolve func(name string) *cluster) *routeTable {
+	t := &routeTable{cfg: cfg, vhosts: make([][]linkedRoute, len(cfg.vhosts))}
+	for i := range cfg.vhosts {
+		routes := cfg.vhosts[i].routes
+		linked := make([]linkedRoute, len(routes))
+		for j := range routes {
+			r := &routes[j]
+			cs := make([]*cluster, len(r.targets))
+			for k, tg := range r.targets {
+				cs[k] = resolve(tg.cluster)
+			}
+			linked[j] = linkedRoute{r: r, clusters: cs}
+		}
+		t.vhosts[i] = linked
+	}
+	return t
+}
+
+// cluster returns the cluster this table links under name, or nil; t may be nil.
+func (t *routeTable) cluster(name string) *cluster {
+	if t == nil {
+		return nil
+	}
+	for _, routes := range t.vhosts {
+		for _, lr := range routes {
+			for i, tg := range lr.r.targets {
+				if tg.cluster == name {
+					return lr.clusters[i]
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// lookup finds the route for a request: virtual host by Host, then the first matching route.
+func (t *routeTable) lookup(r *http.Request) *linkedRoute {
+	vh := t.cfg.domains.find(r.Host)
+	if vh < 0 {
+		return nil
+	}
+	routes := t.vhosts[vh]
+	if len(routes) == 0 {
+		return nil
+	}
+	path := requestPath(r)
+	for i := range routes {
+		if routes[i].r.matches(r, path) {
+			return &routes[i]
+		}
+	}
+	return nil
+}
+
+// pickCluster chooses among the route's targets by weight; the index is into r.targets.
+func (lr *linkedRoute) pickCluster() int {
+	if len(lr.clusters) == 1 {
+		return 0
+	}
+	x := rand.Uint64N(lr.r.weightSum)
+	for i, t := range lr.r.targets {
+		if x < t.weight {
+			return i
+		}
+		x -= t.weight
+	}
+	return len(lr.r.targets) - 1
+}
