@@ -3,6 +3,7 @@ package publisher
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -151,7 +152,7 @@ func positioned(msg, file string) bool {
 	}
 	var line, col int
 	rest := msg[i+len(file)+1:]
-	n, _ := fmtSscanf(rest, &line, &col)
+	n, _ := fmt.Sscanf(rest, "%d:%d", &line, &col)
 	return n == 2 && line > 0 && col > 0
 }
 

@@ -34,9 +34,8 @@ type nack struct {
 
 // stream is one xDS stream: the node on it and the last response sent per type URL.
 type stream struct {
-	node  string
-	delta bool
-	sent  map[string]sent
+	node string
+	sent map[string]sent
 }
 
 type sent struct {
@@ -54,7 +53,7 @@ func labelsOf(n *core.Node) map[string]string {
 	return labels
 }
 
-// version is the tree version a node has fully applied: the newest published snapshot whose
+// versionOfLocked is the tree version a node has fully applied: the newest published snapshot whose
 // role (for the node's labels) matches every per-type version the node has ACKed. A type the
 // role has resources of must be ACKed; a type it has none of counts only if the node asked for
 // it, since a proxy is not expected to subscribe to a type nothing references.
@@ -66,7 +65,7 @@ func (p *Publisher) versionOfLocked(n *node) string {
 }
 
 func applied(r *compiler.Role, acked map[string]string) bool {
-	any := false
+	matched := false
 	for _, t := range compiler.ResourceTypes {
 		v, asked := acked[t]
 		if !asked {
@@ -78,9 +77,9 @@ func applied(r *compiler.Role, acked map[string]string) bool {
 		if v != r.Versions[t] {
 			return false
 		}
-		any = true
+		matched = true
 	}
-	return any
+	return matched
 }
 
 // forgetDisconnected drops nodes gone for longer than forgetAfter.
@@ -94,9 +93,9 @@ func (p *Publisher) forgetDisconnected(now time.Time) {
 	}
 }
 
-func copyLabels(l map[string]string) map[string]string {
-	if l == nil {
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
 		return map[string]string{}
 	}
-	return maps.Clone(l)
+	return maps.Clone(m)
 }

@@ -43,21 +43,24 @@ type Publisher struct {
 	roleSnaps map[string]*cache.Snapshot // role name -> cache snapshot of current, shared by nodes
 	hist      *history
 	seen      string // last tip compiled, published or not
-	lastErr   *LastError
 	nodes     map[string]*node
 	streams   map[int64]*stream
 	counters  counters
+
+	// rejected is the tip that did not compile, until a tree publishes; fetchFailed is the
+	// last fetch error, until a fetch succeeds. /status shows the fetch error first.
+	rejected    *LastError
+	fetchFailed *LastError
 
 	// holdNACKs is the NACK hold (nack.go); tests turn it off to measure the loop it prevents.
 	holdNACKs bool
 }
 
-// LastError is the most recent failure to follow the branch: a commit that did not compile
-// (Message holds the findings, one a line), or a fetch failure (Commit empty).
+// LastError is a failure to follow the branch: a tip that did not compile (Message holds the
+// findings, one a line), or a failed fetch (Commit empty).
 type LastError struct {
 	Commit  string `json:"commit"`
 	Message string `json:"message"`
-	fetch   bool
 }
 
 type counters struct {

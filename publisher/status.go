@@ -43,25 +43,29 @@ func (p *Publisher) Status() Status {
 	if p.current != nil {
 		st.Version = p.current.Version
 	}
-	if p.lastErr != nil {
-		e := *p.lastErr
-		st.LastError = &e
+	if e := p.fetchFailed; e != nil {
+		st.LastError = &LastError{Commit: e.Commit, Message: e.Message}
+	} else if e := p.rejected; e != nil {
+		st.LastError = &LastError{Commit: e.Commit, Message: e.Message}
 	}
 	for id, n := range p.nodes {
 		ps := ProxyStatus{
 			NodeID:    id,
-			Labels:    copyLabels(n.labels),
+			Labels:    cloneMap(n.labels),
 			Role:      n.role,
 			Version:   p.versionOfLocked(n),
 			Connected: n.streams > 0,
-			Acked:     copyLabels(n.acked),
+			Acked:     cloneMap(n.acked),
 		}
 		ps.InSync = ps.Version != "" && ps.Version == st.Version
 		if typeURL, nk, ok := latestNACK(n.nacks); ok {
 			// Named when asked: the newest tree holding the rejected content, so a proxy that
 			// rejected a listener is reported against every later version that still has it.
-			tree, msg := p.hist.typeVersionTree(n.labels, typeURL, nk.version), nk.message
-			ps.NackedVersion, ps.Error = &tree, &msg
+			msg := nk.message
+			ps.Error = &msg
+			if tree := p.hist.typeVersionTree(n.labels, typeURL, nk.version); tree != "" {
+				ps.NackedVersion = &tree
+			}
 		}
 		st.Proxies = append(st.Proxies, ps)
 	}

@@ -43,15 +43,13 @@ func (p *Publisher) Sync(ctx context.Context) error {
 	if err != nil {
 		p.mu.Lock()
 		p.counters.fetchErrors++
-		p.lastErr = &LastError{Message: err.Error(), fetch: true}
+		p.fetchFailed = &LastError{Message: err.Error()}
 		p.mu.Unlock()
 		return err
 	}
 	sha := c.Hash.String()
 	p.mu.Lock()
-	if p.lastErr != nil && p.lastErr.fetch {
-		p.lastErr = nil // the repository is reachable again; a compile error stays until fixed
-	}
+	p.fetchFailed = nil
 	unchanged := sha == p.seen
 	p.mu.Unlock()
 	if unchanged {
@@ -92,7 +90,7 @@ func (p *Publisher) reject(sha, msg string) {
 	p.mu.Lock()
 	p.seen = sha
 	p.counters.compileErrors++
-	p.lastErr = &LastError{Commit: sha, Message: msg}
+	p.rejected = &LastError{Commit: sha, Message: msg}
 	version := ""
 	if p.current != nil {
 		version = p.current.Version
@@ -111,7 +109,7 @@ func (p *Publisher) publish(s *compiler.Snapshot) bool {
 
 	p.mu.Lock()
 	p.seen = s.Commit
-	p.lastErr = nil
+	p.rejected = nil
 	if p.current != nil && p.current.Version == s.Version {
 		p.commit = s.Commit
 		p.mu.Unlock()

@@ -58,7 +58,7 @@ var (
 )
 
 func (c callbacks) OnStreamOpen(_ context.Context, id int64, _ string) error {
-	c.p.openStream(id, false)
+	c.p.openStream(id)
 	return nil
 }
 
@@ -93,7 +93,7 @@ func (c callbacks) OnStreamResponse(_ context.Context, id int64, _ *discovery.Di
 }
 
 func (c callbacks) OnDeltaStreamOpen(_ context.Context, id int64, _ string) error {
-	c.p.openStream(id, true)
+	c.p.openStream(id)
 	return nil
 }
 
@@ -131,10 +131,10 @@ func (c callbacks) OnStreamDeltaResponse(id int64, _ *discovery.DeltaDiscoveryRe
 	c.p.recordSent(id, resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo())
 }
 
-func (p *Publisher) openStream(id int64, delta bool) {
+func (p *Publisher) openStream(id int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.streams[id] = &stream{delta: delta, sent: map[string]sent{}}
+	p.streams[id] = &stream{sent: map[string]sent{}}
 }
 
 // attach binds a stream to its node on the stream's first request and gives the node the
