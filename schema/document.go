@@ -15,6 +15,8 @@ type Document struct {
 	Name       string
 	Namespace  string // metadata.namespace, "default" when absent
 	Labels     map[string]string
+	// Annotations is metadata.annotations; signalbox reads none yet, later stages may.
+	Annotations map[string]string
 	// Pos is where the document starts (its first key).
 	Pos Pos
 	// Spec is *VirtualService, *DestinationRule, *ServiceEntry or *Gateway, matching Kind.

@@ -1,0 +1,133 @@
+package schema
+
+import (
+	"fmt"
+	"strconv"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/parser"
+)
+
+// cueFile loads a *.cue file that evaluates to policy documents: one document (a struct with a
+// kind), a list of documents, or a struct whose fields are documents. Each file is evaluated on
+// its own: imports, and packages spread over several files, are not supported yet. Every
+// document is then exported to syntax and loaded like a YAML one, so the same schema judges it.
+func (l *loader) cueFile(f File) {
+	if bad := checkText(f); bad != nil {
+		l.findings = append(l.findings, *bad)
+		return
+	}
+	file, err := parser.ParseFile(f.Path, f.Data)
+	if err != nil {
+		l.cueErrors(f.Path, err)
+		return
+	}
+	for spec := range file.ImportSpecs() {
+		l.findings = append(l.findings, fileFinding(l.pos(f.Path, spec), "imports in CUE policy files are not supported yet"))
+		return
+	}
+	root := l.v.ctx.BuildFile(file)
+	if err := root.Err(); err != nil {
+		l.cueErrors(f.Path, err)
+		return
+	}
+	for _, v := range cueDocuments(root) {
+		if err := v.Validate(cue.Concrete(true), cue.Final()); err != nil {
+			l.cueErrors(f.Path, err)
+			continue
+		}
+		l.document(f.Path, syntaxOf(v, 0))
+	}
+}
+
+// cueDocuments splits the value of a CUE file into its documents.
+func cueDocuments(root cue.Value) []cue.Value {
+	switch root.Kind() {
+	case cue.ListKind:
+		var docs []cue.Value
+		it, _ := root.List()
+		for it.Next() {
+			docs = append(docs, it.Value())
+		}
+		return docs
+	case cue.StructKind:
+		if root.LookupPath(cue.MakePath(cue.Str("kind"))).Exists() {
+			return []cue.Value{root}
+		}
+		var docs []cue.Value
+		it, _ := root.Fields()
+		for it.Next() {
+			docs = append(docs, it.Value())
+		}
+		return docs
+	}
+	return []cue.Value{root}
+}
+
+// syntaxOf exports a concrete value as the syntax the YAML decoder would have produced, with the
+// position of each value in the CUE file (Value.Syntax drops them). Below MaxDepth+1 levels it
+// stops: the loader refuses the document there anyway.
+func syntaxOf(v cue.Value, depth int) ast.Expr {
+	pos := v.Pos()
+	switch v.Kind() {
+	case cue.StructKind:
+		st := &ast.StructLit{Lbrace: pos}
+		it, err := v.Fields()
+		for err == nil && depth <= MaxDepth && it.Next() {
+			label := ast.NewString(it.Selector().Unquoted())
+			label.ValuePos = it.Value().Pos()
+			st.Elts = append(st.Elts, &ast.Field{Label: label, Value: syntaxOf(it.Value(), depth+1)})
+		}
+		return st
+	case cue.ListKind:
+		l := &ast.ListLit{Lbrack: pos}
+		it, err := v.List()
+		for err == nil && depth <= MaxDepth && it.Next() {
+			l.Elts = append(l.Elts, syntaxOf(it.Value(), depth+1))
+		}
+		return l
+	}
+	x, ok := v.Syntax(cue.Final(), cue.Concrete(true)).(ast.Expr)
+	if !ok {
+		x = ast.NewNull()
+	}
+	ast.SetPos(x, pos)
+	return x
+}
+
+// cueErrors reports errors of evaluating a CUE file at their place in that file.
+// cueFilePath writes a path inside a CUE file the way field paths are written: [0].spec.host.
+func cueFilePath(elems []string) string {
+	p := ""
+	for _, el := range elems {
+		if _, err := strconv.Atoi(el); err == nil {
+			p += "[" + el + "]"
+		} else {
+			p = joinKey(p, el)
+		}
+	}
+	return p
+}
+
+func (l *loader) cueErrors(file string, err error) {
+	for _, e := range errors.Errors(err) {
+		pos := Pos{File: file}
+		for _, p := range errors.Positions(e) {
+			if p.Filename() == file {
+				pos = Pos{File: file, Line: p.Line(), Col: p.Column()}
+				break
+			}
+		}
+		format, args := e.Msg()
+		msg := sprintf(format, args...)
+		if format == "incomplete value %v" && len(args) == 1 {
+			msg = fmt.Sprintf("must be a concrete value, got %v", args[0])
+		}
+		if path := e.Path(); len(path) > 0 {
+			msg = cueFilePath(path) + ": " + msg
+		}
+		l.findings = append(l.findings, fileFinding(pos, msg))
+	}
+}

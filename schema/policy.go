@@ -1,0 +1,120 @@
+package schema
+
+import (
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/literal"
+	"cuelang.org/go/cue/token"
+)
+
+// istioKinds are Istio kinds outside the supported set: refused as "not supported yet" rather
+// than as foreign documents.
+var istioKinds = map[string]bool{
+	"WorkloadEntry": true, "WorkloadGroup": true, "Sidecar": true, "EnvoyFilter": true,
+	"ProxyConfig": true, "PeerAuthentication": true, "AuthorizationPolicy": true,
+	"RequestAuthentication": true, "Telemetry": true, "WasmPlugin": true,
+}
+
+// policy loads one document that decoded to a mapping. It returns the document when it is
+// valid, and its findings either way.
+func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
+	h := readHeader(st)
+	doc := &Document{APIVersion: h.apiVersion, Kind: h.kind, Name: h.name, Namespace: h.namespace}
+	if doc.Namespace == "" {
+		doc.Namespace = "default"
+	}
+	s := newDocState(file, doc)
+	doc.Pos = s.pos(st.Pos())
+	if len(st.Elts) > 0 {
+		if f, ok := st.Elts[0].(*ast.Field); ok {
+			doc.Pos = s.pos(f.Label.Pos())
+		}
+	}
+
+	ks := l.v.kinds[h.kind]
+	switch {
+	case h.kindNode == nil:
+		s.report(doc.Pos, "", "not a policy document (no kind)")
+	case !h.kindIsString:
+		s.report(s.pos(h.kindNode.Pos()), "kind", "must be a string, got "+describe(h.kindNode))
+	case istioKinds[h.kind]:
+		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" is not supported yet")
+	case ks == nil && h.apiVersion != "":
+		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" ("+h.apiVersion+") is not an Istio traffic policy")
+	case ks == nil:
+		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" is not an Istio traffic policy")
+	}
+	if ks == nil {
+		return nil, s.findings
+	}
+	l.claim(s, h)
+
+	s.walk(st, ks.shape, "", 0)
+	if s.tooDeep {
+		return nil, s.findings
+	}
+	val := l.v.build(st)
+	if err := val.Err(); err != nil {
+		s.reportCUE(err, st, ks.shape, l.v.patterns)
+		return nil, s.findings
+	}
+	if err := ks.def.Unify(val).Validate(cue.Concrete(true)); err != nil {
+		s.reportCUE(err, st, ks.shape, l.v.patterns)
+	}
+	if len(s.findings) > 0 {
+		return nil, s.findings
+	}
+	if err := decodeDocument(doc, st); err != nil {
+		s.report(doc.Pos, "", "cannot decode: "+err.Error())
+		return nil, s.findings
+	}
+	check(s)
+	if len(s.findings) > 0 {
+		return nil, s.findings
+	}
+	if s.duplicate {
+		return nil, s.findings
+	}
+	return doc, s.findings
+}
+
+// header is what identifies a document, read from its syntax before validation so that even an
+// invalid document's findings can name it.
+type header struct {
+	apiVersion, kind, name, namespace string
+	kindNode                          ast.Expr
+	kindIsString                      bool
+}
+
+func readHeader(st *ast.StructLit) header {
+	var h header
+	h.apiVersion, _ = stringField(st, "apiVersion")
+	h.kind, h.kindIsString = stringField(st, "kind")
+	h.kindNode = field(st, "kind")
+	if md, ok := field(st, "metadata").(*ast.StructLit); ok {
+		h.name, _ = stringField(md, "name")
+		h.namespace, _ = stringField(md, "namespace")
+	}
+	return h
+}
+
+// field returns the value of the first field called name, nil when there is none.
+func field(st *ast.StructLit, name string) ast.Expr {
+	for _, d := range st.Elts {
+		if f, ok := d.(*ast.Field); ok {
+			if n, _, err := ast.LabelName(f.Label); err == nil && n == name {
+				return f.Value
+			}
+		}
+	}
+	return nil
+}
+
+func stringField(st *ast.StructLit, name string) (string, bool) {
+	lit, ok := field(st, name).(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := literal.Unquote(lit.Value)
+	return s, err == nil
+}

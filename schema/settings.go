@@ -1,0 +1,65 @@
+package schema
+
+import (
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
+)
+
+// settingsFile loads signalbox.yaml: one mapping validated against #Settings. Its findings name
+// no policy kind.
+func (l *loader) settingsFile(f File) {
+	n := 0
+	l.eachYAMLDocument(f, func(x ast.Expr) {
+		if lit, ok := x.(*ast.BasicLit); ok && lit.Kind == token.NULL {
+			return
+		}
+		if _, ok := x.(*ast.BinaryExpr); ok {
+			return // empty file
+		}
+		if n++; n > 1 {
+			l.findings = append(l.findings, fileFinding(l.pos(f.Path, x), "settings: only one document is allowed"))
+			return
+		}
+		st, ok := x.(*ast.StructLit)
+		if !ok {
+			l.findings = append(l.findings, fileFinding(l.pos(f.Path, x), "settings: must be a mapping"))
+			return
+		}
+		l.settings(f.Path, st)
+	})
+}
+
+func (l *loader) settings(file string, st *ast.StructLit) {
+	s := newDocState(file, &Document{})
+	s.doc.Pos = s.pos(st.Pos())
+	ks := l.v.settings
+	s.walk(st, ks.shape, "", 0)
+	if !s.tooDeep {
+		val := l.v.build(st)
+		err := val.Err()
+		if err == nil {
+			err = ks.def.Unify(val).Validate(cue.Concrete(true))
+		}
+		if err != nil {
+			s.reportCUE(err, st, ks.shape, l.v.patterns)
+		}
+		if len(s.findings) == 0 {
+			var set Settings
+			if err := val.Decode(&set); err != nil {
+				s.report(s.doc.Pos, "", "cannot decode: "+err.Error())
+			} else if set.SidecarListener != "" {
+				l.tree.Settings.SidecarListener = set.SidecarListener
+			}
+		}
+	}
+	l.findings = append(l.findings, s.findings...)
+}
+
+func (l *loader) pos(file string, x ast.Node) Pos {
+	p := x.Pos()
+	if !p.IsValid() {
+		return Pos{File: file}
+	}
+	return Pos{File: file, Line: p.Line(), Col: p.Column()}
+}

@@ -1,0 +1,169 @@
+package schema
+
+import (
+	"fmt"
+	"strconv"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
+)
+
+// docState is one document while it is loaded: the Document being filled and its findings.
+type docState struct {
+	file string
+	doc  *Document
+	// keys holds the position of the key of each field, where errors about the field itself
+	// (unknown, not supported, repeated) point; doc.fields holds where its value starts.
+	keys     map[string]Pos
+	findings []Finding
+	// reported marks the paths that have a finding: one finding a path is enough.
+	reported map[string]bool
+	tooDeep  bool
+	// duplicate: another document already has this kind, namespace and name.
+	duplicate bool
+}
+
+func newDocState(file string, doc *Document) *docState {
+	doc.fields = map[string]Pos{}
+	return &docState{file: file, doc: doc, keys: map[string]Pos{}, reported: map[string]bool{}}
+}
+
+// report adds an error finding about the field at path; the message is "path: reason".
+func (s *docState) report(pos Pos, path, reason string) {
+	if s.reported[path] {
+		return
+	}
+	s.reported[path] = true
+	msg := reason
+	if path != "" {
+		msg = path + ": " + reason
+	}
+	s.findings = append(s.findings, Finding{Pos: pos, Severity: SeverityError, Kind: s.doc.Kind,
+		Namespace: s.doc.Namespace, Name: s.doc.Name, Path: path, Message: msg})
+}
+
+// keyPos is where the key of the field at path is, or the nearest thing PosOf knows.
+func (s *docState) keyPos(path string) Pos {
+	if p, ok := s.keys[path]; ok {
+		return p
+	}
+	return s.doc.PosOf(path)
+}
+
+func (s *docState) pos(p token.Pos) Pos {
+	if !p.IsValid() {
+		return Pos{File: s.file}
+	}
+	return Pos{File: s.file, Line: p.Line(), Col: p.Column()}
+}
+
+// walk goes through a decoded document along the shape its schema declares. It records the
+// position of every field and list element, and reports (and removes, so CUE judges the rest)
+// repeated keys, fields the schema does not declare and fields it refuses by name. A nil shape
+// records positions only. It stops at MaxDepth.
+func (s *docState) walk(x ast.Expr, sh *shape, path string, depth int) {
+	switch n := x.(type) {
+	case *ast.StructLit:
+		if s.deep(n, path, depth) {
+			return
+		}
+		if sh != nil && !sh.any && !sh.isMap && sh.fields == nil {
+			sh = nil // not a mapping in the schema: CUE reports the type, nothing to check below
+		}
+		seen := map[string]Pos{}
+		kept := n.Elts[:0]
+		for _, decl := range n.Elts {
+			f, ok := decl.(*ast.Field)
+			if !ok {
+				kept = append(kept, decl)
+				continue
+			}
+			name, _, err := ast.LabelName(f.Label)
+			if err != nil {
+				kept = append(kept, decl)
+				continue
+			}
+			p := joinKey(path, name)
+			kpos := s.pos(f.Label.Pos())
+			if first, dup := seen[name]; dup {
+				s.report(kpos, p, fmt.Sprintf("duplicate key, first at line %d", first.Line))
+				continue
+			}
+			seen[name] = kpos
+			s.keys[p] = kpos
+			s.doc.fields[p] = kpos
+			if isScalar(f.Value) {
+				s.doc.fields[p] = s.pos(f.Value.Pos())
+			}
+			var fsh *shape
+			if sh != nil {
+				if fsh = sh.field(name); fsh == nil {
+					s.report(kpos, p, "unknown field")
+					continue
+				}
+				if fsh.refused != "" {
+					s.report(kpos, p, fsh.refused)
+					continue
+				}
+			}
+			s.walk(f.Value, fsh, p, depth+1)
+			if s.tooDeep {
+				return
+			}
+			kept = append(kept, f)
+		}
+		n.Elts = kept
+		if sh != nil {
+			// CUE reports a missing required field only when nothing else is wrong.
+			for _, name := range sh.required {
+				if _, ok := seen[name]; !ok {
+					s.report(s.doc.PosOf(path), joinKey(path, name), "is required")
+				}
+			}
+		}
+	case *ast.ListLit:
+		if s.deep(n, path, depth) {
+			return
+		}
+		var esh *shape
+		if sh != nil {
+			esh = sh.elem
+			if sh.any {
+				esh = sh
+			}
+		}
+		for i, e := range n.Elts {
+			p := path + "[" + strconv.Itoa(i) + "]"
+			s.doc.fields[p] = s.pos(e.Pos())
+			s.walk(e, esh, p, depth+1)
+			if s.tooDeep {
+				return
+			}
+		}
+	}
+}
+
+func (s *docState) deep(n ast.Node, path string, depth int) bool {
+	if depth < MaxDepth {
+		return false
+	}
+	s.tooDeep = true
+	s.report(s.pos(n.Pos()), path, fmt.Sprintf("nested deeper than %d levels (the limit)", MaxDepth))
+	return true
+}
+
+func isScalar(x ast.Expr) bool {
+	switch x.(type) {
+	case *ast.StructLit, *ast.ListLit:
+		return false
+	}
+	return true
+}
+
+// joinKey appends a mapping key to a field path: "spec" + "hosts" -> "spec.hosts".
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
