@@ -1,0 +1,29 @@
+# The two commands a new user needs: `make demo` and `make test`.
+GO ?= go
+
+.PHONY: demo test build vet golden bench fuzz
+
+demo:
+	$(GO) run ./cmd/signalbox demo
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 8m ./...
+
+build:
+	$(GO) build -o bin/signalbox ./cmd/signalbox
+
+vet:
+	gofmt -l . | (! grep .) && $(GO) vet ./...
+
+# Rewrite every golden file (testdata/*/out, txtar scripts) from the current output.
+golden:
+	SIGNALBOX_UPDATE_GOLDEN=1 $(GO) test -count=1 ./...
+
+# Benchmarks behind docs/benchmarks.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./compiler/ ./schema/ ./e2e/ ./proxy/
+
+# A short fuzz run of every fuzz target.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./schema/

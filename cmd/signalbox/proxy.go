@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/signalbox/signalbox/proxy"
+)
+
+func runProxy(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("proxy", "proxy --xds ADDR --node-id ID [--label k=v]... [flags]", stderr)
+	xdsAddr := fs.String("xds", "127.0.0.1:18000", "publisher xDS address")
+	host, _ := os.Hostname()
+	nodeID := fs.String("node-id", host, "node id, one per proxy instance")
+	labels := labelFlag{}
+	fs.Var(labels, "label", "label k=v that selects this proxy's role (repeatable), e.g. istio=ingressgateway")
+	adminAddr := fs.String("admin-addr", "", "admin HTTP address (/healthz, /ready, /config); empty: none")
+	binds := labelFlag{}
+	fs.Var(binds, "bind", "bind FROM=TO: listen on TO where xDS says FROM, e.g. 0.0.0.0:8080=127.0.0.1:18080 (repeatable)")
+	if _, err := parseArgs(fs, args); err != nil {
+		return parseExit(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	p := proxy.New(proxy.Options{
+		XDSAddr: *xdsAddr, NodeID: *nodeID, Labels: labels, Logger: logger,
+		Rebind: rebindFunc(binds),
+	})
+	if *adminAddr != "" {
+		ln, err := net.Listen("tcp", *adminAddr)
+		if err != nil {
+			fmt.Fprintln(stderr, "signalbox proxy:", err)
+			return exitUsage
+		}
+		logger.Info("admin listening", "addr", ln.Addr().String())
+		srv := &http.Server{Handler: p.AdminHandler()}
+		go srv.Serve(ln)
+		defer srv.Close()
+	}
+	if err := p.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "signalbox proxy:", err)
+		return exitFindings
+	}
+	return exitOK
+}
+
+// rebindFunc maps xDS listener addresses to local ones; "*" as FROM matches every listener.
+func rebindFunc(binds map[string]string) func(string) string {
+	if len(binds) == 0 {
+		return nil
+	}
+	return func(addr string) string {
+		if to, ok := binds[addr]; ok {
+			return to
+		}
+		if to, ok := binds["*"]; ok {
+			return strings.TrimSpace(to)
+		}
+		return addr
+	}
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/signalbox/signalbox/publisher"
+)
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "serve [--repo PATH|URL] [--branch main] [--dir policies] [flags]", stderr)
+	var cfg publisher.Config
+	fs.StringVar(&cfg.Repo, "repo", ".", "git repository to follow: a local path or a URL")
+	fs.StringVar(&cfg.Branch, "branch", "main", "branch to follow; its tip is what is published")
+	fs.StringVar(&cfg.Dir, "dir", "policies", "policy directory inside the repository")
+	fs.DurationVar(&cfg.Poll, "poll", 2e9, "how often to fetch the branch")
+	fs.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:18000", "xDS (ADS gRPC) listen address")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:18001", "admin HTTP listen address (/healthz, /status, /history, /metrics, /hooks/git)")
+	fs.StringVar(&cfg.Snapshot, "snapshot", "", "serve this snapshot file (from compile -o) instead of following git")
+	if _, err := parseArgs(fs, args); err != nil {
+		return parseExit(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	p, err := publisher.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "signalbox serve:", err)
+		return exitUsage
+	}
+	if err := p.Start(ctx); err != nil {
+		fmt.Fprintln(stderr, "signalbox serve:", err)
+		return exitUsage
+	}
+	cfg.Logger.Info("serving", "xds", p.XDSAddr(), "admin", p.AdminAddr())
+	<-ctx.Done()
+	return exitOK
+}
