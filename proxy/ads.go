@@ -33,16 +33,16 @@ type adsStream struct {
 	// names is the subscription last sent per type, to tell when it changes.
 	names map[string][]string
 	nacks map[string]*nackDamping
-	// delayed carries NACKs held back by nackDamping; gen drops those a newer response
-	// for the same type made moot.
-	delayed chan delayedRequest
-	gen     map[string]int
+	// held are the NACKs nackDamping holds back, per type; delayed fires when one is due. A
+	// newer response for the type drops it; any request for the type sent first carries it.
+	held    map[string]*status.Status
+	delayed chan heldNACK
 	done    <-chan struct{}
 }
 
-type delayedRequest struct {
-	gen int
-	req *discoveryv3.DiscoveryRequest
+type heldNACK struct {
+	typeURL string
+	detail  *status.Status
 }
 
 // nackDamping slows the answer to a server that re-sends a version the proxy just refused.
@@ -91,7 +91,7 @@ func (p *Proxy) followStream(ctx context.Context) (progressed bool, err error) {
 	s := &adsStream{
 		p: p, stream: stream, node: node,
 		nonce: map[string]string{}, names: map[string][]string{}, nacks: map[string]*nackDamping{},
-		delayed: make(chan delayedRequest), gen: map[string]int{}, done: ctx.Done(),
+		held: map[string]*status.Status{}, delayed: make(chan heldNACK), done: ctx.Done(),
 	}
 	if err := s.subscribe(); err != nil {
 		return false, err
@@ -124,9 +124,9 @@ func (p *Proxy) followStream(ctx context.Context) (progressed bool, err error) {
 			if err := s.handle(r); err != nil {
 				return progressed, err
 			}
-		case d := <-s.delayed:
-			if d.gen == s.gen[d.req.GetTypeUrl()] {
-				if err := s.send(d.req); err != nil {
+		case h := <-s.delayed:
+			if s.held[h.typeURL] == h.detail { // still due: nothing answered that response yet
+				if err := s.send(s.request(h.typeURL, nil)); err != nil {
 					return progressed, err
 				}
 			}
@@ -160,15 +160,16 @@ func (s *adsStream) subscribe() error {
 			return err
 		}
 	}
-	if err := s.resubscribe(resourcev3.EndpointType, s.p.edsNames()); err != nil {
+	if err := s.resubscribe(resourcev3.EndpointType); err != nil {
 		return err
 	}
-	return s.resubscribe(resourcev3.RouteType, s.p.rdsNames())
+	return s.resubscribe(resourcev3.RouteType)
 }
 
 // resubscribe sends a request for typeURL if its names changed. An empty first subscription
 // is not sent at all: to a server with legacy wildcard semantics it would mean "everything".
-func (s *adsStream) resubscribe(typeURL string, names []string) error {
+func (s *adsStream) resubscribe(typeURL string) error {
+	names := s.subscription(typeURL)
 	prev, sent := s.names[typeURL]
 	if (sent && slices.Equal(prev, names)) || (!sent && len(names) == 0) {
 		return nil
@@ -176,21 +177,33 @@ func (s *adsStream) resubscribe(typeURL string, names []string) error {
 	return s.send(s.request(typeURL, nil))
 }
 
+// request builds the next request for typeURL from the current state: the version last ACKed,
+// the last nonce, the subscription that follows from the accepted configuration. nack, or a
+// NACK held back for this type, is sent as its error_detail.
 func (s *adsStream) request(typeURL string, nack *status.Status) *discoveryv3.DiscoveryRequest {
-	var names []string
-	switch typeURL {
-	case resourcev3.EndpointType:
-		names = s.p.edsNames()
-	case resourcev3.RouteType:
-		names = s.p.rdsNames()
+	if held := s.held[typeURL]; held != nil && nack == nil {
+		nack = held
 	}
+	delete(s.held, typeURL)
 	return &discoveryv3.DiscoveryRequest{
 		VersionInfo:   s.p.version(typeURL),
-		ResourceNames: names,
+		ResourceNames: s.subscription(typeURL),
 		TypeUrl:       typeURL,
 		ResponseNonce: s.nonce[typeURL],
 		ErrorDetail:   nack,
 	}
+}
+
+// subscription is the resource names to request: none (wildcard) for clusters and listeners,
+// the names those reference for endpoints and routes.
+func (s *adsStream) subscription(typeURL string) []string {
+	switch typeURL {
+	case resourcev3.EndpointType:
+		return s.p.edsNames()
+	case resourcev3.RouteType:
+		return s.p.rdsNames()
+	}
+	return nil
 }
 
 func (s *adsStream) send(req *discoveryv3.DiscoveryRequest) error {
@@ -208,7 +221,7 @@ func (s *adsStream) send(req *discoveryv3.DiscoveryRequest) error {
 func (s *adsStream) handle(r *discoveryv3.DiscoveryResponse) error {
 	t := r.GetTypeUrl()
 	s.nonce[t] = r.GetNonce()
-	s.gen[t]++
+	delete(s.held, t) // a NACK still held answered an older response
 	if err := s.p.apply(t, r.GetResources()); err != nil {
 		msg := err.Error()
 		s.p.recordNACK(t, r.GetVersionInfo(), r.GetNonce(), msg)
@@ -217,21 +230,21 @@ func (s *adsStream) handle(r *discoveryv3.DiscoveryResponse) error {
 			d = &nackDamping{}
 			s.nacks[t] = d
 		}
-		req := s.request(t, &status.Status{Code: int32(codes.InvalidArgument), Message: msg})
+		detail := &status.Status{Code: int32(codes.InvalidArgument), Message: msg}
 		if delay := d.delay(r.GetVersionInfo()); delay > 0 {
-			s.sendLater(req, delay)
+			s.hold(t, detail, delay)
 			return nil
 		}
-		return s.send(req)
+		return s.send(s.request(t, detail))
 	}
 	delete(s.nacks, t)
 	switch t {
 	case resourcev3.ClusterType:
-		if err := s.resubscribe(resourcev3.EndpointType, s.p.edsNames()); err != nil {
+		if err := s.resubscribe(resourcev3.EndpointType); err != nil {
 			return err
 		}
 	case resourcev3.ListenerType:
-		if err := s.resubscribe(resourcev3.RouteType, s.p.rdsNames()); err != nil {
+		if err := s.resubscribe(resourcev3.RouteType); err != nil {
 			return err
 		}
 	}
@@ -239,11 +252,13 @@ func (s *adsStream) handle(r *discoveryv3.DiscoveryResponse) error {
 	return s.send(s.request(t, nil))
 }
 
-func (s *adsStream) sendLater(req *discoveryv3.DiscoveryRequest, delay time.Duration) {
-	d := delayedRequest{gen: s.gen[req.GetTypeUrl()], req: req}
+// hold sends a NACK after delay, unless something else answers first.
+func (s *adsStream) hold(typeURL string, detail *status.Status, delay time.Duration) {
+	s.held[typeURL] = detail
+	h := heldNACK{typeURL: typeURL, detail: detail}
 	time.AfterFunc(delay, func() {
 		select {
-		case s.delayed <- d:
+		case s.delayed <- h:
 		case <-s.done:
 		}
 	})

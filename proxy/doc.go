@@ -10,9 +10,14 @@
 //   - the configuration model (*_config.go, match.go, domains.go, table.go): each xDS resource is
 //     validated against the exact subset of Envoy's API this proxy honours and compiled into
 //     immutable values; a field outside that subset is an error naming the field, never ignored;
+//   - applying it (apply.go): a response is applied whole or not at all, listener sockets are
+//     bound before anything changes, and route tables are relinked make-before-break, so an
+//     update fails no request whatever order the server sends the types in;
 //   - the data plane (listeners.go, forward.go, balancer.go, transport.go): bound listeners that
 //     serve HTTP/1.1 and h2c, route on an immutable table swapped atomically on every update,
 //     and forward over one shared pool of upstream keep-alive connections.
+//
+// AdminHandler (admin.go) serves /healthz, /ready and /config for operators and tests.
 //
 // The proxy reads only xDS: it does not import the compiler or the schema packages, so any
 // xDS v3 server that emits the same shape can drive it.

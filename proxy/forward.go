@@ -50,11 +50,15 @@ func newForwarder(log *slog.Logger) *forwarder {
 // Shared header values: assigning a shared slice costs no allocation, and nothing downstream
 // of the proxy mutates header slices.
 var (
-	textPlain    = []string{"text/plain; charset=utf-8"}
-	protoHTTP    = []string{"http"}
-	teTrailers   = []string{"trailers"}
-	noUserAgent  = []string{""}
-	noSniff      = []string{"nosniff"}
+	textPlain   = []string{"text/plain; charset=utf-8"}
+	protoHTTP   = []string{"http"}
+	teTrailers  = []string{"trailers"}
+	noUserAgent = []string{""}
+	noSniff     = []string{"nosniff"}
+)
+
+// Bodies of the answers the proxy gives itself, worded as Envoy words them.
+const (
 	errNoCluster = "unknown cluster\n"
 	errNoHealthy = "no healthy upstream\n"
 	errUpstream  = "upstream connect error or disconnect/reset before headers\n"
