@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"testing"
 
@@ -137,7 +138,7 @@ func (c *adsClient) last(typeURL string) *discovery.DiscoveryResponse {
 	return nil
 }
 
-// names decodes the resource names of a response.
+// names decodes the resource names of a response, sorted.
 func names(t *testing.T, resp *discovery.DiscoveryResponse) []string {
 	t.Helper()
 	var out []string
@@ -157,5 +158,6 @@ func names(t *testing.T, resp *discovery.DiscoveryResponse) []string {
 			out = append(out, r.Name)
 		}
 	}
+	sort.Strings(out) // the cache sends resources in map order
 	return out
 }

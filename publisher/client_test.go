@@ -22,6 +22,7 @@ func TestWait(t *testing.T) {
 	p := startServing(t, a)
 	dialADS(t, p.XDSAddr(), "ok-1", nil, nil, nil)
 	dialADS(t, p.XDSAddr(), "gw-1", ingress, nil, nil)
+	eventually(t, "both proxies to connect", func() bool { return len(p.Status().Proxies) == 2 })
 
 	if err := Wait(waitCtx(t, 10*time.Second), p.AdminAddr(), "", a.Version); err != nil {
 		t.Fatalf("wait for version: %v", err)

@@ -176,6 +176,13 @@ func TestRejectedFirstCommit(t *testing.T) {
 		t.Errorf("metrics name a current version before any publish:\n%s", m)
 	}
 
+	// A proxy that connects while nothing is published waits, then gets the first good tree.
+	c := dialADS(t, p.XDSAddr(), "early-1", nil, nil, nil)
+	eventually(t, "early-1 to connect", func() bool { px, _ := proxyStatus(p, "early-1"); return px.Connected })
+	if c.total() != 0 {
+		t.Errorf("a proxy got %d responses before anything was published", c.total())
+	}
+
 	good := r.commit("smaller", map[string][]byte{"policies/huge.yaml": nil})
 	if err := p.Sync(t.Context()); err != nil {
 		t.Fatal(err)
@@ -183,6 +190,7 @@ func TestRejectedFirstCommit(t *testing.T) {
 	if st := p.Status(); st.Version == "" || st.Commit != good || st.LastError != nil {
 		t.Errorf("after the fix: %+v", st)
 	}
+	eventually(t, "early-1 in sync", func() bool { px, _ := proxyStatus(p, "early-1"); return px.InSync })
 	if code, _ := httpGet(t, p, "/healthz"); code != 200 {
 		t.Errorf("/healthz: %d", code)
 	}

@@ -79,7 +79,7 @@ func TestRoleFollowsLabels(t *testing.T) {
 	if got := names(t, gw.last(resource.ListenerType)); !reflect.DeepEqual(got, []string{"listener-gateway/istio=ingressgateway"}) {
 		t.Errorf("gateway listeners %q", got)
 	}
-	if got := names(t, sc.last(resource.ClusterType)); !reflect.DeepEqual(got, []string{"reviews", "ratings"}) {
+	if got := names(t, sc.last(resource.ClusterType)); !reflect.DeepEqual(got, []string{"ratings", "reviews"}) {
 		t.Errorf("sidecar clusters %q", got)
 	}
 	if g, _ := proxyStatus(p, "gw-1"); g.Role != "gateway/istio=ingressgateway" {
