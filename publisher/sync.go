@@ -65,7 +65,7 @@ func (p *Publisher) Sync(ctx context.Context) error {
 	snap, findings := compiler.CompileFiles(files)
 	if snap == nil || schema.HasErrors(findings) {
 		var lines []string
-		for _, f := range findings {
+		for _, f := range schema.Relocate(findings, p.cfg.Dir) {
 			if f.Severity == schema.SeverityError {
 				lines = append(lines, f.String())
 			}
@@ -76,7 +76,7 @@ func (p *Publisher) Sync(ctx context.Context) error {
 		p.reject(sha, strings.Join(lines, "\n"))
 		return nil
 	}
-	for _, f := range findings {
+	for _, f := range schema.Relocate(findings, p.cfg.Dir) {
 		p.log.Warn("policy warning", "commit", sha, "finding", f.String())
 	}
 	snap.Commit = sha

@@ -1,6 +1,10 @@
 package schema
 
-import "fmt"
+import (
+	"fmt"
+	"path"
+	"strings"
+)
 
 // Pos is a position in a policy file. File is relative to the policy root and slash-separated.
 type Pos struct {
@@ -57,4 +61,19 @@ func HasErrors(fs []Finding) bool {
 		}
 	}
 	return false
+}
+
+// Relocate returns the findings with their file paths joined under dir (slash-separated), so
+// that positions read from a policy directory point at files from where the user stands or
+// from the repository root. dir "" or "." leaves them as they are.
+func Relocate(findings []Finding, dir string) []Finding {
+	dir = path.Clean(strings.ReplaceAll(dir, "\\", "/"))
+	out := make([]Finding, len(findings))
+	for i, f := range findings {
+		if f.Pos.File != "" && dir != "." && dir != "" {
+			f.Pos.File = path.Join(dir, f.Pos.File)
+		}
+		out[i] = f
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 
 	"github.com/signalbox/signalbox/schema"
@@ -63,21 +62,8 @@ func (in *input) read() ([]schema.File, string, error) {
 	return files, commit, err
 }
 
-// display rewrites finding positions so that they are relative to where the user stands:
-// the directory given on the command line, slash-separated.
+// display rewrites finding positions so that they are relative to where the user stands (the
+// directory given on the command line) or, with --repo, to the repository root.
 func (in *input) display(findings []schema.Finding) []schema.Finding {
-	prefix := filepath.ToSlash(filepath.Clean(in.dir))
-	if prefix == "." || filepath.IsAbs(in.dir) && in.repo == "" {
-		if rel, err := filepath.Rel(".", in.dir); err == nil && prefix != "." {
-			prefix = filepath.ToSlash(rel)
-		}
-	}
-	out := make([]schema.Finding, len(findings))
-	for i, f := range findings {
-		if f.Pos.File != "" && prefix != "." {
-			f.Pos.File = path.Join(prefix, f.Pos.File)
-		}
-		out[i] = f
-	}
-	return out
+	return schema.Relocate(findings, filepath.ToSlash(in.dir))
 }

@@ -39,5 +39,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Logger.Info("serving", "xds", p.XDSAddr(), "admin", p.AdminAddr())
 	<-ctx.Done()
+	<-p.Done() // let in-flight streams and the admin server close before exiting
 	return exitOK
 }

@@ -62,11 +62,12 @@ func runWait(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	err := publisher.Wait(ctx, *admin, *commit, *version)
 	var nack *publisher.NACKError
+	var rejected *publisher.RejectedError
 	switch {
 	case err == nil:
 		fmt.Fprintln(stdout, "every connected proxy is in sync")
 		return exitOK
-	case errors.As(err, &nack):
+	case errors.As(err, &nack), errors.As(err, &rejected):
 		fmt.Fprintln(stderr, "signalbox wait:", err)
 		return exitFindings
 	default:
