@@ -1,9 +1,14 @@
 package proxy
 
 import (
+	"maps"
+	"slices"
+	"strconv"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 type lbPolicy uint8
@@ -13,6 +18,17 @@ const (
 	lbRandom
 	lbLeastRequest
 )
+
+// upstreamProtocol is the HTTP version spoken to a cluster's endpoints.
+type upstreamProtocol uint8
+
+const (
+	upstreamHTTP1        upstreamProtocol = iota
+	upstreamHTTP2                         // prior-knowledge h2c, as gRPC backends expect
+	upstreamAsDownstream                  // whatever the client spoke
+)
+
+const httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 // defaultConnectTimeout is Envoy's default for Cluster.connect_timeout.
 const defaultConnectTimeout = 5 * time.Second
@@ -25,6 +41,7 @@ type clusterConfig struct {
 	static         *endpointsConfig
 	connectTimeout time.Duration
 	lb             lbPolicy
+	protocol       upstreamProtocol
 	raw            []byte
 }
 
@@ -33,7 +50,7 @@ func decodeCluster(c *clusterv3.Cluster) (*clusterConfig, error) {
 		return nil, err
 	}
 	if err := onlyFields("", c, "name", "type", "eds_cluster_config", "connect_timeout", "lb_policy",
-		"load_assignment", "dns_lookup_family", "alt_stat_name", "metadata"); err != nil {
+		"load_assignment", "dns_lookup_family", "alt_stat_name", "metadata", "typed_extension_protocol_options"); err != nil {
 		return nil, err
 	}
 	cfg := &clusterConfig{name: c.GetName(), connectTimeout: defaultConnectTimeout}
@@ -42,6 +59,17 @@ func decodeCluster(c *clusterv3.Cluster) (*clusterConfig, error) {
 		if cfg.connectTimeout <= 0 {
 			return nil, fieldPath("connect_timeout").errorf("must be positive")
 		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(c.GetTypedExtensionProtocolOptions())) {
+		p := fieldPath("typed_extension_protocol_options[" + strconv.Quote(key) + "]")
+		if key != httpProtocolOptionsKey {
+			return nil, p.errorf("not supported: only %s is", httpProtocolOptionsKey)
+		}
+		up, err := decodeHTTPProtocolOptions(p, c.GetTypedExtensionProtocolOptions()[key])
+		if err != nil {
+			return nil, err
+		}
+		cfg.protocol = up
 	}
 	switch lb := c.GetLbPolicy(); lb {
 	case clusterv3.Cluster_ROUND_ROBIN:
@@ -100,4 +128,51 @@ func decodeCluster(c *clusterv3.Cluster) (*clusterConfig, error) {
 	}
 	cfg.raw = raw
 	return cfg, nil
+}
+
+// decodeHTTPProtocolOptions accepts the choice of upstream HTTP version and nothing else.
+func decodeHTTPProtocolOptions(p fieldPath, a *anypb.Any) (upstreamProtocol, error) {
+	var o httpv3.HttpProtocolOptions
+	if a.GetTypeUrl() != typeURLOf(&o) {
+		return 0, p.errorf("type %q, want %s", a.GetTypeUrl(), typeURLOf(&o))
+	}
+	if err := a.UnmarshalTo(&o); err != nil {
+		return 0, p.errorf("%v", err)
+	}
+	if err := validateAll(p, &o); err != nil {
+		return 0, err
+	}
+	if err := onlyFields(p, &o, "explicit_http_config", "use_downstream_protocol_config"); err != nil {
+		return 0, err
+	}
+	switch u := o.GetUpstreamProtocolOptions().(type) {
+	case *httpv3.HttpProtocolOptions_ExplicitHttpConfig_:
+		ep := p.field("explicit_http_config")
+		e := u.ExplicitHttpConfig
+		if err := onlyFields(ep, e, "http_protocol_options", "http2_protocol_options"); err != nil {
+			return 0, err
+		}
+		if h2 := e.GetHttp2ProtocolOptions(); h2 != nil {
+			return upstreamHTTP2, onlyFields(ep.field("http2_protocol_options"), h2)
+		}
+		return upstreamHTTP1, onlyFields(ep.field("http_protocol_options"), e.GetHttpProtocolOptions())
+	case *httpv3.HttpProtocolOptions_UseDownstreamProtocolConfig:
+		dp := p.field("use_downstream_protocol_config")
+		d := u.UseDownstreamProtocolConfig
+		if err := onlyFields(dp, d, "http_protocol_options", "http2_protocol_options"); err != nil {
+			return 0, err
+		}
+		if h1 := d.GetHttpProtocolOptions(); h1 != nil {
+			if err := onlyFields(dp.field("http_protocol_options"), h1); err != nil {
+				return 0, err
+			}
+		}
+		if h2 := d.GetHttp2ProtocolOptions(); h2 != nil {
+			if err := onlyFields(dp.field("http2_protocol_options"), h2); err != nil {
+				return 0, err
+			}
+		}
+		return upstreamAsDownstream, nil
+	}
+	return 0, p.errorf("one of explicit_http_config, use_downstream_protocol_config is required")
 }

@@ -10,6 +10,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -130,7 +131,19 @@ func TestDecodeClusterAndEndpoints(t *testing.T) {
 	maglev.LbPolicy = clusterv3.Cluster_MAGLEV
 	breakers := edsCluster("c")
 	breakers.CircuitBreakers = &clusterv3.CircuitBreakers{}
+	autoProto := withProtocol(edsCluster("c"), &httpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_AutoConfig{AutoConfig: &httpv3.HttpProtocolOptions_AutoHttpConfig{}},
+	})
+	tunedH2 := withProtocol(edsCluster("c"), &httpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig{
+			ProtocolConfig: &httpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &core.Http2ProtocolOptions{
+				MaxConcurrentStreams: wrapperspb.UInt32(10),
+			}},
+		}},
+	})
 	for want, c := range map[string]*clusterv3.Cluster{
+		`typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].auto_config: field not supported`: autoProto,
+		"explicit_http_config.http2_protocol_options.max_concurrent_streams: field not supported":                                     tunedH2,
 		"type: STRICT_DNS is not supported":     strict,
 		"lb_policy: MAGLEV is not supported":    maglev,
 		"circuit_breakers: field not supported": breakers,

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,16 +35,19 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.fwd.forward(w, r, lr)
 }
 
-// forwarder sends requests upstream over the shared Transport.
+// forwarder sends requests upstream over the shared pools: HTTP/1.1 for most clusters,
+// prior-knowledge h2c for clusters configured for HTTP/2 (gRPC).
 type forwarder struct {
 	transport *http.Transport
+	h2c       *http.Transport
 	timeouts  atomic.Pointer[map[string]time.Duration]
 	log       *slog.Logger
 }
 
 func newForwarder(log *slog.Logger) *forwarder {
 	f := &forwarder{log: log}
-	f.transport = newTransport(&f.timeouts)
+	f.transport = newTransport(&f.timeouts, false)
+	f.h2c = newTransport(&f.timeouts, true)
 	return f
 }
 
@@ -62,6 +66,7 @@ const (
 	errNoCluster = "unknown cluster\n"
 	errNoHealthy = "no healthy upstream\n"
 	errUpstream  = "upstream connect error or disconnect/reset before headers\n"
+	errTimeout   = "upstream request timeout\n"
 )
 
 func reply(w http.ResponseWriter, code int, body string) {
@@ -88,36 +93,66 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, lr *linkedRo
 	ep.active.Add(1)
 	defer ep.active.Add(-1)
 
+	client := r.Context()
+	if t := lr.r.timeout; t > 0 {
+		// Only routes with a timeout pay for a timer and a request copy.
+		ctx, cancel := context.WithTimeout(client, t)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	prepareUpstreamRequest(r, ep.addr)
-	resp, err := f.transport.RoundTrip(r)
+	resp, err := f.transportFor(c, r).RoundTrip(r)
 	if err != nil {
-		if r.Context().Err() != nil {
+		switch {
+		case client.Err() != nil:
 			return // the client went away; nobody to answer
+		case errors.Is(err, context.DeadlineExceeded):
+			reply(w, http.StatusGatewayTimeout, errTimeout)
+		default:
+			f.log.Debug("upstream request failed", "cluster", c.cfg.name, "endpoint", ep.addr, "err", err)
+			reply(w, http.StatusServiceUnavailable, errUpstream)
 		}
-		f.log.Debug("upstream request failed", "cluster", c.cfg.name, "endpoint", ep.addr, "err", err)
-		reply(w, http.StatusServiceUnavailable, errUpstream)
 		return
 	}
 	defer resp.Body.Close()
 
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
+	var declared []string // trailers the upstream announced; others arrive unannounced (gRPC)
 	for k := range resp.Trailer {
 		h.Add("Trailer", k)
+		declared = append(declared, k)
 	}
 	w.WriteHeader(resp.StatusCode)
 	if err := copyBody(w, resp.Body, resp.ContentLength == -1); err != nil {
-		if errors.Is(err, errClientWrite) || r.Context().Err() != nil {
+		if errors.Is(err, errClientWrite) || client.Err() != nil {
 			return
 		}
-		// The upstream broke off mid-body. Abort the client's stream too, so a truncated
-		// response cannot pass for a complete one.
+		// The upstream broke off mid-body (or the route timed out). Abort the client's
+		// stream too, so a truncated response cannot pass for a complete one.
 		f.log.Debug("upstream body failed", "cluster", c.cfg.name, "endpoint", ep.addr, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	for k, vv := range resp.Trailer {
-		h[k] = vv
+		if slices.Contains(declared, k) {
+			h[k] = vv
+		} else {
+			h[http.TrailerPrefix+k] = vv
+		}
 	}
+}
+
+// transportFor picks the pool by the cluster's upstream protocol.
+func (f *forwarder) transportFor(c *cluster, r *http.Request) *http.Transport {
+	switch c.cfg.protocol {
+	case upstreamHTTP2:
+		return f.h2c
+	case upstreamAsDownstream:
+		if r.ProtoMajor == 2 {
+			return f.h2c
+		}
+	}
+	return f.transport
 }
 
 // prepareUpstreamRequest turns the server's request into the upstream one in place. The

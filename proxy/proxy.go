@@ -156,6 +156,7 @@ func (p *Proxy) closeAll() {
 	}
 	wg.Wait()
 	p.fwd.transport.CloseIdleConnections()
+	p.fwd.h2c.CloseIdleConnections()
 }
 
 // ListenerAddr is the bound address of the listener with this xDS name, "" if none.

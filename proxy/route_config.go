@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 )
@@ -43,6 +44,7 @@ type route struct {
 	query     []queryMatcher
 	targets   []target
 	weightSum uint64
+	timeout   time.Duration // 0: none
 }
 
 // target is one cluster a route sends to; weight is 1 for a plain cluster action.
@@ -145,8 +147,16 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 	if a == nil {
 		return route{}, ap.errorf("required: only route actions are supported")
 	}
-	if err := onlyFields(ap, a, "cluster", "weighted_clusters"); err != nil {
+	if err := onlyFields(ap, a, "cluster", "weighted_clusters", "timeout"); err != nil {
 		return route{}, err
+	}
+	// Unlike Envoy, an unset timeout means none rather than 15 s: the compiler sets it when
+	// a policy asks for one.
+	if to := a.GetTimeout(); to != nil {
+		rt.timeout = to.AsDuration()
+		if rt.timeout < 0 {
+			return route{}, ap.field("timeout").errorf("must not be negative")
+		}
 	}
 	switch cs := a.GetClusterSpecifier().(type) {
 	case *routev3.RouteAction_Cluster:

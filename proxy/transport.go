@@ -9,11 +9,16 @@ import (
 	"time"
 )
 
-// newTransport is the one upstream connection pool every listener and cluster shares. Pooled
-// keep-alive connections are most of a proxy's throughput, so idle limits are generous.
-func newTransport(timeouts *atomic.Pointer[map[string]time.Duration]) *http.Transport {
+// newTransport is an upstream connection pool shared by every listener and cluster of one
+// upstream protocol. Pooled keep-alive connections are most of a proxy's throughput, so idle
+// limits are generous. h2c selects prior-knowledge HTTP/2 over plain TCP instead of HTTP/1.1.
+func newTransport(timeouts *atomic.Pointer[map[string]time.Duration], h2c bool) *http.Transport {
 	d := &dialer{timeouts: timeouts}
+	var protocols http.Protocols
+	protocols.SetHTTP1(!h2c)
+	protocols.SetUnencryptedHTTP2(h2c)
 	return &http.Transport{
+		Protocols:             &protocols,
 		Proxy:                 nil, // never send mesh traffic to an environment proxy
 		DialContext:           d.dial,
 		MaxIdleConns:          0, // no global cap; the per-host cap is what matters
