@@ -38,8 +38,7 @@ type Proxy struct {
 
 	running sync.Mutex // held by Run: one xDS stream per proxy
 
-	// Accepted configuration, owned by the goroutine running Run. Maps are replaced, never
-	// mutated, once published under mu, so readers may range over what they loaded.
+	// The accepted configuration, read and written only by the goroutine running Run.
 	state configState
 	// warming holds the route configurations waiting for their clusters, since when;
 	// warmExpired fires when the oldest has waited warmTimeout.
@@ -48,6 +47,9 @@ type Proxy struct {
 	warmTimer   *time.Timer
 	warmExpired chan struct{}
 
+	// What other goroutines read (ListenerAddr, the admin handler, WaitVersion), written by
+	// Run's goroutine under mu. bound and clusters are replaced, never mutated, so that
+	// goroutine reads them without the lock.
 	mu        sync.Mutex
 	bound     map[string]*boundListener // by listener name
 	clusters  map[string]*cluster       // by cluster name

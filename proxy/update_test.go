@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 )
@@ -166,4 +167,14 @@ func TestListenerLifecycle(t *testing.T) {
 	if code, _ := get(t, c, a1, "svc", "/"); code != 200 {
 		t.Errorf("listener a after removing b: %d", code)
 	}
+
+	// "a" changes but keeps its address: same socket.
+	changed := hcmOf(httpListener("a", "0.0.0.0", 8080, "r"), func(m *hcmv3.HttpConnectionManager) { m.StatPrefix = "renamed" })
+	set("l4", changed, httpListener("c", "0.0.0.0", 7070, "r"))
+	waitVersions(t, p, map[string]string{lds: "l4"})
+	mu.Lock()
+	if got := p.ListenerAddr("a"); got != a1 || binds["0.0.0.0:8080"] != 1 {
+		t.Errorf("listener changed at the same address was rebound: %s -> %s (%d binds)", a1, got, binds["0.0.0.0:8080"])
+	}
+	mu.Unlock()
 }
