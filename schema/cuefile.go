@@ -6,6 +6,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/parser"
 )
@@ -25,10 +26,12 @@ func (l *loader) cueFile(f File) {
 		return
 	}
 	for spec := range file.ImportSpecs() {
-		l.findings = append(l.findings, fileFinding(l.pos(f.Path, spec), "imports in CUE policy files are not supported yet"))
+		l.findings = append(l.findings, fileFinding(posAt(f.Path, spec.Pos()), "imports in CUE policy files are not supported yet"))
 		return
 	}
-	root := l.v.ctx.BuildFile(file)
+	// A context of its own: the shared one would keep the whole file (BuildFile retains it),
+	// and the documents are rebuilt there from their syntax anyway.
+	root := cuecontext.New().BuildFile(file)
 	if err := root.Err(); err != nil {
 		l.cueErrors(f.Path, err)
 		return
@@ -38,7 +41,18 @@ func (l *loader) cueFile(f File) {
 			l.cueErrors(f.Path, err)
 			continue
 		}
-		l.document(f.Path, syntaxOf(v, 0))
+		if v.Kind() != cue.StructKind {
+			l.findings = append(l.findings, fileFinding(posAt(f.Path, v.Pos()), "not a policy document (not a struct)"))
+			continue
+		}
+		budget := MaxCUEValues
+		x := syntaxOf(v, 0, &budget)
+		if budget < 0 {
+			l.findings = append(l.findings, fileFinding(posAt(f.Path, x.Pos()), fmt.Sprintf(
+				"the document has more than %d values (the limit)", MaxCUEValues)))
+			continue
+		}
+		l.document(f.Path, x)
 	}
 }
 
@@ -67,25 +81,29 @@ func cueDocuments(root cue.Value) []cue.Value {
 }
 
 // syntaxOf exports a concrete value as the syntax the YAML decoder would have produced, with the
-// position of each value in the CUE file (Value.Syntax drops them). Below MaxDepth+1 levels it
-// stops: the loader refuses the document there anyway.
-func syntaxOf(v cue.Value, depth int) ast.Expr {
+// position of each value in the CUE file (Value.Syntax drops them). It stops below MaxDepth+1
+// levels (the loader refuses the document there anyway) and when the budget of values runs out:
+// CUE shares the values a document references, so a small file can stand for a huge tree.
+func syntaxOf(v cue.Value, depth int, budget *int) ast.Expr {
 	pos := v.Pos()
+	if *budget--; *budget < 0 {
+		return ast.NewNull()
+	}
 	switch v.Kind() {
 	case cue.StructKind:
 		st := &ast.StructLit{Lbrace: pos}
 		it, err := v.Fields()
-		for err == nil && depth <= MaxDepth && it.Next() {
+		for err == nil && depth <= MaxDepth && *budget >= 0 && it.Next() {
 			label := ast.NewString(it.Selector().Unquoted())
 			label.ValuePos = it.Value().Pos()
-			st.Elts = append(st.Elts, &ast.Field{Label: label, Value: syntaxOf(it.Value(), depth+1)})
+			st.Elts = append(st.Elts, &ast.Field{Label: label, Value: syntaxOf(it.Value(), depth+1, budget)})
 		}
 		return st
 	case cue.ListKind:
 		l := &ast.ListLit{Lbrack: pos}
 		it, err := v.List()
-		for err == nil && depth <= MaxDepth && it.Next() {
-			l.Elts = append(l.Elts, syntaxOf(it.Value(), depth+1))
+		for err == nil && depth <= MaxDepth && *budget >= 0 && it.Next() {
+			l.Elts = append(l.Elts, syntaxOf(it.Value(), depth+1, budget))
 		}
 		return l
 	}
@@ -116,7 +134,7 @@ func (l *loader) cueErrors(file string, err error) {
 		pos := Pos{File: file}
 		for _, p := range errors.Positions(e) {
 			if p.Filename() == file {
-				pos = Pos{File: file, Line: p.Line(), Col: p.Column()}
+				pos = posAt(file, p)
 				break
 			}
 		}

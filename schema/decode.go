@@ -142,8 +142,7 @@ func writeJSONLiteral(b *bytes.Buffer, n *ast.BasicLit) error {
 		}
 		b.WriteString(strconv.FormatInt(i, 10))
 	case token.FLOAT:
-		// `!!float 80` decodes as "number & 80".
-		f, err := strconv.ParseFloat(strings.TrimPrefix(n.Value, "number & "), 64)
+		f, err := strconv.ParseFloat(n.Value, 64)
 		if err != nil {
 			return err
 		}

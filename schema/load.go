@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -52,6 +53,13 @@ type loader struct {
 }
 
 func (l *loader) file(f File) {
+	// The decoders and the evaluator are other people's code fed with untrusted input: a panic
+	// there becomes a finding about this file, not a crash of the publisher.
+	defer func() {
+		if r := recover(); r != nil {
+			l.findings = append(l.findings, fileFinding(Pos{File: f.Path}, fmt.Sprintf("cannot load this file: internal error: %v", r)))
+		}
+	}()
 	if f.Path == SettingsFile {
 		l.settingsFile(f)
 		return
@@ -88,9 +96,7 @@ func (l *loader) document(file string, x ast.Expr) {
 	default:
 		what = "a single value"
 	}
-	p := x.Pos()
-	l.findings = append(l.findings, fileFinding(Pos{File: file, Line: p.Line(), Col: p.Column()},
-		"not a policy document ("+what+", not a mapping)"))
+	l.findings = append(l.findings, fileFinding(posAt(file, x.Pos()), "not a policy document ("+what+", not a mapping)"))
 }
 
 // claim records the identity of a document, or marks it a duplicate of an earlier one.
@@ -100,7 +106,6 @@ func (l *loader) claim(s *docState, h header) {
 	}
 	key := s.doc.Kind + " " + s.doc.Namespace + "/" + s.doc.Name
 	if first, ok := l.seen[key]; ok {
-		s.duplicate = true
 		s.findings = append(s.findings, Finding{Pos: s.doc.Pos, Severity: SeverityError,
 			Kind: s.doc.Kind, Namespace: s.doc.Namespace, Name: s.doc.Name,
 			Message: "duplicate " + key + ", first defined at " + first.String()})

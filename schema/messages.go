@@ -22,6 +22,15 @@ func (s *docState) reportCUE(err error, root ast.Expr, sh *shape, patterns map[s
 		pos := s.doc.PosOf(path)
 		if aboutKey {
 			pos = s.keyPos(path)
+		} else if node == nil {
+			// Not a field of the document (a required one, or a path CUE wrote without list
+			// indices): CUE's own position in the document is better, when it has one.
+			for _, p := range errors.Positions(e) {
+				if p.Filename() == s.file {
+					pos = s.pos(p)
+					break
+				}
+			}
 		}
 		s.report(pos, path, reason)
 	}

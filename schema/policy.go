@@ -53,7 +53,7 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	if s.tooDeep {
 		return nil, s.findings
 	}
-	val := l.v.build(st)
+	val := l.v.ctx.BuildExpr(st)
 	if err := val.Err(); err != nil {
 		s.reportCUE(err, st, ks.shape, l.v.patterns)
 		return nil, s.findings
@@ -61,7 +61,7 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	if err := ks.def.Unify(val).Validate(cue.Concrete(true)); err != nil {
 		s.reportCUE(err, st, ks.shape, l.v.patterns)
 	}
-	if len(s.findings) > 0 {
+	if len(s.findings) > 0 { // a duplicate too: its finding is there
 		return nil, s.findings
 	}
 	if err := decodeDocument(doc, st); err != nil {
@@ -72,10 +72,7 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	if len(s.findings) > 0 {
 		return nil, s.findings
 	}
-	if s.duplicate {
-		return nil, s.findings
-	}
-	return doc, s.findings
+	return doc, nil
 }
 
 // header is what identifies a document, read from its syntax before validation so that even an

@@ -18,12 +18,12 @@ func (l *loader) settingsFile(f File) {
 			return // empty file
 		}
 		if n++; n > 1 {
-			l.findings = append(l.findings, fileFinding(l.pos(f.Path, x), "settings: only one document is allowed"))
+			l.findings = append(l.findings, fileFinding(posAt(f.Path, x.Pos()), "settings: only one document is allowed"))
 			return
 		}
 		st, ok := x.(*ast.StructLit)
 		if !ok {
-			l.findings = append(l.findings, fileFinding(l.pos(f.Path, x), "settings: must be a mapping"))
+			l.findings = append(l.findings, fileFinding(posAt(f.Path, x.Pos()), "settings: must be a mapping"))
 			return
 		}
 		l.settings(f.Path, st)
@@ -36,7 +36,7 @@ func (l *loader) settings(file string, st *ast.StructLit) {
 	ks := l.v.settings
 	s.walk(st, ks.shape, "", 0)
 	if !s.tooDeep {
-		val := l.v.build(st)
+		val := l.v.ctx.BuildExpr(st)
 		err := val.Err()
 		if err == nil {
 			err = ks.def.Unify(val).Validate(cue.Concrete(true))
@@ -54,12 +54,4 @@ func (l *loader) settings(file string, st *ast.StructLit) {
 		}
 	}
 	l.findings = append(l.findings, s.findings...)
-}
-
-func (l *loader) pos(file string, x ast.Node) Pos {
-	p := x.Pos()
-	if !p.IsValid() {
-		return Pos{File: file}
-	}
-	return Pos{File: file, Line: p.Line(), Col: p.Column()}
 }

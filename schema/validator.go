@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"cuelang.org/go/cue"
-	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
@@ -141,9 +140,4 @@ func regexOf(v cue.Value) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// build turns one decoded document into a CUE value in the shared context.
-func (v *validator) build(x ast.Expr) cue.Value {
-	return v.ctx.BuildExpr(x)
 }

@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/token"
@@ -19,8 +20,6 @@ type docState struct {
 	// reported marks the paths that have a finding: one finding a path is enough.
 	reported map[string]bool
 	tooDeep  bool
-	// duplicate: another document already has this kind, namespace and name.
-	duplicate bool
 }
 
 func newDocState(file string, doc *Document) *docState {
@@ -50,11 +49,15 @@ func (s *docState) keyPos(path string) Pos {
 	return s.doc.PosOf(path)
 }
 
-func (s *docState) pos(p token.Pos) Pos {
+func (s *docState) pos(p token.Pos) Pos { return posAt(s.file, p) }
+
+// posAt converts a position of the decoded syntax; a value without one (CUE can make those)
+// is placed at its file.
+func posAt(file string, p token.Pos) Pos {
 	if !p.IsValid() {
-		return Pos{File: s.file}
+		return Pos{File: file}
 	}
-	return Pos{File: s.file, Line: p.Line(), Col: p.Column()}
+	return Pos{File: file, Line: p.Line(), Col: p.Column()}
 }
 
 // walk goes through a decoded document along the shape its schema declares. It records the
@@ -120,6 +123,12 @@ func (s *docState) walk(x ast.Expr, sh *shape, path string, depth int) {
 					s.report(s.doc.PosOf(path), joinKey(path, name), "is required")
 				}
 			}
+		}
+	case *ast.BasicLit:
+		// The decoder writes a float without a fraction, such as an integer too large for
+		// int64, as "number & 99999999999999999999", which is not a literal CUE can build.
+		if v, ok := strings.CutPrefix(n.Value, "number & "); ok && n.Kind == token.FLOAT {
+			n.Value = v + ".0"
 		}
 	case *ast.ListLit:
 		if s.deep(n, path, depth) {

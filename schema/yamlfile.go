@@ -24,6 +24,10 @@ func (l *loader) eachYAMLDocument(f File, fn func(ast.Expr)) {
 		l.findings = append(l.findings, *bad)
 		return
 	}
+	if bad := checkMerges(f); bad != nil {
+		l.findings = append(l.findings, *bad)
+		return
+	}
 	dec := cueyaml.NewDecoder(f.Path, bytes.NewReader(f.Data))
 	for n := 0; ; n++ {
 		x, err := dec.Extract()
@@ -40,6 +44,36 @@ func (l *loader) eachYAMLDocument(f File, fn func(ast.Expr)) {
 			return
 		}
 		fn(x)
+	}
+}
+
+// checkMerges refuses the merge keys ("<<: *a") the decoder mishandles: one merging a mapping
+// into itself makes it recurse without end (its guard covers aliases, not merges), one merging a
+// list makes it panic. go.yaml.in/yaml/v2 detects both; it only runs on files with a merge key.
+func checkMerges(f File) *Finding {
+	if !bytes.Contains(f.Data, []byte("<<")) && !bytes.Contains(f.Data, []byte("merge")) {
+		return nil
+	}
+	dec := yamlv2.NewDecoder(bytes.NewReader(f.Data))
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if err == nil {
+			continue
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if !strings.Contains(msg, "contains itself") && !strings.HasPrefix(msg, "map merge requires") {
+			return nil // the end, or an error the decoder reports its own way
+		}
+		pos := Pos{File: f.Path}
+		if name, ok := strings.CutPrefix(msg, "anchor '"); ok {
+			name, _, _ = strings.Cut(name, "'")
+			if i := bytes.Index(f.Data, []byte("&"+name)); i >= 0 {
+				pos = offsetPos(f, i)
+			}
+		}
+		fd := fileFinding(pos, "invalid YAML: "+msg)
+		return &fd
 	}
 }
 
