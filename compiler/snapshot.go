@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -14,6 +15,10 @@ import (
 
 // SidecarRole names the role of every proxy that matches no Gateway selector.
 const SidecarRole = "sidecar"
+
+// GRPCRole names the role of proxyless gRPC clients (grpc-go, grpc-js, C-core): listeners named
+// "host:port" with an api_listener, as those clients request them.
+const GRPCRole = "grpc"
 
 // ResourceTypes are the xDS types a snapshot carries, in the order proxies should apply them.
 var ResourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType}
@@ -42,6 +47,18 @@ type Role struct {
 	Versions map[resource.Type]string
 }
 
+// RoleForNode returns the role of an xDS client from its node: proxyless gRPC clients (their
+// user agent names gRPC) take the gRPC role when the snapshot has one; every other client
+// takes the role its labels select (RoleFor).
+func (s *Snapshot) RoleForNode(labels map[string]string, userAgent string) *Role {
+	if strings.Contains(strings.ToLower(userAgent), "grpc") {
+		if r := s.Role(GRPCRole); r != nil {
+			return r
+		}
+	}
+	return s.RoleFor(labels)
+}
+
 // RoleFor returns the role a proxy with these labels takes: the gateway role with the largest
 // selector contained in labels, else the sidecar role.
 func (s *Snapshot) RoleFor(labels map[string]string) *Role {
@@ -49,6 +66,9 @@ func (s *Snapshot) RoleFor(labels map[string]string) *Role {
 	for _, r := range s.Roles {
 		if r.Name == SidecarRole {
 			sidecar = r
+			continue
+		}
+		if r.Name == GRPCRole {
 			continue
 		}
 		if len(r.Selector) == 0 || !selects(r.Selector, labels) {
