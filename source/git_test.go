@@ -1,7 +1,6 @@
 package source
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,61 +11,34 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/signalbox/signalbox/internal/gitrepo"
 	"github.com/signalbox/signalbox/schema"
 )
 
 // testRepo is a real repository on disk with a worktree, committed to by a real author.
 type testRepo struct {
 	t    *testing.T
-	dir  string
 	repo *git.Repository
+	*gitrepo.Repo
 }
 
 func newTestRepo(t *testing.T) *testRepo {
 	t.Helper()
-	dir := t.TempDir()
-	repo, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
-		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")},
-	})
+	r, err := gitrepo.Init(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testRepo{t: t, dir: dir, repo: repo}
+	return &testRepo{t: t, repo: r.Repository(), Repo: r}
 }
 
 // commit writes files (a nil value deletes the file) and commits them, returning the sha.
 func (r *testRepo) commit(msg string, files map[string][]byte) string {
 	r.t.Helper()
-	wt, err := r.repo.Worktree()
+	sha, err := r.CommitFiles(msg, files)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	for name, data := range files {
-		p := filepath.Join(r.dir, filepath.FromSlash(name))
-		if data == nil {
-			if _, err := wt.Remove(name); err != nil {
-				r.t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-		if _, err := wt.Add(name); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-	h, err := wt.Commit(msg, &git.CommitOptions{
-		Author:            &object.Signature{Name: "Ada Operator", Email: "ada@example.com", When: time.Unix(1700000000, 0)},
-		AllowEmptyCommits: true,
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return h.String()
+	return sha
 }
 
 func paths(files []schema.File) []string {
@@ -148,7 +120,7 @@ func TestReadCommitMatchesReadDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromDisk, err := ReadDir(filepath.Join(r.dir, "policies"))
+	fromDisk, err := ReadDir(filepath.Join(r.Dir, "policies"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +155,7 @@ func TestOpenRepo(t *testing.T) {
 	sha := r.commit("one", map[string][]byte{"policies/a.yaml": []byte("a\n")})
 
 	// From a subdirectory of the worktree, as `signalbox validate --repo .` run inside it does.
-	repo, err := OpenRepo(filepath.Join(r.dir, "policies"))
+	repo, err := OpenRepo(filepath.Join(r.Dir, "policies"))
 	if err != nil {
 		t.Fatal(err)
 	}
