@@ -83,7 +83,26 @@ func Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "proxy:     sidecar listening on %s\n\n", s.listener())
+	fmt.Fprintf(out, "proxy:     sidecar listening on %s\n", s.listener())
+
+	ingress := proxy.New(proxy.Options{XDSAddr: pub.XDSAddr(), NodeID: "demo-ingress", Labels: map[string]string{"istio": "ingressgateway"},
+		Rebind: func(string) string { return "127.0.0.1:0" }, Logger: quiet})
+	go ingress.Run(ctx)
+	if _, err := AwaitSync(ctx, pub, first, "demo-ingress"); err != nil {
+		return err
+	}
+	gw, err := awaitListener(ctx, ingress, IngressListener)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "proxy:     ingress gateway (istio=ingressgateway) listening on %s\n\n", gw)
+	split := Send(ctx, s.client, gw, "bookinfo.example.com", "/productpage", Requests, nil)
+	fmt.Fprintf(out, "commit %s  version %s  %d requests to the ingress, /productpage\n  %s\n", first[:7], v1, Requests, split)
+	code, err := statusOf(ctx, s.client, gw, "bookinfo.example.com", "/admin")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  /admin is not routed by the gateway: HTTP %d\n\n", code)
 	s.report(first, v1, "reviews", nil)
 	s.report(first, v1, "reviews (end-user: jason)", map[string]string{"end-user": "jason"})
 

@@ -14,6 +14,23 @@ import (
 // SidecarListener is the xDS name of the default tree's outbound listener.
 const SidecarListener = "127.0.0.1_15001"
 
+// IngressListener is the xDS name of the default tree's ingress gateway listener.
+const IngressListener = "0.0.0.0_8080"
+
+// awaitListener waits until the proxy has bound the named listener and returns its address.
+func awaitListener(ctx context.Context, px *proxy.Proxy, name string) (string, error) {
+	for {
+		if addr := px.ListenerAddr(name); addr != "" {
+			return addr, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("proxy never opened listener %s", name)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 type step struct {
 	ctx    context.Context
 	out    io.Writer
@@ -33,12 +50,8 @@ func (s *step) await(commit string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for s.listener() == "" {
-		select {
-		case <-s.ctx.Done():
-			return "", fmt.Errorf("proxy never opened listener %s", SidecarListener)
-		case <-time.After(10 * time.Millisecond):
-		}
+	if _, err := awaitListener(s.ctx, s.px, SidecarListener); err != nil {
+		return "", err
 	}
 	return version, nil
 }

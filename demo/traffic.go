@@ -79,3 +79,19 @@ func NewClient() *http.Client {
 		Transport: &http.Transport{MaxIdleConnsPerHost: 16},
 	}
 }
+
+// statusOf makes one request and returns its HTTP status code.
+func statusOf(ctx context.Context, client *http.Client, proxyAddr, host, path string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+proxyAddr+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Host = host
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
