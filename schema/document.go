@@ -6,6 +6,11 @@ const (
 	KindDestinationRule = "DestinationRule"
 	KindServiceEntry    = "ServiceEntry"
 	KindGateway         = "Gateway"
+	KindWorkloadEntry   = "WorkloadEntry"
+
+	KindPeerAuthentication    = "PeerAuthentication"
+	KindAuthorizationPolicy   = "AuthorizationPolicy"
+	KindRequestAuthentication = "RequestAuthentication"
 )
 
 // Document is one validated policy document.
@@ -19,7 +24,8 @@ type Document struct {
 	Annotations map[string]string
 	// Pos is where the document starts (its first key).
 	Pos Pos
-	// Spec is *VirtualService, *DestinationRule, *ServiceEntry or *Gateway, matching Kind.
+	// Spec is *VirtualService, *DestinationRule, *ServiceEntry, *Gateway, *WorkloadEntry,
+	// *PeerAuthentication, *AuthorizationPolicy or *RequestAuthentication, matching Kind.
 	Spec any
 	// fields maps a field path ("spec.http[0].route[1].weight") to its position.
 	fields map[string]Pos
