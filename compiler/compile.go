@@ -4,6 +4,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/signalbox/signalbox/compiler/analysis"
 	"github.com/signalbox/signalbox/compiler/ir"
 	"github.com/signalbox/signalbox/compiler/xds"
 	"github.com/signalbox/signalbox/schema"
@@ -25,9 +26,15 @@ func Compile(tree *schema.Tree) (*Snapshot, []schema.Finding) {
 	return snap, findings
 }
 
-// CompileFiles loads, validates and compiles a policy tree in one step.
+// CompileFiles loads, validates, analyses and compiles a policy tree in one step.
 func CompileFiles(files []schema.File) (*Snapshot, []schema.Finding) {
 	tree, findings := schema.Load(files)
+	if schema.HasErrors(findings) {
+		return nil, findings
+	}
+	// Analysis reports cross-resource mistakes with their codes; when it found errors, the
+	// translation would only report the same mistakes again, uncoded.
+	findings = append(findings, analysis.Run(tree)...)
 	if schema.HasErrors(findings) {
 		return nil, findings
 	}

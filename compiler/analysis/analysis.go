@@ -1,0 +1,149 @@
+package analysis
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/signalbox/signalbox/schema"
+)
+
+// Run analyses a tree that passed schema validation and returns its findings ordered by
+// position. A tree with schema errors should not be analysed: the documents missing from it
+// would show up here as undeclared hosts.
+func Run(tree *schema.Tree) []schema.Finding {
+	a := &analyzer{idx: buildIndex(tree)}
+	for _, d := range tree.Documents {
+		switch d.Kind {
+		case schema.KindVirtualService:
+			a.virtualService(d)
+		case schema.KindDestinationRule:
+			a.destinationRule(d)
+		case schema.KindGateway:
+			a.gateway(d)
+		case kindAuthorizationPol, kindPeerAuthentication:
+			a.workloadPolicy(d)
+		}
+	}
+	sortFindings(a.findings)
+	return a.findings
+}
+
+type analyzer struct {
+	idx      *index
+	findings []schema.Finding
+}
+
+func (a *analyzer) report(d *schema.Document, code, path, format string, args ...any) {
+	r, _ := RuleFor(code)
+	f := d.Finding(r.Severity, path, fmt.Sprintf(format, args...))
+	f.Code = code
+	a.findings = append(a.findings, f)
+}
+
+// virtualService checks what one VirtualService refers to (hosts, subsets, gateways), what it
+// claims (SB0004) and the order of its rules (SB0005, SB0006).
+func (a *analyzer) virtualService(d *schema.Document) {
+	vs := d.Spec.(*schema.VirtualService)
+	gateways := boundGateways(d.Namespace, vs.Gateways)
+	for i, g := range gateways {
+		if g != meshGateway && !a.idx.gateways[g] {
+			a.report(d, CodeUnknownGateway, fmt.Sprintf("spec.gateways[%d]", i),
+				"gateway %q does not exist: no Gateway %s is declared", vs.Gateways[i], g)
+		}
+	}
+	for i, h := range vs.Hosts {
+		host := expandHost(h, d.Namespace)
+		for _, g := range gateways {
+			key := claimKey{gateway: g, host: host}
+			prev, ok := a.idx.claims[key]
+			if !ok || prev == d {
+				continue
+			}
+			on := "the mesh"
+			if g != meshGateway {
+				on = "gateway " + g
+			}
+			a.report(d, CodeConflictingHost, fmt.Sprintf("spec.hosts[%d]", i),
+				"host %q on %s is already claimed by VirtualService %s/%s at %s", host, on, prev.Namespace, prev.Name, prev.Pos)
+		}
+	}
+	for i, rule := range vs.HTTP {
+		for k, rd := range rule.Route {
+			a.destination(d, fmt.Sprintf("spec.http[%d].route[%d].destination", i, k), rd.Destination)
+		}
+	}
+	a.ruleOrder(d, vs.HTTP)
+}
+
+func (a *analyzer) destination(d *schema.Document, path string, dst schema.Destination) {
+	host := expandHost(dst.Host, d.Namespace)
+	if !a.idx.services[host] {
+		a.report(d, CodeUndeclaredHost, path+".host", "destination host %q is not declared by any ServiceEntry", host)
+		return
+	}
+	if dst.Subset == "" {
+		return
+	}
+	subsets, ok := a.idx.subsets[host]
+	switch {
+	case !ok:
+		a.report(d, CodeUndefinedSubset, path+".subset", "subset %q of host %q: no DestinationRule defines subsets for this host", dst.Subset, host)
+	case !subsets[dst.Subset]:
+		a.report(d, CodeUndefinedSubset, path+".subset", "subset %q of host %q is not defined by any DestinationRule (defined: %s)",
+			dst.Subset, host, strings.Join(sortedSet(subsets), ", "))
+	}
+}
+
+func (a *analyzer) destinationRule(d *schema.Document) {
+	dr := d.Spec.(*schema.DestinationRule)
+	host := expandHost(dr.Host, d.Namespace)
+	if strings.Contains(host, "*") || a.idx.services[host] {
+		return
+	}
+	a.report(d, CodeOrphanRule, "spec.host", "host %q is not declared by any ServiceEntry: this DestinationRule applies to nothing", host)
+}
+
+func (a *analyzer) gateway(d *schema.Document) {
+	ref := d.Namespace + "/" + d.Name
+	if !a.idx.boundGateways[ref] {
+		a.report(d, CodeUnusedGateway, "metadata.name",
+			"no VirtualService is bound to gateway %s: it routes nothing (bind one with spec.gateways: [%s])", ref, gatewayRefFor(d))
+	}
+}
+
+func gatewayRefFor(d *schema.Document) string {
+	if d.Namespace == "default" {
+		return d.Name
+	}
+	return d.Namespace + "/" + d.Name
+}
+
+// sortFindings orders findings by file, line, column, then code, so output is stable.
+func sortFindings(fs []schema.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i].Pos, fs[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Col != b.Col {
+			return a.Col < b.Col
+		}
+		if fs[i].Code != fs[j].Code {
+			return fs[i].Code < fs[j].Code
+		}
+		return fs[i].Message < fs[j].Message
+	})
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

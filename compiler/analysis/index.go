@@ -1,0 +1,113 @@
+package analysis
+
+import (
+	"strings"
+
+	"github.com/signalbox/signalbox/schema"
+)
+
+// meshGateway is Istio's reserved gateway name for sidecars.
+const meshGateway = "mesh"
+
+// meshDomain is the cluster domain short names expand into.
+const meshDomain = "svc.cluster.local"
+
+// expandHost resolves a host the Istio way: a short name ("reviews") is a service of the
+// document's namespace ("reviews.default.svc.cluster.local"); a name with a dot or a wildcard
+// is taken as written. It follows the compiler's rule (compiler/hosts.go) exactly, so that what
+// analysis accepts is what the compiler resolves.
+func expandHost(host, namespace string) string {
+	if host == "*" || strings.Contains(host, ".") {
+		return host
+	}
+	return host + "." + namespace + "." + meshDomain
+}
+
+// boundGateways normalizes a VirtualService's gateways: "mesh", or "namespace/name" (a bare
+// name is in the VirtualService's namespace). No gateways means mesh only.
+func boundGateways(namespace string, gateways []string) []string {
+	if len(gateways) == 0 {
+		return []string{meshGateway}
+	}
+	out := make([]string, len(gateways))
+	for i, g := range gateways {
+		if g != meshGateway && !strings.Contains(g, "/") {
+			g = namespace + "/" + g
+		}
+		out[i] = g
+	}
+	return out
+}
+
+// claimKey is a host routed on one gateway ("mesh" for sidecars).
+type claimKey struct{ gateway, host string }
+
+// index is everything the checks look up, built in one pass over the tree.
+type index struct {
+	services      map[string]bool            // hosts declared by ServiceEntries
+	subsets       map[string]map[string]bool // expanded DestinationRule host -> subset names
+	gateways      map[string]bool            // "namespace/name" of every Gateway
+	boundGateways map[string]bool            // gateways some VirtualService is bound to
+	claims        map[claimKey]*schema.Document
+	workloads     *workloadIndex
+}
+
+func buildIndex(tree *schema.Tree) *index {
+	idx := &index{
+		services:      map[string]bool{},
+		subsets:       map[string]map[string]bool{},
+		gateways:      map[string]bool{},
+		boundGateways: map[string]bool{},
+		claims:        map[claimKey]*schema.Document{},
+		workloads:     newWorkloadIndex(),
+	}
+	for _, d := range tree.Documents {
+		switch d.Kind {
+		case schema.KindServiceEntry:
+			se := d.Spec.(*schema.ServiceEntry)
+			for _, h := range se.Hosts {
+				idx.services[h] = true
+			}
+			for _, ep := range se.Endpoints {
+				idx.workloads.add(d.Namespace, ep.Labels)
+			}
+		case schema.KindDestinationRule:
+			dr := d.Spec.(*schema.DestinationRule)
+			host := expandHost(dr.Host, d.Namespace)
+			set := idx.subsets[host]
+			if set == nil {
+				set = map[string]bool{}
+				idx.subsets[host] = set
+			}
+			for _, s := range dr.Subsets {
+				set[s.Name] = true
+			}
+		case schema.KindGateway:
+			idx.gateways[d.Namespace+"/"+d.Name] = true
+		case kindWorkloadEntry:
+			idx.workloads.add(d.Namespace, specLabels(d.Spec))
+		}
+	}
+	// Claims second, in document order: the first VirtualService to claim a host keeps it,
+	// as the compiler decides.
+	for _, d := range tree.Documents {
+		if d.Kind != schema.KindVirtualService {
+			continue
+		}
+		vs := d.Spec.(*schema.VirtualService)
+		gws := boundGateways(d.Namespace, vs.Gateways)
+		for _, g := range gws {
+			idx.boundGateways[g] = true
+		}
+		for _, h := range vs.Hosts {
+			host := expandHost(h, d.Namespace)
+			for _, g := range gws {
+				k := claimKey{gateway: g, host: host}
+				if _, ok := idx.claims[k]; !ok {
+					idx.claims[k] = d
+				}
+			}
+		}
+	}
+	return idx
+}

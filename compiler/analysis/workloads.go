@@ -1,0 +1,136 @@
+package analysis
+
+import (
+	"encoding/json"
+	"sort"
+
+	"github.com/signalbox/signalbox/schema"
+)
+
+// rootNamespace is Istio's default root namespace: a workload policy there applies mesh-wide.
+const rootNamespace = "istio-system"
+
+// workloadIndex finds the workloads a label selector picks without scanning them all: each
+// workload is listed under every label pair it carries, and a selector is checked only against
+// the workloads under its rarest pair.
+type workloadIndex struct {
+	labels []map[string]string
+	ns     []string
+	byPair map[string][]int // "k=v" -> workloads carrying it
+	count  map[string]int   // namespace -> number of workloads
+}
+
+func newWorkloadIndex() *workloadIndex {
+	return &workloadIndex{byPair: map[string][]int{}, count: map[string]int{}}
+}
+
+func (w *workloadIndex) add(namespace string, labels map[string]string) {
+	i := len(w.labels)
+	w.labels = append(w.labels, labels)
+	w.ns = append(w.ns, namespace)
+	w.count[namespace]++
+	for k, v := range labels {
+		w.byPair[k+"="+v] = append(w.byPair[k+"="+v], i)
+	}
+}
+
+// selects reports whether any workload visible from namespace carries every label of selector.
+// An empty selector picks every workload of the namespace.
+func (w *workloadIndex) selects(namespace string, selector map[string]string) bool {
+	inScope := func(i int) bool { return namespace == rootNamespace || w.ns[i] == namespace }
+	if len(selector) == 0 {
+		if namespace == rootNamespace {
+			return len(w.labels) > 0
+		}
+		return w.count[namespace] > 0
+	}
+	var rarest []int
+	first := true
+	for k, v := range selector {
+		l := w.byPair[k+"="+v]
+		if first || len(l) < len(rarest) {
+			rarest, first = l, false
+		}
+	}
+	for _, i := range rarest {
+		if inScope(i) && labelsMatch(selector, w.labels[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func labelsMatch(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if lv, ok := labels[k]; !ok || lv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// workloadPolicy reports an AuthorizationPolicy or PeerAuthentication whose
+// selector.matchLabels picks no WorkloadEntry and no ServiceEntry endpoint. A policy without a
+// selector is namespace-wide and is not reported; one with targetRef(s) selects by reference.
+func (a *analyzer) workloadPolicy(d *schema.Document) {
+	spec := genericSpec(d.Spec)
+	if spec == nil || spec["targetRef"] != nil || spec["targetRefs"] != nil {
+		return
+	}
+	sel, ok := spec["selector"].(map[string]any)
+	if !ok {
+		return
+	}
+	ml, _ := sel["matchLabels"].(map[string]any)
+	selector := map[string]string{}
+	for k, v := range ml {
+		if s, ok := v.(string); ok {
+			selector[k] = s
+		}
+	}
+	if len(selector) == 0 || a.idx.workloads.selects(d.Namespace, selector) {
+		return
+	}
+	keys := make([]string, 0, len(selector))
+	for k := range selector {
+		keys = append(keys, k+"="+selector[k])
+	}
+	sort.Strings(keys)
+	where := "namespace " + d.Namespace
+	if d.Namespace == rootNamespace {
+		where = "the mesh"
+	}
+	a.report(d, CodeSelectsNoWorkload, "spec.selector.matchLabels",
+		"selector %v matches no WorkloadEntry or ServiceEntry endpoint in %s: this %s applies to nothing", keys, where, d.Kind)
+}
+
+// specLabels returns spec.labels of a WorkloadEntry, whatever Go type its spec is decoded to.
+func specLabels(spec any) map[string]string {
+	m := genericSpec(spec)
+	out := map[string]string{}
+	if l, ok := m["labels"].(map[string]any); ok {
+		for k, v := range l {
+			if s, ok := v.(string); ok {
+				out[k] = s
+			}
+		}
+	}
+	return out
+}
+
+// genericSpec views a typed spec as its JSON object. The security kinds are read this way so
+// that the checks depend only on Istio's field names, not on the Go structs that carry them.
+func genericSpec(spec any) map[string]any {
+	if m, ok := spec.(map[string]any); ok {
+		return m
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
