@@ -23,10 +23,7 @@ func (p *Publisher) adminHandler() http.Handler {
 	mux.HandleFunc("GET /history", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, p.History())
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		p.writeMetrics(w)
-	})
+	mux.Handle("GET /metrics", p.metrics.handler())
 	mux.HandleFunc("POST /hooks/git", func(w http.ResponseWriter, r *http.Request) {
 		// The fetch runs on the follow loop: a webhook sender should not wait on a clone.
 		p.trigger()

@@ -44,7 +44,7 @@ func (h *history) newestFirst() []HistoryEntry {
 
 // match returns the version of the newest published snapshot for which ok holds of the role
 // labels select, or "".
-func (h *history) match(labels map[string]string, ok func(*compiler.Role) bool) string {
+func (h *history) match(labels map[string]string, ua string, ok func(*compiler.Role) bool) string {
 	seen := map[string]bool{}
 	for i := len(h.log) - 1; i >= 0; i-- {
 		v := h.log[i].Version
@@ -52,7 +52,7 @@ func (h *history) match(labels map[string]string, ok func(*compiler.Role) bool) 
 			continue
 		}
 		seen[v] = true
-		if ok(roleOf(h.byVersion[v], labels)) {
+		if ok(roleOf(h.byVersion[v], labels, ua)) {
 			return v
 		}
 	}
@@ -61,15 +61,16 @@ func (h *history) match(labels map[string]string, ok func(*compiler.Role) bool) 
 
 // typeVersionTree names the tree version a per-type version belongs to, for the labels' role:
 // the newest published snapshot whose role has that version of that type.
-func (h *history) typeVersionTree(labels map[string]string, typeURL, version string) string {
-	return h.match(labels, func(r *compiler.Role) bool { return r.Versions[typeURL] == version })
+func (h *history) typeVersionTree(labels map[string]string, ua, typeURL, version string) string {
+	return h.match(labels, ua, func(r *compiler.Role) bool { return r.Versions[typeURL] == version })
 }
 
-// roleOf is the role a node with these labels takes in s. A snapshot without any role (an empty
+// roleOf is the role a node with these labels and this user agent takes in s (proxyless gRPC
+// clients take the gRPC role when there is one). A snapshot without any role (an empty
 // tree) still gets a role, with no resources and per-type versions derived from the tree
 // version, so proxies receive (and can ACK) the empty configuration.
-func roleOf(s *compiler.Snapshot, labels map[string]string) *compiler.Role {
-	if r := s.RoleFor(labels); r != nil {
+func roleOf(s *compiler.Snapshot, labels map[string]string, ua string) *compiler.Role {
+	if r := s.RoleForNode(labels, ua); r != nil {
 		return r
 	}
 	r := &compiler.Role{Name: compiler.SidecarRole, Versions: map[resource.Type]string{}}

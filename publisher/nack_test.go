@@ -2,7 +2,6 @@ package publisher
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +57,7 @@ func TestNACKIsHeldUntilTheNextVersion(t *testing.T) {
 		t.Errorf("nacked_version %v, want %s", px.NackedVersion, b.Version)
 	}
 	_, metrics := httpGet(t, p, "/metrics")
-	if !strings.Contains(metrics, "signalbox_nacks_total "+strconv.Itoa(c.total())) {
+	if got := metricSum(metrics, "signalbox_nacks_total"); got != float64(c.total()) {
 		t.Errorf("metrics should count %d NACKs:\n%s", c.total(), metrics)
 	}
 }

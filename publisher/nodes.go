@@ -16,7 +16,9 @@ const forgetAfter = 10 * time.Minute
 // node is what the publisher knows of one proxy (one node id), from its streams.
 type node struct {
 	labels map[string]string
-	role   string
+	// userAgent is node.user_agent_name: proxyless gRPC clients name gRPC there.
+	userAgent string
+	role      string
 	// streams open for this node id; connected while > 0.
 	streams        int
 	disconnectedAt time.Time
@@ -61,7 +63,7 @@ func (p *Publisher) versionOfLocked(n *node) string {
 	if len(n.acked) == 0 {
 		return ""
 	}
-	return p.hist.match(n.labels, func(r *compiler.Role) bool { return applied(r, n.acked) })
+	return p.hist.match(n.labels, n.userAgent, func(r *compiler.Role) bool { return applied(r, n.acked) })
 }
 
 func applied(r *compiler.Role, acked map[string]string) bool {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/grpc"
 
 	"github.com/signalbox/signalbox/compiler"
@@ -19,7 +18,7 @@ import (
 type Publisher struct {
 	cfg   Config
 	log   *slog.Logger
-	cache cache.SnapshotCache
+	cache *sharedCache
 
 	xdsLn, adminLn net.Listener
 	grpc           *grpc.Server
@@ -39,13 +38,18 @@ type Publisher struct {
 
 	mu        sync.Mutex
 	current   *compiler.Snapshot
-	commit    string                     // the branch tip the current snapshot stands for
-	roleSnaps map[string]*cache.Snapshot // role name -> cache snapshot of current, shared by nodes
+	commit    string                   // the branch tip the current snapshot stands for
+	roleSnaps map[string]*preparedRole // role name -> current serialized resources, shared by nodes
 	hist      *history
 	seen      string // last tip compiled, published or not
 	nodes     map[string]*node
 	streams   map[int64]*stream
 	counters  counters
+	metrics   *metrics
+	// publishedAt is when current was published; converging holds the nodes connected then
+	// that have not applied it yet (the convergence histogram observes when it empties).
+	publishedAt time.Time
+	converging  map[string]bool
 
 	// rejected is the tip that did not compile, until a tree publishes; fetchFailed is the
 	// last fetch error, until a fetch succeeds. /status shows the fetch error first.
@@ -83,10 +87,8 @@ func New(cfg Config) (*Publisher, error) {
 		streams:   map[int64]*stream{},
 		holdNACKs: true,
 	}
-	// ads=false: in ADS mode go-control-plane's SnapshotCache never answers a request that names
-	// only some of a type's resources, which is how gRPC's xDS client asks. Without it the cache
-	// answers such a request with the resources named; everything else is the same.
-	p.cache = cache.NewSnapshotCache(false, cache.IDHash{}, cacheLogger{p.log})
+	p.metrics = newMetrics(p)
+	p.cache = newSharedCache()
 	return p, nil
 }
 

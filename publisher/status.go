@@ -63,7 +63,7 @@ func (p *Publisher) Status() Status {
 			// rejected a listener is reported against every later version that still has it.
 			msg := nk.message
 			ps.Error = &msg
-			if tree := p.hist.typeVersionTree(n.labels, typeURL, nk.version); tree != "" {
+			if tree := p.hist.typeVersionTree(n.labels, n.userAgent, typeURL, nk.version); tree != "" {
 				ps.NackedVersion = &tree
 			}
 		}

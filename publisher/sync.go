@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-
 	"github.com/signalbox/signalbox/compiler"
 	"github.com/signalbox/signalbox/schema"
 	"github.com/signalbox/signalbox/source"
@@ -80,7 +78,8 @@ func (p *Publisher) Sync(ctx context.Context) error {
 		p.log.Warn("policy warning", "commit", sha, "finding", f.String())
 	}
 	snap.Commit = sha
-	published := p.publish(snap)
+	p.metrics.compile.Observe(time.Since(start).Seconds())
+	published := p.publishCommit(snap, c.Committer.When)
 	p.log.Info("compiled", "commit", sha, "version", snap.Version, "published", published,
 		"files", len(files), "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -104,6 +103,11 @@ func (p *Publisher) reject(sha, msg string) {
 // the version already serving (a commit that changed nothing the compiler reads) is not pushed
 // again: only its commit is recorded. It reports whether anything was pushed.
 func (p *Publisher) publish(s *compiler.Snapshot) bool {
+	return p.publishCommit(s, time.Time{})
+}
+
+// publishCommit is publish for a commit made at committed (zero if unknown).
+func (p *Publisher) publishCommit(s *compiler.Snapshot, committed time.Time) bool {
 	p.pushMu.Lock()
 	defer p.pushMu.Unlock()
 
@@ -115,47 +119,69 @@ func (p *Publisher) publish(s *compiler.Snapshot) bool {
 		p.mu.Unlock()
 		return false
 	}
-	// One cache snapshot per role, shared by all nodes of that role.
-	snaps := map[string]*cache.Snapshot{}
-	for _, r := range s.Roles {
-		snaps[r.Name] = r.CacheSnapshot()
+	reuse := reuseKeys(p.roleSnaps)
+	p.mu.Unlock()
+
+	// Serialize every role once, shared by all nodes of that role (pushMu keeps publishes in
+	// order while mu is free for status and stream callbacks).
+	start := time.Now()
+	roles, err := prepareRoles(s, reuse)
+	if err != nil {
+		p.reject(s.Commit, err.Error())
+		return false
 	}
-	if _, ok := snaps[compiler.SidecarRole]; !ok {
-		snaps[compiler.SidecarRole] = roleOf(s, nil).CacheSnapshot()
-	}
-	p.current, p.commit, p.roleSnaps = s, s.Commit, snaps
-	p.hist.add(s, time.Now().UTC())
+	p.metrics.serialize.Observe(time.Since(start).Seconds())
+
+	p.mu.Lock()
+	p.current, p.commit, p.roleSnaps = s, s.Commit, roles
+	now := time.Now().UTC()
+	p.hist.add(s, now)
+	p.publishedAt = now
 	p.counters.published++
-	var targets []nodeSnapshot
+	p.converging = map[string]bool{}
+	var targets []nodeRole
 	for id, n := range p.nodes {
 		if n.streams > 0 {
-			targets = append(targets, p.nodeSnapshotLocked(id, n))
+			targets = append(targets, p.nodeRoleLocked(id, n))
+			p.converging[id] = true
 		}
 	}
 	p.mu.Unlock()
+	p.metrics.published(s.Version, s.Commit, committed, now)
 
 	for _, t := range targets {
-		p.setSnapshot(t)
+		p.cache.setNode(t.id, t.role)
 	}
 	return true
 }
 
-// nodeSnapshot is a node and the cache snapshot its role gets.
-type nodeSnapshot struct {
-	id   string
-	snap *cache.Snapshot
-}
-
-func (p *Publisher) nodeSnapshotLocked(id string, n *node) nodeSnapshot {
-	r := roleOf(p.current, n.labels)
-	n.role = r.Name
-	return nodeSnapshot{id: id, snap: p.roleSnaps[r.Name]}
-}
-
-func (p *Publisher) setSnapshot(t nodeSnapshot) {
-	if err := p.cache.SetSnapshot(context.Background(), t.id, t.snap); err != nil {
-		p.log.Error("set snapshot", "node", t.id, "err", err)
+// prepareRoles serializes every role of s, and the empty sidecar role of an empty tree.
+func prepareRoles(s *compiler.Snapshot, reuse map[string]*preparedType) (map[string]*preparedRole, error) {
+	roles := map[string]*preparedRole{}
+	list := s.Roles
+	if s.Role(compiler.SidecarRole) == nil {
+		list = append(list[:len(list):len(list)], roleOf(s, nil, ""))
 	}
+	for _, r := range list {
+		pr, err := prepareRole(r, reuse)
+		if err != nil {
+			return nil, err
+		}
+		roles[r.Name] = pr
+	}
+	return roles, nil
+}
+
+// nodeRole is a node and the serialized role it is served.
+type nodeRole struct {
+	id   string
+	role *preparedRole
+}
+
+func (p *Publisher) nodeRoleLocked(id string, n *node) nodeRole {
+	r := roleOf(p.current, n.labels, n.userAgent)
+	n.role = r.Name
+	return nodeRole{id: id, role: p.roleSnaps[r.Name]}
 }
 
 // follow fetches on every poll tick and on each hook, backing off while fetches fail.

@@ -3,7 +3,6 @@ package publisher
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -85,6 +84,7 @@ func (c callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) er
 	if req.GetResponseNonce() != "" {
 		delete(n.nacks, typeURL)
 	}
+	p.convergedLocked(st.node, n)
 	return nil
 }
 
@@ -123,6 +123,7 @@ func (c callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryR
 	if s, ok := st.sent[typeURL]; ok && s.nonce == nonce {
 		n.acked[typeURL] = s.version
 		delete(n.nacks, typeURL)
+		p.convergedLocked(st.node, n)
 	}
 	return nil
 }
@@ -168,16 +169,17 @@ func (p *Publisher) attach(id int64, cn *core.Node) error {
 	// Labels (and so the role) are read on every new stream: a proxy restarted with other
 	// labels takes its new role.
 	n.labels = labelsOf(cn)
+	n.userAgent = cn.GetUserAgentName()
 	st.node = nodeID
-	var target *nodeSnapshot
+	var target *nodeRole
 	if p.current != nil {
-		t := p.nodeSnapshotLocked(nodeID, n)
+		t := p.nodeRoleLocked(nodeID, n)
 		target = &t
 	}
 	labels, role := fmt.Sprint(n.labels), n.role
 	p.mu.Unlock()
 	if target != nil {
-		p.setSnapshot(*target)
+		p.cache.setNode(target.id, target.role)
 	}
 	p.log.Info("proxy connected", "node", nodeID, "labels", labels, "role", role, "stream", id)
 	return nil
@@ -196,17 +198,23 @@ func (p *Publisher) closeStream(id int64) {
 		if n.streams == 0 {
 			n.disconnectedAt = time.Now()
 			gone = true
+			// A proxy that left is not waited for.
+			if p.converging[st.node] {
+				delete(p.converging, st.node)
+				p.observeConvergenceLocked()
+			}
 		}
 	}
 	p.mu.Unlock()
 	if gone {
 		// The cache keeps a snapshot and watch state per node id until told otherwise.
-		p.cache.ClearSnapshot(st.node)
+		p.cache.clearNode(st.node)
 		p.log.Info("proxy disconnected", "node", st.node, "stream", id)
 	}
 }
 
 func (p *Publisher) recordSent(id int64, typeURL, nonce, version string) {
+	p.metrics.pushes.WithLabelValues(typeLabel(typeURL)).Inc()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := p.streams[id]
@@ -216,11 +224,21 @@ func (p *Publisher) recordSent(id int64, typeURL, nonce, version string) {
 	st.sent[typeURL] = sent{nonce: nonce, version: version}
 }
 
-// cacheLogger sends go-control-plane's logs to slog. Its Info level reports routine protocol
-// events (stale nonces), so it maps to Debug.
-type cacheLogger struct{ l *slog.Logger }
+// convergedLocked takes a node that just ACKed out of the converging set once it has applied
+// the version serving.
+func (p *Publisher) convergedLocked(id string, n *node) {
+	if !p.converging[id] || p.current == nil || p.versionOfLocked(n) != p.current.Version {
+		return
+	}
+	delete(p.converging, id)
+	p.observeConvergenceLocked()
+}
 
-func (c cacheLogger) Debugf(format string, args ...any) { c.l.Debug(fmt.Sprintf(format, args...)) }
-func (c cacheLogger) Infof(format string, args ...any)  { c.l.Debug(fmt.Sprintf(format, args...)) }
-func (c cacheLogger) Warnf(format string, args ...any)  { c.l.Warn(fmt.Sprintf(format, args...)) }
-func (c cacheLogger) Errorf(format string, args ...any) { c.l.Error(fmt.Sprintf(format, args...)) }
+// observeConvergenceLocked records the convergence time once the last awaited node is in sync.
+func (p *Publisher) observeConvergenceLocked() {
+	if p.converging == nil || len(p.converging) > 0 {
+		return
+	}
+	p.converging = nil
+	p.metrics.convergence.Observe(time.Since(p.publishedAt).Seconds())
+}

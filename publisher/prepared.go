@@ -1,0 +1,80 @@
+package publisher
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/signalbox/signalbox/compiler"
+)
+
+// preparedRole is one role of a published snapshot with every resource serialized once, for
+// all the streams of all the proxies of that role: responses are assembled from these shared
+// bytes, never re-marshaled per stream (go-control-plane's SnapshotCache marshals each
+// resource again for every response it builds).
+type preparedRole struct {
+	name  string
+	types map[string]*preparedType // type URL -> resources
+}
+
+// preparedType is the resources of one type in one role, serialized.
+type preparedType struct {
+	version string
+	// all is every resource as an Any, sorted by name: the body of a wildcard SotW response.
+	all   []*anypb.Any
+	byKey map[string]int // resource name -> index in all and delta
+	names []string       // parallel to all
+	// delta is every resource as a delta Resource, with a per-resource version (a digest of
+	// its bytes), so a delta stream is sent only the resources whose bytes changed.
+	delta []*discovery.Resource
+	size  int // bytes of all serialized resources
+}
+
+var marshalOpts = proto.MarshalOptions{Deterministic: true}
+
+// prepareRole serializes a role. reuse holds the types of the previous publish by type URL
+// and version: a type whose version (a digest of its content) is unchanged is not serialized
+// again, so a route-only commit costs the routes only.
+func prepareRole(r *compiler.Role, reuse map[string]*preparedType) (*preparedRole, error) {
+	pr := &preparedRole{name: r.Name, types: map[string]*preparedType{}}
+	for _, t := range compiler.ResourceTypes {
+		v := r.Versions[t]
+		if pt := reuse[t+"\x00"+v]; pt != nil {
+			pr.types[t] = pt
+			continue
+		}
+		pt := &preparedType{version: v, byKey: map[string]int{}}
+		for _, res := range r.Resources[t] {
+			b, err := marshalOpts.Marshal(res)
+			if err != nil {
+				return nil, fmt.Errorf("role %s: %w", r.Name, err)
+			}
+			name := cache.GetResourceName(res)
+			a := &anypb.Any{TypeUrl: t, Value: b}
+			sum := sha256.Sum256(b)
+			pt.byKey[name] = len(pt.all)
+			pt.all = append(pt.all, a)
+			pt.names = append(pt.names, name)
+			pt.delta = append(pt.delta, &discovery.Resource{Name: name, Version: hex.EncodeToString(sum[:8]), Resource: a})
+			pt.size += len(b)
+		}
+		pr.types[t] = pt
+	}
+	return pr, nil
+}
+
+// reuseKeys indexes the prepared types of roles for prepareRole.
+func reuseKeys(roles map[string]*preparedRole) map[string]*preparedType {
+	out := map[string]*preparedType{}
+	for _, r := range roles {
+		for t, pt := range r.types {
+			out[t+"\x00"+pt.version] = pt
+		}
+	}
+	return out
+}
