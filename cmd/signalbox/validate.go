@@ -1,27 +1,39 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/signalbox/signalbox/compiler"
+	"github.com/signalbox/signalbox/compiler/analysis"
 	"github.com/signalbox/signalbox/schema"
 )
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate", "validate [DIR] [flags]", stderr)
 	var in input
-	format := fs.String("format", "text", "output format: text or json")
+	var sups suppressFlag
+	format := fs.String("format", "text", "output format: "+strings.Join(findingFormats, ", "))
+	failOn := fs.String("fail-on", "error", "exit 1 when a finding is at or above this severity: error or warning")
 	schemaOnly := fs.Bool("schema-only", false, "check each document alone, no cross-resource analysis")
+	ignoreUnknown := fs.Bool("ignore-unknown", false, "skip YAML documents that are not Istio kinds instead of reporting them")
+	fs.Var(&sups, "suppress", "silence findings: CODE or CODE=KIND/NAMESPACE/NAME, globs allowed (repeatable)")
 	fs.StringVar(&in.repo, "repo", "", "validate the tree of a git repository at --ref instead of the directory on disk")
 	fs.StringVar(&in.ref, "ref", "HEAD", "git revision to validate with --repo")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return parseExit(err)
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "signalbox validate: unknown --format %q (text, json)\n", *format)
+	write, ok := findingWriters[*format]
+	if !ok {
+		fmt.Fprintf(stderr, "signalbox validate: unknown --format %q (%s)\n", *format, strings.Join(findingFormats, ", "))
+		return exitUsage
+	}
+	threshold, ok := map[string]schema.Severity{"error": schema.SeverityError, "warning": schema.SeverityWarning}[*failOn]
+	if !ok {
+		fmt.Fprintf(stderr, "signalbox validate: unknown --fail-on %q (error, warning)\n", *failOn)
 		return exitUsage
 	}
 	if err := in.resolveDir(pos); err != nil {
@@ -33,52 +45,75 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "signalbox validate:", err)
 		return exitUsage
 	}
-	tree, findings := schema.Load(files)
-	if !*schemaOnly && !schema.HasErrors(findings) {
-		_, more := compiler.Compile(tree)
-		findings = append(findings, more...)
-	}
-	findings = in.display(findings)
-	if err := writeFindings(*format, findings, stdout, stderr); err != nil {
+	tree, findings := validateTree(files, *ignoreUnknown, !*schemaOnly)
+	findings = in.display(analysis.Suppress(findings, sups))
+	out := findingOutput{stdout: stdout, stderr: stderr, summaryPath: os.Getenv("GITHUB_STEP_SUMMARY"), dir: in.dir}
+	if err := write(out, findings); err != nil {
 		fmt.Fprintln(stderr, "signalbox validate:", err)
 		return exitUsage
 	}
-	if schema.HasErrors(findings) {
+	if failing(findings, threshold) {
 		return exitFindings
 	}
-	if *format == "text" {
-		fmt.Fprintf(stdout, "%s: %d documents valid\n", in.dir, len(tree.Documents))
+	if *format == "text" && tree != nil {
+		fmt.Fprintf(stdout, "%s: %d documents valid%s\n", in.dir, len(tree.Documents), warningCount(findings))
 	}
 	return exitOK
 }
 
-// writeFindings prints findings: text to stderr one a line, json to stdout as one array.
-func writeFindings(format string, findings []schema.Finding, stdout, stderr io.Writer) error {
-	if format == "json" {
-		type jsonFinding struct {
-			File      string `json:"file"`
-			Line      int    `json:"line"`
-			Column    int    `json:"column"`
-			Severity  string `json:"severity"`
-			Code      string `json:"code,omitempty"`
-			Kind      string `json:"kind,omitempty"`
-			Namespace string `json:"namespace,omitempty"`
-			Name      string `json:"name,omitempty"`
-			Path      string `json:"path,omitempty"`
-			Message   string `json:"message"`
-		}
-		out := make([]jsonFinding, 0, len(findings))
-		for _, f := range findings {
-			out = append(out, jsonFinding{f.Pos.File, f.Pos.Line, f.Pos.Col, string(f.Severity), f.Code, f.Kind, f.Namespace, f.Name, f.Path, f.Message})
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+// validateTree loads the files and, unless schema-only, analyses the tree and compiles it to
+// catch what only translation sees (ports, duplicate declarations). Translation runs only when
+// analysis found no error: it would report the same mistakes again, uncoded.
+func validateTree(files []schema.File, ignoreUnknown, analyse bool) (*schema.Tree, []schema.Finding) {
+	tree, findings := loadTree(files, ignoreUnknown)
+	if !analyse || schema.HasErrors(findings) {
+		return tree, findings
 	}
+	coded := analysis.Run(tree)
+	findings = append(findings, coded...)
+	if schema.HasErrors(findings) {
+		return tree, findings
+	}
+	_, more := compiler.Compile(tree)
+	return tree, append(findings, more...)
+}
+
+// failing reports whether any finding is at or above the threshold severity.
+func failing(findings []schema.Finding, threshold schema.Severity) bool {
 	for _, f := range findings {
-		if _, err := fmt.Fprintln(stderr, f.String()); err != nil {
-			return err
+		if f.Severity == schema.SeverityError || f.Severity == threshold {
+			return true
 		}
 	}
+	return false
+}
+
+func warningCount(findings []schema.Finding) string {
+	n := 0
+	for _, f := range findings {
+		if f.Severity == schema.SeverityWarning {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return ", 1 warning"
+	}
+	return fmt.Sprintf(", %d warnings", n)
+}
+
+// suppressFlag collects repeatable --suppress values.
+type suppressFlag []analysis.Suppression
+
+func (s *suppressFlag) String() string { return "" }
+
+func (s *suppressFlag) Set(v string) error {
+	sup, err := analysis.ParseSuppression(v)
+	if err != nil {
+		return err
+	}
+	*s = append(*s, sup)
 	return nil
 }

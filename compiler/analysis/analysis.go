@@ -88,7 +88,7 @@ func (a *analyzer) destination(d *schema.Document, path string, dst schema.Desti
 	subsets, ok := a.idx.subsets[host]
 	switch {
 	case !ok:
-		a.report(d, CodeUndefinedSubset, path+".subset", "subset %q of host %q: no DestinationRule defines subsets for this host", dst.Subset, host)
+		a.report(d, CodeUndefinedSubset, path+".subset", "subset %q of host %q is not defined by any DestinationRule (the host has none)", dst.Subset, host)
 	case !subsets[dst.Subset]:
 		a.report(d, CodeUndefinedSubset, path+".subset", "subset %q of host %q is not defined by any DestinationRule (defined: %s)",
 			dst.Subset, host, strings.Join(sortedSet(subsets), ", "))
