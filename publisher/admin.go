@@ -24,12 +24,7 @@ func (p *Publisher) adminHandler() http.Handler {
 		writeJSON(w, p.History())
 	})
 	mux.Handle("GET /metrics", p.metrics.handler())
-	mux.HandleFunc("POST /hooks/git", func(w http.ResponseWriter, r *http.Request) {
-		// The fetch runs on the follow loop: a webhook sender should not wait on a clone.
-		p.trigger()
-		w.WriteHeader(http.StatusAccepted)
-		w.Write([]byte("fetch scheduled\n"))
-	})
+	mux.HandleFunc("POST /hooks/git", p.handleHook)
 	return mux
 }
 

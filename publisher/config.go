@@ -29,6 +29,15 @@ type Config struct {
 	XDSAddr, AdminAddr string
 	// Snapshot, when set, is a compiled snapshot file to serve instead of following git.
 	Snapshot string
+	// StateDir, when set, keeps every published snapshot and the publish history on disk
+	// (store.go); a restart serves the last published snapshot before its first fetch.
+	StateDir string
+	// WebhookSecret, when set, is the shared secret POST /hooks/git requests must be signed
+	// with (GitHub's X-Hub-Signature-256: HMAC-SHA256 of the body).
+	WebhookSecret string
+	// RequireSignedBy, when set, is a file of armored PGP public keys: only commits whose
+	// signature verifies with one of them are published.
+	RequireSignedBy string
 	// Logger receives operational logs; nil discards them.
 	Logger *slog.Logger
 }

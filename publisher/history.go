@@ -12,11 +12,14 @@ import (
 type HistoryEntry struct {
 	Version     string    `json:"version"`
 	Commit      string    `json:"commit"`
+	Author      string    `json:"author,omitempty"`
+	CommittedAt time.Time `json:"committed_at,omitzero"`
 	PublishedAt time.Time `json:"published_at"`
 }
 
 // history keeps every snapshot published, content-addressed by version, and the publish log.
-// A revert brings an old version back: it is logged again but stored once.
+// A revert brings an old version back: it is logged again but stored once. With a state
+// directory both live on disk too (store.go), so a restart keeps them.
 type history struct {
 	byVersion map[string]*compiler.Snapshot
 	log       []HistoryEntry // oldest first
@@ -26,11 +29,11 @@ func newHistory() *history {
 	return &history{byVersion: map[string]*compiler.Snapshot{}}
 }
 
-func (h *history) add(s *compiler.Snapshot, at time.Time) {
+func (h *history) add(s *compiler.Snapshot, e HistoryEntry) {
 	if _, ok := h.byVersion[s.Version]; !ok {
 		h.byVersion[s.Version] = s
 	}
-	h.log = append(h.log, HistoryEntry{Version: s.Version, Commit: s.Commit, PublishedAt: at})
+	h.log = append(h.log, e)
 }
 
 // newestFirst returns a copy of the log, newest first.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -45,6 +46,8 @@ type Publisher struct {
 	nodes     map[string]*node
 	streams   map[int64]*stream
 	counters  counters
+	store     *store // nil without a state dir
+	keyring   string // armored public keys commits must be signed by; "" to publish unsigned
 	metrics   *metrics
 	// publishedAt is when current was published; converging holds the nodes connected then
 	// that have not applied it yet (the convergence histogram observes when it empties).
@@ -88,6 +91,21 @@ func New(cfg Config) (*Publisher, error) {
 		holdNACKs: true,
 	}
 	p.metrics = newMetrics(p)
+	if cfg.StateDir != "" {
+		if p.store, err = openStore(cfg.StateDir); err != nil {
+			return nil, err
+		}
+		if p.hist, err = p.store.load(); err != nil {
+			return nil, fmt.Errorf("state dir: %w", err)
+		}
+	}
+	if cfg.RequireSignedBy != "" {
+		b, err := os.ReadFile(cfg.RequireSignedBy)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+		p.keyring = string(b)
+	}
 	p.cache = newSharedCache()
 	return p, nil
 }
@@ -150,6 +168,15 @@ func (p *Publisher) firstSync(ctx context.Context) error {
 		p.publish(s)
 		return nil
 	}
+	// What was serving before a restart serves again at once, before the first fetch and
+	// compile; proxies that kept it see the same per-type versions and are sent nothing.
+	p.mu.Lock()
+	last := p.hist.latest()
+	p.mu.Unlock()
+	if last != nil {
+		p.publishEntry(last, HistoryEntry{}, false)
+		p.log.Info("serving the last published snapshot from the state dir", "version", last.Version, "commit", last.Commit)
+	}
 	f, err := newFollower(ctx, p.cfg.Repo, p.cfg.Branch)
 	if err != nil {
 		return err
@@ -180,3 +207,10 @@ func (p *Publisher) XDSAddr() string { return p.xdsLn.Addr().String() }
 
 // AdminAddr is the bound admin HTTP address (host:port), valid after Start.
 func (p *Publisher) AdminAddr() string { return p.adminLn.Addr().String() }
+
+// LastPublish is when the version serving was published (zero before the first publish).
+func (p *Publisher) LastPublish() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.publishedAt
+}

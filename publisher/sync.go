@@ -54,6 +54,12 @@ func (p *Publisher) Sync(ctx context.Context) error {
 		return nil
 	}
 
+	if p.keyring != "" {
+		if _, err := c.Verify(p.keyring); err != nil {
+			p.reject(sha, fmt.Sprintf("commit is not signed by a key in %s: %v", p.cfg.RequireSignedBy, err))
+			return nil
+		}
+	}
 	start := time.Now()
 	files, err := source.ReadCommit(c, p.cfg.Dir)
 	if err != nil {
@@ -79,7 +85,10 @@ func (p *Publisher) Sync(ctx context.Context) error {
 	}
 	snap.Commit = sha
 	p.metrics.compile.Observe(time.Since(start).Seconds())
-	published := p.publishCommit(snap, c.Committer.When)
+	published := p.publishEntry(snap, HistoryEntry{
+		Author:      fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
+		CommittedAt: c.Committer.When.UTC(),
+	}, true)
 	p.log.Info("compiled", "commit", sha, "version", snap.Version, "published", published,
 		"files", len(files), "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -103,11 +112,12 @@ func (p *Publisher) reject(sha, msg string) {
 // the version already serving (a commit that changed nothing the compiler reads) is not pushed
 // again: only its commit is recorded. It reports whether anything was pushed.
 func (p *Publisher) publish(s *compiler.Snapshot) bool {
-	return p.publishCommit(s, time.Time{})
+	return p.publishEntry(s, HistoryEntry{}, true)
 }
 
-// publishCommit is publish for a commit made at committed (zero if unknown).
-func (p *Publisher) publishCommit(s *compiler.Snapshot, committed time.Time) bool {
+// publishEntry is publish with the commit's author and time for the history; record=false
+// serves a snapshot restored from the state directory without logging it again.
+func (p *Publisher) publishEntry(s *compiler.Snapshot, meta HistoryEntry, record bool) bool {
 	p.pushMu.Lock()
 	defer p.pushMu.Unlock()
 
@@ -135,7 +145,10 @@ func (p *Publisher) publishCommit(s *compiler.Snapshot, committed time.Time) boo
 	p.mu.Lock()
 	p.current, p.commit, p.roleSnaps = s, s.Commit, roles
 	now := time.Now().UTC()
-	p.hist.add(s, now)
+	e := HistoryEntry{Version: s.Version, Commit: s.Commit, Author: meta.Author, CommittedAt: meta.CommittedAt, PublishedAt: now}
+	if record {
+		p.hist.add(s, e)
+	}
 	p.publishedAt = now
 	p.counters.published++
 	p.converging = map[string]bool{}
@@ -147,7 +160,12 @@ func (p *Publisher) publishCommit(s *compiler.Snapshot, committed time.Time) boo
 		}
 	}
 	p.mu.Unlock()
-	p.metrics.published(s.Version, s.Commit, committed, now)
+	p.metrics.published(s.Version, s.Commit, meta.CommittedAt, now)
+	if record && p.store != nil {
+		if err := p.store.record(s, e); err != nil {
+			p.log.Error("state dir: history not saved", "version", s.Version, "err", err)
+		}
+	}
 
 	for _, t := range targets {
 		p.cache.setNode(t.id, t.role)
