@@ -41,10 +41,19 @@ func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
 	for _, name := range sortedKeys(b.clusters) {
 		mesh.Clusters = append(mesh.Clusters, b.clusters[name])
 	}
-	if sidecar := b.sidecarRole(mesh.Clusters); sidecar != nil {
+	sidecar := b.sidecarRole(mesh.Clusters)
+	if sidecar != nil {
 		mesh.Roles = append(mesh.Roles, sidecar)
 	}
 	mesh.Roles = append(mesh.Roles, b.gatewayRoles()...)
+	for _, r := range mesh.Roles {
+		for _, l := range r.Listeners {
+			listenerFilters(l)
+		}
+	}
+	if sidecar != nil {
+		mesh.Roles = append(mesh.Roles, grpcRole(sidecar))
+	}
 	return mesh, dedupe(b.findings)
 }
 

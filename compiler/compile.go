@@ -42,9 +42,14 @@ func CompileFiles(files []schema.File) (*Snapshot, []schema.Finding) {
 	return snap, append(findings, more...)
 }
 
-// FromIR converts every role of the IR to xDS resources and seals the snapshot.
+// FromIR converts every role of the IR to xDS resources and seals the snapshot. A cluster
+// shared by several roles is converted once: its protos are immutable once built.
 func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 	s := &Snapshot{}
+	type built struct {
+		cluster, endpoints types.Resource
+	}
+	clusters := map[*ir.Cluster]built{}
 	for _, r := range mesh.Roles {
 		role := &Role{Name: r.Name, Selector: r.Selector, Resources: map[resource.Type][]types.Resource{}}
 		for _, l := range r.Listeners {
@@ -60,16 +65,27 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 			role.Resources[resource.RouteType] = append(role.Resources[resource.RouteType], rc)
 		}
 		for _, c := range r.Clusters {
-			cl, err := xds.Cluster(c)
-			if err != nil {
-				return nil, err
+			bc, ok := clusters[c]
+			if !ok {
+				cl, err := xds.Cluster(c)
+				if err != nil {
+					return nil, err
+				}
+				bc.cluster = cl
+				// DNS clusters carry their endpoints inline: nothing to send by EDS.
+				if c.Discovery == ir.DiscoveryEDS {
+					cla, err := xds.LoadAssignment(c)
+					if err != nil {
+						return nil, err
+					}
+					bc.endpoints = cla
+				}
+				clusters[c] = bc
 			}
-			cla, err := xds.LoadAssignment(c)
-			if err != nil {
-				return nil, err
+			role.Resources[resource.ClusterType] = append(role.Resources[resource.ClusterType], bc.cluster)
+			if bc.endpoints != nil {
+				role.Resources[resource.EndpointType] = append(role.Resources[resource.EndpointType], bc.endpoints)
 			}
-			role.Resources[resource.ClusterType] = append(role.Resources[resource.ClusterType], cl)
-			role.Resources[resource.EndpointType] = append(role.Resources[resource.EndpointType], cla)
 		}
 		s.Roles = append(s.Roles, role)
 	}

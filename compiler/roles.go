@@ -157,6 +157,9 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 					for _, c := range r.Clusters {
 						used[c.Name] = true
 					}
+					for _, m := range r.Mirrors {
+						used[m.Cluster] = true
+					}
 				}
 				l.VirtualHosts = append(l.VirtualHosts, vh)
 			}

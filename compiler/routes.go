@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 
@@ -10,58 +9,92 @@ import (
 	"github.com/signalbox/signalbox/schema"
 )
 
-// routesFor translates the http rules of one VirtualService into ordered routes. vhostHost and
-// vhostPort say where the routes are installed: a destination without a port on a service with
-// several ports takes the virtual host's port when it is the same service, as Istio does.
+// vhostCtx says where routes are installed: a destination without a port on a service with
+// several ports takes the virtual host's port when it is the same service, as Istio does; a
+// match on a port applies only when the listener (or service) port is that port.
+type vhostCtx struct {
+	host string
+	port uint32 // 0: any port (a host that is not a service)
+}
+
+// routesFor translates the http rules of one VirtualService into ordered routes, with
+// delegated rules merged in place of the rule that delegates (as Istio does).
 func (b *builder) routesFor(d *schema.Document, vhostHost string, vhostPort uint32) []*ir.Route {
-	vs := d.Spec.(*schema.VirtualService)
+	ctx := vhostCtx{host: vhostHost, port: vhostPort}
 	var routes []*ir.Route
-	for i, rule := range vs.HTTP {
-		path := fmt.Sprintf("spec.http[%d]", i)
-		clusters, ok := b.destinations(d, path, rule.Route, vhostHost, vhostPort)
-		if !ok {
-			continue
-		}
-		name := rule.Name
-		if name == "" {
-			name = d.Namespace + "/" + d.Name + "." + strconv.Itoa(i)
-		}
-		if len(rule.Match) == 0 {
-			routes = append(routes, &ir.Route{Name: name, Clusters: clusters})
-			continue
-		}
-		// Match blocks are ORed: one Envoy route each, in order, as Istio emits them.
-		for j, m := range rule.Match {
-			rn := name
-			if len(rule.Match) > 1 {
-				rn = name + "." + strconv.Itoa(j)
-			}
-			routes = append(routes, &ir.Route{Name: rn, Match: translateMatch(m), Clusters: clusters})
-		}
+	for _, r := range b.effectiveRules(d) {
+		routes = append(routes, b.translateRule(r, ctx)...)
 	}
 	return routes
 }
 
-func translateMatch(m schema.HTTPMatchRequest) ir.Match {
-	var out ir.Match
-	if m.URI != nil {
-		out.Path = stringMatch(*m.URI)
-	}
-	for _, name := range slices.Sorted(maps.Keys(m.Headers)) {
-		out.Headers = append(out.Headers, ir.HeaderMatch{Name: name, Match: stringMatch(m.Headers[name])})
-	}
-	return out
+// rule is one http rule as it is compiled: the document it comes from (for positions and
+// namespace), its path there, and its (possibly merged) value.
+type rule struct {
+	doc  *schema.Document
+	path string
+	http schema.HTTPRoute
+	// name is the default route name when the rule has none.
+	name string
 }
 
-func stringMatch(s schema.StringMatch) ir.StringMatch {
+func (b *builder) translateRule(r rule, ctx vhostCtx) []*ir.Route {
+	d, path, in := r.doc, r.path, r.http
+	base := &ir.Route{}
 	switch {
-	case s.Exact != "":
-		return ir.StringMatch{Kind: ir.MatchExact, Value: s.Exact}
-	case s.Regex != "":
-		return ir.StringMatch{Kind: ir.MatchRegex, Value: s.Regex}
+	case in.Redirect != nil:
+		base.Redirect = b.redirect(d, path+".redirect", in.Redirect, ctx.port)
+	case in.DirectResponse != nil:
+		base.DirectResponse = directResponse(in.DirectResponse)
 	default:
-		return ir.StringMatch{Kind: ir.MatchPrefix, Value: s.Prefix}
+		clusters, ok := b.destinations(d, path, in.Route, ctx.host, ctx.port)
+		if !ok {
+			return nil
+		}
+		base.Clusters = clusters
+		b.forwarding(d, path, in, base)
 	}
+	if in.Headers != nil {
+		base.RequestHeaders = headerOps(in.Headers.Request)
+		base.ResponseHeaders = headerOps(in.Headers.Response)
+	}
+	// A lone destination's header operations go on the route, as Istio puts them.
+	if len(base.Clusters) == 1 {
+		c := &base.Clusters[0]
+		base.RequestHeaders = mergeOps(base.RequestHeaders, c.RequestHeaders)
+		base.ResponseHeaders = mergeOps(base.ResponseHeaders, c.ResponseHeaders)
+		c.RequestHeaders, c.ResponseHeaders = ir.HeaderOps{}, ir.HeaderOps{}
+	}
+	if in.Fault != nil {
+		base.Fault = b.fault(d, path+".fault", in.Fault)
+	}
+	if in.CorsPolicy != nil {
+		base.CORS = b.cors(d, path+".corsPolicy", in.CorsPolicy)
+	}
+	name := in.Name
+	if name == "" {
+		name = r.name
+	}
+	if len(in.Match) == 0 {
+		base.Name = name
+		return []*ir.Route{base}
+	}
+	// Match blocks are ORed: one Envoy route each, in order, as Istio emits them. A block for
+	// another port does not apply here.
+	var routes []*ir.Route
+	for j, m := range in.Match {
+		if m.Port != 0 && ctx.port != 0 && m.Port != ctx.port {
+			continue
+		}
+		rt := *base
+		rt.Name = name
+		if len(in.Match) > 1 {
+			rt.Name = name + "." + strconv.Itoa(j)
+		}
+		rt.Match = b.translateMatch(d, fmt.Sprintf("%s.match[%d]", path, j), m)
+		routes = append(routes, &rt)
+	}
+	return routes
 }
 
 // destinations resolves the weighted destinations of one rule to clusters. Weights are relative;
@@ -69,6 +102,10 @@ func stringMatch(s schema.StringMatch) ir.StringMatch {
 func (b *builder) destinations(d *schema.Document, rulePath string, dests []schema.HTTPRouteDestination, vhostHost string, vhostPort uint32) ([]ir.WeightedCluster, bool) {
 	var out []ir.WeightedCluster
 	ok := true
+	if len(dests) == 0 {
+		b.errorf(d, rulePath, "a rule needs a route, a redirect, a directResponse or a delegate")
+		return nil, false
+	}
 	for k, rd := range dests {
 		path := fmt.Sprintf("%s.route[%d]", rulePath, k)
 		name, good := b.resolveDestination(d, path+".destination", rd.Destination, vhostHost, vhostPort)
@@ -85,7 +122,12 @@ func (b *builder) destinations(d *schema.Document, rulePath string, dests []sche
 		if w == 0 {
 			continue
 		}
-		out = append(out, ir.WeightedCluster{Name: name, Weight: w})
+		wc := ir.WeightedCluster{Name: name, Weight: w}
+		if rd.Headers != nil {
+			wc.RequestHeaders = headerOps(rd.Headers.Request)
+			wc.ResponseHeaders = headerOps(rd.Headers.Response)
+		}
+		out = append(out, wc)
 	}
 	if ok && len(out) == 0 {
 		b.errorf(d, rulePath+".route", "every destination has weight 0: no traffic could be routed")

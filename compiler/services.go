@@ -18,6 +18,8 @@ type service struct {
 	entry     *schema.ServiceEntry
 	subsets   []schema.Subset
 	subsetDoc *schema.Document
+	// endpoints are the entry's own, or the WorkloadEntries its workloadSelector picks.
+	endpoints []schema.WorkloadEndpoint
 }
 
 func (s *service) port(n uint32) (schema.ServicePort, bool) {
@@ -43,27 +45,38 @@ func (s *service) hasSubset(name string) bool {
 	return slices.ContainsFunc(s.subsets, func(x schema.Subset) bool { return x.Name == name })
 }
 
-// collectServices indexes every ServiceEntry host, then attaches DestinationRule subsets.
+// dnsResolved reports whether the proxy resolves the service's endpoints by DNS.
+func (s *service) dnsResolved() bool {
+	return s.entry.Resolution == "DNS" || s.entry.Resolution == "DNS_ROUND_ROBIN"
+}
+
+// collectServices indexes every ServiceEntry host with its endpoints, then attaches
+// DestinationRules.
 func (b *builder) collectServices() {
 	b.services = map[string]*service{}
+	workloads := b.docs(schema.KindWorkloadEntry)
 	for _, d := range b.docs(schema.KindServiceEntry) {
 		se := d.Spec.(*schema.ServiceEntry)
+		endpoints := se.Endpoints
+		if ws := se.WorkloadSelector; ws != nil {
+			// Istio selects WorkloadEntries of the ServiceEntry's namespace by their labels.
+			endpoints = nil
+			for _, w := range workloads {
+				we := w.Spec.(*schema.WorkloadEntry)
+				if w.Namespace == d.Namespace && labelsMatch(ws.Labels, we.Labels) {
+					endpoints = append(endpoints, *we)
+				}
+			}
+		}
 		for i, h := range se.Hosts {
 			if prev, ok := b.services[h]; ok {
 				b.errorf(d, fmt.Sprintf("spec.hosts[%d]", i), "host %q is already declared by ServiceEntry %s/%s at %s",
 					h, prev.doc.Namespace, prev.doc.Name, prev.doc.Pos)
 				continue
 			}
-			b.services[h] = &service{host: h, doc: d, entry: se}
+			b.services[h] = &service{host: h, doc: d, entry: se, endpoints: endpoints}
 		}
-		if se.Resolution == "STATIC" || se.Resolution == "" || se.Resolution == "NONE" {
-			for i, ep := range se.Endpoints {
-				if _, err := netip.ParseAddr(ep.Address); err != nil {
-					b.errorf(d, fmt.Sprintf("spec.endpoints[%d].address", i),
-						"address %q must be an IP address with resolution %s", ep.Address, orDefault(se.Resolution, "NONE"))
-				}
-			}
-		}
+		b.checkEntry(d, se)
 	}
 	for _, d := range b.docs(schema.KindDestinationRule) {
 		dr := d.Spec.(*schema.DestinationRule)
@@ -79,26 +92,62 @@ func (b *builder) collectServices() {
 			continue
 		}
 		svc.subsets, svc.subsetDoc = dr.Subsets, d
+		b.checkRule(d, dr)
 	}
 }
 
-// buildClusters makes one cluster per service port and one per (port, subset).
+// checkEntry reports what a ServiceEntry asks that signalbox cannot do.
+func (b *builder) checkEntry(d *schema.Document, se *schema.ServiceEntry) {
+	switch se.Resolution {
+	case "", "NONE", "STATIC":
+		for i, ep := range se.Endpoints {
+			if _, err := netip.ParseAddr(ep.Address); err != nil {
+				b.errorf(d, fmt.Sprintf("spec.endpoints[%d].address", i),
+					"address %q must be an IP address with resolution %s", ep.Address, orDefault(se.Resolution, "NONE"))
+			}
+		}
+	case "DNS_ROUND_ROBIN":
+		if len(se.Endpoints) > 1 {
+			b.errorf(d, "spec.endpoints", "resolution DNS_ROUND_ROBIN takes at most one endpoint (Envoy's LOGICAL_DNS)")
+		}
+	}
+	if se.WorkloadSelector != nil && len(se.Endpoints) > 0 {
+		b.errorf(d, "spec.workloadSelector", "a ServiceEntry has either endpoints or a workloadSelector")
+	}
+	if len(se.ExportTo) > 0 {
+		b.unsupported(d, "spec.exportTo")
+	}
+}
+
+// buildClusters makes one cluster per service port and one per (port, subset), each with the
+// traffic policy the DestinationRule gives it.
 func (b *builder) buildClusters() {
 	b.clusters = map[string]*ir.Cluster{}
 	for _, h := range slices.Sorted(maps.Keys(b.services)) {
 		svc := b.services[h]
 		for _, p := range svc.entry.Ports {
-			b.addCluster(svc, p, "", nil)
-			for _, ss := range svc.subsets {
-				b.addCluster(svc, p, ss.Name, ss.Labels)
+			b.addCluster(svc, p, nil)
+			for i := range svc.subsets {
+				b.addCluster(svc, p, &svc.subsets[i])
 			}
 		}
 	}
 }
 
-func (b *builder) addCluster(svc *service, p schema.ServicePort, subset string, labels map[string]string) {
-	c := &ir.Cluster{Name: clusterName(p.Number, subset, svc.host), Host: svc.host, Port: p.Number, Subset: subset}
-	for _, ep := range svc.entry.Endpoints {
+func (b *builder) addCluster(svc *service, p schema.ServicePort, subset *schema.Subset) {
+	c := &ir.Cluster{Host: svc.host, Port: p.Number, HTTP2: p.Protocol == "GRPC" || p.Protocol == "HTTP2"}
+	var labels map[string]string
+	if subset != nil {
+		c.Subset, labels = subset.Name, subset.Labels
+	}
+	c.Name = clusterName(p.Number, c.Subset, svc.host)
+	switch svc.entry.Resolution {
+	case "DNS":
+		c.Discovery = ir.DiscoveryStrictDNS
+	case "DNS_ROUND_ROBIN":
+		c.Discovery = ir.DiscoveryLogicalDNS
+	}
+	for _, ep := range svc.endpoints {
 		if !labelsMatch(labels, ep.Labels) {
 			continue
 		}
@@ -109,15 +158,27 @@ func (b *builder) addCluster(svc *service, p schema.ServicePort, subset string, 
 		if n, ok := ep.Ports[p.Name]; ok && p.Name != "" {
 			port = n
 		}
-		c.Endpoints = append(c.Endpoints, ir.Endpoint{Address: ep.Address, Port: port, Weight: ep.Weight})
+		c.Endpoints = append(c.Endpoints, ir.Endpoint{Address: ep.Address, Port: port, Weight: ep.Weight, Locality: ep.Locality})
+	}
+	// A DNS service without endpoints resolves its own host name, as Istio does.
+	if svc.dnsResolved() && len(svc.endpoints) == 0 && len(labels) == 0 {
+		port := p.Number
+		if p.TargetPort != 0 {
+			port = p.TargetPort
+		}
+		c.Endpoints = []ir.Endpoint{{Address: svc.host, Port: port}}
 	}
 	sort.Slice(c.Endpoints, func(i, j int) bool {
 		a, e := c.Endpoints[i], c.Endpoints[j]
+		if a.Locality != e.Locality {
+			return a.Locality < e.Locality
+		}
 		if a.Address != e.Address {
 			return a.Address < e.Address
 		}
 		return a.Port < e.Port
 	})
+	c.Policy = b.clusterPolicy(svc, p.Number, subset)
 	b.clusters[c.Name] = c
 }
 

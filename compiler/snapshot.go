@@ -30,7 +30,7 @@ type Snapshot struct {
 	Version string
 	// Commit is metadata (the git commit compiled), not part of the digest.
 	Commit string
-	// Roles, sidecar first, then gateway roles by name.
+	// Roles, sidecar first, then gateway roles by name, then the gRPC role.
 	Roles []*Role
 }
 

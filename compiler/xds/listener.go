@@ -1,8 +1,12 @@
 package xds
 
 import (
+	"fmt"
+
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	cors "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
+	fault "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
@@ -18,13 +22,40 @@ func adsSource() *core.ConfigSource {
 	}
 }
 
-// Listener builds an HTTP listener whose routes come from RDS, with the Router filter last
-// (Envoy and gRPC both require it).
+// Listener builds an HTTP listener whose routes come from RDS, with the filters its routes need
+// (CORS, then fault, as Istio orders them) and the Router last (Envoy and gRPC both require it).
+// An API listener has no socket: proxyless gRPC clients read its connection manager directly.
 func Listener(l *ir.Listener) (*listener.Listener, error) {
+	var filters []*hcm.HttpFilter
+	for _, f := range l.Filters {
+		switch f {
+		case ir.FilterCORS:
+			cfg, err := pack(&cors.Cors{})
+			if err != nil {
+				return nil, err
+			}
+			// Optional: a client without CORS (gRPC) may ignore it rather than refuse the listener.
+			filters = append(filters, &hcm.HttpFilter{Name: corsFilterName, IsOptional: l.API,
+				ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: cfg}})
+		case ir.FilterFault:
+			cfg, err := pack(&fault.HTTPFault{})
+			if err != nil {
+				return nil, err
+			}
+			filters = append(filters, &hcm.HttpFilter{Name: faultFilterName,
+				ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: cfg}})
+		default:
+			return nil, fmt.Errorf("listener %s: unknown filter %q", l.Name, f)
+		}
+	}
 	routerCfg, err := pack(&router.Router{})
 	if err != nil {
 		return nil, err
 	}
+	filters = append(filters, &hcm.HttpFilter{
+		Name:       wellknown.Router,
+		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: routerCfg},
+	})
 	manager := &hcm.HttpConnectionManager{
 		StatPrefix: l.Name,
 		CodecType:  hcm.HttpConnectionManager_AUTO,
@@ -32,14 +63,17 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 			ConfigSource:    adsSource(),
 			RouteConfigName: l.RouteName,
 		}},
-		HttpFilters: []*hcm.HttpFilter{{
-			Name:       wellknown.Router,
-			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: routerCfg},
-		}},
+		HttpFilters: filters,
 	}
 	managerCfg, err := pack(manager)
 	if err != nil {
 		return nil, err
+	}
+	if l.API {
+		return validated(&listener.Listener{
+			Name:        l.Name,
+			ApiListener: &listener.ApiListener{ApiListener: managerCfg},
+		})
 	}
 	return validated(&listener.Listener{
 		Name:    l.Name,

@@ -3,6 +3,7 @@ package xds
 import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/signalbox/signalbox/compiler/ir"
@@ -14,30 +15,55 @@ func RouteConfiguration(l *ir.Listener) (*route.RouteConfiguration, error) {
 	for _, vh := range l.VirtualHosts {
 		v := &route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
 		for _, r := range vh.Routes {
-			v.Routes = append(v.Routes, Route(r))
+			xr, err := Route(r)
+			if err != nil {
+				return nil, err
+			}
+			v.Routes = append(v.Routes, xr)
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, v)
 	}
 	return validated(rc)
 }
 
-// Route builds one route: its match and a cluster or weighted-cluster action.
-func Route(r *ir.Route) *route.Route {
-	action := &route.RouteAction{}
-	if len(r.Clusters) == 1 {
-		action.ClusterSpecifier = &route.RouteAction_Cluster{Cluster: r.Clusters[0].Name}
-	} else {
-		wc := &route.WeightedCluster{}
-		for _, c := range r.Clusters {
-			wc.Clusters = append(wc.Clusters, &route.WeightedCluster_ClusterWeight{Name: c.Name, Weight: wrapperspb.UInt32(c.Weight)})
+// Route builds one route: its match, its action (forward, redirect or direct response), its
+// header operations and its per-route filter configuration.
+func Route(r *ir.Route) (*route.Route, error) {
+	out := &route.Route{
+		Name:                    r.Name,
+		Match:                   routeMatch(r.Match),
+		RequestHeadersToAdd:     headerOptions(r.RequestHeaders),
+		RequestHeadersToRemove:  r.RequestHeaders.Remove,
+		ResponseHeadersToAdd:    headerOptions(r.ResponseHeaders),
+		ResponseHeadersToRemove: r.ResponseHeaders.Remove,
+	}
+	switch {
+	case r.Redirect != nil:
+		out.Action = &route.Route_Redirect{Redirect: redirectAction(r.Redirect)}
+	case r.DirectResponse != nil:
+		out.Action = &route.Route_DirectResponse{DirectResponse: directResponse(r.DirectResponse)}
+	default:
+		out.Action = &route.Route_Route{Route: routeAction(r)}
+	}
+	perFilter := map[string]*anypb.Any{}
+	if r.Fault != nil {
+		f, err := pack(httpFault(r.Fault))
+		if err != nil {
+			return nil, err
 		}
-		action.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: wc}
+		perFilter[faultFilterName] = f
 	}
-	return &route.Route{
-		Name:   r.Name,
-		Match:  routeMatch(r.Match),
-		Action: &route.Route_Route{Route: action},
+	if r.CORS != nil {
+		c, err := pack(corsPolicy(r.CORS))
+		if err != nil {
+			return nil, err
+		}
+		perFilter[corsFilterName] = c
 	}
+	if len(perFilter) > 0 {
+		out.TypedPerFilterConfig = perFilter
+	}
+	return out, nil
 }
 
 func routeMatch(m ir.Match) *route.RouteMatch {
@@ -52,11 +78,28 @@ func routeMatch(m ir.Match) *route.RouteMatch {
 	default:
 		rm.PathSpecifier = &route.RouteMatch_Prefix{Prefix: "/"}
 	}
+	if m.IgnoreCase {
+		rm.CaseSensitive = wrapperspb.Bool(false)
+	}
 	for _, h := range m.Headers {
-		rm.Headers = append(rm.Headers, &route.HeaderMatcher{
-			Name:                 h.Name,
-			HeaderMatchSpecifier: &route.HeaderMatcher_StringMatch{StringMatch: stringMatcher(h.Match)},
-		})
+		hm := &route.HeaderMatcher{Name: h.Name, InvertMatch: h.Invert}
+		if h.Match.Kind == ir.MatchPresent {
+			hm.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: true}
+		} else {
+			hm.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: stringMatcher(h.Match)}
+			// A request without the header does not carry the forbidden value.
+			hm.TreatMissingHeaderAsEmpty = h.Invert
+		}
+		rm.Headers = append(rm.Headers, hm)
+	}
+	for _, q := range m.QueryParams {
+		qm := &route.QueryParameterMatcher{Name: q.Name}
+		if q.Match.Kind == ir.MatchPresent {
+			qm.QueryParameterMatchSpecifier = &route.QueryParameterMatcher_PresentMatch{PresentMatch: true}
+		} else {
+			qm.QueryParameterMatchSpecifier = &route.QueryParameterMatcher_StringMatch{StringMatch: stringMatcher(q.Match)}
+		}
+		rm.QueryParameters = append(rm.QueryParameters, qm)
 	}
 	return rm
 }

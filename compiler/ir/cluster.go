@@ -1,0 +1,100 @@
+package ir
+
+// Cluster discovery kinds.
+const (
+	DiscoveryEDS        = "" // endpoints come over ADS (the default)
+	DiscoveryStrictDNS  = "STRICT_DNS"
+	DiscoveryLogicalDNS = "LOGICAL_DNS"
+	DiscoveryOriginal   = "ORIGINAL_DST" // PASSTHROUGH: the request's own destination
+)
+
+// Cluster is one upstream: a service port, optionally narrowed to a subset.
+type Cluster struct {
+	Name   string `json:"name,omitempty"` // outbound|PORT|SUBSET|HOST
+	Host   string `json:"host,omitempty"`
+	Port   uint32 `json:"port,omitempty"`
+	Subset string `json:"subset,omitempty"`
+	// Discovery says where endpoints come from; DNS kinds carry them inline as hostnames.
+	Discovery string `json:"discovery,omitempty"`
+	// HTTP2 speaks prior-knowledge HTTP/2 upstream (gRPC and HTTP2 ports).
+	HTTP2     bool       `json:"http2,omitempty"`
+	Endpoints []Endpoint `json:"endpoints,omitempty"` // sorted by locality, address, port
+	Policy    *Policy    `json:"policy,omitempty"`
+}
+
+// Endpoint is one upstream address (an IP, or a hostname for DNS clusters).
+type Endpoint struct {
+	Address  string `json:"address,omitempty"`
+	Port     uint32 `json:"port,omitempty"`
+	Weight   uint32 `json:"weight,omitempty"`
+	Locality string `json:"locality,omitempty"` // region/zone/subzone
+}
+
+// Load-balancing policies.
+const (
+	LBRoundRobin   = "ROUND_ROBIN"
+	LBLeastRequest = "LEAST_REQUEST"
+	LBRandom       = "RANDOM"
+	LBRingHash     = "RING_HASH"
+	LBMaglev       = "MAGLEV"
+	LBOriginalDst  = "CLUSTER_PROVIDED"
+)
+
+// Policy is a DestinationRule traffic policy resolved for one cluster (subset over port level
+// over top level, field by field as Istio merges them).
+type Policy struct {
+	LB              string `json:"lb,omitempty"` // "" is round robin
+	RingMinSize     uint64 `json:"ringMinSize,omitempty"`
+	MaglevTableSize uint64 `json:"maglevTableSize,omitempty"`
+	// Hash is what routes to this cluster hash on (ring hash and maglev).
+	Hash []HashPolicy `json:"hash,omitempty"`
+
+	ConnectTimeout Duration   `json:"connectTimeout,omitempty"`
+	Keepalive      *Keepalive `json:"keepalive,omitempty"`
+	// Limits are circuit-breaker thresholds; nil means none were configured.
+	Limits                   *Limits  `json:"limits,omitempty"`
+	IdleTimeout              Duration `json:"idleTimeout,omitempty"`
+	MaxRequestsPerConnection uint32   `json:"maxRequestsPerConnection,omitempty"`
+
+	Outlier *Outlier `json:"outlier,omitempty"`
+	// Locality says localities are weighted (localityLbSetting enabled).
+	Locality bool `json:"locality,omitempty"`
+	TLS      *TLS `json:"tls,omitempty"`
+}
+
+// Keepalive is TCP keepalive on upstream connections; zero fields keep the OS default.
+type Keepalive struct {
+	Probes   uint32   `json:"probes,omitempty"`
+	Time     Duration `json:"time,omitempty"`
+	Interval Duration `json:"interval,omitempty"`
+}
+
+// Limits are Envoy's circuit-breaker thresholds for the default priority.
+type Limits struct {
+	MaxConnections     uint32 `json:"maxConnections"`
+	MaxPendingRequests uint32 `json:"maxPendingRequests"`
+	MaxRequests        uint32 `json:"maxRequests"`
+	MaxRetries         uint32 `json:"maxRetries"`
+}
+
+// Outlier is passive health checking: eject endpoints that keep failing.
+type Outlier struct {
+	Consecutive5xx     *uint32  `json:"consecutive5xx,omitempty"`
+	ConsecutiveGateway *uint32  `json:"consecutiveGateway,omitempty"`
+	Interval           Duration `json:"interval,omitempty"`
+	BaseEjectionTime   Duration `json:"baseEjectionTime,omitempty"`
+	MaxEjectionPercent uint32   `json:"maxEjectionPercent,omitempty"`
+	// MinHealthPercent is Envoy's healthy panic threshold (Istio sets it, 0 by default).
+	MinHealthPercent float64 `json:"minHealthPercent"`
+}
+
+// TLS originates TLS to the upstream. Files are paths on the proxy's machine.
+type TLS struct {
+	ClientCertificate string   `json:"clientCertificate,omitempty"`
+	PrivateKey        string   `json:"privateKey,omitempty"`
+	CACertificates    string   `json:"caCertificates,omitempty"`
+	SNI               string   `json:"sni,omitempty"`
+	SubjectAltNames   []string `json:"subjectAltNames,omitempty"`
+	// InsecureSkipVerify skips verifying the server certificate (no CA given).
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+}

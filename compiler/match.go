@@ -1,0 +1,89 @@
+package compiler
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/schema"
+)
+
+// Pseudo-headers Envoy matches the request method, authority and scheme by, as Istio emits them.
+const (
+	headerMethod    = ":method"
+	headerAuthority = ":authority"
+	headerScheme    = ":scheme"
+)
+
+// translateMatch turns one Istio match block into an Envoy route match: headers (sorted by
+// name), then withoutHeaders inverted, then authority, method and scheme, as Istio orders them.
+// Fields signalbox cannot honour are reported at their position.
+func (b *builder) translateMatch(d *schema.Document, path string, m schema.HTTPMatchRequest) ir.Match {
+	var out ir.Match
+	out.Path = uriMatch(m.URI)
+	out.IgnoreCase = m.IgnoreURICase
+	for _, name := range slices.Sorted(maps.Keys(m.Headers)) {
+		out.Headers = append(out.Headers, ir.HeaderMatch{Name: name, Match: stringMatch(m.Headers[name])})
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.WithoutHeaders)) {
+		out.Headers = append(out.Headers, ir.HeaderMatch{Name: name, Match: stringMatch(m.WithoutHeaders[name]), Invert: true})
+	}
+	for _, p := range []struct {
+		name string
+		m    *schema.StringMatch
+	}{{headerAuthority, m.Authority}, {headerMethod, m.Method}, {headerScheme, m.Scheme}} {
+		if p.m != nil {
+			out.Headers = append(out.Headers, ir.HeaderMatch{Name: p.name, Match: stringMatch(*p.m)})
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.QueryParams)) {
+		out.QueryParams = append(out.QueryParams, ir.HeaderMatch{Name: name, Match: stringMatch(m.QueryParams[name])})
+	}
+	if len(m.SourceLabels) > 0 {
+		b.unsupported(d, path+".sourceLabels")
+	}
+	if len(m.Gateways) > 0 {
+		b.unsupported(d, path+".gateways")
+	}
+	if m.SourceNamespace != "" {
+		b.unsupported(d, path+".sourceNamespace")
+	}
+	return out
+}
+
+// stringMatch translates Istio's one-of; an empty one ({}) matches presence.
+func stringMatch(s schema.StringMatch) ir.StringMatch {
+	switch {
+	case s.Exact != "":
+		return ir.StringMatch{Kind: ir.MatchExact, Value: s.Exact}
+	case s.Regex != "":
+		return ir.StringMatch{Kind: ir.MatchRegex, Value: s.Regex}
+	case s.Prefix != "":
+		return ir.StringMatch{Kind: ir.MatchPrefix, Value: s.Prefix}
+	default:
+		return ir.StringMatch{Kind: ir.MatchPresent}
+	}
+}
+
+// uriMatch is stringMatch for paths, where an empty matcher means every path.
+func uriMatch(s *schema.StringMatch) ir.StringMatch {
+	if s == nil {
+		return ir.StringMatch{}
+	}
+	m := stringMatch(*s)
+	if m.Kind == ir.MatchPresent {
+		return ir.StringMatch{Kind: ir.MatchPrefix, Value: "/"}
+	}
+	return m
+}
+
+// unsupported reports a field signalbox does not compile yet: never dropped silently.
+func (b *builder) unsupported(d *schema.Document, path string) {
+	b.errorf(d, path, "not supported yet")
+}
+
+// unsupportedf is unsupported with a reason.
+func (b *builder) unsupportedf(d *schema.Document, path, format string, args ...any) {
+	b.errorf(d, path, "not supported yet (%s)", fmt.Sprintf(format, args...))
+}

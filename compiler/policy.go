@@ -1,0 +1,326 @@
+package compiler
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/schema"
+)
+
+// Istio's defaults for what a DestinationRule leaves unset.
+const (
+	// defaultRingSize is Istio's minimum ring size for ring-hash clusters.
+	defaultRingSize = 1024
+	// unlimited is Istio's circuit-breaker threshold for a limit nobody set.
+	unlimited = math.MaxUint32
+)
+
+// policyPart is one field of a traffic policy with the path it was written at, so a problem
+// with the merged policy is reported where the user wrote it.
+type policyPart[T any] struct {
+	v    *T
+	path string
+}
+
+// effectivePolicy is Istio's MergeTrafficPolicy for one cluster: the top-level policy, replaced
+// field by field by the subset's, then by the port-level settings for this port (which replace
+// all four fields, set or not, as Istio documents).
+type effectivePolicy struct {
+	lb      policyPart[schema.LoadBalancerSettings]
+	pool    policyPart[schema.ConnectionPoolSettings]
+	outlier policyPart[schema.OutlierDetection]
+	tls     policyPart[schema.ClientTLSSettings]
+}
+
+func (e *effectivePolicy) apply(tp *schema.TrafficPolicy, path string, port uint32) {
+	if tp == nil {
+		return
+	}
+	if tp.LoadBalancer != nil {
+		e.lb = policyPart[schema.LoadBalancerSettings]{tp.LoadBalancer, path + ".loadBalancer"}
+	}
+	if tp.ConnectionPool != nil {
+		e.pool = policyPart[schema.ConnectionPoolSettings]{tp.ConnectionPool, path + ".connectionPool"}
+	}
+	if tp.OutlierDetection != nil {
+		e.outlier = policyPart[schema.OutlierDetection]{tp.OutlierDetection, path + ".outlierDetection"}
+	}
+	if tp.TLS != nil {
+		e.tls = policyPart[schema.ClientTLSSettings]{tp.TLS, path + ".tls"}
+	}
+	for i, pl := range tp.PortLevelSettings {
+		if pl.Port == nil || pl.Port.Number != port {
+			continue
+		}
+		pp := fmt.Sprintf("%s.portLevelSettings[%d]", path, i)
+		e.lb = policyPart[schema.LoadBalancerSettings]{pl.LoadBalancer, pp + ".loadBalancer"}
+		e.pool = policyPart[schema.ConnectionPoolSettings]{pl.ConnectionPool, pp + ".connectionPool"}
+		e.outlier = policyPart[schema.OutlierDetection]{pl.OutlierDetection, pp + ".outlierDetection"}
+		e.tls = policyPart[schema.ClientTLSSettings]{pl.TLS, pp + ".tls"}
+		break
+	}
+}
+
+// clusterPolicy resolves and translates the traffic policy of one cluster; nil when the
+// DestinationRule sets none.
+func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset) *ir.Policy {
+	d := svc.subsetDoc
+	if d == nil {
+		return nil
+	}
+	dr := d.Spec.(*schema.DestinationRule)
+	var e effectivePolicy
+	e.apply(dr.TrafficPolicy, "spec.trafficPolicy", port)
+	if subset != nil {
+		for i := range dr.Subsets {
+			if dr.Subsets[i].Name == subset.Name {
+				e.apply(subset.TrafficPolicy, fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), port)
+				break
+			}
+		}
+	}
+	if e.lb.v == nil && e.pool.v == nil && e.outlier.v == nil && e.tls.v == nil {
+		return nil
+	}
+	p := &ir.Policy{}
+	b.loadBalancer(d, e.lb, p)
+	b.connectionPool(d, e.pool, p)
+	b.outlierDetection(d, e.outlier, p)
+	b.clientTLS(d, e.tls, svc, p)
+	return p
+}
+
+func (b *builder) loadBalancer(d *schema.Document, part policyPart[schema.LoadBalancerSettings], p *ir.Policy) {
+	lb := part.v
+	if lb == nil {
+		return
+	}
+	switch lb.Simple {
+	case "", "UNSPECIFIED":
+	case "ROUND_ROBIN":
+		p.LB = ir.LBRoundRobin
+	case "LEAST_REQUEST", "LEAST_CONN":
+		p.LB = ir.LBLeastRequest
+	case "RANDOM":
+		p.LB = ir.LBRandom
+	case "PASSTHROUGH":
+		b.unsupportedf(d, part.path+".simple", "PASSTHROUGH needs the original destination, which a signalbox proxy never sees")
+	default:
+		b.errorf(d, part.path+".simple", "unknown load balancer %q", lb.Simple)
+	}
+	if ch := lb.ConsistentHash; ch != nil {
+		hp := ir.HashPolicy{}
+		switch {
+		case ch.HTTPHeaderName != "":
+			hp.Header = ch.HTTPHeaderName
+		case ch.HTTPCookie != nil:
+			hp.Cookie = &ir.HashCookie{Name: ch.HTTPCookie.Name, Path: ch.HTTPCookie.Path}
+			if ch.HTTPCookie.TTL != "" {
+				hp.Cookie.TTL = b.duration(d, part.path+".consistentHash.httpCookie.ttl", ch.HTTPCookie.TTL)
+			}
+			if len(ch.HTTPCookie.Attributes) > 0 {
+				b.unsupported(d, part.path+".consistentHash.httpCookie.attributes")
+			}
+		case ch.UseSourceIP:
+			hp.SourceIP = true
+		case ch.HTTPQueryParameterName != "":
+			hp.QueryParam = ch.HTTPQueryParameterName
+		default:
+			b.errorf(d, part.path+".consistentHash", "a consistent hash needs httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName")
+			return
+		}
+		p.Hash = []ir.HashPolicy{hp}
+		if ch.Maglev != nil {
+			p.LB, p.MaglevTableSize = ir.LBMaglev, ch.Maglev.TableSize
+		} else {
+			p.LB, p.RingMinSize = ir.LBRingHash, defaultRingSize
+			if ch.MinimumRingSize > 0 {
+				p.RingMinSize = ch.MinimumRingSize
+			}
+			if ch.RingHash != nil && ch.RingHash.MinimumRingSize > 0 {
+				p.RingMinSize = ch.RingHash.MinimumRingSize
+			}
+		}
+	}
+	if ll := lb.LocalityLbSetting; ll != nil {
+		switch {
+		case len(ll.Distribute) > 0:
+			b.unsupported(d, part.path+".localityLbSetting.distribute")
+		case len(ll.Failover) > 0:
+			b.unsupported(d, part.path+".localityLbSetting.failover")
+		case len(ll.FailoverPriority) > 0:
+			b.unsupported(d, part.path+".localityLbSetting.failoverPriority")
+		}
+		p.Locality = ll.Enabled == nil || *ll.Enabled
+	}
+	if lb.WarmupDurationSecs != "" {
+		b.unsupported(d, part.path+".warmupDurationSecs")
+	}
+	if lb.Warmup != nil {
+		b.unsupported(d, part.path+".warmup")
+	}
+}
+
+// connectionPool is Istio's applyConnectionPool: limits nobody set stay unlimited.
+func (b *builder) connectionPool(d *schema.Document, part policyPart[schema.ConnectionPoolSettings], p *ir.Policy) {
+	cp := part.v
+	if cp == nil {
+		return
+	}
+	l := &ir.Limits{MaxConnections: unlimited, MaxPendingRequests: unlimited, MaxRequests: unlimited, MaxRetries: unlimited}
+	if h := cp.HTTP; h != nil {
+		hp := part.path + ".http"
+		if h.HTTP2MaxRequests > 0 {
+			l.MaxRequests = uint32(h.HTTP2MaxRequests)
+		}
+		if h.HTTP1MaxPendingRequests > 0 {
+			l.MaxPendingRequests = uint32(h.HTTP1MaxPendingRequests)
+		}
+		if h.MaxRetries > 0 {
+			l.MaxRetries = uint32(h.MaxRetries)
+		}
+		if h.IdleTimeout != "" {
+			p.IdleTimeout = b.duration(d, hp+".idleTimeout", h.IdleTimeout)
+		}
+		if h.MaxRequestsPerConnection > 0 {
+			p.MaxRequestsPerConnection = uint32(h.MaxRequestsPerConnection)
+		}
+		if h.H2UpgradePolicy == "UPGRADE" {
+			b.unsupported(d, hp+".h2UpgradePolicy")
+		}
+		if h.UseClientProtocol {
+			b.unsupported(d, hp+".useClientProtocol")
+		}
+		if h.MaxConcurrentStreams > 0 {
+			b.unsupported(d, hp+".maxConcurrentStreams")
+		}
+	}
+	if t := cp.TCP; t != nil {
+		tp := part.path + ".tcp"
+		if t.MaxConnections > 0 {
+			l.MaxConnections = uint32(t.MaxConnections)
+		}
+		if t.ConnectTimeout != "" {
+			p.ConnectTimeout = b.duration(d, tp+".connectTimeout", t.ConnectTimeout)
+		}
+		if k := t.TCPKeepalive; k != nil {
+			p.Keepalive = &ir.Keepalive{Probes: k.Probes}
+			if k.Time != "" {
+				p.Keepalive.Time = b.duration(d, tp+".tcpKeepalive.time", k.Time)
+			}
+			if k.Interval != "" {
+				p.Keepalive.Interval = b.duration(d, tp+".tcpKeepalive.interval", k.Interval)
+			}
+		}
+		if t.MaxConnectionDuration != "" {
+			b.unsupported(d, tp+".maxConnectionDuration")
+		}
+		if t.IdleTimeout != "" {
+			b.unsupported(d, tp+".idleTimeout")
+		}
+	}
+	p.Limits = l
+}
+
+// outlierDetection is Istio's applyOutlierDetection: the deprecated consecutiveErrors counts
+// gateway errors only; a configured detector always enforces; the panic threshold is set.
+func (b *builder) outlierDetection(d *schema.Document, part policyPart[schema.OutlierDetection], p *ir.Policy) {
+	od := part.v
+	if od == nil {
+		return
+	}
+	o := &ir.Outlier{MaxEjectionPercent: uint32(max(od.MaxEjectionPercent, 0)), MinHealthPercent: float64(max(od.MinHealthPercent, 0))}
+	if od.ConsecutiveErrors > 0 {
+		n, zero := uint32(od.ConsecutiveErrors), uint32(0)
+		o.ConsecutiveGateway, o.Consecutive5xx = &n, &zero
+	}
+	if od.Consecutive5xxErrors != nil {
+		n := *od.Consecutive5xxErrors
+		o.Consecutive5xx = &n
+	}
+	if od.ConsecutiveGatewayErrors != nil {
+		n := *od.ConsecutiveGatewayErrors
+		o.ConsecutiveGateway = &n
+	}
+	if od.Interval != "" {
+		o.Interval = b.duration(d, part.path+".interval", od.Interval)
+	}
+	if od.BaseEjectionTime != "" {
+		o.BaseEjectionTime = b.duration(d, part.path+".baseEjectionTime", od.BaseEjectionTime)
+	}
+	if od.ConsecutiveLocalOriginFailures != nil {
+		b.unsupported(d, part.path+".consecutiveLocalOriginFailures")
+	}
+	if od.SplitExternalLocalOriginErrors {
+		b.unsupported(d, part.path+".splitExternalLocalOriginErrors")
+	}
+	p.Outlier = o
+}
+
+// clientTLS originates TLS with certificates from files (SIMPLE: verify the server; MUTUAL:
+// also present a client certificate).
+func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLSSettings], svc *service, p *ir.Policy) {
+	t := part.v
+	if t == nil {
+		return
+	}
+	switch t.Mode {
+	case "", "DISABLE":
+		return
+	case "SIMPLE", "MUTUAL":
+	case "ISTIO_MUTUAL":
+		b.unsupportedf(d, part.path+".mode", "ISTIO_MUTUAL needs Istio's certificate authority")
+		return
+	default:
+		b.errorf(d, part.path+".mode", "unknown TLS mode %q", t.Mode)
+		return
+	}
+	out := &ir.TLS{CACertificates: t.CACertificates, SNI: t.SNI, SubjectAltNames: t.SubjectAltNames}
+	if len(out.SubjectAltNames) == 0 {
+		out.SubjectAltNames = svc.entry.SubjectAltNames
+	}
+	out.InsecureSkipVerify = t.InsecureSkipVerify != nil && *t.InsecureSkipVerify
+	if t.Mode == "MUTUAL" {
+		if t.ClientCertificate == "" || t.PrivateKey == "" {
+			b.errorf(d, part.path, "mode MUTUAL needs clientCertificate and privateKey")
+		}
+		out.ClientCertificate, out.PrivateKey = t.ClientCertificate, t.PrivateKey
+	}
+	if t.CredentialName != "" {
+		b.unsupportedf(d, part.path+".credentialName", "certificates come from files: clientCertificate, privateKey, caCertificates")
+	}
+	if t.CACrl != "" {
+		b.unsupported(d, part.path+".caCrl")
+	}
+	p.TLS = out
+}
+
+// checkRule reports what a DestinationRule asks that signalbox cannot do (the parts of its
+// policies are checked as clusters are built).
+func (b *builder) checkRule(d *schema.Document, dr *schema.DestinationRule) {
+	if dr.WorkloadSelector != nil {
+		b.unsupported(d, "spec.workloadSelector")
+	}
+	if len(dr.ExportTo) > 0 {
+		b.unsupported(d, "spec.exportTo")
+	}
+	check := func(tp *schema.TrafficPolicy, path string) {
+		if tp == nil {
+			return
+		}
+		if tp.Tunnel != nil {
+			b.unsupported(d, path+".tunnel")
+		}
+		if tp.ProxyProtocol != nil {
+			b.unsupported(d, path+".proxyProtocol")
+		}
+		if tp.RetryBudget != nil {
+			b.unsupported(d, path+".retryBudget")
+		}
+	}
+	check(dr.TrafficPolicy, "spec.trafficPolicy")
+	for i, s := range dr.Subsets {
+		check(s.TrafficPolicy, fmt.Sprintf("spec.subsets[%d].trafficPolicy", i))
+	}
+}
