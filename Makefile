@@ -27,3 +27,10 @@ bench:
 # A short fuzz run of every fuzz target.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./schema/
+
+# Data-plane figures of docs/benchmarks.md: the proxy against direct, nginx, HAProxy and a plain
+# httputil.ReverseProxy with wrk and bench/openloop on pinned cores (installs wrk and nginx-light
+# itself; QUICK=1 for one short round). Writes bench/results/latest.md.
+.PHONY: bench-proxy
+bench-proxy:
+	GO=$(GO) bash bench/proxy.sh
