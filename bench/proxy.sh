@@ -96,7 +96,7 @@ log "building signalbox and the bench programs"
 (cd "$root" && for p in cmd/signalbox bench/backend bench/reverseproxy bench/openloop bench/freeport; do
 	"$GO" build -o "$bin/$(basename "$p")" "./$p"
 done)
-rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
+rev=${BENCH_REV:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)} # BENCH_REV: for a copy without .git
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- allocations per request (in-process benchmark, before any server starts) ----------------
