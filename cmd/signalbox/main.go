@@ -26,6 +26,8 @@ func commands() []command {
 	return []command{
 		{"validate", "check a policy tree; findings as FILE:LINE:COL", runValidate},
 		{"compile", "compile a policy tree into a snapshot file; prints its version", runCompile},
+		{"diff", "show what changes for traffic between two revisions or snapshot files", runDiff},
+		{"init", "scaffold a policy repository with a CI workflow", runInit},
 		{"serve", "follow a git branch and publish snapshots over xDS", runServe},
 		{"status", "show the proxies of a publisher and their versions", runStatus},
 		{"wait", "wait until every proxy has applied a commit or version", runWait},

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+
+	"github.com/signalbox/signalbox/compiler"
+	"github.com/signalbox/signalbox/compiler/diff"
+	"github.com/signalbox/signalbox/schema"
+	"github.com/signalbox/signalbox/source"
+)
+
+// exitChanged is diff's exit code when traffic changes, like `terraform plan -detailed-exitcode`.
+const exitChanged = 3
+
+func runDiff(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("diff", "diff BASE HEAD [flags]\n\nBASE and HEAD are git revisions of --repo, or snapshot files written by 'compile -o'.\nExit 0 no traffic change, 3 changes, 1 a side does not compile, 2 usage or I/O error.", stderr)
+	repo := fs.String("repo", ".", "git repository whose revisions BASE and HEAD name")
+	dir := fs.String("dir", "policies", "policy directory inside the repository")
+	format := fs.String("format", "text", "output format: text, markdown or json")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return parseExit(err)
+	}
+	if len(pos) != 2 {
+		fmt.Fprintf(stderr, "signalbox diff: want BASE and HEAD, got %d arguments\n", len(pos))
+		return exitUsage
+	}
+	write := map[string]func(*diff.Report, io.Writer) error{
+		"text":     (*diff.Report).WriteText,
+		"markdown": (*diff.Report).WriteMarkdown,
+		"json":     (*diff.Report).WriteJSON,
+	}[*format]
+	if write == nil {
+		fmt.Fprintf(stderr, "signalbox diff: unknown --format %q (text, markdown, json)\n", *format)
+		return exitUsage
+	}
+	side := &diffSource{repoPath: *repo, dir: *dir}
+	var snaps [2]*compiler.Snapshot
+	var sides [2]diff.Side
+	for i, arg := range pos {
+		snap, ref, code := side.load(arg, stderr)
+		if code != exitOK {
+			return code
+		}
+		snaps[i], sides[i] = snap, diff.Side{Ref: ref, Version: snap.Version}
+	}
+	report, err := diff.Compare(snaps[0], snaps[1])
+	if err != nil {
+		fmt.Fprintln(stderr, "signalbox diff:", err)
+		return exitUsage
+	}
+	report.Base, report.Head = sides[0], sides[1]
+	if err := write(report, stdout); err != nil {
+		fmt.Fprintln(stderr, "signalbox diff:", err)
+		return exitUsage
+	}
+	if report.Changed() {
+		return exitChanged
+	}
+	return exitOK
+}
+
+// diffSource loads one side of a diff: a snapshot file when the argument names a file, else a
+// revision of the repository (opened once) compiled from its policy directory.
+type diffSource struct {
+	repoPath, dir string
+	repo          *git.Repository
+}
+
+func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, string, int) {
+	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
+		snap, err := compiler.ReadFile(arg)
+		if err != nil {
+			fmt.Fprintln(stderr, "signalbox diff:", err)
+			return nil, "", exitUsage
+		}
+		return snap, filepath.ToSlash(arg), exitOK
+	}
+	if d.repo == nil {
+		repo, err := source.OpenRepo(d.repoPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "signalbox diff: %s is neither a snapshot file nor a revision: %v\n", arg, err)
+			return nil, "", exitUsage
+		}
+		d.repo = repo
+	}
+	commit, files, err := source.ReadRevision(d.repo, arg, d.dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "signalbox diff:", err)
+		return nil, "", exitUsage
+	}
+	snap, findings := compiler.CompileFiles(files)
+	if snap == nil || schema.HasErrors(findings) {
+		fmt.Fprintf(stderr, "signalbox diff: %s (%s) does not compile:\n", arg, short(commit))
+		_ = writeFindings("text", schema.Relocate(findings, filepath.ToSlash(d.dir)), stderr, stderr)
+		return nil, "", exitFindings
+	}
+	snap.Commit = commit
+	return snap, arg, exitOK
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return strings.TrimSpace(commit)
+}

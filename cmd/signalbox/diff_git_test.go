@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/signalbox/signalbox/demo"
+	"github.com/signalbox/signalbox/internal/gen"
+)
+
+// diff between git revisions of a real repository: 3 on a change, 0 on none, 1 with the
+// findings when a side does not compile, 2 for a revision that does not exist.
+func TestDiffRevisions(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := demo.InitRepo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(msg string, canary int) string {
+		t.Helper()
+		files := map[string][]byte{}
+		for _, f := range gen.Tree(3, canary) {
+			files["policies/"+f.Path] = f.Data
+		}
+		sha, err := repo.CommitFiles(msg, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sha
+	}
+	base := commit("base", 10)
+	head := commit("shift the canary", 40)
+	same, err := repo.CommitFiles("a comment compiles to nothing", map[string][]byte{"policies/services/svc-00000.yaml": []byte(
+		"# owned by the reviews team\n" + gen.Service(0, 40))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken, err := repo.CommitFiles("break it", map[string][]byte{"policies/services/svc-00001.yaml": []byte(
+		strings.Replace(gen.Service(1, 40), "subset: v2}\n      weight", "subset: v9}\n      weight", 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"diff", "--repo", dir}, args...), &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	code, out, _ := diff(base, head)
+	if code != exitChanged || !strings.Contains(out, ": 3 traffic changes\n") ||
+		!strings.Contains(out, "svc-00000.default:8080/v1 90%, svc-00000.default:8080/v2 10% → svc-00000.default:8080/v1 60%, svc-00000.default:8080/v2 40%") {
+		t.Errorf("base..head: exit %d\n%s", code, out)
+	}
+	if code, out, _ := diff(head, same); code != exitOK || !strings.Contains(out, "no traffic change") {
+		t.Errorf("head..same: exit %d\n%s", code, out)
+	}
+	code, _, errOut := diff(head, broken)
+	if code != exitFindings || !strings.Contains(errOut, "does not compile") ||
+		!strings.Contains(errOut, "policies/services/svc-00001.yaml:") || !strings.Contains(errOut, "SB0002") {
+		t.Errorf("head..broken: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := diff(head, "no-such-branch"); code != exitUsage {
+		t.Errorf("unknown revision: exit %d\n%s", code, errOut)
+	}
+}

@@ -1,0 +1,377 @@
+package diff
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/signalbox/signalbox/compiler"
+)
+
+// Change is one thing proxies will do differently. Role, Host and Route say where (Host is an
+// Envoy virtual host, "reviews.default.svc.cluster.local:9080"); Cluster and Listener name the
+// resource for changes outside routes. What is the kind of change; Before and After describe
+// the two sides in words ("" when that side does not exist).
+type Change struct {
+	Role     string `json:"role,omitempty"`
+	Host     string `json:"host,omitempty"`
+	Route    string `json:"route,omitempty"`
+	Cluster  string `json:"cluster,omitempty"`
+	Listener string `json:"listener,omitempty"`
+	What     string `json:"what"`
+	Before   string `json:"before,omitempty"`
+	After    string `json:"after,omitempty"`
+}
+
+// The kinds of change (Change.What).
+const (
+	RoleAdded       = "role added"
+	RoleRemoved     = "role removed"
+	HostAdded       = "host added"
+	HostRemoved     = "host removed"
+	HostSettings    = "host settings"
+	Domains         = "domains"
+	RouteAdded      = "route added"
+	RouteRemoved    = "route removed"
+	RouteOrder      = "route order"
+	Match           = "match"
+	Weights         = "weights"
+	Destinations    = "destinations"
+	Timeout         = "timeout"
+	Retries         = "retries"
+	RouteSettings   = "route settings"
+	ClusterAdded    = "cluster added"
+	ClusterRemoved  = "cluster removed"
+	Endpoints       = "endpoints"
+	ClusterSettings = "cluster settings"
+	ListenerAdded   = "listener added"
+	ListenerRemoved = "listener removed"
+	ListenerChanged = "listener settings"
+)
+
+// Side names one end of the comparison: the revision or file it came from, and its version.
+type Side struct {
+	Ref     string `json:"ref,omitempty"`
+	Version string `json:"version"`
+}
+
+// Report is every traffic change between two snapshots, in a stable order: per role (sidecar
+// first), per virtual host, per route in route order; then clusters, then listeners.
+type Report struct {
+	Base    Side     `json:"base"`
+	Head    Side     `json:"head"`
+	Changes []Change `json:"changes"`
+	// splits are the changed hosts' routes before and after, for the diagram.
+	splits []split
+}
+
+type split struct {
+	role, host    string
+	before, after *hostView
+}
+
+// Changed reports whether proxies would see any difference.
+func (r *Report) Changed() bool { return len(r.Changes) > 0 }
+
+// Compare reports what changes for traffic from base to head.
+func Compare(base, head *compiler.Snapshot) (*Report, error) {
+	r := &Report{Base: Side{Version: base.Version}, Head: Side{Version: head.Version}, Changes: []Change{}}
+	if base.Version == head.Version {
+		return r, nil // same digest, same bytes: nothing can differ
+	}
+	bv, err := newView(base)
+	if err != nil {
+		return nil, fmt.Errorf("base: %w", err)
+	}
+	hv, err := newView(head)
+	if err != nil {
+		return nil, fmt.Errorf("head: %w", err)
+	}
+	for _, role := range roleOrder(bv, hv) {
+		r.compareRole(role, bv, hv)
+	}
+	r.compareClusters(bv, hv)
+	for _, role := range roleOrder(bv, hv) {
+		r.compareListeners(role, bv.listeners[role], hv.listeners[role])
+	}
+	return r, nil
+}
+
+func (r *Report) add(c Change) { r.Changes = append(r.Changes, c) }
+
+// roleOrder is the sidecar first, then the other roles by name.
+func roleOrder(a, b *view) []string {
+	set := map[string]bool{}
+	for k := range a.hosts {
+		set[k] = true
+	}
+	for k := range b.hosts {
+		set[k] = true
+	}
+	roles := sortedKeys(set)
+	sort.SliceStable(roles, func(i, j int) bool {
+		return roles[i] == compiler.SidecarRole && roles[j] != compiler.SidecarRole
+	})
+	return roles
+}
+
+func (r *Report) compareRole(role string, bv, hv *view) {
+	before, inBase := bv.hosts[role]
+	after, inHead := hv.hosts[role]
+	switch {
+	case !inBase:
+		r.add(Change{Role: role, What: RoleAdded, After: fmt.Sprintf("%d virtual hosts", len(after))})
+	case !inHead:
+		r.add(Change{Role: role, What: RoleRemoved, Before: fmt.Sprintf("%d virtual hosts", len(before))})
+	}
+	keys := make([]hostKey, 0, len(before)+len(after))
+	for k := range before {
+		keys = append(keys, k)
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b hostKey) int {
+		if c := strings.Compare(a.vhost, b.vhost); c != 0 {
+			return c
+		}
+		return strings.Compare(a.routeConfig, b.routeConfig)
+	})
+	for _, k := range keys {
+		b, a := before[k], after[k]
+		n := len(r.Changes)
+		switch {
+		case b == nil:
+			r.add(Change{Role: role, Host: a.name, What: HostAdded, After: summarizeRoutes(a)})
+		case a == nil:
+			r.add(Change{Role: role, Host: b.name, What: HostRemoved, Before: summarizeRoutes(b)})
+		default:
+			r.compareHost(role, b, a)
+		}
+		if len(r.Changes) > n {
+			r.splits = append(r.splits, split{role: role, host: k.vhost, before: b, after: a})
+		}
+	}
+}
+
+// summarizeRoutes describes a host's routes in one line: "prefix /api → x 100%; any request → y 100%".
+func summarizeRoutes(h *hostView) string {
+	var parts []string
+	for _, rt := range h.routes {
+		parts = append(parts, describeRoute(rt))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func describeRoute(rt *routeView) string {
+	if rt.raw.GetRoute() == nil {
+		return describeMatch(rt.match) + " → " + actionKind(rt.raw)
+	}
+	return describeMatch(rt.match) + " → " + describeDests(rt.dests)
+}
+
+// actionKind names a route action that sends traffic nowhere upstream.
+func actionKind(rt *route.Route) string {
+	switch {
+	case rt.GetRedirect() != nil:
+		return "redirect"
+	case rt.GetDirectResponse() != nil:
+		return fmt.Sprintf("direct response %d", rt.GetDirectResponse().GetStatus())
+	}
+	return "no action"
+}
+
+func (r *Report) compareHost(role string, b, a *hostView) {
+	if !slices.Equal(b.domains, a.domains) {
+		r.add(Change{Role: role, Host: a.name, What: Domains, Before: fmtList(b.domains), After: fmtList(a.domains)})
+	}
+	if !proto.Equal(b.rest, a.rest) {
+		r.add(Change{Role: role, Host: a.name, What: HostSettings, After: "changed: " + strings.Join(differingFields(b.rest, a.rest), ", ")})
+	}
+	byKey := map[string]*routeView{}
+	for _, rt := range b.routes {
+		byKey[rt.key] = rt
+	}
+	inHead := map[string]bool{}
+	var commonAfter []string
+	for _, rt := range a.routes {
+		inHead[rt.key] = true
+		old, ok := byKey[rt.key]
+		if !ok {
+			r.add(Change{Role: role, Host: a.name, Route: rt.name, What: RouteAdded, After: describeRoute(rt)})
+			continue
+		}
+		commonAfter = append(commonAfter, rt.key)
+		r.compareRoute(role, a.name, old, rt)
+	}
+	var commonBefore []string
+	for _, rt := range b.routes {
+		if !inHead[rt.key] {
+			r.add(Change{Role: role, Host: b.name, Route: rt.name, What: RouteRemoved, Before: describeRoute(rt)})
+			continue
+		}
+		commonBefore = append(commonBefore, rt.key)
+	}
+	if !slices.Equal(commonBefore, commonAfter) {
+		r.add(Change{Role: role, Host: a.name, What: RouteOrder, Before: strings.Join(commonBefore, ", "), After: strings.Join(commonAfter, ", ")})
+	}
+}
+
+func (r *Report) compareRoute(role, host string, b, a *routeView) {
+	at := func(what, before, after string) {
+		r.add(Change{Role: role, Host: host, Route: a.name, What: what, Before: before, After: after})
+	}
+	if !proto.Equal(b.match, a.match) {
+		bm, am := describeMatch(b.match), describeMatch(a.match)
+		if bm == am {
+			am = "changed: " + strings.Join(differingFields(orEmpty(b.match), orEmpty(a.match)), ", ")
+		}
+		at(Match, bm, am)
+	}
+	if !slices.Equal(b.dests, a.dests) {
+		what := Destinations
+		if sameClusters(b.dests, a.dests) {
+			what = Weights
+		}
+		at(what, describeDests(b.dests), describeDests(a.dests))
+	}
+	ba, aa := b.raw.GetRoute(), a.raw.GetRoute()
+	if bt, att := describeTimeout(ba), describeTimeout(aa); bt != att {
+		at(Timeout, bt, att)
+	}
+	if br, ar := describeRetries(ba), describeRetries(aa); br != ar || !proto.Equal(ba.GetRetryPolicy(), aa.GetRetryPolicy()) {
+		if br == ar {
+			ar = "changed: " + strings.Join(differingFields(orEmptyRetry(ba), orEmptyRetry(aa)), ", ")
+		}
+		at(Retries, br, ar)
+	}
+	if fields := otherRouteFields(b.raw, a.raw); len(fields) > 0 {
+		at(RouteSettings, "", "changed: "+strings.Join(fields, ", "))
+	}
+}
+
+// otherRouteFields names what differs between two routes besides what compareRoute already
+// put in words (name, match, destinations, timeout, retries).
+func otherRouteFields(b, a *route.Route) []string {
+	strip := func(rt *route.Route) *route.Route {
+		c := proto.Clone(rt).(*route.Route)
+		c.Name, c.Match = "", nil
+		if act := c.GetRoute(); act != nil {
+			act.ClusterSpecifier, act.Timeout, act.RetryPolicy = nil, nil, nil
+		}
+		return c
+	}
+	bs, as := strip(b), strip(a)
+	if proto.Equal(bs, as) {
+		return nil
+	}
+	var out []string
+	for _, f := range differingFields(bs, as) {
+		if f == "route" && bs.GetRoute() != nil && as.GetRoute() != nil {
+			for _, g := range differingFields(bs.GetRoute(), as.GetRoute()) {
+				out = append(out, "route."+g)
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func orEmpty(m *route.RouteMatch) *route.RouteMatch {
+	if m == nil {
+		return &route.RouteMatch{}
+	}
+	return m
+}
+
+func orEmptyRetry(a *route.RouteAction) *route.RetryPolicy {
+	if p := a.GetRetryPolicy(); p != nil {
+		return p
+	}
+	return &route.RetryPolicy{}
+}
+
+func sameClusters(a, b []dest) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].cluster != b[i].cluster {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Report) compareClusters(bv, hv *view) {
+	names := map[string]bool{}
+	for k := range bv.clusters {
+		names[k] = true
+	}
+	for k := range hv.clusters {
+		names[k] = true
+	}
+	for _, name := range sortedKeys(names) {
+		b, a := bv.clusters[name], hv.clusters[name]
+		switch {
+		case b == nil:
+			r.add(Change{Cluster: name, What: ClusterAdded, After: "endpoints " + fmtList(a.endpoints)})
+		case a == nil:
+			r.add(Change{Cluster: name, What: ClusterRemoved, Before: "endpoints " + fmtList(b.endpoints)})
+		default:
+			if removed, added := setDiff(b.endpoints, a.endpoints); len(removed)+len(added) > 0 {
+				r.add(Change{Cluster: name, What: Endpoints, Before: "removed " + fmtList(removed), After: "added " + fmtList(added)})
+			}
+			if !proto.Equal(b.rest, a.rest) {
+				r.add(Change{Cluster: name, What: ClusterSettings, After: "changed: " + strings.Join(differingFields(b.rest, a.rest), ", ")})
+			}
+		}
+	}
+}
+
+// setDiff returns what only a has and what only b has; both are sorted.
+func setDiff(a, b []string) (onlyA, onlyB []string) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			onlyA = append(onlyA, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			onlyB = append(onlyB, b[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return onlyA, onlyB
+}
+
+func (r *Report) compareListeners(role string, before, after map[string]*compilerListener) {
+	names := map[string]bool{}
+	for k := range before {
+		names[k] = true
+	}
+	for k := range after {
+		names[k] = true
+	}
+	for _, name := range sortedKeys(names) {
+		b, a := before[name], after[name]
+		switch {
+		case b == nil:
+			r.add(Change{Role: role, Listener: name, What: ListenerAdded, After: listenerAddress(a)})
+		case a == nil:
+			r.add(Change{Role: role, Listener: name, What: ListenerRemoved, Before: listenerAddress(b)})
+		case !proto.Equal(b, a):
+			r.add(Change{Role: role, Listener: name, What: ListenerChanged, After: "changed: " + strings.Join(differingFields(b, a), ", ")})
+		}
+	}
+}

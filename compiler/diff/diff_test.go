@@ -1,0 +1,95 @@
+package diff_test
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+
+	"github.com/signalbox/signalbox/compiler"
+	"github.com/signalbox/signalbox/compiler/diff"
+	"github.com/signalbox/signalbox/internal/gen"
+	"github.com/signalbox/signalbox/internal/golden"
+	"github.com/signalbox/signalbox/schema"
+	"github.com/signalbox/signalbox/source"
+)
+
+func compileDir(t testing.TB, dir string) *compiler.Snapshot {
+	t.Helper()
+	files, err := source.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return compileFiles(t, files)
+}
+
+func compileFiles(t testing.TB, files []schema.File) *compiler.Snapshot {
+	t.Helper()
+	snap, findings := compiler.CompileFiles(files)
+	if snap == nil {
+		t.Fatalf("does not compile: %v", findings)
+	}
+	return snap
+}
+
+// A canary shift, a match narrowed, an endpoint replaced and a new VirtualService: each output
+// format is golden (testdata/canary/out.*).
+func TestCanary(t *testing.T) {
+	base := compileDir(t, "testdata/canary/base")
+	head := compileDir(t, "testdata/canary/head")
+	r, err := diff.Compare(base, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fixed names and versions: the golden files show the change, not the compiler's digests.
+	r.Base, r.Head = diff.Side{Ref: "main", Version: "base-version"}, diff.Side{Ref: "HEAD", Version: "head-version"}
+	if !r.Changed() {
+		t.Fatal("no change reported")
+	}
+	for ext, write := range map[string]func(*bytes.Buffer) error{
+		"txt":  func(b *bytes.Buffer) error { return r.WriteText(b) },
+		"md":   func(b *bytes.Buffer) error { return r.WriteMarkdown(b) },
+		"json": func(b *bytes.Buffer) error { return r.WriteJSON(b) },
+	} {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			t.Fatal(err)
+		}
+		golden.Check(t, filepath.Join("testdata/canary", "out."+ext), b.Bytes())
+	}
+}
+
+// The same tree is no change; a snapshot read back from its file diffs like the original.
+func TestNoChangeAndFiles(t *testing.T) {
+	a := compileFiles(t, gen.Tree(20, 10))
+	b := compileFiles(t, gen.Tree(20, 10))
+	if r, err := diff.Compare(a, b); err != nil || r.Changed() {
+		t.Fatalf("same tree: changed=%v err=%v", r != nil && r.Changed(), err)
+	}
+	c := compileFiles(t, gen.Tree(20, 30))
+	data, err := c.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := compiler.Unmarshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := diff.Compare(a, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := diff.Compare(a, fromFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var t1, t2 bytes.Buffer
+	_ = r1.WriteText(&t1)
+	_ = r2.WriteText(&t2)
+	if t1.String() != t2.String() {
+		t.Errorf("diff against the file differs:\n%s\n---\n%s", t1.String(), t2.String())
+	}
+	// 20 services, one weight change each; gateway routes send to the whole service: unchanged.
+	if n := len(r1.Changes); n != 20 {
+		t.Errorf("%d changes, want 20:\n%s", n, t1.String())
+	}
+}
