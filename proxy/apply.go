@@ -63,13 +63,23 @@ func (p *Proxy) applyClusters(res []*anypb.Any) error {
 			next[name] = c // unchanged: keep its endpoints and balancer position
 			continue
 		}
-		c := &cluster{cfg: cfg}
-		c.eps.Store(newEndpointSet(p.endpointsFor(cfg)))
+		c := newCluster(cfg, p.fwd.stats.get(name))
+		if cfg.strictDNS {
+			c.followDNS(p.log, nil)
+		} else {
+			c.setEndpoints(p.endpointsFor(cfg))
+		}
 		next[name] = c
 	}
 	p.mu.Lock()
+	prev := p.clusters
 	p.clusters = next
 	p.mu.Unlock()
+	for name, c := range prev {
+		if next[name] != c {
+			c.close()
+		}
+	}
 	p.updateDialTimeouts()
 	p.relinkTables()
 	return nil
@@ -98,7 +108,7 @@ func (p *Proxy) applyEndpoints(res []*anypb.Any) error {
 	p.state.endpoints = next
 	for _, c := range p.clusters {
 		if c.cfg.edsName != "" && changed[c.cfg.edsName] {
-			c.eps.Store(newEndpointSet(next[c.cfg.edsName]))
+			c.setEndpoints(next[c.cfg.edsName])
 		}
 	}
 	p.updateDialTimeouts()
@@ -116,6 +126,7 @@ func (p *Proxy) applyListeners(res []*anypb.Any) error {
 	if err != nil {
 		return err
 	}
+	maps.DeleteFunc(cfgs, func(_ string, c *listenerConfig) bool { return c == nil }) // api_listener: not ours
 	if err := p.reconcileListeners(cfgs); err != nil {
 		return err
 	}
@@ -185,6 +196,7 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 	p.mu.Lock()
 	for name, b := range next {
 		b.cfg = cfgs[name]
+		b.h.filters.Store(&b.cfg.filters)
 	}
 	p.bound = next
 	p.mu.Unlock()

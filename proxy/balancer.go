@@ -2,25 +2,43 @@ package proxy
 
 import (
 	"math/rand/v2"
+	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // cluster is the live form of a clusterConfig. Its endpoint set is swapped atomically on EDS
-// updates, so route tables (which point at clusters) are not rebuilt for endpoint churn, and
-// the round-robin position survives both.
+// (or DNS) updates, so route tables (which point at clusters) are not rebuilt for endpoint
+// churn, and the round-robin position survives both.
 type cluster struct {
-	cfg *clusterConfig
-	eps atomic.Pointer[endpointSet]
-	rr  atomic.Uint64
+	cfg   *clusterConfig
+	eps   atomic.Pointer[endpointSet]
+	rr    atomic.Uint64
+	stats *clusterStats
+
+	// Circuit-breaker accounting.
+	rq      atomic.Int64  // requests in flight
+	pending atomic.Int64  // requests waiting for a connection slot
+	retries atomic.Int64  // retries in flight
+	connSem chan struct{} // HTTP/1 connection slots when max_connections is set below the default
+
+	// pool is the cluster's own connection pool when its options need one, else nil.
+	pool *clusterPool
+	stop chan struct{} // closed when the cluster is dropped (ends DNS refresh)
 }
 
 type endpoint struct {
 	addr   string
 	weight uint32
 	active atomic.Int64 // requests in flight, for LEAST_REQUEST and /config
+
+	// Outlier detection.
+	cons5xx, consGateway atomic.Uint32
+	ejections            atomic.Uint32
+	ejectedUntil         atomic.Int64 // unix nanoseconds; 0 when not ejected
 }
 
-// endpointSet is immutable once stored.
+// endpointSet is immutable once stored (endpoints' counters aside).
 type endpointSet struct {
 	eps []*endpoint
 	// sched is the weighted round-robin order (indices into eps), nil when all weights are
@@ -28,12 +46,40 @@ type endpointSet struct {
 	sched []uint32
 	// cum holds cumulative weights for RANDOM.
 	cum []uint64
+	// ring (RING_HASH) and maglev (MAGLEV) are the consistent-hash tables.
+	ring   []ringEntry
+	maglev []uint32
+	// ejected counts endpoints currently ejected by outlier detection.
+	ejected atomic.Int32
 }
 
 // maxSchedule bounds the weighted round-robin schedule; larger weight sums are scaled down.
 const maxSchedule = 4096
 
-func newEndpointSet(cfg *endpointsConfig) *endpointSet {
+func newCluster(cfg *clusterConfig, stats *clusterStats) *cluster {
+	c := &cluster{cfg: cfg, stats: stats, stop: make(chan struct{})}
+	if cfg.limits.maxConnections < defaultThresholds.maxConnections && cfg.protocol == upstreamHTTP1 {
+		c.connSem = make(chan struct{}, max(cfg.limits.maxConnections, 1))
+	}
+	if cfg.ownPool() {
+		c.pool = newClusterPool(cfg)
+	}
+	return c
+}
+
+// close releases what a dropped cluster holds; requests in flight finish normally.
+func (c *cluster) close() {
+	close(c.stop)
+	if c.pool != nil {
+		c.pool.closeIdle()
+	}
+}
+
+func (c *cluster) setEndpoints(cfg *endpointsConfig) {
+	c.eps.Store(newEndpointSet(cfg, c.cfg))
+}
+
+func newEndpointSet(cfg *endpointsConfig, cc *clusterConfig) *endpointSet {
 	s := &endpointSet{}
 	if cfg == nil {
 		return s
@@ -50,6 +96,14 @@ func newEndpointSet(cfg *endpointsConfig) *endpointSet {
 	}
 	if !equal {
 		s.sched = smoothSchedule(s.eps, total)
+	}
+	if cc != nil && len(s.eps) > 0 {
+		switch cc.lb {
+		case lbRingHash:
+			s.ring = buildRing(s.eps, cc.ringSize)
+		case lbMaglev:
+			s.maglev = buildMaglev(s.eps, cc.maglevSize)
+		}
 	}
 	return s
 }
@@ -82,17 +136,97 @@ func smoothSchedule(eps []*endpoint, total uint64) []uint32 {
 	return sched
 }
 
-// pick chooses an endpoint by the cluster's policy; nil means no healthy upstream.
+// pick chooses an endpoint by the cluster's policy with no hash and nothing to avoid.
 func (c *cluster) pick() *endpoint {
+	return c.pickFor(0, false, nil)
+}
+
+// pickFor chooses an endpoint: by hash for RING_HASH and MAGLEV when the request has one,
+// avoiding endpoints ejected by outlier detection (unless the cluster is in panic) and, for a
+// retry with the previous_hosts predicate, those already tried (up to tries re-selections).
+// nil means no healthy upstream.
+func (c *cluster) pickFor(hash uint64, hasHash bool, avoid []*endpoint) *endpoint {
 	s := c.eps.Load()
 	if s == nil || len(s.eps) == 0 {
 		return nil
 	}
+	n := len(s.eps)
+	if n == 1 && len(avoid) == 0 {
+		e := s.eps[0]
+		if s.ejected.Load() == 0 || c.panic(s) || !s.isEjected(e, time.Now().UnixNano()) {
+			return e
+		}
+		return nil
+	}
+	checkEjected := s.ejected.Load() > 0 && !c.panic(s)
+	var now int64
+	if checkEjected {
+		now = time.Now().UnixNano()
+	}
+	usable := func(e *endpoint) bool {
+		if checkEjected && s.isEjected(e, now) {
+			return false
+		}
+		for _, a := range avoid {
+			if a == e {
+				return false
+			}
+		}
+		return true
+	}
+	if !hasHash && (c.cfg.lb == lbRingHash || c.cfg.lb == lbMaglev) {
+		hash, hasHash = rand.Uint64(), true // no key: a random point, as Envoy does
+	}
+	var first *endpoint
+	for try := 0; try < 2*n+2; try++ {
+		e := c.choose(s, hash+uint64(try)*0x9e3779b97f4a7c15*boolU64(try > 0), hasHash)
+		if first == nil {
+			first = e
+		}
+		if usable(e) {
+			return e
+		}
+	}
+	// Nothing usable by the policy's choices: any usable endpoint, else the first choice
+	// for a retry whose other hosts are all spent (Envoy then reuses a previous host).
+	for _, e := range s.eps {
+		if usable(e) {
+			return e
+		}
+	}
+	if checkEjected {
+		for _, e := range s.eps {
+			if !s.isEjected(e, now) {
+				return e
+			}
+		}
+		return nil
+	}
+	return first
+}
+
+func boolU64(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// choose applies the load-balancing policy once.
+func (c *cluster) choose(s *endpointSet, hash uint64, hasHash bool) *endpoint {
 	n := uint64(len(s.eps))
 	if n == 1 {
 		return s.eps[0]
 	}
 	switch c.cfg.lb {
+	case lbRingHash:
+		if hasHash && len(s.ring) > 0 {
+			return s.eps[ringLookup(s.ring, hash)]
+		}
+	case lbMaglev:
+		if hasHash && len(s.maglev) > 0 {
+			return s.eps[s.maglev[hash%uint64(len(s.maglev))]]
+		}
 	case lbRandom:
 		x := rand.Uint64N(s.cum[len(s.cum)-1])
 		for i, c := range s.cum {
@@ -102,22 +236,170 @@ func (c *cluster) pick() *endpoint {
 		}
 		return s.eps[n-1]
 	case lbLeastRequest:
-		// Power of two choices, Envoy's default for LEAST_REQUEST.
-		i := rand.Uint64N(n)
-		j := rand.Uint64N(n - 1)
-		if j >= i {
-			j++
+		// Power of (choice_count) choices, Envoy's LEAST_REQUEST for equal weights.
+		best := s.eps[rand.Uint64N(n)]
+		for k := 1; k < c.cfg.choices; k++ {
+			e := s.eps[rand.Uint64N(n)]
+			if e.active.Load() < best.active.Load() {
+				best = e
+			}
 		}
-		a, b := s.eps[i], s.eps[j]
-		if b.active.Load() < a.active.Load() {
-			return b
-		}
-		return a
-	default:
-		k := c.rr.Add(1) - 1
-		if s.sched != nil {
-			return s.eps[s.sched[k%uint64(len(s.sched))]]
-		}
-		return s.eps[k%n]
+		return best
 	}
+	k := c.rr.Add(1) - 1
+	if s.sched != nil {
+		return s.eps[s.sched[k%uint64(len(s.sched))]]
+	}
+	return s.eps[k%n]
+}
+
+// panic reports Envoy's panic mode: when fewer than healthy_panic_threshold percent of the
+// endpoints are healthy, health is ignored and every endpoint takes traffic.
+func (c *cluster) panic(s *endpointSet) bool {
+	ej := int(s.ejected.Load())
+	if ej == 0 || c.cfg.panicThreshold <= 0 {
+		return false
+	}
+	healthy := float64(len(s.eps)-ej) * 100 / float64(len(s.eps))
+	return healthy < c.cfg.panicThreshold
+}
+
+// isEjected reports whether e is ejected at now, returning an endpoint whose ejection time is
+// over to service.
+func (s *endpointSet) isEjected(e *endpoint, now int64) bool {
+	until := e.ejectedUntil.Load()
+	if until == 0 {
+		return false
+	}
+	if now < until {
+		return true
+	}
+	if e.ejectedUntil.CompareAndSwap(until, 0) {
+		s.ejected.Add(-1)
+	}
+	return false
+}
+
+// report feeds outlier detection with one attempt's outcome: status is the upstream's code, or
+// 0 for a local failure (connect error, reset, timeout), which counts as a gateway error.
+func (c *cluster) report(s *endpointSet, e *endpoint, status int) {
+	od := c.cfg.outlier
+	if od == nil || s == nil {
+		return
+	}
+	is5xx := status == 0 || status >= 500
+	isGateway := status == 0 || (status >= 502 && status <= 504)
+	if !is5xx {
+		if e.cons5xx.Load() != 0 {
+			e.cons5xx.Store(0)
+		}
+		if e.consGateway.Load() != 0 {
+			e.consGateway.Store(0)
+		}
+		return
+	}
+	eject := false
+	if n := e.cons5xx.Add(1); od.consecutive5xx > 0 && n >= od.consecutive5xx && chance(od.enforce5xx) {
+		eject = true
+	}
+	if isGateway {
+		if n := e.consGateway.Add(1); od.consecutiveGateway > 0 && n >= od.consecutiveGateway && chance(od.enforceGateway) {
+			eject = true
+		}
+	} else {
+		e.consGateway.Store(0)
+	}
+	if eject {
+		c.eject(s, e, od)
+	}
+}
+
+func chance(percent uint32) bool {
+	return percent >= 100 || (percent > 0 && rand.Uint32N(100) < percent)
+}
+
+// eject takes e out of rotation for base_ejection_time times its ejection count (capped at
+// max_ejection_time), unless max_ejection_percent of the cluster is already out.
+func (c *cluster) eject(s *endpointSet, e *endpoint, od *outlierConfig) {
+	now := time.Now().UnixNano()
+	if s.isEjected(e, now) {
+		return
+	}
+	if uint64(s.ejected.Load())*100 >= uint64(od.maxEjectionPercent)*uint64(len(s.eps)) {
+		return
+	}
+	n := e.ejections.Add(1)
+	d := min(od.baseEjection*time.Duration(n), od.maxEjection)
+	if e.ejectedUntil.CompareAndSwap(0, now+int64(d)) {
+		s.ejected.Add(1)
+		e.cons5xx.Store(0)
+		e.consGateway.Store(0)
+		c.stats.ejections.Add(1)
+	}
+}
+
+// overflow kinds, for the answer and the counters.
+type overflowKind uint8
+
+const (
+	noOverflow overflowKind = iota
+	overflowPending
+	overflowRequests
+)
+
+// admit applies the circuit breakers to a new request. On success the caller must call
+// release once the request is done.
+func (c *cluster) admit(r *http.Request) overflowKind {
+	lim := &c.cfg.limits
+	n := c.rq.Add(1)
+	if n > lim.maxRequests {
+		c.rq.Add(-1)
+		c.stats.rqOverflow.Add(1)
+		return overflowRequests
+	}
+	if c.connSem != nil {
+		select {
+		case c.connSem <- struct{}{}:
+			return noOverflow
+		default:
+		}
+		if c.pending.Add(1) > lim.maxPending {
+			c.pending.Add(-1)
+			c.rq.Add(-1)
+			c.stats.pendingOverflow.Add(1)
+			return overflowPending
+		}
+		defer c.pending.Add(-1)
+		select {
+		case c.connSem <- struct{}{}:
+			return noOverflow
+		case <-r.Context().Done():
+			c.rq.Add(-1)
+			return overflowPending
+		}
+	}
+	if c.cfg.protocol == upstreamHTTP1 && n > lim.maxConnections+lim.maxPending {
+		c.rq.Add(-1)
+		c.stats.pendingOverflow.Add(1)
+		return overflowPending
+	}
+	return noOverflow
+}
+
+func (c *cluster) release() {
+	if c.connSem != nil {
+		<-c.connSem
+	}
+	c.rq.Add(-1)
+}
+
+// admitRetry applies max_retries.
+func (c *cluster) admitRetry() bool {
+	if c.retries.Add(1) > c.cfg.limits.maxRetries {
+		c.retries.Add(-1)
+		c.stats.retryOverflow.Add(1)
+		return false
+	}
+	c.stats.retries.Add(1)
+	return true
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"strings"
 	"testing"
+	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -12,6 +13,7 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -90,20 +92,20 @@ func TestDecodeRouteRejects(t *testing.T) {
 	rc := func(r *routev3.Route) *routev3.RouteConfiguration {
 		return routeConfiguration("r", vhost("v", []string{"*"}, r))
 	}
-	redirect := &routev3.Route{Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
-		Action: &routev3.Route_Redirect{Redirect: &routev3.RedirectAction{HostRedirect: "x"}}}
+	idle := prefixRoute("/", "c")
+	idle.GetRoute().IdleTimeout = durationpb.New(time.Second)
 	retry := prefixRoute("/", "c")
-	retry.GetRoute().RetryPolicy = &routev3.RetryPolicy{RetryOn: "5xx"}
+	retry.GetRoute().RetryPolicy = &routev3.RetryPolicy{RetryOn: "5xx,bogus"}
 	zero := weightedRoute("/", "a", 0, "b", 0)
 	badRegex := regexRoute(`(`, "c")
 	rangeMatch := prefixRoute("/", "c")
 	rangeMatch.Match.Headers = []*routev3.HeaderMatcher{{Name: "x", HeaderMatchSpecifier: &routev3.HeaderMatcher_RangeMatch{RangeMatch: &typev3.Int64Range{Start: 1, End: 2}}}}
 	for want, cfg := range map[string]*routev3.RouteConfiguration{
-		"virtual_hosts[0].routes[0].redirect: field not supported":                 rc(redirect),
-		"virtual_hosts[0].routes[0].route.retry_policy: field not supported":       rc(retry),
-		"weighted_clusters.clusters: the sum of weights must be greater than zero": rc(zero),
-		"match.safe_regex.regex: invalid RE2 regex":                                rc(badRegex),
-		"match.headers[0].range_match: field not supported":                        rc(rangeMatch),
+		"virtual_hosts[0].routes[0].route.idle_timeout: field not supported":                               rc(idle),
+		`virtual_hosts[0].routes[0].route.retry_policy.retry_on: retry condition "bogus" is not supported`: rc(retry),
+		"weighted_clusters.clusters: the sum of weights must be greater than zero":                         rc(zero),
+		"match.safe_regex.regex: invalid RE2 regex":                                                        rc(badRegex),
+		"match.headers[0].range_match: field not supported":                                                rc(rangeMatch),
 		"virtual_hosts[1].domains[0]: domain \"*\" is also listed by virtual host \"v\"": routeConfiguration("r",
 			vhost("v", []string{"*"}, prefixRoute("/", "c")), vhost("w", []string{"*"}, prefixRoute("/", "c"))),
 		"virtual_hosts[0].cors: field not supported": func() *routev3.RouteConfiguration {
@@ -111,9 +113,9 @@ func TestDecodeRouteRejects(t *testing.T) {
 			c.VirtualHosts[0].Cors = &routev3.CorsPolicy{}
 			return c
 		}(),
-		"request_headers_to_add: field not supported": func() *routev3.RouteConfiguration {
+		"request_headers_to_add[0].header.key: ':'-prefixed or host headers may not be modified": func() *routev3.RouteConfiguration {
 			c := rc(prefixRoute("/", "c"))
-			c.RequestHeadersToAdd = []*core.HeaderValueOption{{Header: &core.HeaderValue{Key: "k", Value: "v"}}}
+			c.RequestHeadersToAdd = []*core.HeaderValueOption{{Header: &core.HeaderValue{Key: ":path", Value: "v"}}}
 			return c
 		}(),
 	} {
@@ -126,11 +128,11 @@ func TestDecodeRouteRejects(t *testing.T) {
 
 func TestDecodeClusterAndEndpoints(t *testing.T) {
 	strict := edsCluster("c")
-	strict.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS}
+	strict.ClusterDiscoveryType = &clusterv3.Cluster_Type{Type: clusterv3.Cluster_ORIGINAL_DST}
 	maglev := edsCluster("c")
-	maglev.LbPolicy = clusterv3.Cluster_MAGLEV
+	maglev.LbPolicy = clusterv3.Cluster_CLUSTER_PROVIDED
 	breakers := edsCluster("c")
-	breakers.CircuitBreakers = &clusterv3.CircuitBreakers{}
+	breakers.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{RetryBudget: &clusterv3.CircuitBreakers_Thresholds_RetryBudget{}}}}
 	autoProto := withProtocol(edsCluster("c"), &httpv3.HttpProtocolOptions{
 		UpstreamProtocolOptions: &httpv3.HttpProtocolOptions_AutoConfig{AutoConfig: &httpv3.HttpProtocolOptions_AutoHttpConfig{}},
 	})
@@ -144,9 +146,9 @@ func TestDecodeClusterAndEndpoints(t *testing.T) {
 	for want, c := range map[string]*clusterv3.Cluster{
 		`typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].auto_config: field not supported`: autoProto,
 		"explicit_http_config.http2_protocol_options.max_concurrent_streams: field not supported":                                     tunedH2,
-		"type: STRICT_DNS is not supported":     strict,
-		"lb_policy: MAGLEV is not supported":    maglev,
-		"circuit_breakers: field not supported": breakers,
+		"type: ORIGINAL_DST is not supported":                              strict,
+		"lb_policy: CLUSTER_PROVIDED is not supported":                     maglev,
+		"circuit_breakers.thresholds[0].retry_budget: field not supported": breakers,
 	} {
 		_, err := decodeCluster(c)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,8 +20,9 @@ import (
 // listenerHandler serves one listener: it routes on the listener's current table and forwards.
 // The table pointer is swapped by the control loop; a request keeps the table it loaded.
 type listenerHandler struct {
-	fwd   *forwarder
-	table atomic.Pointer[routeTable]
+	fwd     *forwarder
+	table   atomic.Pointer[routeTable]
+	filters atomic.Pointer[httpFilters]
 }
 
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -32,15 +36,17 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNotFound, "")
 		return
 	}
-	h.fwd.forward(w, r, lr)
+	h.fwd.serve(w, r, lr, h.filters.Load())
 }
 
 // forwarder sends requests upstream over the shared pools: HTTP/1.1 for most clusters,
-// prior-knowledge h2c for clusters configured for HTTP/2 (gRPC).
+// prior-knowledge h2c for clusters configured for HTTP/2 (gRPC); clusters with TLS or pool
+// options of their own use their own pools.
 type forwarder struct {
 	transport *http.Transport
 	h2c       *http.Transport
 	timeouts  atomic.Pointer[map[string]time.Duration]
+	stats     statsRegistry
 	log       *slog.Logger
 }
 
@@ -55,10 +61,12 @@ func newForwarder(log *slog.Logger) *forwarder {
 // of the proxy mutates header slices.
 var (
 	textPlain   = []string{"text/plain; charset=utf-8"}
+	textPlainDR = []string{"text/plain"}
 	protoHTTP   = []string{"http"}
 	teTrailers  = []string{"trailers"}
 	noUserAgent = []string{""}
 	noSniff     = []string{"nosniff"}
+	overloaded  = []string{"true"}
 )
 
 // Bodies of the answers the proxy gives itself, worded as Envoy words them.
@@ -66,6 +74,7 @@ const (
 	errNoCluster = "unknown cluster\n"
 	errNoHealthy = "no healthy upstream\n"
 	errUpstream  = "upstream connect error or disconnect/reset before headers\n"
+	errOverflow  = "upstream connect error or disconnect/reset before headers. reset reason: overflow\n"
 	errTimeout   = "upstream request timeout\n"
 )
 
@@ -79,45 +88,340 @@ func reply(w http.ResponseWriter, code int, body string) {
 	}
 }
 
-func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, lr *linkedRoute) {
-	c := lr.clusters[lr.pickCluster()]
-	if c == nil {
-		reply(w, http.StatusServiceUnavailable, errNoCluster)
-		return
-	}
-	ep := c.pick()
-	if ep == nil {
-		reply(w, http.StatusServiceUnavailable, errNoHealthy)
-		return
-	}
-	ep.active.Add(1)
-	defer ep.active.Add(-1)
+// maxReplayBody is the largest request body buffered so a retry or a mirror can resend it;
+// a larger or unsized body is streamed once and not retried or mirrored.
+const maxReplayBody = 64 << 10
 
-	client := r.Context()
-	if t := lr.r.timeout; t > 0 {
-		// Only routes with a timeout pay for a timer and a request copy.
-		ctx, cancel := context.WithTimeout(client, t)
-		defer cancel()
-		r = r.WithContext(ctx)
+// exchange is one request's state through the router; kept on the stack.
+type exchange struct {
+	lr        *linkedRoute
+	tg        *target
+	cors      *corsPolicy
+	setCookie string
+}
+
+// responseHeaders applies the response header operations of every level (weighted cluster,
+// route, virtual host, route configuration, as Envoy orders them), then CORS.
+func (x *exchange) responseHeaders(h http.Header, r *http.Request) {
+	if x.tg != nil && !x.tg.respHdr.empty() {
+		x.tg.respHdr.apply(h)
 	}
-	prepareUpstreamRequest(r, ep.addr)
-	resp, err := f.transportFor(c, r).RoundTrip(r)
-	if err != nil {
-		switch {
-		case client.Err() != nil:
-			return // the client went away; nobody to answer
-		case errors.Is(err, context.DeadlineExceeded):
-			reply(w, http.StatusGatewayTimeout, errTimeout)
-		default:
-			f.log.Debug("upstream request failed", "cluster", c.cfg.name, "endpoint", ep.addr, "err", err)
-			reply(w, http.StatusServiceUnavailable, errUpstream)
+	if rt := x.lr.r; !rt.respHdr.empty() {
+		rt.respHdr.apply(h)
+	}
+	if !x.lr.vh.respHdr.empty() {
+		x.lr.vh.respHdr.apply(h)
+	}
+	if !x.lr.rc.respHdr.empty() {
+		x.lr.rc.respHdr.apply(h)
+	}
+	if x.cors != nil {
+		x.cors.decorate(h, r)
+	}
+	if x.setCookie != "" {
+		h["Set-Cookie"] = append(h["Set-Cookie"], x.setCookie)
+	}
+}
+
+// localReply answers from the proxy with the route's response headers.
+func (x *exchange) localReply(w http.ResponseWriter, r *http.Request, code int, body string) {
+	x.responseHeaders(w.Header(), r)
+	reply(w, code, body)
+}
+
+// serve runs the HTTP filters (CORS, then fault, as Istio orders them) and the router.
+func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, lr *linkedRoute, hf *httpFilters) {
+	rt := lr.r
+	x := exchange{lr: lr}
+	if hf != nil && hf.cors {
+		if cp := pickCors(lr); cp != nil && cp.enabled.hit() {
+			if origin := r.Header["Origin"]; len(origin) > 0 && origin[0] != "" {
+				if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+					if cp.preflight(w, r, origin[0]) {
+						return
+					}
+				} else if cp.allowed(origin[0]) {
+					x.cors = cp
+				}
+			}
 		}
+	}
+	if hf != nil && hf.fault != nil {
+		fp := hf.fault
+		if p := pickFault(lr); p != nil {
+			fp = p
+		}
+		if (fp.hasDelay || fp.hasAbort) && fp.inject(&headerHook{ResponseWriter: w, x: &x, r: r}, r) {
+			return
+		}
+	}
+	switch rt.action {
+	case actionDirect:
+		h := w.Header()
+		x.responseHeaders(h, r)
+		if rt.direct.body != "" {
+			h["Content-Type"] = textPlainDR
+			h["Content-Length"] = []string{strconv.Itoa(len(rt.direct.body))}
+		}
+		w.WriteHeader(rt.direct.status)
+		io.WriteString(w, rt.direct.body)
+		return
+	case actionRedirect:
+		h := w.Header()
+		x.responseHeaders(h, r)
+		h["Location"] = []string{rt.redirect.location(r)}
+		w.WriteHeader(rt.redirect.code)
 		return
 	}
-	defer resp.Body.Close()
+	f.forward(w, r, &x)
+}
 
+// headerHook applies the route's response headers to a reply the fault filter writes.
+type headerHook struct {
+	http.ResponseWriter
+	x     *exchange
+	r     *http.Request
+	wrote bool
+}
+
+func (h *headerHook) WriteHeader(code int) {
+	if !h.wrote {
+		h.wrote = true
+		h.x.responseHeaders(h.ResponseWriter.Header(), h.r)
+	}
+	h.ResponseWriter.WriteHeader(code)
+}
+
+// pickCors and pickFault take the most specific per-filter configuration, as Envoy does.
+func pickCors(lr *linkedRoute) *corsPolicy {
+	switch {
+	case lr.r.filters.cors != nil:
+		return lr.r.filters.cors
+	case lr.vh.filters.cors != nil:
+		return lr.vh.filters.cors
+	}
+	return lr.rc.filters.cors
+}
+
+func pickFault(lr *linkedRoute) *faultPolicy {
+	switch {
+	case lr.r.filters.fault != nil:
+		return lr.r.filters.fault
+	case lr.vh.filters.fault != nil:
+		return lr.vh.filters.fault
+	}
+	return lr.rc.filters.fault
+}
+
+func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange) {
+	lr, rt := x.lr, x.lr.r
+	ti := lr.pickCluster()
+	x.tg = &rt.targets[ti]
+	c := lr.clusters[ti]
+	if c == nil {
+		x.localReply(w, r, http.StatusServiceUnavailable, errNoCluster)
+		return
+	}
+	start := time.Now()
+
+	// Request header operations, most specific first, as Envoy applies them.
+	h := r.Header
+	if !x.tg.reqHdr.empty() {
+		x.tg.reqHdr.apply(h)
+	}
+	if !rt.reqHdr.empty() {
+		rt.reqHdr.apply(h)
+	}
+	if !lr.vh.reqHdr.empty() {
+		lr.vh.reqHdr.apply(h)
+	}
+	if !lr.rc.reqHdr.empty() {
+		lr.rc.reqHdr.apply(h)
+	}
+	rewritePath(r, rt)
+	if rt.hostRewrite != "" {
+		r.Host = rt.hostRewrite
+	}
+
+	// A body is buffered only when a retry or a mirror may need to send it again.
+	retry := rt.retry
+	replayable := true
+	if (retry != nil && retry.numRetries > 0) || len(rt.mirrors) > 0 {
+		replayable = bufferBody(r)
+	}
+	if !replayable {
+		retry = nil
+	}
+	client := r.Context()
+	prepareUpstreamRequest(r, "")
+	if len(rt.mirrors) > 0 && replayable {
+		f.mirror(r, lr)
+	}
+
+	var hash uint64
+	var hasHash bool
+	if len(rt.hash) > 0 && (c.cfg.lb == lbRingHash || c.cfg.lb == lbMaglev) {
+		hash, hasHash, x.setCookie = requestHash(rt.hash, r)
+	}
+
+	ctx := client
+	if t := rt.timeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(client, t)
+		defer cancel()
+	}
+	var triedBuf [4]*endpoint
+	tried := triedBuf[:0]
+	attempt := 0
+	for {
+		attempt++
+		var avoid []*endpoint
+		if retry != nil && retry.previousHosts {
+			avoid = tried
+		}
+		ep := c.pickFor(hash, hasHash, avoid)
+		if ep == nil {
+			x.localReply(w, r, http.StatusServiceUnavailable, errNoHealthy)
+			c.stats.record(http.StatusServiceUnavailable, time.Since(start))
+			return
+		}
+		switch c.admit(r) {
+		case overflowPending, overflowRequests:
+			if client.Err() != nil {
+				return
+			}
+			w.Header()["X-Envoy-Overloaded"] = overloaded
+			x.localReply(w, r, http.StatusServiceUnavailable, errOverflow)
+			c.stats.record(http.StatusServiceUnavailable, time.Since(start))
+			return
+		}
+		if attempt > 1 {
+			if r.GetBody != nil {
+				r.Body, _ = r.GetBody()
+			}
+			tried = append(tried, ep)
+		} else if retry != nil {
+			tried = append(tried, ep)
+		}
+		if lr.vh.attemptCount {
+			r.Header["X-Envoy-Attempt-Count"] = []string{strconv.Itoa(attempt)}
+		}
+		r.URL.Host = ep.addr
+		if c.cfg.tls != nil {
+			r.URL.Scheme = "https"
+		}
+		set := c.eps.Load()
+		actx, acancel := ctx, context.CancelFunc(nil)
+		if retry != nil && retry.perTryTimeout > 0 {
+			actx, acancel = context.WithTimeout(ctx, retry.perTryTimeout)
+		}
+		req := r
+		if actx != client {
+			req = r.WithContext(actx)
+		}
+		if c.cfg.maxPerConn > 1 {
+			req = limitRequestsPerConn(req, c.cfg.maxPerConn)
+		}
+		ep.active.Add(1)
+		resp, err := f.transportFor(c, r).RoundTrip(req)
+		if err != nil {
+			ep.active.Add(-1)
+			c.release()
+			if acancel != nil {
+				acancel()
+			}
+			if client.Err() != nil {
+				return // the client went away; nobody to answer
+			}
+			kind := failReset
+			var op *net.OpError
+			switch {
+			case ctx.Err() != nil:
+				// The route's timeout: no retry outlives it.
+				c.report(set, ep, 0)
+				x.localReply(w, r, http.StatusGatewayTimeout, errTimeout)
+				c.stats.record(http.StatusGatewayTimeout, time.Since(start))
+				return
+			case actx.Err() != nil:
+				kind = failTimeout
+			case errors.As(err, &op) && op.Op == "dial":
+				kind = failConnect
+			}
+			c.report(set, ep, 0)
+			if retry != nil && attempt <= retry.numRetries && retry.retriableFailure(kind) && f.backoff(ctx, c, retry, attempt) {
+				continue
+			}
+			f.log.Debug("upstream request failed", "cluster", c.cfg.name, "endpoint", ep.addr, "err", err)
+			code, body := http.StatusServiceUnavailable, errUpstream
+			if kind == failTimeout {
+				code, body = http.StatusGatewayTimeout, errTimeout
+			}
+			x.localReply(w, r, code, body)
+			c.stats.record(code, time.Since(start))
+			return
+		}
+		c.report(set, ep, resp.StatusCode)
+		if retry != nil && attempt <= retry.numRetries && retry.retriableResponse(resp) {
+			if f.backoffAfter(ctx, c, retry, attempt, resp) {
+				ep.active.Add(-1)
+				c.release()
+				if acancel != nil {
+					acancel()
+				}
+				continue
+			}
+		}
+		f.respond(w, r, x, resp)
+		resp.Body.Close()
+		ep.active.Add(-1)
+		c.release()
+		if acancel != nil {
+			acancel()
+		}
+		c.stats.record(resp.StatusCode, time.Since(start))
+		return
+	}
+}
+
+// backoffAfter discards a retriable response and waits before the retry; false when the
+// retry is refused (max_retries) or the route's time ran out, and resp is then still unread.
+func (f *forwarder) backoffAfter(ctx context.Context, c *cluster, rp *retryPolicy, attempt int, resp *http.Response) bool {
+	if !c.admitRetry() {
+		return false
+	}
+	defer c.retries.Add(-1)
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	t := time.NewTimer(rp.backoff(attempt))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return true // the next attempt fails at once with the route's timeout
+	}
+}
+
+// backoff waits before retrying a failed attempt; false when max_retries refuses it.
+func (f *forwarder) backoff(ctx context.Context, c *cluster, rp *retryPolicy, attempt int) bool {
+	if !c.admitRetry() {
+		return false
+	}
+	defer c.retries.Add(-1)
+	t := time.NewTimer(rp.backoff(attempt))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
+}
+
+// respond copies the upstream response to the client.
+func (f *forwarder) respond(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response) {
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
+	x.responseHeaders(h, r)
 	var declared []string // trailers the upstream announced; others arrive unannounced (gRPC)
 	for k := range resp.Trailer {
 		h.Add("Trailer", k)
@@ -125,12 +429,12 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, lr *linkedRo
 	}
 	w.WriteHeader(resp.StatusCode)
 	if err := copyBody(w, resp.Body, resp.ContentLength == -1); err != nil {
-		if errors.Is(err, errClientWrite) || client.Err() != nil {
+		if errors.Is(err, errClientWrite) || r.Context().Err() != nil {
 			return
 		}
 		// The upstream broke off mid-body (or the route timed out). Abort the client's
 		// stream too, so a truncated response cannot pass for a complete one.
-		f.log.Debug("upstream body failed", "cluster", c.cfg.name, "endpoint", ep.addr, "err", err)
+		f.log.Debug("upstream body failed", "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	for k, vv := range resp.Trailer {
@@ -142,8 +446,120 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, lr *linkedRo
 	}
 }
 
+// rewritePath applies prefix_rewrite or regex_rewrite to the request's path, keeping the query.
+func rewritePath(r *http.Request, rt *route) {
+	if !rt.hasPrefixRw && rt.regexRewrite == nil {
+		return
+	}
+	path := requestPath(r)
+	switch {
+	case rt.hasPrefixRw:
+		matched := len(path)
+		if rt.kind == pathPrefix {
+			matched = min(len(rt.path), len(path))
+		}
+		path = rt.prefixRewrite + path[matched:]
+	default:
+		path = rt.regexRewrite.apply(path)
+	}
+	setPath(r, path)
+}
+
+func setPath(r *http.Request, path string) {
+	if p, err := url.PathUnescape(path); err == nil {
+		r.URL.Path = p
+	} else {
+		r.URL.Path = path
+	}
+	r.URL.RawPath = path
+	r.RequestURI = ""
+}
+
+// bufferBody reads a small sized body into memory so it can be sent again; false when the
+// body cannot be replayed.
+func bufferBody(r *http.Request) bool {
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	if r.ContentLength < 0 || r.ContentLength > maxReplayBody {
+		return false
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
+	if err != nil {
+		return false
+	}
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return true
+}
+
+// mirror sends shadow copies of r to the route's mirror clusters, fire and forget: the
+// response is discarded and the client's request never waits for it.
+func (f *forwarder) mirror(r *http.Request, lr *linkedRoute) {
+	for i, mp := range lr.r.mirrors {
+		c := lr.mirrors[i]
+		if c == nil || !mp.share.hit() {
+			continue
+		}
+		ep := c.pick()
+		if ep == nil {
+			continue
+		}
+		if c.admit(r) != noOverflow {
+			continue
+		}
+		scheme := "http"
+		if c.cfg.tls != nil {
+			scheme = "https"
+		}
+		host := r.Host
+		if !mp.noSuffix {
+			host = shadowHost(host)
+		}
+		sr := &http.Request{
+			Method:        r.Method,
+			URL:           &url.URL{Scheme: scheme, Host: ep.addr, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+			Proto:         "HTTP/1.1",
+			ProtoMajor:    1,
+			ProtoMinor:    1,
+			Header:        r.Header.Clone(),
+			Host:          host,
+			ContentLength: r.ContentLength,
+			Body:          http.NoBody,
+		}
+		if r.GetBody != nil {
+			sr.Body, _ = r.GetBody()
+		}
+		timeout := lr.r.timeout
+		if timeout <= 0 {
+			timeout = defaultRouteTimeout
+		}
+		c.stats.mirrors.Add(1)
+		go func() {
+			defer c.release()
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			start := time.Now()
+			resp, err := f.transportFor(c, sr).RoundTrip(sr.WithContext(ctx))
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			c.stats.record(resp.StatusCode, time.Since(start))
+		}()
+	}
+}
+
 // transportFor picks the pool by the cluster's upstream protocol.
 func (f *forwarder) transportFor(c *cluster, r *http.Request) *http.Transport {
+	if p := c.pool; p != nil {
+		if c.cfg.protocol == upstreamHTTP2 || (c.cfg.protocol == upstreamAsDownstream && r.ProtoMajor == 2) {
+			return p.http2
+		}
+		return p.http1
+	}
 	switch c.cfg.protocol {
 	case upstreamHTTP2:
 		return f.h2c

@@ -5,6 +5,7 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	corsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/cors/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/proto"
@@ -31,12 +32,18 @@ type listenerConfig struct {
 	name      string
 	addr      string // as xDS gave it, "0.0.0.0:8080"; Options.Rebind maps it to what is bound
 	routeName string
+	filters   httpFilters
 	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
 	// unchanged listener is never closed or rebound.
 	raw []byte
 }
 
+// decodeListener returns nil, nil for a listener with an api_listener: those configure
+// proxyless gRPC clients that share the snapshot, and bind nothing here.
 func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
+	if l.GetApiListener() != nil {
+		return nil, nil
+	}
 	if err := validateAll("", l); err != nil {
 		return nil, err
 	}
@@ -72,7 +79,7 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	if err := tc.UnmarshalTo(&hcm); err != nil {
 		return nil, p.errorf("%v", err)
 	}
-	routeName, err := decodeHCM(p, &hcm)
+	routeName, filters, err := decodeHCM(p, &hcm)
 	if err != nil {
 		return nil, err
 	}
@@ -80,62 +87,83 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, raw: raw}, nil
+	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, filters: filters, raw: raw}, nil
 }
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS from ADS,
-// and the router as the only (non-optional) HTTP filter. It returns the route config name.
-func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, error) {
+// the cors and fault filters, and the router last. It returns the route config name.
+func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, httpFilters, error) {
+	var hf httpFilters
 	if err := validateAll(p, m); err != nil {
-		return "", err
+		return "", hf, err
 	}
 	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "http_filters"); err != nil {
-		return "", err
+		return "", hf, err
 	}
 	switch m.GetCodecType() {
 	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1, hcmv3.HttpConnectionManager_HTTP2:
 	default:
-		return "", p.field("codec_type").errorf("%s is not supported", m.GetCodecType())
+		return "", hf, p.field("codec_type").errorf("%s is not supported", m.GetCodecType())
 	}
 	rds := m.GetRds()
 	if rds == nil {
-		return "", p.field("rds").errorf("required: routes must come from RDS")
+		return "", hf, p.field("rds").errorf("required: routes must come from RDS")
 	}
 	rp := p.field("rds")
 	if err := onlyFields(rp, rds, "config_source", "route_config_name"); err != nil {
-		return "", err
+		return "", hf, err
 	}
 	if err := adsConfigSource(rp.field("config_source"), rds.GetConfigSource()); err != nil {
-		return "", err
+		return "", hf, err
 	}
 	if rds.GetRouteConfigName() == "" {
-		return "", rp.field("route_config_name").errorf("required")
+		return "", hf, rp.field("route_config_name").errorf("required")
 	}
 	router := false
 	filters := m.GetHttpFilters()
-	for i, hf := range filters {
+	for i, f := range filters {
 		fp := p.field("http_filters").index(i)
-		if err := onlyFields(fp, hf, "name", "typed_config", "is_optional"); err != nil {
-			return "", err
+		if err := onlyFields(fp, f, "name", "typed_config", "is_optional"); err != nil {
+			return "", hf, err
 		}
-		if !isRouter(hf) {
-			if hf.GetIsOptional() {
-				continue // Envoy skips an optional filter it does not know; so do we.
+		tc := f.GetTypedConfig()
+		switch {
+		case isRouter(f):
+			if i != len(filters)-1 {
+				return "", hf, fp.errorf("the router filter must be the last http filter")
 			}
-			return "", fp.errorf("unsupported http filter %q (%s): only %s is supported", hf.GetName(), hf.GetTypedConfig().GetTypeUrl(), routerFilterName)
+			if err := decodeRouter(fp.field("typed_config"), tc); err != nil {
+				return "", hf, err
+			}
+			router = true
+		case tc.GetTypeUrl() == corsTypeURL || (tc == nil && f.GetName() == corsFilterName):
+			if tc != nil {
+				var c corsv3.Cors
+				if err := tc.UnmarshalTo(&c); err != nil {
+					return "", hf, fp.field("typed_config").errorf("%v", err)
+				}
+				if err := onlyFields(fp.field("typed_config"), &c); err != nil {
+					return "", hf, err
+				}
+			}
+			hf.cors = true
+		case tc.GetTypeUrl() == faultTypeURL:
+			fault, err := decodeFaultAny(fp.field("typed_config"), tc)
+			if err != nil {
+				return "", hf, err
+			}
+			hf.fault = fault
+		case f.GetIsOptional():
+			// Envoy skips an optional filter it does not know; so do we.
+		default:
+			return "", hf, fp.errorf("unsupported http filter %q (%s): only %s, %s and %s are supported",
+				f.GetName(), tc.GetTypeUrl(), corsFilterName, faultFilterName, routerFilterName)
 		}
-		if i != len(filters)-1 {
-			return "", fp.errorf("the router filter must be the last http filter")
-		}
-		if err := decodeRouter(fp.field("typed_config"), hf.GetTypedConfig()); err != nil {
-			return "", err
-		}
-		router = true
 	}
 	if !router {
-		return "", p.field("http_filters").errorf("the router filter (%s) is required", routerFilterName)
+		return "", hf, p.field("http_filters").errorf("the router filter (%s) is required", routerFilterName)
 	}
-	return rds.GetRouteConfigName(), nil
+	return rds.GetRouteConfigName(), hf, nil
 }
 
 func isRouter(hf *hcmv3.HttpFilter) bool {

@@ -92,7 +92,7 @@ func TestRouteMatchPathAndQuery(t *testing.T) {
 
 func TestWeightedRoundRobinSchedule(t *testing.T) {
 	c := &cluster{cfg: &clusterConfig{lb: lbRoundRobin}}
-	c.eps.Store(newEndpointSet(&endpointsConfig{eps: []endpointConfig{{"a", 3}, {"b", 1}}}))
+	c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{"a", 3}, {"b", 1}}})
 	counts := map[string]int{}
 	seq := ""
 	for range 8 {

@@ -11,6 +11,7 @@ import (
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -101,13 +102,13 @@ func TestNACKUnsupportedRouteField(t *testing.T) {
 	bad := good
 	bad.version = "r2"
 	rewrite := prefixRoute("/", "b")
-	rewrite.GetRoute().PrefixRewrite = "/v2/"
+	rewrite.GetRoute().IdleTimeout = durationpb.New(time.Minute)
 	bad.routes = routeConfiguration("r", vhost("all", []string{"*"}, prefixRoute("/ok", "b")), vhost("other", []string{"other"}, rewrite))
 	xds.set(t, "node-"+t.Name(), bad.snapshot(t))
 	nack := xds.waitRequest(t, func(r *discoveryv3.DiscoveryRequest) bool {
 		return r.GetTypeUrl() == rds && r.GetErrorDetail() != nil
 	})
-	want := `route configuration "r": virtual_hosts[1].routes[0].route.prefix_rewrite: field not supported`
+	want := `route configuration "r": virtual_hosts[1].routes[0].route.idle_timeout: field not supported`
 	if got := nack.GetErrorDetail().GetMessage(); got != want {
 		t.Errorf("NACK message:\n got %s\nwant %s", got, want)
 	}

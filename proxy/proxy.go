@@ -142,6 +142,7 @@ func (p *Proxy) closeAll() {
 	}
 	p.mu.Lock()
 	bound := p.bound
+	clusters := p.clusters
 	p.bound = map[string]*boundListener{}
 	p.clusters = map[string]*cluster{}
 	p.versions = map[string]string{}
@@ -157,6 +158,9 @@ func (p *Proxy) closeAll() {
 		})
 	}
 	wg.Wait()
+	for _, c := range clusters {
+		c.close()
+	}
 	p.fwd.transport.CloseIdleConnections()
 	p.fwd.h2c.CloseIdleConnections()
 }

@@ -16,14 +16,20 @@ type routeConfig struct {
 	name    string
 	domains domainIndex
 	vhosts  []virtualHost
+	reqHdr  headerOps
+	respHdr headerOps
+	filters perFilterConfig
 	// clusters are the names the routes send to, sorted, for warming.
 	clusters []string
 	raw      []byte
 }
 
 type virtualHost struct {
-	name   string
-	routes []route
+	name            string
+	routes          []route
+	reqHdr, respHdr headerOps
+	filters         perFilterConfig
+	attemptCount    bool // include_request_attempt_count
 }
 
 type pathKind uint8
@@ -34,37 +40,76 @@ const (
 	pathRegex
 )
 
+type actionKind uint8
+
+const (
+	actionRoute actionKind = iota
+	actionRedirect
+	actionDirect
+)
+
 type route struct {
-	name      string
-	kind      pathKind
-	path      string // lower-cased when !caseSensitive
-	re        *regexp.Regexp
-	foldCase  bool
-	headers   []headerMatcher
-	query     []queryMatcher
+	name     string
+	kind     pathKind
+	path     string // lower-cased when !caseSensitive
+	re       *regexp.Regexp
+	foldCase bool
+	headers  []headerMatcher
+	query    []queryMatcher
+
+	action    actionKind
+	redirect  *redirectAction
+	direct    *directResponse
 	targets   []target
 	weightSum uint64
 	timeout   time.Duration // 0: none
+
+	reqHdr, respHdr headerOps
+	filters         perFilterConfig
+
+	retry         *retryPolicy
+	hash          []hashPolicy
+	mirrors       []mirrorPolicy
+	prefixRewrite string
+	hasPrefixRw   bool
+	regexRewrite  *regexRewrite
+	hostRewrite   string
 }
 
 // target is one cluster a route sends to; weight is 1 for a plain cluster action.
 type target struct {
-	cluster string
-	weight  uint64
+	cluster         string
+	weight          uint64
+	reqHdr, respHdr headerOps
 }
+
+// defaultRouteTimeout is Envoy's RouteAction.timeout when unset.
+const defaultRouteTimeout = 15 * time.Second
 
 func decodeRouteConfiguration(rc *routev3.RouteConfiguration) (*routeConfig, error) {
 	if err := validateAll("", rc); err != nil {
 		return nil, err
 	}
-	if err := onlyFields("", rc, "name", "virtual_hosts", "validate_clusters"); err != nil {
+	if err := onlyFields("", rc, "name", "virtual_hosts", "validate_clusters", "request_headers_to_add", "request_headers_to_remove",
+		"response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config", "max_direct_response_body_size_bytes"); err != nil {
 		return nil, err
 	}
 	cfg := &routeConfig{name: rc.GetName()}
+	var err error
+	if cfg.reqHdr, err = decodeHeaderOps("", "request_headers_to_add", rc.GetRequestHeadersToAdd(), "request_headers_to_remove", rc.GetRequestHeadersToRemove()); err != nil {
+		return nil, err
+	}
+	if cfg.respHdr, err = decodeHeaderOps("", "response_headers_to_add", rc.GetResponseHeadersToAdd(), "response_headers_to_remove", rc.GetResponseHeadersToRemove()); err != nil {
+		return nil, err
+	}
+	if cfg.filters, err = decodePerFilterConfig("", rc.GetTypedPerFilterConfig()); err != nil {
+		return nil, err
+	}
 	var b domainIndexBuilder
 	for i, vh := range rc.GetVirtualHosts() {
 		p := fieldPath("virtual_hosts").index(i)
-		if err := onlyFields(p, vh, "name", "domains", "routes"); err != nil {
+		if err := onlyFields(p, vh, "name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
+			"response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config", "include_request_attempt_count"); err != nil {
 			return nil, err
 		}
 		for j, d := range vh.GetDomains() {
@@ -72,7 +117,16 @@ func decodeRouteConfiguration(rc *routev3.RouteConfiguration) (*routeConfig, err
 				return nil, p.field("domains").index(j).errorf("%v", err)
 			}
 		}
-		v := virtualHost{name: vh.GetName(), routes: make([]route, 0, len(vh.GetRoutes()))}
+		v := virtualHost{name: vh.GetName(), routes: make([]route, 0, len(vh.GetRoutes())), attemptCount: vh.GetIncludeRequestAttemptCount()}
+		if v.reqHdr, err = decodeHeaderOps(p, "request_headers_to_add", vh.GetRequestHeadersToAdd(), "request_headers_to_remove", vh.GetRequestHeadersToRemove()); err != nil {
+			return nil, err
+		}
+		if v.respHdr, err = decodeHeaderOps(p, "response_headers_to_add", vh.GetResponseHeadersToAdd(), "response_headers_to_remove", vh.GetResponseHeadersToRemove()); err != nil {
+			return nil, err
+		}
+		if v.filters, err = decodePerFilterConfig(p, vh.GetTypedPerFilterConfig()); err != nil {
+			return nil, err
+		}
 		for j, r := range vh.GetRoutes() {
 			rt, err := decodeRoute(p.field("routes").index(j), r)
 			if err != nil {
@@ -88,6 +142,9 @@ func decodeRouteConfiguration(rc *routev3.RouteConfiguration) (*routeConfig, err
 			for _, t := range r.targets {
 				cfg.clusters = append(cfg.clusters, t.cluster)
 			}
+			for _, m := range r.mirrors {
+				cfg.clusters = append(cfg.clusters, m.cluster)
+			}
 		}
 	}
 	slices.Sort(cfg.clusters)
@@ -101,7 +158,8 @@ func decodeRouteConfiguration(rc *routev3.RouteConfiguration) (*routeConfig, err
 }
 
 func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
-	if err := onlyFields(p, r, "name", "match", "route"); err != nil {
+	if err := onlyFields(p, r, "name", "match", "route", "redirect", "direct_response", "request_headers_to_add", "request_headers_to_remove",
+		"response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config", "decorator", "metadata"); err != nil {
 		return route{}, err
 	}
 	rt := route{name: r.GetName()}
@@ -124,6 +182,12 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 		if err != nil {
 			return route{}, err
 		}
+		if rt.foldCase {
+			re, err = regexp.Compile("(?i)" + re.String())
+			if err != nil {
+				return route{}, mp.field("safe_regex").errorf("%v", err)
+			}
+		}
 		rt.kind, rt.re = pathRegex, re
 	default:
 		return route{}, mp.errorf("one of prefix, path, safe_regex is required")
@@ -142,22 +206,105 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 		}
 		rt.query = append(rt.query, qm)
 	}
-	ap := p.field("route")
-	a := r.GetRoute()
-	if a == nil {
-		return route{}, ap.errorf("required: only route actions are supported")
-	}
-	if err := onlyFields(ap, a, "cluster", "weighted_clusters", "timeout"); err != nil {
+	var err error
+	if rt.reqHdr, err = decodeHeaderOps(p, "request_headers_to_add", r.GetRequestHeadersToAdd(), "request_headers_to_remove", r.GetRequestHeadersToRemove()); err != nil {
 		return route{}, err
 	}
-	// Unlike Envoy, an unset timeout means none rather than 15 s: the compiler sets it when
-	// a policy asks for one.
+	if rt.respHdr, err = decodeHeaderOps(p, "response_headers_to_add", r.GetResponseHeadersToAdd(), "response_headers_to_remove", r.GetResponseHeadersToRemove()); err != nil {
+		return route{}, err
+	}
+	if rt.filters, err = decodePerFilterConfig(p, r.GetTypedPerFilterConfig()); err != nil {
+		return route{}, err
+	}
+	if d := r.GetDecorator(); d != nil {
+		// The decorator names the operation in traces; this proxy does not trace.
+		if err := onlyFields(p.field("decorator"), d, "operation", "propagate"); err != nil {
+			return route{}, err
+		}
+	}
+	if rt.foldCase && rt.kind != pathRegex {
+		rt.path = strings.ToLower(rt.path)
+	}
+	switch act := r.GetAction().(type) {
+	case *routev3.Route_Redirect:
+		ra, err := decodeRedirect(p.field("redirect"), act.Redirect)
+		if err != nil {
+			return route{}, err
+		}
+		if rt.kind == pathPrefix {
+			ra.routePrefix = rt.path
+		}
+		rt.action, rt.redirect = actionRedirect, ra
+		return rt, nil
+	case *routev3.Route_DirectResponse:
+		dr, err := decodeDirectResponse(p.field("direct_response"), act.DirectResponse)
+		if err != nil {
+			return route{}, err
+		}
+		rt.action, rt.direct = actionDirect, dr
+		return rt, nil
+	case *routev3.Route_Route:
+	default:
+		return route{}, p.errorf("one of route, redirect, direct_response is required")
+	}
+	ap := p.field("route")
+	a := r.GetRoute()
+	if err := onlyFields(ap, a, "cluster", "weighted_clusters", "timeout", "retry_policy", "request_mirror_policies", "hash_policy",
+		"prefix_rewrite", "regex_rewrite", "host_rewrite_literal", "max_stream_duration", "max_grpc_timeout", "cluster_not_found_response_code"); err != nil {
+		return route{}, err
+	}
+	rt.timeout = defaultRouteTimeout
 	if to := a.GetTimeout(); to != nil {
 		rt.timeout = to.AsDuration()
 		if rt.timeout < 0 {
 			return route{}, ap.field("timeout").errorf("must not be negative")
 		}
 	}
+	if msd := a.GetMaxStreamDuration(); msd != nil {
+		// Istio repeats the route timeout here for gRPC; the route timeout already bounds
+		// the whole stream in this proxy, so only a shorter bound would change anything.
+		mp := ap.field("max_stream_duration")
+		if err := onlyFields(mp, msd, "max_stream_duration", "grpc_timeout_header_max"); err != nil {
+			return route{}, err
+		}
+		if d := msd.GetMaxStreamDuration(); d != nil && d.AsDuration() > 0 && (rt.timeout == 0 || d.AsDuration() < rt.timeout) {
+			rt.timeout = d.AsDuration()
+		}
+	}
+	if c := a.GetClusterNotFoundResponseCode(); c != routev3.RouteAction_SERVICE_UNAVAILABLE {
+		return route{}, ap.field("cluster_not_found_response_code").errorf("%s is not supported", c)
+	}
+	if rp := a.GetRetryPolicy(); rp != nil {
+		if rt.retry, err = decodeRetryPolicy(ap.field("retry_policy"), rp); err != nil {
+			return route{}, err
+		}
+	}
+	for i, h := range a.GetHashPolicy() {
+		hp, err := decodeHashPolicy(ap.field("hash_policy").index(i), h)
+		if err != nil {
+			return route{}, err
+		}
+		rt.hash = append(rt.hash, hp)
+	}
+	for i, mp := range a.GetRequestMirrorPolicies() {
+		m, err := decodeMirrorPolicy(ap.field("request_mirror_policies").index(i), mp)
+		if err != nil {
+			return route{}, err
+		}
+		rt.mirrors = append(rt.mirrors, m)
+	}
+	if a.GetPrefixRewrite() != "" {
+		if a.GetRegexRewrite() != nil {
+			return route{}, ap.errorf("prefix_rewrite and regex_rewrite are mutually exclusive")
+		}
+		rt.prefixRewrite, rt.hasPrefixRw = a.GetPrefixRewrite(), true
+	}
+	if rr := a.GetRegexRewrite(); rr != nil {
+		if rt.regexRewrite, err = decodeRegexRewrite(ap.field("regex_rewrite"), rr); err != nil {
+			return route{}, err
+		}
+	}
+	rt.hostRewrite = a.GetHostRewriteLiteral()
 	switch cs := a.GetClusterSpecifier().(type) {
 	case *routev3.RouteAction_Cluster:
 		rt.targets = []target{{cluster: cs.Cluster, weight: 1}}
@@ -170,7 +317,8 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 		var sum uint64
 		for i, c := range wc.GetClusters() {
 			cp := wp.field("clusters").index(i)
-			if err := onlyFields(cp, c, "name", "weight"); err != nil {
+			if err := onlyFields(cp, c, "name", "weight", "request_headers_to_add", "request_headers_to_remove",
+				"response_headers_to_add", "response_headers_to_remove"); err != nil {
 				return route{}, err
 			}
 			if c.GetName() == "" {
@@ -178,9 +326,17 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 			}
 			w := uint64(c.GetWeight().GetValue())
 			sum += w
-			if w > 0 { // a zero weight is never picked
-				rt.targets = append(rt.targets, target{cluster: c.GetName(), weight: w})
+			if w == 0 {
+				continue // a zero weight is never picked
 			}
+			tg := target{cluster: c.GetName(), weight: w}
+			if tg.reqHdr, err = decodeHeaderOps(cp, "request_headers_to_add", c.GetRequestHeadersToAdd(), "request_headers_to_remove", c.GetRequestHeadersToRemove()); err != nil {
+				return route{}, err
+			}
+			if tg.respHdr, err = decodeHeaderOps(cp, "response_headers_to_add", c.GetResponseHeadersToAdd(), "response_headers_to_remove", c.GetResponseHeadersToRemove()); err != nil {
+				return route{}, err
+			}
+			rt.targets = append(rt.targets, tg)
 		}
 		if sum == 0 {
 			return route{}, wp.field("clusters").errorf("the sum of weights must be greater than zero")
@@ -193,9 +349,6 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 	}
 	for _, t := range rt.targets {
 		rt.weightSum += t.weight
-	}
-	if rt.foldCase && rt.kind != pathRegex {
-		rt.path = strings.ToLower(rt.path)
 	}
 	return rt, nil
 }

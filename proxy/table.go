@@ -14,9 +14,13 @@ type routeTable struct {
 }
 
 type linkedRoute struct {
-	r *route
+	r  *route
+	vh *virtualHost
+	rc *routeConfig
 	// clusters is parallel to r.targets; a nil entry names a cluster CDS has not sent.
 	clusters []*cluster
+	// mirrors is parallel to r.mirrors.
+	mirrors []*cluster
 }
 
 // linkRouteTable resolves every cluster name of cfg with resolve (nil: unknown cluster).
@@ -31,7 +35,11 @@ func linkRouteTable(cfg *routeConfig, resolve func(name string) *cluster) *route
 			for k, tg := range r.targets {
 				cs[k] = resolve(tg.cluster)
 			}
-			linked[j] = linkedRoute{r: r, clusters: cs}
+			var ms []*cluster
+			for _, m := range r.mirrors {
+				ms = append(ms, resolve(m.cluster))
+			}
+			linked[j] = linkedRoute{r: r, vh: &cfg.vhosts[i], rc: cfg, clusters: cs, mirrors: ms}
 		}
 		t.vhosts[i] = linked
 	}
@@ -48,6 +56,11 @@ func (t *routeTable) cluster(name string) *cluster {
 			for i, tg := range lr.r.targets {
 				if tg.cluster == name {
 					return lr.clusters[i]
+				}
+			}
+			for i, m := range lr.r.mirrors {
+				if m.cluster == name {
+					return lr.mirrors[i]
 				}
 			}
 		}
@@ -76,7 +89,7 @@ func (t *routeTable) lookup(r *http.Request) *linkedRoute {
 
 // pickCluster chooses among the route's targets by weight; the index is into r.targets.
 func (lr *linkedRoute) pickCluster() int {
-	if len(lr.clusters) == 1 {
+	if len(lr.clusters) <= 1 {
 		return 0
 	}
 	x := rand.Uint64N(lr.r.weightSum)

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,3 +57,79 @@ var copyBufPool = sync.Pool{New: func() any {
 	b := make([]byte, copyBufSize)
 	return &b
 }}
+
+// clusterPool is a cluster's own connections, for options the shared pools cannot carry per
+// cluster: upstream TLS, TCP keep-alive, idle timeout, max requests per connection.
+type clusterPool struct {
+	http1, http2 *http.Transport
+}
+
+func newClusterPool(cfg *clusterConfig) *clusterPool {
+	nd := &net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: 30 * time.Second}
+	if cfg.keepalive != nil {
+		nd.KeepAliveConfig = *cfg.keepalive
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := nd.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countedConn{Conn: c}, nil
+	}
+	mk := func(h2 bool) *http.Transport {
+		var protocols http.Protocols
+		switch {
+		case cfg.tls != nil && h2:
+			protocols.SetHTTP2(true)
+		case h2:
+			protocols.SetUnencryptedHTTP2(true)
+		default:
+			protocols.SetHTTP1(true)
+		}
+		t := &http.Transport{
+			Protocols:           &protocols,
+			DialContext:         dial,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+			DisableKeepAlives:   cfg.maxPerConn == 1,
+		}
+		if cfg.idleTimeout > 0 {
+			t.IdleConnTimeout = cfg.idleTimeout
+		}
+		if cfg.tls != nil {
+			t.TLSClientConfig = cfg.tls.Clone()
+			t.TLSHandshakeTimeout = cfg.connectTimeout
+		}
+		return t
+	}
+	return &clusterPool{http1: mk(false), http2: mk(true)}
+}
+
+func (p *clusterPool) closeIdle() {
+	p.http1.CloseIdleConnections()
+	p.http2.CloseIdleConnections()
+}
+
+// countedConn counts the requests sent on one upstream connection, for
+// max_requests_per_connection.
+type countedConn struct {
+	net.Conn
+	uses atomic.Uint32
+}
+
+// limitRequestsPerConn marks the request that reaches the connection's limit as its last:
+// GotConn runs on the round-tripping goroutine before the request is written, so setting
+// Close there makes the transport send "Connection: close" and retire the connection.
+func limitRequestsPerConn(r *http.Request, limit uint32) *http.Request {
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		c := info.Conn
+		if tc, ok := c.(*tls.Conn); ok {
+			c = tc.NetConn()
+		}
+		if cc, ok := c.(*countedConn); ok && cc.uses.Add(1) >= limit {
+			r.Close = true
+		}
+	}}
+	return r.WithContext(httptrace.WithClientTrace(r.Context(), trace))
+}

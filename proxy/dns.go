@@ -1,0 +1,77 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"slices"
+	"time"
+)
+
+// resolveStatic turns a STRICT_DNS cluster's host names into every address they resolve to,
+// keeping each endpoint's weight; IP literals pass through. A name that fails to resolve
+// contributes nothing this round.
+func resolveStatic(ctx context.Context, cfg *endpointsConfig) *endpointsConfig {
+	out := &endpointsConfig{name: cfg.name, count: cfg.count}
+	for _, e := range cfg.eps {
+		host, port, err := net.SplitHostPort(e.addr)
+		if err != nil {
+			continue
+		}
+		if net.ParseIP(host) != nil {
+			out.eps = append(out.eps, e)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ips, err := net.DefaultResolver.LookupHost(rctx, host)
+		cancel()
+		if err != nil {
+			continue
+		}
+		slices.Sort(ips)
+		for _, ip := range ips {
+			out.eps = append(out.eps, endpointConfig{addr: net.JoinHostPort(ip, port), weight: e.weight})
+		}
+	}
+	return out
+}
+
+// followDNS re-resolves a STRICT_DNS cluster every dns_refresh_rate until the cluster is
+// dropped, swapping its endpoint set when the addresses change.
+func (c *cluster) followDNS(log *slog.Logger, onChange func()) {
+	var last []endpointConfig
+	refresh := func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-c.stop:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		res := resolveStatic(ctx, c.cfg.static)
+		cancel()
+		if slices.Equal(res.eps, last) {
+			return
+		}
+		last = res.eps
+		c.setEndpoints(res)
+		log.Info("cluster resolved", "cluster", c.cfg.name, "endpoints", len(res.eps))
+		if onChange != nil {
+			onChange()
+		}
+	}
+	refresh()
+	go func() {
+		t := time.NewTicker(c.cfg.dnsRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-t.C:
+				refresh()
+			}
+		}
+	}()
+}

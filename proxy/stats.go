@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// clusterStats are one cluster's counters. They outlive the cluster value (a changed cluster
+// keeps counting where it left off), and cost a few atomic adds per request.
+type clusterStats struct {
+	codes           [600]atomic.Uint64 // by status code; 0 is never used
+	pendingOverflow atomic.Uint64
+	rqOverflow      atomic.Uint64
+	retries         atomic.Uint64
+	retryOverflow   atomic.Uint64
+	ejections       atomic.Uint64
+	mirrors         atomic.Uint64
+	buckets         [len(latencyBuckets) + 1]atomic.Uint64
+	sumNanos        atomic.Uint64
+	count           atomic.Uint64
+}
+
+// latencyBuckets are the histogram's upper bounds, in seconds.
+var latencyBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+func (s *clusterStats) record(code int, d time.Duration) {
+	if code > 0 && code < len(s.codes) {
+		s.codes[code].Add(1)
+	}
+	sec := d.Seconds()
+	i := 0
+	for i < len(latencyBuckets) && sec > latencyBuckets[i] {
+		i++
+	}
+	s.buckets[i].Add(1)
+	s.sumNanos.Add(uint64(d))
+	s.count.Add(1)
+}
+
+// statsRegistry holds every cluster's stats by name.
+type statsRegistry struct {
+	mu sync.Mutex
+	m  map[string]*clusterStats
+}
+
+func (r *statsRegistry) get(name string) *clusterStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]*clusterStats{}
+	}
+	s, ok := r.m[name]
+	if !ok {
+		s = &clusterStats{}
+		r.m[name] = s
+	}
+	return s
+}
+
+// writePrometheus writes every counter in the Prometheus text exposition format.
+func (r *statsRegistry) writePrometheus(w io.Writer) {
+	r.mu.Lock()
+	stats := maps.Clone(r.m)
+	r.mu.Unlock()
+	names := slices.Sorted(maps.Keys(stats))
+	counter := func(name, help string, get func(*clusterStats) uint64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+		for _, n := range names {
+			fmt.Fprintf(w, "%s{cluster=%q} %d\n", name, n, get(stats[n]))
+		}
+	}
+	fmt.Fprintf(w, "# HELP signalbox_proxy_requests_total Requests routed to a cluster, by response code.\n# TYPE signalbox_proxy_requests_total counter\n")
+	for _, n := range names {
+		s := stats[n]
+		for code := range s.codes {
+			if v := s.codes[code].Load(); v > 0 {
+				fmt.Fprintf(w, "signalbox_proxy_requests_total{cluster=%q,code=\"%d\"} %d\n", n, code, v)
+			}
+		}
+	}
+	counter("signalbox_proxy_upstream_rq_pending_overflow_total", "Requests refused because the cluster's pending-request circuit breaker was open.",
+		func(s *clusterStats) uint64 { return s.pendingOverflow.Load() })
+	counter("signalbox_proxy_upstream_rq_overflow_total", "Requests refused because the cluster's max_requests circuit breaker was open.",
+		func(s *clusterStats) uint64 { return s.rqOverflow.Load() })
+	counter("signalbox_proxy_upstream_rq_retry_total", "Retries sent to the cluster.",
+		func(s *clusterStats) uint64 { return s.retries.Load() })
+	counter("signalbox_proxy_upstream_rq_retry_overflow_total", "Retries not sent because the cluster's max_retries circuit breaker was open.",
+		func(s *clusterStats) uint64 { return s.retryOverflow.Load() })
+	counter("signalbox_proxy_outlier_ejections_total", "Endpoints ejected by outlier detection.",
+		func(s *clusterStats) uint64 { return s.ejections.Load() })
+	counter("signalbox_proxy_mirror_requests_total", "Shadow requests sent to the cluster.",
+		func(s *clusterStats) uint64 { return s.mirrors.Load() })
+	const h = "signalbox_proxy_request_duration_seconds"
+	fmt.Fprintf(w, "# HELP %s Time from routing a request to the end of its response, by cluster.\n# TYPE %s histogram\n", h, h)
+	for _, n := range names {
+		s := stats[n]
+		var cum uint64
+		for i, b := range latencyBuckets {
+			cum += s.buckets[i].Load()
+			fmt.Fprintf(w, "%s_bucket{cluster=%q,le=\"%g\"} %d\n", h, n, b, cum)
+		}
+		cum += s.buckets[len(latencyBuckets)].Load()
+		fmt.Fprintf(w, "%s_bucket{cluster=%q,le=\"+Inf\"} %d\n", h, n, cum)
+		fmt.Fprintf(w, "%s_sum{cluster=%q} %g\n", h, n, time.Duration(s.sumNanos.Load()).Seconds())
+		fmt.Fprintf(w, "%s_count{cluster=%q} %d\n", h, n, s.count.Load())
+	}
+}
