@@ -25,7 +25,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		return err
 	}
 	rows := 0
-	section, header := "", ""
+	section := ""
 	for _, c := range r.Changes {
 		if rows == maxMarkdownRows {
 			fmt.Fprintf(&b, "\n… and %d more changes (run `signalbox diff` for all of them).\n", len(r.Changes)-rows)
@@ -34,12 +34,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		s, h, row := c.markdownRow()
 		if s != section {
 			fmt.Fprintf(&b, "\n#### %s\n\n%s\n", s, h)
-			section, header = s, h
+			section = s
 		}
 		b.WriteString(row)
 		rows++
 	}
-	_ = header
 	if d := r.mermaid(); d != "" {
 		b.WriteString("\n#### Traffic split\n\n```mermaid\n" + d + "```\n")
 	}
