@@ -367,6 +367,10 @@ type sidecar struct {
 	routes   *routev3.RouteConfiguration
 	clusters map[string][]*httptest.Server
 	version  string
+	// Optional: HTTP filters before the router, edits to clusters by name, extra listeners.
+	filters   []*hcmv3.HttpFilter
+	edit      map[string]func(*clusterv3.Cluster)
+	listeners []types.Resource
 }
 
 func (s sidecar) snapshot(t testing.TB) snapshot {
@@ -374,7 +378,7 @@ func (s sidecar) snapshot(t testing.TB) snapshot {
 	snap := snapshot{
 		versions: map[string]string{lds: "l1", rds: s.version, cds: "c1", eds: "e1"},
 		resources: map[string][]types.Resource{
-			lds: {httpListener("out", "127.0.0.1", 15001, "r")},
+			lds: append([]types.Resource{httpListener("out", "127.0.0.1", 15001, "r", append(s.filters, routerFilter())...)}, s.listeners...),
 			rds: {s.routes},
 		},
 	}
@@ -383,7 +387,11 @@ func (s sidecar) snapshot(t testing.TB) snapshot {
 		names = append(names, name)
 	}
 	for _, name := range names {
-		snap.resources[cds] = append(snap.resources[cds], edsCluster(name))
+		c := edsCluster(name)
+		if e := s.edit[name]; e != nil {
+			e(c)
+		}
+		snap.resources[cds] = append(snap.resources[cds], c)
 		snap.resources[eds] = append(snap.resources[eds], loadAssignment(t, name, s.clusters[name]...))
 	}
 	return snap
