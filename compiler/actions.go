@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"encoding/base64"
 	"fmt"
 	"maps"
 	"net/http"
@@ -144,11 +145,16 @@ func (b *builder) redirect(d *schema.Document, path string, in *schema.HTTPRedir
 	return out
 }
 
-func directResponse(in *schema.HTTPDirectResponse) *ir.DirectResponse {
+// directResponse answers without an upstream; a bytes body is base64 in YAML, as in Istio.
+func (b *builder) directResponse(d *schema.Document, path string, in *schema.HTTPDirectResponse) *ir.DirectResponse {
 	out := &ir.DirectResponse{Status: in.Status}
 	if in.Body != nil {
-		if in.Body.Bytes != nil {
-			out.BodyBytes = in.Body.Bytes
+		if in.Body.Bytes != "" {
+			raw, err := base64.StdEncoding.DecodeString(in.Body.Bytes)
+			if err != nil {
+				b.errorf(d, path+".body.bytes", "not base64: %v", err)
+			}
+			out.BodyBytes = raw
 		} else {
 			out.Body = in.Body.String
 		}

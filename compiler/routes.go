@@ -45,7 +45,7 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) []*ir.Route {
 	case in.Redirect != nil:
 		base.Redirect = b.redirect(d, path+".redirect", in.Redirect, ctx.port)
 	case in.DirectResponse != nil:
-		base.DirectResponse = directResponse(in.DirectResponse)
+		base.DirectResponse = b.directResponse(d, path+".directResponse", in.DirectResponse)
 	default:
 		clusters, ok := b.destinations(d, path, in.Route, ctx.host, ctx.port)
 		if !ok {

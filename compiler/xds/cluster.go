@@ -211,9 +211,10 @@ func loadAssignment(c *ir.Cluster) *endpoint.ClusterLoadAssignment {
 	return cla
 }
 
+// locality is always set, empty or not: gRPC clients refuse a locality without one.
 func locality(l string) *core.Locality {
 	if l == "" {
-		return nil
+		return &core.Locality{}
 	}
 	parts := strings.SplitN(l, "/", 3)
 	out := &core.Locality{Region: parts[0]}

@@ -1,0 +1,241 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/xds"
+
+	"github.com/signalbox/signalbox/demo"
+	"github.com/signalbox/signalbox/publisher"
+)
+
+// echoBackend is a gRPC test service that answers with its name; with failEvery > 0 every
+// failEvery-th call fails with UNAVAILABLE, so retries have something to do.
+type echoBackend struct {
+	testgrpc.UnimplementedTestServiceServer
+	name      string
+	failEvery int64
+	calls     atomic.Int64
+	addr      string
+	srv       *grpc.Server
+}
+
+func (e *echoBackend) UnaryCall(ctx context.Context, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
+	n := e.calls.Add(1)
+	if e.failEvery > 0 && n%e.failEvery == 1 {
+		return nil, status.Error(codes.Unavailable, e.name+" is flaky")
+	}
+	return &testgrpc.SimpleResponse{Hostname: e.name}, nil
+}
+
+func startEcho(t *testing.T, name string, failEvery int64) *echoBackend {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &echoBackend{name: name, failEvery: failEvery, addr: lis.Addr().String(), srv: grpc.NewServer()}
+	testgrpc.RegisterTestServiceServer(e.srv, e)
+	go e.srv.Serve(lis)
+	t.Cleanup(e.srv.Stop)
+	return e
+}
+
+// grpcMesh is the policy tree of the test: one gRPC service with three workloads, routed on
+// headers (fault, version, retry) with a weighted default.
+func grpcMesh(v1, v2, flaky *echoBackend) map[string]string {
+	ep := func(b *echoBackend, version string) string {
+		host, port, _ := strings.Cut(b.addr, ":")
+		return fmt.Sprintf("  - address: %s\n    ports: {grpc: %s}\n    labels: {version: %s}\n", host, port, version)
+	}
+	return map[string]string{
+		"policies/echo.yaml": `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: echo
+spec:
+  hosts: [echo.default.svc.cluster.local]
+  ports:
+  - {number: 7070, name: grpc, protocol: GRPC}
+  resolution: STATIC
+  endpoints:
+` + ep(v1, "v1") + ep(v2, "v2") + ep(flaky, "flaky") + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: echo
+spec:
+  host: echo
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+  - {name: flaky, labels: {version: flaky}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: echo
+spec:
+  hosts: [echo]
+  http:
+  - name: fault
+    match:
+    - headers: {x-fault: {exact: abort}}
+    fault:
+      abort:
+        grpcStatus: RESOURCE_EXHAUSTED
+        percentage: {value: 100}
+    route:
+    - destination: {host: echo, subset: v1}
+  - name: pinned
+    match:
+    - headers: {x-version: {exact: v2}}
+    route:
+    - destination: {host: echo, subset: v2}
+  - name: retried
+    match:
+    - headers: {x-retry: {exact: "yes"}}
+    retries: {attempts: 3, retryOn: unavailable}
+    route:
+    - destination: {host: echo, subset: flaky}
+  - name: unretried
+    match:
+    - headers: {x-retry: {exact: "no"}}
+    retries: {attempts: 0}
+    route:
+    - destination: {host: echo, subset: flaky}
+  - name: split
+    route:
+    - destination: {host: echo, subset: v1}
+      weight: 75
+    - destination: {host: echo, subset: v2}
+      weight: 25
+`,
+	}
+}
+
+// TestGRPCClientFollowsPublisher drives a real grpc-go xDS client (target xds:///host:port)
+// against the publisher: the client takes the gRPC role by its user agent and honours weighted
+// split, header match, fault abort and retry.
+func TestGRPCClientFollowsPublisher(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	v1, v2, flaky := startEcho(t, "v1", 0), startEcho(t, "v2", 0), startEcho(t, "flaky", 2)
+
+	repo, err := demo.InitRepo(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range grpcMesh(v1, v2, flaky) {
+		if err := repo.WriteFile(p, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := repo.Commit("echo: gRPC routing"); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := publisher.New(publisher.Config{Repo: repo.Dir, Branch: "main", Dir: "policies", Poll: time.Hour,
+		XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := pub.Status(); st.LastError != nil {
+		t.Fatalf("publisher refused the tree: %+v", st.LastError)
+	}
+
+	bootstrap := fmt.Sprintf(`{
+  "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
+  "node": {"id": "grpc-client-1", "locality": {}}
+}`, pub.XDSAddr())
+	resolver, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient("xds:///echo.default.svc.cluster.local:7070",
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := testgrpc.NewTestServiceClient(conn)
+
+	call := func(headers ...string) (string, error) {
+		cctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, headers...), 5*time.Second)
+		defer cancel()
+		resp, err := client.UnaryCall(cctx, &testgrpc.SimpleRequest{}, grpc.WaitForReady(true))
+		if err != nil {
+			return "", err
+		}
+		return resp.GetHostname(), nil
+	}
+
+	t.Run("weighted split", func(t *testing.T) {
+		const n = 400
+		counts := map[string]int{}
+		for range n {
+			name, err := call()
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts[name]++
+		}
+		if share := float64(counts["v1"]) / n; counts["v1"]+counts["v2"] != n || share < 0.65 || share > 0.85 {
+			t.Fatalf("want 75±10%% on v1 and the rest on v2, got %v", counts)
+		}
+	})
+	t.Run("header match", func(t *testing.T) {
+		for range 20 {
+			if name, err := call("x-version", "v2"); err != nil || name != "v2" {
+				t.Fatalf("x-version: v2 went to %q (%v), want v2", name, err)
+			}
+		}
+	})
+	t.Run("fault abort", func(t *testing.T) {
+		v1.calls.Store(0)
+		for range 10 {
+			_, err := call("x-fault", "abort")
+			if status.Code(err) != codes.ResourceExhausted {
+				t.Fatalf("x-fault: abort: got %v, want RESOURCE_EXHAUSTED injected by the client", err)
+			}
+		}
+		if n := v1.calls.Load(); n != 0 {
+			t.Fatalf("%d aborted calls reached v1: the abort is injected before the upstream", n)
+		}
+	})
+	t.Run("retry", func(t *testing.T) {
+		// flaky fails every other call: with 3 retries on UNAVAILABLE every call succeeds...
+		for range 20 {
+			if name, err := call("x-retry", "yes"); err != nil || name != "flaky" {
+				t.Fatalf("retried call: %q, %v", name, err)
+			}
+		}
+		// ...and without retries half of them fail.
+		failed := 0
+		for range 20 {
+			if _, err := call("x-retry", "no"); status.Code(err) == codes.Unavailable {
+				failed++
+			}
+		}
+		if failed < 5 {
+			t.Fatalf("without retries %d of 20 calls failed; the flaky backend fails every other call", failed)
+		}
+	})
+}
