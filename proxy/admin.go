@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 )
@@ -13,7 +14,10 @@ import (
 //
 //	GET /healthz  200 while the process runs
 //	GET /ready    200 once listeners, routes, clusters and endpoints have been applied, else 503
-//	GET /config   JSON: listeners with their bound addresses, ACKed versions, the last NACK
+//	GET /config   JSON: listeners with their bound addresses, ACKed versions, the last NACK,
+//	              clusters with their endpoints and circuit-breaker counters
+//	GET /metrics  Prometheus text: per-cluster requests by code, latency histograms,
+//	              circuit-breaker overflows, retries, ejections, mirrored requests
 func (p *Proxy) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -25,6 +29,10 @@ func (p *Proxy) AdminHandler() http.Handler {
 			return
 		}
 		w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		p.fwd.stats.writePrometheus(w)
 	})
 	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -60,12 +68,19 @@ type ClusterDump struct {
 	Name      string         `json:"name"`
 	EDSName   string         `json:"eds_service_name,omitempty"`
 	Endpoints []EndpointDump `json:"endpoints"`
+	// Circuit-breaker state and counters.
+	ActiveRequests  int64  `json:"active_requests"`
+	PendingOverflow uint64 `json:"upstream_rq_pending_overflow"`
+	RequestOverflow uint64 `json:"upstream_rq_overflow"`
+	RetryOverflow   uint64 `json:"upstream_rq_retry_overflow"`
+	Ejections       uint64 `json:"outlier_ejections"`
 }
 
 type EndpointDump struct {
 	Address string `json:"address"`
 	Weight  uint32 `json:"weight"`
 	Active  int64  `json:"active_requests"`
+	Ejected bool   `json:"ejected,omitempty"`
 }
 
 func (p *Proxy) configDump() ConfigDump {
@@ -95,10 +110,15 @@ func (p *Proxy) configDump() ConfigDump {
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.clusters)) {
 		c := p.clusters[name]
-		cd := ClusterDump{Name: name, EDSName: c.cfg.edsName, Endpoints: []EndpointDump{}}
+		cd := ClusterDump{Name: name, EDSName: c.cfg.edsName, Endpoints: []EndpointDump{}, ActiveRequests: c.rq.Load(),
+			PendingOverflow: c.stats.pendingOverflow.Load(), RequestOverflow: c.stats.rqOverflow.Load(),
+			RetryOverflow: c.stats.retryOverflow.Load(), Ejections: c.stats.ejections.Load()}
 		if s := c.eps.Load(); s != nil {
+			now := time.Now().UnixNano()
 			for _, e := range s.eps {
-				cd.Endpoints = append(cd.Endpoints, EndpointDump{Address: e.addr, Weight: e.weight, Active: e.active.Load()})
+				until := e.ejectedUntil.Load()
+				cd.Endpoints = append(cd.Endpoints, EndpointDump{Address: e.addr, Weight: e.weight, Active: e.active.Load(),
+					Ejected: until != 0 && now < until})
 			}
 		}
 		d.Clusters = append(d.Clusters, cd)
