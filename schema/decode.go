@@ -55,6 +55,22 @@ func decodeDocument(doc *Document, st *ast.StructLit) error {
 			gw.Servers[i].Port.Protocol = strings.ToUpper(gw.Servers[i].Port.Protocol)
 		}
 		return nil
+	case KindWorkloadEntry:
+		var we WorkloadEntry
+		doc.Spec = &we
+		return decodeJSON(spec, &we)
+	case KindPeerAuthentication:
+		var pa PeerAuthentication
+		doc.Spec = &pa
+		return decodeJSON(spec, &pa)
+	case KindAuthorizationPolicy:
+		var ap AuthorizationPolicy
+		doc.Spec = &ap
+		return decodeJSON(spec, &ap)
+	case KindRequestAuthentication:
+		var ra RequestAuthentication
+		doc.Spec = &ra
+		return decodeJSON(spec, &ra)
 	}
 	return fmt.Errorf("no typed form for kind %s", doc.Kind)
 }

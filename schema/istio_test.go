@@ -45,37 +45,70 @@ func TestIstioBookinfo(t *testing.T) {
 }
 
 // TestIstioValidation holds signalbox to Istio's own validation corpus: every document Istio
-// rejects is rejected, and every document Istio accepts loads, unless it uses something signalbox
-// does not support yet and is refused for that reason alone.
+// accepts loads, and every document Istio rejects is rejected. It logs the counts that README.md
+// quotes (go test -v -run TestIstioValidation ./schema/).
 func TestIstioValidation(t *testing.T) {
 	paths, _ := filepath.Glob("testdata/istio/validation/*.yaml")
 	if len(paths) == 0 {
 		t.Fatal("no validation files")
 	}
-	n := 0
-	defer func() {
-		if n < 20 {
-			t.Errorf("only %d documents in the corpus", n)
-		}
-	}()
+	var valid, validOK, invalid, invalidOK int
 	for _, p := range paths {
-		valid := strings.HasSuffix(p, "-valid.yaml")
+		isValid := strings.HasSuffix(p, "-valid.yaml")
 		for i, doc := range istioDocuments(t, p) {
-			n++
 			name := filepath.Base(p)
 			tree, findings := Load([]File{{Path: name, Data: []byte(doc)}})
-			switch {
-			case valid && len(findings) == 0 && len(tree.Documents) == 1:
-			case valid:
-				for _, f := range findings {
-					if !strings.Contains(f.Message, "not supported yet") {
-						t.Errorf("%s document %d: Istio accepts it, signalbox says: %s", name, i, f)
-					}
+			if isValid {
+				valid++
+				if len(findings) == 0 && len(tree.Documents) == 1 {
+					validOK++
+					continue
 				}
-			case len(findings) == 0:
-				t.Errorf("%s document %d: Istio rejects it, signalbox accepts it:\n%s", name, i, doc)
+				for _, f := range findings {
+					t.Errorf("%s document %d: Istio accepts it, signalbox says: %s", name, i, f)
+				}
+				continue
+			}
+			invalid++
+			if len(findings) > 0 {
+				invalidOK++
+				continue
+			}
+			t.Errorf("%s document %d: Istio rejects it, signalbox accepts it:\n%s", name, i, doc)
+		}
+	}
+	t.Logf("Istio's validation corpus: %d of %d valid documents accepted, %d of %d invalid rejected", validOK, valid, invalidOK, invalid)
+	if valid < 15 || invalid < 40 {
+		t.Errorf("only %d valid and %d invalid documents in the corpus", valid, invalid)
+	}
+}
+
+// TestIstioConfig loads Istio's sample configurations: every document of a networking or
+// security kind loads; the others (Deployments, Sidecars) are refused by name, and skipped with
+// IgnoreUnknown where they are not Istio's.
+func TestIstioConfig(t *testing.T) {
+	paths, _ := filepath.Glob("testdata/istio/config/*.yaml")
+	if len(paths) == 0 {
+		t.Fatal("no config files")
+	}
+	loaded := 0
+	for _, p := range paths {
+		f := readFile(t, p, filepath.Base(p))
+		tree, findings := LoadWithOptions([]File{f}, Options{IgnoreUnknown: true})
+		loaded += len(tree.Documents)
+		for _, fd := range findings {
+			switch {
+			case fd.Kind == "Sidecar" && strings.Contains(fd.Message, "not supported yet"):
+				// A kind the schemas do not model: named, not dropped.
+			case strings.HasSuffix(fd.Message, ".websocketUpgrade: unknown field"):
+				// A field Istio removed from its API long ago.
+			default:
+				t.Errorf("%s", fd)
 			}
 		}
+	}
+	if loaded < 65 {
+		t.Errorf("only %d documents loaded", loaded)
 	}
 }
 

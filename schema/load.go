@@ -3,8 +3,10 @@ package schema
 import (
 	"fmt"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/token"
@@ -13,24 +15,58 @@ import (
 // SettingsFile is the path, relative to the policy root, of the project settings: not a policy.
 const SettingsFile = "signalbox.yaml"
 
-// Load decodes and validates every file of a policy tree: *.yaml and *.yml files (several
-// documents each), *.cue files, and the settings in signalbox.yaml. Files with other extensions
-// are ignored. It returns the valid documents, sorted by kind, namespace and name, and the
-// findings sorted by position. An invalid document is left out of the tree and reported; the
-// caller must not compile a tree whose findings hold an error.
-func Load(files []File) (*Tree, []Finding) {
-	v := theValidator()
-	v.mu.Lock()
-	defer v.mu.Unlock()
+// Options change how a tree is loaded. The zero value is what Load uses.
+type Options struct {
+	// IgnoreUnknown skips documents that are not Istio's (neither an istio.io apiVersion nor an
+	// Istio kind, such as Kubernetes Deployments next to the policies) and documents that are
+	// not mappings, instead of reporting each as an error.
+	IgnoreUnknown bool
+}
 
-	l := &loader{v: v, seen: map[string]Pos{}}
-	l.tree.Settings = Settings{SidecarListener: DefaultSidecarListener}
+// Load decodes and validates every file of a policy tree with the default options; see
+// LoadWithOptions.
+func Load(files []File) (*Tree, []Finding) {
+	return LoadWithOptions(files, Options{})
+}
+
+// LoadWithOptions decodes and validates every file of a policy tree: *.yaml and *.yml files
+// (several documents each), *.cue files, and the settings in signalbox.yaml. Files with other
+// extensions are ignored. It returns the valid documents, sorted by kind, namespace and name, and
+// the findings sorted by position. An invalid document is left out of the tree and reported; the
+// caller must not compile a tree whose findings hold an error.
+//
+// Each file is validated on its own, several at a time, and its result is kept in a cache keyed
+// by the file's path and content: loading a tree again after one file changed validates that
+// file only. Documents are shared between the trees that hold them and must not be modified.
+func LoadWithOptions(files []File, opts Options) (*Tree, []Finding) {
 	files = slices.Clone(files)
 	slices.SortStableFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	for _, f := range files {
-		l.file(f)
+	results := loadFiles(files, opts)
+
+	tree := &Tree{Settings: Settings{SidecarListener: DefaultSidecarListener}}
+	var findings []Finding
+	// A kind, namespace and name is defined once in a tree: files are read in path order, and
+	// the first definition wins.
+	seen := map[string]Pos{}
+	for _, r := range results {
+		findings = append(findings, r.findings...)
+		if r.settings != nil {
+			tree.Settings = *r.settings
+		}
+		for _, d := range r.docs {
+			if first, ok := seen[d.key]; ok {
+				findings = append(findings, Finding{Pos: d.pos, Severity: SeverityError, Kind: d.kind,
+					Namespace: d.namespace, Name: d.name,
+					Message: "duplicate " + d.key + ", first defined at " + first.String()})
+				continue
+			}
+			seen[d.key] = d.pos
+			if d.doc != nil {
+				tree.Documents = append(tree.Documents, d.doc)
+			}
+		}
 	}
-	slices.SortFunc(l.tree.Documents, func(a, b *Document) int {
+	slices.SortFunc(tree.Documents, func(a, b *Document) int {
 		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
 			return c
 		}
@@ -39,17 +75,81 @@ func Load(files []File) (*Tree, []Finding) {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	sortFindings(l.findings)
-	return &l.tree, l.findings
+	sortFindings(findings)
+	return tree, findings
 }
 
-// loader is one Load call.
-type loader struct {
-	v        *validator
-	tree     Tree
+// fileResult is what one file yields on its own: its documents in order (each with its
+// identity, valid or not, so that duplicates across files are found), its findings, and the
+// settings it sets.
+type fileResult struct {
+	docs     []fileDoc
 	findings []Finding
-	// seen maps kind/namespace/name to where it was first defined, to refuse a second definition.
-	seen map[string]Pos
+	settings *Settings
+}
+
+// fileDoc is one named document of a file; doc is nil when the document is invalid.
+type fileDoc struct {
+	key                   string // "Kind namespace/name"
+	pos                   Pos
+	kind, namespace, name string
+	doc                   *Document
+}
+
+// loadFiles validates files not in the cache, on up to GOMAXPROCS goroutines, each with a
+// validator (a CUE context) of its own.
+func loadFiles(files []File, opts Options) []*fileResult {
+	results := make([]*fileResult, len(files))
+	keys := make([]cacheKey, len(files))
+	var todo []int
+	for i, f := range files {
+		keys[i] = keyOf(f, opts)
+		if r, ok := theCache.get(keys[i]); ok {
+			results[i] = r
+			continue
+		}
+		todo = append(todo, i)
+	}
+	workers := min(runtime.GOMAXPROCS(0), maxValidators, len(todo))
+	var next sync.Mutex
+	pos := 0
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := getValidator()
+			defer putValidator(v)
+			for {
+				next.Lock()
+				if pos == len(todo) {
+					next.Unlock()
+					return
+				}
+				i := todo[pos]
+				pos++
+				next.Unlock()
+				r := loadFile(v, files[i], opts)
+				theCache.put(keys[i], r)
+				results[i] = r
+			}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+func loadFile(v *validator, f File, opts Options) *fileResult {
+	l := &loader{v: v, opts: opts}
+	l.file(f)
+	return &l.fileResult
+}
+
+// loader loads one file.
+type loader struct {
+	v    *validator
+	opts Options
+	fileResult
 }
 
 func (l *loader) file(f File) {
@@ -81,7 +181,9 @@ func (l *loader) document(file string, x ast.Expr) {
 		doc, findings := l.policy(file, n)
 		l.findings = append(l.findings, findings...)
 		if doc != nil {
-			l.tree.Documents = append(l.tree.Documents, doc)
+			if k := len(l.docs) - 1; k >= 0 && l.docs[k].doc == nil && l.docs[k].pos == doc.Pos {
+				l.docs[k].doc = doc
+			}
 		}
 		return
 	case *ast.BasicLit:
@@ -96,22 +198,20 @@ func (l *loader) document(file string, x ast.Expr) {
 	default:
 		what = "a single value"
 	}
+	if l.opts.IgnoreUnknown {
+		return
+	}
 	l.findings = append(l.findings, fileFinding(posAt(file, x.Pos()), "not a policy document ("+what+", not a mapping)"))
 }
 
-// claim records the identity of a document, or marks it a duplicate of an earlier one.
+// claim records the identity of a named document; LoadWithOptions refuses a second definition.
 func (l *loader) claim(s *docState, h header) {
 	if h.name == "" {
 		return
 	}
-	key := s.doc.Kind + " " + s.doc.Namespace + "/" + s.doc.Name
-	if first, ok := l.seen[key]; ok {
-		s.findings = append(s.findings, Finding{Pos: s.doc.Pos, Severity: SeverityError,
-			Kind: s.doc.Kind, Namespace: s.doc.Namespace, Name: s.doc.Name,
-			Message: "duplicate " + key + ", first defined at " + first.String()})
-		return
-	}
-	l.seen[key] = s.doc.Pos
+	d := s.doc
+	l.docs = append(l.docs, fileDoc{key: d.Kind + " " + d.Namespace + "/" + d.Name, pos: d.Pos,
+		kind: d.Kind, namespace: d.Namespace, name: d.Name})
 }
 
 func fileFinding(pos Pos, msg string) Finding {

@@ -177,7 +177,7 @@ func TestPositions(t *testing.T) {
 }
 
 func TestDuplicatesAcrossFiles(t *testing.T) {
-	vs := "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec: {hosts: [reviews]}\n"
+	vs := "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews}\nspec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}}]}]}\n"
 	tree, findings := Load([]File{
 		{Path: "b.yaml", Data: []byte(vs)},
 		{Path: "a.yaml", Data: []byte("# reviews\n---\n" + vs)},

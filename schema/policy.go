@@ -1,18 +1,19 @@
 package schema
 
 import (
+	"strings"
+
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/token"
 )
 
-// istioKinds are Istio kinds outside the supported set: refused as "not supported yet" rather
+// istioKinds are Istio kinds the schemas do not model: refused as "not supported yet" rather
 // than as foreign documents.
 var istioKinds = map[string]bool{
-	"WorkloadEntry": true, "WorkloadGroup": true, "Sidecar": true, "EnvoyFilter": true,
-	"ProxyConfig": true, "PeerAuthentication": true, "AuthorizationPolicy": true,
-	"RequestAuthentication": true, "Telemetry": true, "WasmPlugin": true,
+	"WorkloadGroup": true, "Sidecar": true, "EnvoyFilter": true, "ProxyConfig": true,
+	"Telemetry": true, "WasmPlugin": true, "ServiceEntryGroup": true,
 }
 
 // policy loads one document that decoded to a mapping. It returns the document when it is
@@ -32,6 +33,9 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	}
 
 	ks := l.v.kinds[h.kind]
+	if l.opts.IgnoreUnknown && ks == nil && !istioKinds[h.kind] && !isIstioAPIVersion(h.apiVersion) {
+		return nil, nil
+	}
 	switch {
 	case h.kindNode == nil:
 		s.report(doc.Pos, "", "not a policy document (no kind)")
@@ -61,13 +65,18 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	if err := ks.def.Unify(val).Validate(cue.Concrete(true)); err != nil {
 		s.reportCUE(err, st, ks.shape, l.v.patterns)
 	}
-	if len(s.findings) > 0 { // a duplicate too: its finding is there
-		return nil, s.findings
+	if doc.Kind == KindPeerAuthentication {
+		checkPortKeys(s, mapKeys(st, "spec", "portLevelMtls"), "spec.portLevelMtls")
 	}
-	if err := decodeDocument(doc, st); err != nil {
+	schemaOK := len(s.findings) == 0
+	if err := decodeDocument(doc, st); err != nil && schemaOK {
 		s.report(doc.Pos, "", "cannot decode: "+err.Error())
 		return nil, s.findings
 	}
+	// The rules in Go run on an invalid document too, so that one mistake does not hide
+	// another; a value the schema refused decodes as its zero value, so their findings about
+	// places already reported are left out.
+	s.settled = !schemaOK
 	check(s)
 	if len(s.findings) > 0 {
 		return nil, s.findings
@@ -114,4 +123,30 @@ func stringField(st *ast.StructLit, name string) (string, bool) {
 	}
 	s, err := literal.Unquote(lit.Value)
 	return s, err == nil
+}
+
+// mapKeys returns the keys of the mapping at the path of field names, nil when there is none.
+func mapKeys(st *ast.StructLit, path ...string) []string {
+	for _, name := range path {
+		next, ok := field(st, name).(*ast.StructLit)
+		if !ok {
+			return nil
+		}
+		st = next
+	}
+	var keys []string
+	for _, d := range st.Elts {
+		if f, ok := d.(*ast.Field); ok {
+			if n, _, err := ast.LabelName(f.Label); err == nil {
+				keys = append(keys, n)
+			}
+		}
+	}
+	return keys
+}
+
+// isIstioAPIVersion says whether an apiVersion is of an Istio API group (*.istio.io).
+func isIstioAPIVersion(v string) bool {
+	group, _, _ := strings.Cut(v, "/")
+	return group == "istio.io" || strings.HasSuffix(group, ".istio.io")
 }

@@ -157,6 +157,14 @@ func checkInvariants(t testing.TB, name string, data []byte) {
 			ok = d.Kind == KindServiceEntry
 		case *Gateway:
 			ok = d.Kind == KindGateway
+		case *WorkloadEntry:
+			ok = d.Kind == KindWorkloadEntry
+		case *PeerAuthentication:
+			ok = d.Kind == KindPeerAuthentication
+		case *AuthorizationPolicy:
+			ok = d.Kind == KindAuthorizationPolicy
+		case *RequestAuthentication:
+			ok = d.Kind == KindRequestAuthentication
 		}
 		if !ok || d.Name == "" || d.Namespace == "" || d.Pos.File != name {
 			t.Errorf("%s: malformed document %+v", name, d)

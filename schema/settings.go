@@ -48,8 +48,11 @@ func (l *loader) settings(file string, st *ast.StructLit) {
 			var set Settings
 			if err := val.Decode(&set); err != nil {
 				s.report(s.doc.Pos, "", "cannot decode: "+err.Error())
-			} else if set.SidecarListener != "" {
-				l.tree.Settings.SidecarListener = set.SidecarListener
+			} else {
+				if set.SidecarListener == "" {
+					set.SidecarListener = DefaultSidecarListener
+				}
+				l.fileResult.settings = &set
 			}
 		}
 	}

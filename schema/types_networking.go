@@ -99,10 +99,10 @@ type HTTPDirectResponse struct {
 	Body   *HTTPBody `json:"body,omitempty"`
 }
 
-// HTTPBody is a one-of: String or Bytes (base64 in YAML).
+// HTTPBody is a one-of: String, or Bytes as written in YAML (standard base64, padded).
 type HTTPBody struct {
 	String string `json:"string,omitempty"`
-	Bytes  []byte `json:"bytes,omitempty"`
+	Bytes  string `json:"bytes,omitempty"`
 }
 
 // Delegate hands a route to another VirtualService.
@@ -378,9 +378,16 @@ type HTTPSettings struct {
 	MaxRetries               int32  `json:"maxRetries,omitempty"`
 	IdleTimeout              string `json:"idleTimeout,omitempty"`
 	// H2UpgradePolicy is DEFAULT, DO_NOT_UPGRADE or UPGRADE.
-	H2UpgradePolicy      string `json:"h2UpgradePolicy,omitempty"`
-	UseClientProtocol    bool   `json:"useClientProtocol,omitempty"`
-	MaxConcurrentStreams int32  `json:"maxConcurrentStreams,omitempty"`
+	H2UpgradePolicy      string          `json:"h2UpgradePolicy,omitempty"`
+	UseClientProtocol    bool            `json:"useClientProtocol,omitempty"`
+	MaxConcurrentStreams int32           `json:"maxConcurrentStreams,omitempty"`
+	HTTP2KeepAlive       *HTTP2KeepAlive `json:"http2KeepAlive,omitempty"`
+}
+
+// HTTP2KeepAlive sends HTTP/2 PINGs on idle connections.
+type HTTP2KeepAlive struct {
+	Interval string `json:"interval,omitempty"`
+	Timeout  string `json:"timeout,omitempty"`
 }
 
 // OutlierDetection ejects failing endpoints.
@@ -437,9 +444,15 @@ type ServiceEntry struct {
 	Location         string             `json:"location,omitempty"`
 	Resolution       string             `json:"resolution,omitempty"`
 	Endpoints        []WorkloadEndpoint `json:"endpoints,omitempty"`
-	WorkloadSelector *WorkloadSelector  `json:"workloadSelector,omitempty"`
+	WorkloadSelector *EntrySelector     `json:"workloadSelector,omitempty"`
 	ExportTo         []string           `json:"exportTo,omitempty"`
 	SubjectAltNames  []string           `json:"subjectAltNames,omitempty"`
+}
+
+// EntrySelector selects the workloads of a ServiceEntry by labels (the field is "labels" here,
+// unlike WorkloadSelector's "matchLabels").
+type EntrySelector struct {
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // ServicePort is a port a service exposes.

@@ -71,6 +71,9 @@ type Source struct {
 	NotIPBlocks          []string `json:"notIpBlocks,omitempty"`
 	RemoteIPBlocks       []string `json:"remoteIpBlocks,omitempty"`
 	NotRemoteIPBlocks    []string `json:"notRemoteIpBlocks,omitempty"`
+	// TrustDomains and NotTrustDomains are deprecated by Istio and still accepted.
+	TrustDomains    []string `json:"trustDomains,omitempty"`
+	NotTrustDomains []string `json:"notTrustDomains,omitempty"`
 }
 
 // Operation is what a request asks for; the fields are ANDed, the values of one field ORed.
@@ -113,6 +116,9 @@ type JWTRule struct {
 	ForwardOriginalToken  bool            `json:"forwardOriginalToken,omitempty"`
 	OutputClaimToHeaders  []ClaimToHeader `json:"outputClaimToHeaders,omitempty"`
 	Timeout               string          `json:"timeout,omitempty"`
+	SpaceDelimitedClaims  []string        `json:"spaceDelimitedClaims,omitempty"`
+	// Presence is UNSPECIFIED, REQUIRED or OPTIONAL.
+	Presence string `json:"presence,omitempty"`
 }
 
 // JWTHeader is a header a token is read from, with the prefix to strip ("Bearer ").

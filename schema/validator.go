@@ -15,11 +15,11 @@ import (
 //go:embed schemas/*.cue
 var schemaFiles embed.FS
 
-// validator holds the one CUE context and the schema compiled in it. Building every document in
-// the same context with BuildExpr (not BuildFile, which retains each document) keeps a tree of
-// thousands of documents in a few MiB. A cue.Context is not safe for concurrent use, hence mu.
+// validator holds a CUE context and the schema compiled in it. Building every document in the
+// same context with BuildExpr (not BuildFile, which retains each document) keeps a tree of
+// thousands of documents in a few MiB. A cue.Context is not safe for concurrent use: each
+// goroutine that validates takes a validator of its own from the pool (getValidator).
 type validator struct {
-	mu  sync.Mutex
 	ctx *cue.Context
 	// kinds holds the schema of each policy kind, by its Istio kind name.
 	kinds    map[string]*kindSchema
@@ -41,17 +41,62 @@ var kindDefinitions = map[string]string{
 	KindDestinationRule: "#DestinationRule",
 	KindServiceEntry:    "#ServiceEntry",
 	KindGateway:         "#Gateway",
+	KindWorkloadEntry:   "#WorkloadEntry",
+
+	KindPeerAuthentication:    "#PeerAuthentication",
+	KindAuthorizationPolicy:   "#AuthorizationPolicy",
+	KindRequestAuthentication: "#RequestAuthentication",
 }
 
-// theValidator compiles the embedded schema on first use. The schema is part of the program, so
-// a schema that does not compile is a bug: it panics, and the tests catch it.
-var theValidator = sync.OnceValue(func() *validator {
-	v, err := newValidator()
-	if err != nil {
-		panic(err)
+// maxValidators bounds the validators (and so the goroutines validating files) of the process.
+const maxValidators = 8
+
+// validatorPool holds the validators not in use; made counts all that exist.
+var validatorPool struct {
+	sync.Mutex
+	free []*validator
+	made int
+	cond *sync.Cond
+}
+
+// getValidator takes a validator from the pool, compiling a new one while fewer than
+// maxValidators exist, and waiting for one otherwise. The schema is part of the program, so a
+// schema that does not compile is a bug: it panics, and the tests catch it.
+func getValidator() *validator {
+	p := &validatorPool
+	p.Lock()
+	defer p.Unlock()
+	if p.cond == nil {
+		p.cond = sync.NewCond(&p.Mutex)
 	}
-	return v
-})
+	for {
+		if n := len(p.free); n > 0 {
+			v := p.free[n-1]
+			p.free = p.free[:n-1]
+			return v
+		}
+		if p.made < maxValidators {
+			p.made++
+			p.Unlock()
+			v, err := newValidator()
+			p.Lock()
+			if err != nil {
+				p.made--
+				panic(err)
+			}
+			return v
+		}
+		p.cond.Wait()
+	}
+}
+
+func putValidator(v *validator) {
+	p := &validatorPool
+	p.Lock()
+	p.free = append(p.free, v)
+	p.Unlock()
+	p.cond.Signal()
+}
 
 func newValidator() (*validator, error) {
 	ctx := cuecontext.New()

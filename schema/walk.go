@@ -20,6 +20,9 @@ type docState struct {
 	// reported marks the paths that have a finding: one finding a path is enough.
 	reported map[string]bool
 	tooDeep  bool
+	// settled is set when the schema refused the document: Go rules then report only about
+	// places unrelated to those already reported.
+	settled bool
 }
 
 func newDocState(file string, doc *Document) *docState {
@@ -29,7 +32,7 @@ func newDocState(file string, doc *Document) *docState {
 
 // report adds an error finding about the field at path; the message is "path: reason".
 func (s *docState) report(pos Pos, path, reason string) {
-	if s.reported[path] {
+	if s.reported[path] || s.settled && s.related(path) {
 		return
 	}
 	s.reported[path] = true
@@ -39,6 +42,21 @@ func (s *docState) report(pos Pos, path, reason string) {
 	}
 	s.findings = append(s.findings, Finding{Pos: pos, Severity: SeverityError, Kind: s.doc.Kind,
 		Namespace: s.doc.Namespace, Name: s.doc.Name, Path: path, Message: msg})
+}
+
+// related says whether path is, is inside, or holds a path already reported.
+func (s *docState) related(path string) bool {
+	for p := range s.reported {
+		if p == "" || path == "" || p == path || within(path, p) || within(p, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// within says whether path lies under the field at parent: "a.b[0].c" is within "a.b".
+func within(path, parent string) bool {
+	return strings.HasPrefix(path, parent) && len(path) > len(parent) && (path[len(parent)] == '.' || path[len(parent)] == '[')
 }
 
 // keyPos is where the key of the field at path is, or the nearest thing PosOf knows.
