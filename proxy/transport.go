@@ -122,14 +122,16 @@ type countedConn struct {
 // GotConn runs on the round-tripping goroutine before the request is written, so setting
 // Close there makes the transport send "Connection: close" and retire the connection.
 func limitRequestsPerConn(r *http.Request, limit uint32) *http.Request {
+	out := new(http.Request)
 	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
 		c := info.Conn
 		if tc, ok := c.(*tls.Conn); ok {
 			c = tc.NetConn()
 		}
 		if cc, ok := c.(*countedConn); ok && cc.uses.Add(1) >= limit {
-			r.Close = true
+			out.Close = true
 		}
 	}}
-	return r.WithContext(httptrace.WithClientTrace(r.Context(), trace))
+	*out = *r.WithContext(httptrace.WithClientTrace(r.Context(), trace))
+	return out
 }
