@@ -36,6 +36,9 @@ func (b *builder) errorf(d *schema.Document, path, format string, args ...any) {
 func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
 	b := &builder{tree: tree}
 	b.collectServices()
+	for _, d := range b.docs(schema.KindVirtualService) {
+		b.checkVirtualService(d)
+	}
 	b.buildClusters()
 	mesh := &ir.Mesh{}
 	for _, name := range sortedKeys(b.clusters) {

@@ -46,6 +46,9 @@ func (b *builder) translateMatch(d *schema.Document, path string, m schema.HTTPM
 	if len(m.Gateways) > 0 {
 		b.unsupported(d, path+".gateways")
 	}
+	if m.StatPrefix != "" {
+		b.unsupported(d, path+".statPrefix")
+	}
 	if m.SourceNamespace != "" {
 		b.unsupported(d, path+".sourceNamespace")
 	}

@@ -132,7 +132,10 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		gw := g.Spec.(*schema.Gateway)
 		ref := g.Namespace + "/" + g.Name
 		claims := b.claims(func(x string) bool { return x == ref })
-		for _, srv := range gw.Servers {
+		for i, srv := range gw.Servers {
+			if !b.checkServer(g, fmt.Sprintf("spec.servers[%d]", i), srv) {
+				continue
+			}
 			bind := orDefault(srv.Bind, "0.0.0.0")
 			name := listenerName(bind, srv.Port.Number)
 			l, ok := listeners[name]
@@ -203,5 +206,43 @@ func sortVirtualHosts(l *ir.Listener) {
 			}
 		}
 		vh.Domains = kept
+	}
+}
+
+// checkServer reports what a Gateway server asks that signalbox cannot do: listeners are
+// plain-text HTTP.
+func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server) bool {
+	ok := true
+	switch srv.Port.Protocol {
+	case "", "HTTP", "HTTP2", "GRPC":
+	default:
+		b.unsupportedf(d, path+".port.protocol", "protocol %s: gateway listeners speak plain HTTP", srv.Port.Protocol)
+		ok = false
+	}
+	if srv.TLS != nil {
+		b.unsupportedf(d, path+".tls", "gateway listeners do not terminate TLS")
+		ok = false
+	}
+	if srv.DefaultEndpoint != "" {
+		b.unsupported(d, path+".defaultEndpoint")
+	}
+	if srv.Port.TargetPort != 0 {
+		b.unsupported(d, path+".port.targetPort")
+	}
+	return ok
+}
+
+// checkVirtualService reports the parts of a VirtualService that signalbox cannot compile
+// (its http rules are checked as they are translated).
+func (b *builder) checkVirtualService(d *schema.Document) {
+	vs := d.Spec.(*schema.VirtualService)
+	if len(vs.TCP) > 0 {
+		b.unsupportedf(d, "spec.tcp", "signalbox routes HTTP only")
+	}
+	if len(vs.TLS) > 0 {
+		b.unsupportedf(d, "spec.tls", "signalbox routes HTTP only")
+	}
+	if len(vs.ExportTo) > 0 {
+		b.unsupported(d, "spec.exportTo")
 	}
 }
