@@ -45,6 +45,7 @@ type clusterConfig struct {
 	static         *endpointsConfig
 	strictDNS      bool          // static holds host names, resolved to every address
 	dnsRefresh     time.Duration // STRICT_DNS re-resolution period
+	dnsFamily      clusterv3.Cluster_DnsLookupFamily
 	connectTimeout time.Duration
 	lb             lbPolicy
 	ringSize       uint64 // RING_HASH minimum ring size
@@ -98,6 +99,7 @@ func decodeCluster(c *clusterv3.Cluster) (*clusterConfig, error) {
 	if v := c.GetMaxRequestsPerConnection(); v != nil {
 		cfg.maxPerConn = v.GetValue()
 	}
+	cfg.dnsFamily = c.GetDnsLookupFamily()
 	if d := c.GetDnsRefreshRate(); d != nil && d.AsDuration() > 0 {
 		cfg.dnsRefresh = d.AsDuration()
 	}

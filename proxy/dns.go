@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	"log/slog"
 	"net"
 	"slices"
@@ -11,7 +13,7 @@ import (
 // resolveStatic turns a STRICT_DNS cluster's host names into every address they resolve to,
 // keeping each endpoint's weight; IP literals pass through. A name that fails to resolve
 // contributes nothing this round.
-func resolveStatic(ctx context.Context, cfg *endpointsConfig) *endpointsConfig {
+func resolveStatic(ctx context.Context, cfg *endpointsConfig, family clusterv3.Cluster_DnsLookupFamily) *endpointsConfig {
 	out := &endpointsConfig{name: cfg.name, count: cfg.count}
 	for _, e := range cfg.eps {
 		host, port, err := net.SplitHostPort(e.addr)
@@ -28,6 +30,7 @@ func resolveStatic(ctx context.Context, cfg *endpointsConfig) *endpointsConfig {
 		if err != nil {
 			continue
 		}
+		ips = byFamily(ips, family)
 		slices.Sort(ips)
 		for _, ip := range ips {
 			out.eps = append(out.eps, endpointConfig{addr: net.JoinHostPort(ip, port), weight: e.weight})
@@ -49,7 +52,7 @@ func (c *cluster) followDNS(log *slog.Logger, onChange func()) {
 			}
 			cancel()
 		}()
-		res := resolveStatic(ctx, c.cfg.static)
+		res := resolveStatic(ctx, c.cfg.static, c.cfg.dnsFamily)
 		cancel()
 		if slices.Equal(res.eps, last) {
 			return
@@ -74,4 +77,34 @@ func (c *cluster) followDNS(log *slog.Logger, onChange func()) {
 			}
 		}
 	}()
+}
+
+// byFamily keeps the addresses Envoy's dns_lookup_family would: AUTO prefers IPv6 and falls
+// back to IPv4, V4_PREFERRED the reverse, ALL keeps both.
+func byFamily(ips []string, family clusterv3.Cluster_DnsLookupFamily) []string {
+	var v4, v6 []string
+	for _, s := range ips {
+		if ip := net.ParseIP(s); ip != nil && ip.To4() != nil {
+			v4 = append(v4, s)
+		} else {
+			v6 = append(v6, s)
+		}
+	}
+	switch family {
+	case clusterv3.Cluster_V4_ONLY:
+		return v4
+	case clusterv3.Cluster_V6_ONLY:
+		return v6
+	case clusterv3.Cluster_V4_PREFERRED:
+		if len(v4) > 0 {
+			return v4
+		}
+		return v6
+	case clusterv3.Cluster_ALL:
+		return ips
+	}
+	if len(v6) > 0 {
+		return v6
+	}
+	return v4
 }
