@@ -2,24 +2,41 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // BenchmarkLoad loads trees of small documents, 100 to a file: half VirtualServices splitting
-// traffic between two subsets, half the DestinationRules defining them.
+// traffic between two subsets, half the DestinationRules defining them. Cold loads start with an
+// empty cache; warm ones load the tree again after one file changed.
 func BenchmarkLoad(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		files := smallTree(n)
-		b.Run(fmt.Sprintf("docs=%d", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("docs=%d/cold", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				tree, findings := Load(files)
-				if len(findings) > 0 || len(tree.Documents) != n {
-					b.Fatalf("%d documents, findings: %v", len(tree.Documents), findings)
-				}
+				theCache.reset()
+				loadAll(b, files, n)
 			}
 		})
+		b.Run(fmt.Sprintf("docs=%d/warm", n), func(b *testing.B) {
+			b.ReportAllocs()
+			theCache.reset()
+			loadAll(b, files, n)
+			for i := 0; b.Loop(); i++ {
+				changed := slices.Clone(files)
+				changed[0].Data = append(slices.Clip(changed[0].Data), fmt.Sprintf("# edit %d\n", i)...)
+				loadAll(b, changed, n)
+			}
+		})
+	}
+}
+
+func loadAll(b *testing.B, files []File, n int) {
+	tree, findings := Load(files)
+	if len(findings) > 0 || len(tree.Documents) != n {
+		b.Fatalf("%d documents, findings: %v", len(tree.Documents), findings)
 	}
 }
 

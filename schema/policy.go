@@ -57,13 +57,16 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	if s.tooDeep {
 		return nil, s.findings
 	}
-	val := l.v.ctx.BuildExpr(st)
-	if err := val.Err(); err != nil {
-		s.reportCUE(err, st, ks.shape, l.v.patterns)
-		return nil, s.findings
-	}
-	if err := ks.def.Unify(val).Validate(cue.Concrete(true)); err != nil {
-		s.reportCUE(err, st, ks.shape, l.v.patterns)
+	if len(s.findings) > 0 || !l.v.fastValid(st, ks.shape) {
+		// Only CUE's full evaluation names what is wrong.
+		val := l.v.ctx.BuildExpr(st)
+		if err := val.Err(); err != nil {
+			s.reportCUE(err, st, ks.shape, l.v.patterns)
+			return nil, s.findings
+		}
+		if err := ks.def.Unify(val).Validate(cue.Concrete(true)); err != nil {
+			s.reportCUE(err, st, ks.shape, l.v.patterns)
+		}
 	}
 	if doc.Kind == KindPeerAuthentication {
 		checkPortKeys(s, mapKeys(st, "spec", "portLevelMtls"), "spec.portLevelMtls")

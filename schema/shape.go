@@ -30,6 +30,13 @@ type shape struct {
 	enum []string
 	// broken says why the schema could not be read here: a bug in schemas/, see check.
 	broken string
+
+	// For the fast path (fastpath.go): list says the schema takes a list here, nonEmpty that
+	// it wants at least one element; leaf is the constraint of a scalar field, kind the kinds
+	// it allows, plain the kind when the constraint is that kind alone (BottomKind otherwise).
+	list, nonEmpty bool
+	leaf           cue.Value
+	kind, plain    cue.Kind
 }
 
 // maxShapeDepth stops the walk of a recursive schema; Istio's types used here are not recursive.
@@ -62,7 +69,12 @@ func shapeOf(v cue.Value, depth int) *shape {
 			s.elem, s.isMap = shapeOf(p, depth+1), true
 		}
 	}
+	if k&(cue.StructKind|cue.ListKind) == 0 {
+		s.leaf, s.kind, s.plain = v, k, plainKind(v)
+	}
 	if k&cue.ListKind != 0 {
+		s.list = true
+		s.nonEmpty = v.Unify(v.Context().CompileString("[]")).Validate() != nil
 		p := v.LookupPath(cue.MakePath(cue.AnyIndex))
 		if !p.Exists() {
 			// The element type did not evaluate on its own, typically a rule reading a

@@ -24,6 +24,8 @@ type validator struct {
 	// kinds holds the schema of each policy kind, by its Istio kind name.
 	kinds    map[string]*kindSchema
 	settings *kindSchema
+	// leafMemo remembers the verdicts of the fast path (fastpath.go).
+	leafMemo map[leafKey]bool
 	// patterns maps the regular expression of a pattern definition to the message of its
 	// @error attribute, so a value failing it reads as a sentence rather than a regex.
 	patterns map[string]string
@@ -122,7 +124,7 @@ func newValidator() (*validator, error) {
 	if err := root.Err(); err != nil {
 		return nil, fmt.Errorf("schema: %v", err)
 	}
-	v := &validator{ctx: ctx, kinds: map[string]*kindSchema{}, patterns: patternMessages(root)}
+	v := &validator{ctx: ctx, kinds: map[string]*kindSchema{}, patterns: patternMessages(root), leafMemo: map[leafKey]bool{}}
 	for kind, def := range kindDefinitions {
 		ks, err := lookupKind(root, def)
 		if err != nil {
