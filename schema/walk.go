@@ -104,6 +104,12 @@ func (s *docState) walk(x ast.Expr, sh *shape, path string, depth int) {
 				kept = append(kept, decl)
 				continue
 			}
+			if camel, ok := protoName(sh, name); ok {
+				// Istio reads a field by its proto name too (mirror_percent for mirrorPercent).
+				lit := ast.NewString(camel)
+				lit.ValuePos = f.Label.Pos()
+				f.Label, name = lit, camel
+			}
 			p := joinKey(path, name)
 			kpos := s.pos(f.Label.Pos())
 			if first, dup := seen[name]; dup {
@@ -193,4 +199,27 @@ func joinKey(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// protoName maps a field written with its proto name ("mirror_percent") to the JSON name the
+// schema declares ("mirrorPercent"), as Istio's decoder accepts both.
+func protoName(sh *shape, name string) (string, bool) {
+	if sh == nil || sh.any || sh.isMap || !strings.Contains(name, "_") || sh.fields[name] != nil {
+		return "", false
+	}
+	var b strings.Builder
+	up := false
+	for _, r := range name {
+		switch {
+		case r == '_':
+			up = true
+		case up:
+			b.WriteString(strings.ToUpper(string(r)))
+			up = false
+		default:
+			b.WriteRune(r)
+		}
+	}
+	camel := b.String()
+	return camel, sh.fields[camel] != nil
 }
