@@ -68,6 +68,14 @@ func (b *builder) forwarding(d *schema.Document, path string, in schema.HTTPRout
 	}
 }
 
+// defaultRoute is Istio's route for a service no VirtualService routes: everything to the
+// service port's cluster, with the default retry policy and the DestinationRule's hash keys.
+func (b *builder) defaultRoute(cluster string) *ir.Route {
+	r := &ir.Route{Name: "default", Clusters: []ir.WeightedCluster{{Name: cluster, Weight: 100}}}
+	b.forwarding(nil, "", schema.HTTPRoute{}, r)
+	return r
+}
+
 // retry is Istio's retry translation: nil retries get Istio's default policy, zero attempts
 // none; retryOn may list status codes, which become retriable status codes.
 func (b *builder) retry(d *schema.Document, path string, in *schema.HTTPRetry) *ir.RetryPolicy {

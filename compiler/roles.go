@@ -68,7 +68,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 			if c, ok := claims[h]; ok {
 				vh.Routes = b.routesFor(c.doc, h, p)
 			} else {
-				vh.Routes = []*ir.Route{{Name: "default", Clusters: []ir.WeightedCluster{{Name: clusterName(p, "", h), Weight: 100}}}}
+				vh.Routes = []*ir.Route{b.defaultRoute(clusterName(p, "", h))}
 			}
 			l.VirtualHosts = append(l.VirtualHosts, vh)
 		}
