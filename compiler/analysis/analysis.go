@@ -21,8 +21,12 @@ func Run(tree *schema.Tree) []schema.Finding {
 			a.destinationRule(d)
 		case schema.KindGateway:
 			a.gateway(d)
-		case kindAuthorizationPol, kindPeerAuthentication:
-			a.workloadPolicy(d)
+		case schema.KindAuthorizationPolicy:
+			if p := d.Spec.(*schema.AuthorizationPolicy); p.TargetRef == nil && len(p.TargetRefs) == 0 {
+				a.workloadPolicy(d, p.Selector)
+			}
+		case schema.KindPeerAuthentication:
+			a.workloadPolicy(d, d.Spec.(*schema.PeerAuthentication).Selector)
 		}
 	}
 	sortFindings(a.findings)
@@ -71,6 +75,22 @@ func (a *analyzer) virtualService(d *schema.Document) {
 	for i, rule := range vs.HTTP {
 		for k, rd := range rule.Route {
 			a.destination(d, fmt.Sprintf("spec.http[%d].route[%d].destination", i, k), rd.Destination)
+		}
+		if rule.Mirror != nil {
+			a.destination(d, fmt.Sprintf("spec.http[%d].mirror", i), *rule.Mirror)
+		}
+		for k, m := range rule.Mirrors {
+			a.destination(d, fmt.Sprintf("spec.http[%d].mirrors[%d].destination", i, k), m.Destination)
+		}
+	}
+	for i, rule := range vs.TLS {
+		for k, rd := range rule.Route {
+			a.destination(d, fmt.Sprintf("spec.tls[%d].route[%d].destination", i, k), rd.Destination)
+		}
+	}
+	for i, rule := range vs.TCP {
+		for k, rd := range rule.Route {
+			a.destination(d, fmt.Sprintf("spec.tcp[%d].route[%d].destination", i, k), rd.Destination)
 		}
 	}
 	a.ruleOrder(d, vs.HTTP)

@@ -84,8 +84,8 @@ func buildIndex(tree *schema.Tree) *index {
 			}
 		case schema.KindGateway:
 			idx.gateways[d.Namespace+"/"+d.Name] = true
-		case kindWorkloadEntry:
-			idx.workloads.add(d.Namespace, specLabels(d.Spec))
+		case schema.KindWorkloadEntry:
+			idx.workloads.add(d.Namespace, d.Spec.(*schema.WorkloadEntry).Labels)
 		}
 	}
 	// Claims second, in document order: the first VirtualService to claim a host keeps it,

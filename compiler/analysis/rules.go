@@ -13,20 +13,17 @@ type Rule struct {
 
 // The codes, in order. docs/analysis.md documents each under a heading named by its code.
 const (
-	CodeUndeclaredHost     = "SB0001"
-	CodeUndefinedSubset    = "SB0002"
-	CodeUnknownGateway     = "SB0003"
-	CodeConflictingHost    = "SB0004"
-	CodeAfterCatchAll      = "SB0005"
-	CodeShadowedMatch      = "SB0006"
-	CodeOrphanRule         = "SB0007"
-	CodeSelectsNoWorkload  = "SB0008"
-	CodeUnusedGateway      = "SB0009"
-	docsURL                = "https://github.com/signalbox/signalbox/blob/main/docs/analysis.md"
-	errorS, warnS          = schema.SeverityError, schema.SeverityWarning
-	kindAuthorizationPol   = "AuthorizationPolicy"
-	kindPeerAuthentication = "PeerAuthentication"
-	kindWorkloadEntry      = "WorkloadEntry"
+	CodeUndeclaredHost    = "SB0001"
+	CodeUndefinedSubset   = "SB0002"
+	CodeUnknownGateway    = "SB0003"
+	CodeConflictingHost   = "SB0004"
+	CodeAfterCatchAll     = "SB0005"
+	CodeShadowedMatch     = "SB0006"
+	CodeOrphanRule        = "SB0007"
+	CodeSelectsNoWorkload = "SB0008"
+	CodeUnusedGateway     = "SB0009"
+	docsURL               = "https://github.com/signalbox/signalbox/blob/main/docs/analysis.md"
+	errorS, warnS         = schema.SeverityError, schema.SeverityWarning
 )
 
 var rules = []Rule{

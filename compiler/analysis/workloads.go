@@ -1,8 +1,8 @@
 package analysis
 
 import (
-	"encoding/json"
 	"sort"
+	"strings"
 
 	"github.com/signalbox/signalbox/schema"
 )
@@ -71,29 +71,14 @@ func labelsMatch(selector, labels map[string]string) bool {
 
 // workloadPolicy reports an AuthorizationPolicy or PeerAuthentication whose
 // selector.matchLabels picks no WorkloadEntry and no ServiceEntry endpoint. A policy without a
-// selector is namespace-wide and is not reported; one with targetRef(s) selects by reference.
-func (a *analyzer) workloadPolicy(d *schema.Document) {
-	spec := genericSpec(d.Spec)
-	if spec == nil || spec["targetRef"] != nil || spec["targetRefs"] != nil {
+// selector is namespace-wide and is not reported; neither is one attached by targetRef(s).
+func (a *analyzer) workloadPolicy(d *schema.Document, sel *schema.WorkloadSelector) {
+	if sel == nil || len(sel.MatchLabels) == 0 || a.idx.workloads.selects(d.Namespace, sel.MatchLabels) {
 		return
 	}
-	sel, ok := spec["selector"].(map[string]any)
-	if !ok {
-		return
-	}
-	ml, _ := sel["matchLabels"].(map[string]any)
-	selector := map[string]string{}
-	for k, v := range ml {
-		if s, ok := v.(string); ok {
-			selector[k] = s
-		}
-	}
-	if len(selector) == 0 || a.idx.workloads.selects(d.Namespace, selector) {
-		return
-	}
-	keys := make([]string, 0, len(selector))
-	for k := range selector {
-		keys = append(keys, k+"="+selector[k])
+	keys := make([]string, 0, len(sel.MatchLabels))
+	for k, v := range sel.MatchLabels {
+		keys = append(keys, k+"="+v)
 	}
 	sort.Strings(keys)
 	where := "namespace " + d.Namespace
@@ -101,36 +86,6 @@ func (a *analyzer) workloadPolicy(d *schema.Document) {
 		where = "the mesh"
 	}
 	a.report(d, CodeSelectsNoWorkload, "spec.selector.matchLabels",
-		"selector %v matches no WorkloadEntry or ServiceEntry endpoint in %s: this %s applies to nothing", keys, where, d.Kind)
-}
-
-// specLabels returns spec.labels of a WorkloadEntry, whatever Go type its spec is decoded to.
-func specLabels(spec any) map[string]string {
-	m := genericSpec(spec)
-	out := map[string]string{}
-	if l, ok := m["labels"].(map[string]any); ok {
-		for k, v := range l {
-			if s, ok := v.(string); ok {
-				out[k] = s
-			}
-		}
-	}
-	return out
-}
-
-// genericSpec views a typed spec as its JSON object. The security kinds are read this way so
-// that the checks depend only on Istio's field names, not on the Go structs that carry them.
-func genericSpec(spec any) map[string]any {
-	if m, ok := spec.(map[string]any); ok {
-		return m
-	}
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return nil
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return nil
-	}
-	return m
+		"selector %s matches no WorkloadEntry or ServiceEntry endpoint in %s: this %s applies to nothing",
+		strings.Join(keys, ","), where, d.Kind)
 }
