@@ -92,15 +92,19 @@ func (c callbacks) OnStreamResponse(_ context.Context, id int64, _ *discovery.Di
 	c.p.recordSent(id, resp.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo())
 }
 
+// The SotW and delta servers number their streams independently, both from 1: delta
+// streams are tracked under negative ids so the two never share an entry.
+func deltaID(id int64) int64 { return -id }
+
 func (c callbacks) OnDeltaStreamOpen(_ context.Context, id int64, _ string) error {
-	c.p.openStream(id)
+	c.p.openStream(deltaID(id))
 	return nil
 }
 
-func (c callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { c.p.closeStream(id) }
+func (c callbacks) OnDeltaStreamClosed(id int64, _ *core.Node) { c.p.closeStream(deltaID(id)) }
 
 func (c callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
-	p := c.p
+	p, id := c.p, deltaID(id)
 	// The delta server calls this before it fills in a missing node from the stream's first
 	// request; attach ignores a nil node once the stream has one.
 	if err := p.attach(id, req.GetNode()); err != nil {
@@ -129,7 +133,7 @@ func (c callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryR
 }
 
 func (c callbacks) OnStreamDeltaResponse(id int64, _ *discovery.DeltaDiscoveryRequest, resp *discovery.DeltaDiscoveryResponse) {
-	c.p.recordSent(id, resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo())
+	c.p.recordSent(deltaID(id), resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo())
 }
 
 func (p *Publisher) openStream(id int64) {

@@ -31,6 +31,9 @@ func commands() []command {
 		{"serve", "follow a git branch and publish snapshots over xDS", runServe},
 		{"status", "show the proxies of a publisher and their versions", runStatus},
 		{"wait", "wait until every proxy has applied a commit or version", runWait},
+		{"history", "list the snapshots a publisher has published, newest first", runHistory},
+		{"rollback", "print (or make) the git revert that restores a published version", runRollback},
+		{"bench", "measure xDS fan-out: many ADS clients, one-route commits", runBench},
 		{"proxy", "run the data-plane proxy that follows a publisher", runProxy},
 		{"demo", "run the default policies end to end on loopback", runDemo},
 	}

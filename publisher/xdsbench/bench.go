@@ -103,10 +103,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-
 	var srv server
 	if cfg.Baseline {
 		srv, err = startBaseline(ctx, cfg)
@@ -117,12 +113,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer srv.close()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
 
 	// Clients share a few connections, as proxies on one host would not, but the server's
 	// per-stream state is the same and the benchmark stays within the file descriptor limit.
-	conns := make([]*grpc.ClientConn, (cfg.Clients+199)/200)
+	// Flow-control windows are large, as Envoy's are (256 MiB by default), so a shared
+	// connection's window does not serialize the streams on it.
+	conns := make([]*grpc.ClientConn, (cfg.Clients+49)/50)
 	for i := range conns {
-		if conns[i], err = grpc.NewClient(srv.addr(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		if conns[i], err = grpc.NewClient(srv.addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(64<<20)); err != nil {
 			return res, err
 		}
 		defer conns[i].Close()
