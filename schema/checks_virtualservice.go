@@ -116,7 +116,11 @@ func checkHTTPRoute(s *docState, p string, r *HTTPRoute, delegateVS, mesh bool) 
 	regexOK := !delegateVS && !root
 	switch {
 	case root:
-		// A route that delegates takes its destinations from the delegate.
+		// A route that delegates takes its destinations from the delegate; Istio delegates
+		// only for gateways.
+		if mesh {
+			s.fail(p+".delegate", "delegation is only supported for VirtualServices bound to gateways (not to the mesh)")
+		}
 		if r.Redirect != nil {
 			s.fail(p+".redirect", "a route with delegate cannot also redirect")
 		}
@@ -154,7 +158,12 @@ func checkHTTPRoute(s *docState, p string, r *HTTPRoute, delegateVS, mesh bool) 
 		}
 	}
 	for i := range r.Match {
-		checkHTTPMatch(s, idx(p+".match", i), &r.Match[i], regexOK, mesh)
+		mp := idx(p+".match", i)
+		checkHTTPMatch(s, mp, &r.Match[i], regexOK, mesh)
+		if delegateVS && r.Match[i].SourceNamespace != "" {
+			// The root VirtualService decides where requests come from.
+			s.fail(mp+".sourceNamespace", "a delegate VirtualService cannot match sourceNamespace")
+		}
 	}
 	checkHTTPRouteDestinations(s, p+".route", r.Route)
 	checkHeaders(s, p+".headers", r.Headers)
