@@ -43,6 +43,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // prior-knowledge h2c for clusters configured for HTTP/2 (gRPC); clusters with TLS or pool
 // options of their own use their own pools.
 type forwarder struct {
+	h1        *h1Transport // plain HTTP/1.1 upstreams, the common case
 	transport *http.Transport
 	h2c       *http.Transport
 	timeouts  atomic.Pointer[map[string]time.Duration]
@@ -54,6 +55,7 @@ func newForwarder(log *slog.Logger) *forwarder {
 	f := &forwarder{log: log}
 	f.transport = newTransport(&f.timeouts, false)
 	f.h2c = newTransport(&f.timeouts, true)
+	f.h1 = &h1Transport{dial: (&dialer{timeouts: &f.timeouts}).dial, fallback: f.transport}
 	return f
 }
 
@@ -553,7 +555,7 @@ func (f *forwarder) mirror(r *http.Request, lr *linkedRoute) {
 }
 
 // transportFor picks the pool by the cluster's upstream protocol.
-func (f *forwarder) transportFor(c *cluster, r *http.Request) *http.Transport {
+func (f *forwarder) transportFor(c *cluster, r *http.Request) http.RoundTripper {
 	if p := c.pool; p != nil {
 		if c.cfg.protocol == upstreamHTTP2 || (c.cfg.protocol == upstreamAsDownstream && r.ProtoMajor == 2) {
 			return p.http2
@@ -568,7 +570,7 @@ func (f *forwarder) transportFor(c *cluster, r *http.Request) *http.Transport {
 			return f.h2c
 		}
 	}
-	return f.transport
+	return f.h1
 }
 
 // prepareUpstreamRequest turns the server's request into the upstream one in place. The

@@ -161,7 +161,7 @@ func (p *Proxy) closeAll() {
 	for _, c := range clusters {
 		c.close()
 	}
-	p.fwd.transport.CloseIdleConnections()
+	p.fwd.h1.CloseIdleConnections()
 	p.fwd.h2c.CloseIdleConnections()
 }
 

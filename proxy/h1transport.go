@@ -1,0 +1,272 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// h1Transport is a lean HTTP/1.1 client for the shared upstream pool. It does what
+// http.Transport does for the proxy's common case — a keep-alive connection per request in
+// flight, the request written with one write, the response parsed by net/http — without the
+// two goroutines and channel hand-offs http.Transport spends on every request. A request it
+// does not handle (a body of unknown length, trailers, Expect) goes to fallback.
+type h1Transport struct {
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	fallback http.RoundTripper
+
+	mu   sync.Mutex
+	idle map[string][]*h1Conn
+}
+
+// h1IdleTimeout is how long an idle upstream connection is kept, as http.Transport's
+// IdleConnTimeout in newTransport.
+const (
+	h1IdleTimeout   = 90 * time.Second
+	h1MaxIdlePerKey = 1024
+)
+
+type h1Conn struct {
+	t      *h1Transport
+	addr   string
+	conn   net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idleAt time.Time
+}
+
+// aLongTimeAgo unblocks every pending read and write on a connection.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (t *h1Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	idle := t.idle
+	t.idle = nil
+	t.mu.Unlock()
+	for _, cs := range idle {
+		for _, c := range cs {
+			c.conn.Close()
+		}
+	}
+	if ci, ok := t.fallback.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
+
+// get returns an idle connection to addr, or dials one; reused tells which.
+func (t *h1Transport) get(ctx context.Context, addr string) (c *h1Conn, reused bool, err error) {
+	t.mu.Lock()
+	for cs := t.idle[addr]; len(cs) > 0; cs = t.idle[addr] {
+		c = cs[len(cs)-1]
+		cs[len(cs)-1] = nil
+		t.idle[addr] = cs[:len(cs)-1]
+		if time.Since(c.idleAt) < h1IdleTimeout {
+			t.mu.Unlock()
+			return c, true, nil
+		}
+		c.conn.Close()
+	}
+	t.mu.Unlock()
+	conn, err := t.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &h1Conn{t: t, addr: addr, conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096)}, false, nil
+}
+
+func (t *h1Transport) put(c *h1Conn) {
+	c.idleAt = time.Now()
+	t.mu.Lock()
+	if t.idle == nil {
+		t.idle = map[string][]*h1Conn{}
+	}
+	if cs := t.idle[c.addr]; len(cs) < h1MaxIdlePerKey {
+		t.idle[c.addr] = append(cs, c)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	c.conn.Close()
+}
+
+// handles reports whether the lean path can send req.
+func (t *h1Transport) handles(req *http.Request) bool {
+	if req.URL.Scheme != "http" || req.Trailer != nil || req.Header["Expect"] != nil {
+		return false
+	}
+	return req.Body == nil || req.Body == http.NoBody || req.ContentLength > 0
+}
+
+func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.handles(req) {
+		return t.fallback.RoundTrip(req)
+	}
+	ctx := req.Context()
+	for try := 0; ; try++ {
+		c, reused, err := t.get(ctx, req.URL.Host)
+		if err != nil {
+			return nil, err
+		}
+		var stop func() bool
+		if ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, func() { c.conn.SetDeadline(aLongTimeAgo) })
+		}
+		resp, wrote, err := c.roundTrip(req)
+		if err == nil {
+			resp.Body = &h1Body{ReadCloser: resp.Body, c: c, stop: stop, keep: !resp.Close && !req.Close, eof: resp.Body == http.NoBody}
+			return resp, nil
+		}
+		if stop != nil {
+			stop()
+		}
+		c.conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// A reused connection the upstream had closed while idle fails before any answer:
+		// send again on a fresh one if the request can be replayed, as http.Transport does.
+		if reused && try < 2 && (!wrote || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) && rewind(req) {
+			continue
+		}
+		return nil, err
+	}
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && (op.Op == "read" || op.Op == "write")
+}
+
+// rewind prepares req's body to be sent again; false when it cannot be.
+func rewind(req *http.Request) bool {
+	if req.Body == nil || req.Body == http.NoBody {
+		return true
+	}
+	if req.GetBody == nil {
+		return false
+	}
+	b, err := req.GetBody()
+	if err != nil {
+		return false
+	}
+	req.Body = b
+	return true
+}
+
+// roundTrip writes req and reads the response head; wrote reports whether any of the request
+// reached the connection.
+func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, bool, error) {
+	bw := c.bw
+	bw.WriteString(req.Method)
+	bw.WriteByte(' ')
+	if p := req.URL.EscapedPath(); p != "" {
+		bw.WriteString(p)
+	} else {
+		bw.WriteByte('/')
+	}
+	if q := req.URL.RawQuery; q != "" {
+		bw.WriteByte('?')
+		bw.WriteString(q)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
+	for k, vv := range req.Header {
+		if k == "Host" || k == "Content-Length" || k == "Connection" {
+			continue
+		}
+		for _, v := range vv {
+			if v == "" && k == "User-Agent" {
+				continue // the proxy's way of sending no User-Agent
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if hasBody {
+		var nb [20]byte
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(nb[:0], req.ContentLength, 10))
+		bw.WriteString("\r\n")
+	} else if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		bw.WriteString("Content-Length: 0\r\n")
+	}
+	if req.Close {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+	if hasBody {
+		n, err := io.CopyN(bw, req.Body, req.ContentLength)
+		req.Body.Close()
+		if err != nil {
+			return nil, n > 0, err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, false, err
+	}
+	for {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, true, err
+		}
+		// 1xx informational answers (other than 101) precede the real one.
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			continue
+		}
+		return resp, true, nil
+	}
+}
+
+// h1Body returns the connection to the pool once the response body has been read to its end,
+// and closes it when the body is abandoned early.
+type h1Body struct {
+	io.ReadCloser
+	c    *h1Conn
+	stop func() bool
+	keep bool
+	eof  bool
+	done bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof = true
+		b.release()
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	if !b.done {
+		b.release()
+	}
+	return nil
+}
+
+func (b *h1Body) release() {
+	b.done = true
+	stopped := b.stop == nil || b.stop()
+	if b.eof && b.keep && stopped && b.c.br.Buffered() == 0 {
+		b.c.t.put(b.c)
+		return
+	}
+	b.c.conn.Close()
+}
