@@ -84,8 +84,8 @@ func checkRegex(s *docState, path, re string) {
 }
 
 // checkStringMatch enforces the one-of of a StringMatch. empty says whether {} (presence) is
-// allowed; regexOK whether regex is.
-func checkStringMatch(s *docState, path string, m *StringMatch, empty, regexOK bool) {
+// allowed.
+func checkStringMatch(s *docState, path string, m *StringMatch, empty bool) {
 	if m == nil {
 		return
 	}
@@ -105,8 +105,6 @@ func checkStringMatch(s *docState, path string, m *StringMatch, empty, regexOK b
 		s.fail(path+".prefix", "must not be empty")
 	case s.has(path+".regex") && m.Regex == "":
 		s.fail(path+".regex", "must not be empty")
-	case m.Regex != "" && !regexOK:
-		s.fail(path+".regex", "regex matches are not allowed here (a route that delegates, or a delegate VirtualService)")
 	case m.Regex != "":
 		checkRegex(s, path+".regex", m.Regex)
 	}

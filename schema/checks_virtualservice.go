@@ -113,14 +113,9 @@ func checkSNIHost(s *docState, path, sni string, hosts []string) {
 
 func checkHTTPRoute(s *docState, p string, r *HTTPRoute, delegateVS, mesh bool) {
 	root := !delegateVS && r.Delegate != nil
-	regexOK := !delegateVS && !root
 	switch {
 	case root:
-		// A route that delegates takes its destinations from the delegate; Istio delegates
-		// only for gateways.
-		if mesh {
-			s.fail(p+".delegate", "delegation is only supported for VirtualServices bound to gateways (not to the mesh)")
-		}
+		// A route that delegates takes its destinations from the delegate.
 		if r.Redirect != nil {
 			s.fail(p+".redirect", "a route with delegate cannot also redirect")
 		}
@@ -158,12 +153,7 @@ func checkHTTPRoute(s *docState, p string, r *HTTPRoute, delegateVS, mesh bool) 
 		}
 	}
 	for i := range r.Match {
-		mp := idx(p+".match", i)
-		checkHTTPMatch(s, mp, &r.Match[i], regexOK, mesh)
-		if delegateVS && r.Match[i].SourceNamespace != "" {
-			// The root VirtualService decides where requests come from.
-			s.fail(mp+".sourceNamespace", "a delegate VirtualService cannot match sourceNamespace")
-		}
+		checkHTTPMatch(s, idx(p+".match", i), &r.Match[i], mesh)
 	}
 	checkHTTPRouteDestinations(s, p+".route", r.Route)
 	checkHeaders(s, p+".headers", r.Headers)
@@ -197,11 +187,11 @@ func checkHTTPRoute(s *docState, p string, r *HTTPRoute, delegateVS, mesh bool) 
 	}
 }
 
-func checkHTTPMatch(s *docState, p string, m *HTTPMatchRequest, regexOK, mesh bool) {
-	checkStringMatch(s, p+".uri", m.URI, true, regexOK)
-	checkStringMatch(s, p+".scheme", m.Scheme, true, regexOK)
-	checkStringMatch(s, p+".method", m.Method, true, regexOK)
-	checkStringMatch(s, p+".authority", m.Authority, true, regexOK)
+func checkHTTPMatch(s *docState, p string, m *HTTPMatchRequest, mesh bool) {
+	checkStringMatch(s, p+".uri", m.URI, true)
+	checkStringMatch(s, p+".scheme", m.Scheme, true)
+	checkStringMatch(s, p+".method", m.Method, true)
+	checkStringMatch(s, p+".authority", m.Authority, true)
 	for _, set := range []struct {
 		field string
 		m     map[string]StringMatch
@@ -211,7 +201,7 @@ func checkHTTPMatch(s *docState, p string, m *HTTPMatchRequest, regexOK, mesh bo
 			if set.field != "queryParams" {
 				checkMatchHeaderName(s, kp, name, mesh)
 			}
-			checkStringMatch(s, kp, &sm, true, regexOK)
+			checkStringMatch(s, kp, &sm, true)
 		}
 	}
 	checkLabels(s, p+".sourceLabels", m.SourceLabels)
@@ -347,7 +337,7 @@ func checkCORS(s *docState, p string, c *CorsPolicy) {
 			s.fail(op, "must set one of exact, prefix or regex to a non-empty value")
 			continue
 		}
-		checkStringMatch(s, op, &o, false, true)
+		checkStringMatch(s, op, &o, false)
 	}
 	if c.MaxAge != "" {
 		checkDuration(s, p+".maxAge", c.MaxAge)
