@@ -30,6 +30,7 @@ func (p *Publisher) recordNACKLocked(st *stream, n *node, typeURL, nonce, messag
 	}
 	n.nacks[typeURL] = nack{version: s.version, message: message, at: time.Now()}
 	p.counters.nacks++
+	defer p.checkRoleRejectedLocked(n.role)
 	p.metrics.nacks.WithLabelValues(typeLabel(typeURL)).Inc()
 	p.log.Warn("proxy rejected configuration", "node", st.node, "type", typeURL,
 		"version", p.hist.typeVersionTree(n.labels, n.userAgent, typeURL, s.version), "type_version", s.version, "error", message)

@@ -24,6 +24,8 @@ type node struct {
 	disconnectedAt time.Time
 	// acked is the version_info per type URL the proxy last reported having applied.
 	acked map[string]string
+	// applied is the last tree version the proxy had fully applied (every type ACKed).
+	applied string
 	// nacks per type URL, until that type is ACKed again.
 	nacks map[string]nack
 }

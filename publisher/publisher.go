@@ -53,6 +53,8 @@ type Publisher struct {
 	// that have not applied it yet (the convergence histogram observes when it empties).
 	publishedAt time.Time
 	converging  map[string]bool
+	// roleRejected holds the roles whose every proxy rejected the version serving (rolereject.go).
+	roleRejected map[string]*roleRejection
 
 	// rejected is the tip that did not compile, until a tree publishes; fetchFailed is the
 	// last fetch error, until a fetch succeeds. /status shows the fetch error first.

@@ -47,6 +47,8 @@ func (p *Publisher) Status() Status {
 		st.LastError = &LastError{Commit: e.Commit, Message: e.Message}
 	} else if e := p.rejected; e != nil {
 		st.LastError = &LastError{Commit: e.Commit, Message: e.Message}
+	} else {
+		st.LastError = p.roleRejectedErrorLocked()
 	}
 	for id, n := range p.nodes {
 		ps := ProxyStatus{

@@ -152,6 +152,7 @@ func (p *Publisher) publishEntry(s *compiler.Snapshot, meta HistoryEntry, record
 	p.publishedAt = now
 	p.counters.published++
 	p.converging = map[string]bool{}
+	p.clearRoleRejectionsLocked()
 	var targets []nodeRole
 	for id, n := range p.nodes {
 		if n.streams > 0 {
@@ -199,6 +200,9 @@ type nodeRole struct {
 func (p *Publisher) nodeRoleLocked(id string, n *node) nodeRole {
 	r := roleOf(p.current, n.labels, n.userAgent)
 	n.role = r.Name
+	if rej := p.roleRejected[r.Name]; rej != nil && rej.fallback != nil {
+		return nodeRole{id: id, role: rej.fallback}
+	}
 	return nodeRole{id: id, role: p.roleSnaps[r.Name]}
 }
 

@@ -228,10 +228,14 @@ func (p *Publisher) recordSent(id int64, typeURL, nonce, version string) {
 	st.sent[typeURL] = sent{nonce: nonce, version: version}
 }
 
-// convergedLocked takes a node that just ACKed out of the converging set once it has applied
-// the version serving.
+// convergedLocked notes what a node that just ACKed has applied, and takes it out of the
+// converging set once that is the version serving.
 func (p *Publisher) convergedLocked(id string, n *node) {
-	if !p.converging[id] || p.current == nil || p.versionOfLocked(n) != p.current.Version {
+	v := p.versionOfLocked(n)
+	if v != "" {
+		n.applied = v
+	}
+	if !p.converging[id] || p.current == nil || v != p.current.Version {
 		return
 	}
 	delete(p.converging, id)
