@@ -74,32 +74,46 @@ func (a *analyzer) virtualService(d *schema.Document) {
 	}
 	for i, rule := range vs.HTTP {
 		for k, rd := range rule.Route {
-			a.destination(d, fmt.Sprintf("spec.http[%d].route[%d].destination", i, k), rd.Destination)
+			a.destination(d, fieldRef{"spec.http[%d].route[%d].destination", i, k}, rd.Destination)
 		}
 		if rule.Mirror != nil {
-			a.destination(d, fmt.Sprintf("spec.http[%d].mirror", i), *rule.Mirror)
+			a.destination(d, fieldRef{"spec.http[%d].mirror", i, -1}, *rule.Mirror)
 		}
 		for k, m := range rule.Mirrors {
-			a.destination(d, fmt.Sprintf("spec.http[%d].mirrors[%d].destination", i, k), m.Destination)
+			a.destination(d, fieldRef{"spec.http[%d].mirrors[%d].destination", i, k}, m.Destination)
 		}
 	}
 	for i, rule := range vs.TLS {
 		for k, rd := range rule.Route {
-			a.destination(d, fmt.Sprintf("spec.tls[%d].route[%d].destination", i, k), rd.Destination)
+			a.destination(d, fieldRef{"spec.tls[%d].route[%d].destination", i, k}, rd.Destination)
 		}
 	}
 	for i, rule := range vs.TCP {
 		for k, rd := range rule.Route {
-			a.destination(d, fmt.Sprintf("spec.tcp[%d].route[%d].destination", i, k), rd.Destination)
+			a.destination(d, fieldRef{"spec.tcp[%d].route[%d].destination", i, k}, rd.Destination)
 		}
 	}
 	a.ruleOrder(d, vs.HTTP)
 }
 
-func (a *analyzer) destination(d *schema.Document, path string, dst schema.Destination) {
+// fieldRef is a field path not yet formatted: most destinations are fine, and formatting
+// every path of a 10,000-document tree would cost more than checking it.
+type fieldRef struct {
+	format string
+	i, k   int // k < 0: the format takes only i
+}
+
+func (f fieldRef) String() string {
+	if f.k < 0 {
+		return fmt.Sprintf(f.format, f.i)
+	}
+	return fmt.Sprintf(f.format, f.i, f.k)
+}
+
+func (a *analyzer) destination(d *schema.Document, ref fieldRef, dst schema.Destination) {
 	host := expandHost(dst.Host, d.Namespace)
 	if !a.idx.services[host] {
-		a.report(d, CodeUndeclaredHost, path+".host", "destination host %q is not declared by any ServiceEntry", host)
+		a.report(d, CodeUndeclaredHost, ref.String()+".host", "destination host %q is not declared by any ServiceEntry", host)
 		return
 	}
 	if dst.Subset == "" {
@@ -108,9 +122,9 @@ func (a *analyzer) destination(d *schema.Document, path string, dst schema.Desti
 	subsets, ok := a.idx.subsets[host]
 	switch {
 	case !ok:
-		a.report(d, CodeUndefinedSubset, path+".subset", "subset %q of host %q is not defined by any DestinationRule (the host has none)", dst.Subset, host)
+		a.report(d, CodeUndefinedSubset, ref.String()+".subset", "subset %q of host %q is not defined by any DestinationRule (the host has none)", dst.Subset, host)
 	case !subsets[dst.Subset]:
-		a.report(d, CodeUndefinedSubset, path+".subset", "subset %q of host %q is not defined by any DestinationRule (defined: %s)",
+		a.report(d, CodeUndefinedSubset, ref.String()+".subset", "subset %q of host %q is not defined by any DestinationRule (defined: %s)",
 			dst.Subset, host, strings.Join(sortedSet(subsets), ", "))
 	}
 }

@@ -17,28 +17,27 @@ func (a *analyzer) ruleOrder(d *schema.Document, rules []schema.HTTPRoute) {
 	if len(rules) < 2 {
 		return
 	}
-	var earlier []matchAt
+	var earlier []*matchAt
 	for i, rule := range rules {
 		if len(rule.Match) == 0 {
 			a.afterCatchAll(d, rules, i)
 			return
 		}
-		ms := make([]matchAt, 0, len(rule.Match))
+		ms := make([]*matchAt, 0, len(rule.Match))
 		for j, m := range rule.Match {
-			g := genericMatch(m)
-			if isCatchAll(g) {
+			if i < len(rules)-1 && isCatchAll(m) {
 				a.afterCatchAll(d, rules, i)
 				return
 			}
-			path := fmt.Sprintf("spec.http[%d].match[%d]", i, j)
+			cur := &matchAt{ref: fieldRef{"spec.http[%d].match[%d]", i, j}, typed: m}
 			for _, e := range earlier {
-				if covers(e.m, g) {
-					a.report(d, CodeShadowedMatch, path,
-						"match can never be taken: every request it matches is routed earlier by %s", e.path)
+				if covers(e.generic(), cur.generic()) {
+					a.report(d, CodeShadowedMatch, cur.ref.String(),
+						"match can never be taken: every request it matches is routed earlier by %s", e.ref)
 					break
 				}
 			}
-			ms = append(ms, matchAt{path: path, m: g})
+			ms = append(ms, cur)
 		}
 		earlier = append(earlier, ms...)
 	}
@@ -51,9 +50,19 @@ func (a *analyzer) afterCatchAll(d *schema.Document, rules []schema.HTTPRoute, c
 	}
 }
 
+// matchAt is a match of an earlier rule; its generic form is made only when a later match is
+// compared with it.
 type matchAt struct {
-	path string
-	m    map[string]any
+	ref   fieldRef
+	typed schema.HTTPMatchRequest
+	g     map[string]any
+}
+
+func (m *matchAt) generic() map[string]any {
+	if m.g == nil {
+		m.g = genericMatch(m.typed)
+	}
+	return m.g
 }
 
 // notConditions are match fields that name or count a match rather than restrict it.
@@ -77,14 +86,25 @@ func genericMatch(m schema.HTTPMatchRequest) map[string]any {
 }
 
 // isCatchAll reports a match that every request satisfies: no conditions, or only a uri
-// prefix "/" (or a regex ".*").
-func isCatchAll(m map[string]any) bool {
-	switch len(m) {
-	case 0:
+// prefix "/" (or a regex ".*"). Any other field set, known here or added to Istio's API
+// later, makes it a real condition.
+func isCatchAll(m schema.HTTPMatchRequest) bool {
+	uri := m.URI
+	m.Name, m.StatPrefix, m.URI = "", "", nil
+	if !reflect.ValueOf(m).IsZero() {
+		return false
+	}
+	if uri == nil {
 		return true
-	case 1:
-		uri, ok := m["uri"].(map[string]any)
-		return ok && matchesAll(uri)
+	}
+	s := *uri
+	switch {
+	case s == schema.StringMatch{}:
+		return true
+	case s.Exact == "" && s.Regex == "":
+		return s.Prefix == "/"
+	case s.Exact == "" && s.Prefix == "":
+		return s.Regex == ".*" || s.Regex == "^.*$"
 	}
 	return false
 }
