@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
@@ -42,14 +43,17 @@ func CompileFiles(files []schema.File) (*Snapshot, []schema.Finding) {
 	return snap, append(findings, more...)
 }
 
-// FromIR converts every role of the IR to xDS resources and seals the snapshot. A cluster
-// shared by several roles is converted once: its protos are immutable once built.
+// FromIR converts every role of the IR to xDS resources and seals the snapshot. A cluster or
+// virtual host shared by several roles is converted once: its protos are immutable once built.
 func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 	s := &Snapshot{}
-	type built struct {
+	type builtCluster struct {
 		cluster, endpoints types.Resource
 	}
-	clusters := map[*ir.Cluster]built{}
+	built := struct {
+		clusters map[*ir.Cluster]builtCluster
+		vhosts   map[*ir.VirtualHost]*route.VirtualHost
+	}{map[*ir.Cluster]builtCluster{}, map[*ir.VirtualHost]*route.VirtualHost{}}
 	for _, r := range mesh.Roles {
 		role := &Role{Name: r.Name, Selector: r.Selector, Resources: map[resource.Type][]types.Resource{}}
 		for _, l := range r.Listeners {
@@ -57,7 +61,19 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 			if err != nil {
 				return nil, err
 			}
-			rc, err := xds.RouteConfiguration(l)
+			var vhosts []*route.VirtualHost
+			for _, vh := range l.VirtualHosts {
+				v, ok := built.vhosts[vh]
+				if !ok {
+					var err error
+					if v, err = xds.VirtualHost(vh); err != nil {
+						return nil, err
+					}
+					built.vhosts[vh] = v
+				}
+				vhosts = append(vhosts, v)
+			}
+			rc, err := xds.RouteConfigurationOf(l.RouteName, vhosts)
 			if err != nil {
 				return nil, err
 			}
@@ -65,7 +81,7 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 			role.Resources[resource.RouteType] = append(role.Resources[resource.RouteType], rc)
 		}
 		for _, c := range r.Clusters {
-			bc, ok := clusters[c]
+			bc, ok := built.clusters[c]
 			if !ok {
 				cl, err := xds.Cluster(c)
 				if err != nil {
@@ -80,7 +96,7 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 					}
 					bc.endpoints = cla
 				}
-				clusters[c] = bc
+				built.clusters[c] = bc
 			}
 			role.Resources[resource.ClusterType] = append(role.Resources[resource.ClusterType], bc.cluster)
 			if bc.endpoints != nil {

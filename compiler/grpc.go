@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"slices"
+
 	"github.com/signalbox/signalbox/compiler/ir"
 )
 
@@ -16,11 +18,14 @@ func grpcRole(sidecar *ir.Role) *ir.Role {
 			if len(vh.Domains) == 0 || vh.Domains[0] != vh.Name || !isHostPort(vh.Name) {
 				continue // a host that is not a service port: no gRPC target names it
 			}
-			gv := &ir.VirtualHost{Name: vh.Name, Domains: vh.Domains}
-			for _, r := range vh.Routes {
-				rc := *r
-				rc.CORS = nil
-				gv.Routes = append(gv.Routes, &rc)
+			gv := vh // shared with the sidecar, and so built once, unless it must differ
+			if slices.ContainsFunc(vh.Routes, func(r *ir.Route) bool { return r.CORS != nil }) {
+				gv = &ir.VirtualHost{Name: vh.Name, Domains: vh.Domains}
+				for _, r := range vh.Routes {
+					rc := *r
+					rc.CORS = nil
+					gv.Routes = append(gv.Routes, &rc)
+				}
 			}
 			gl := &ir.Listener{Name: vh.Name, API: true, RouteName: vh.Name, VirtualHosts: []*ir.VirtualHost{gv}}
 			listenerFilters(gl)

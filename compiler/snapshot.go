@@ -133,6 +133,8 @@ func digest(parts ...[]byte) string {
 // seal computes every per-type version and the snapshot version from canonical bytes.
 func (s *Snapshot) seal() error {
 	var all [][]byte
+	// A resource shared by several roles (the same proto) is marshaled once.
+	marshaled := map[types.Resource][]byte{}
 	for _, r := range s.Roles {
 		all = append(all, []byte(r.Name))
 		for _, k := range slices.Sorted(maps.Keys(r.Selector)) {
@@ -142,9 +144,13 @@ func (s *Snapshot) seal() error {
 		for _, t := range ResourceTypes {
 			var parts [][]byte
 			for _, res := range r.Resources[t] {
-				b, err := deterministic.Marshal(res)
-				if err != nil {
-					return err
+				b, ok := marshaled[res]
+				if !ok {
+					var err error
+					if b, err = deterministic.Marshal(res); err != nil {
+						return err
+					}
+					marshaled[res] = b
 				}
 				parts = append(parts, []byte(cache.GetResourceName(res)), b)
 			}

@@ -11,19 +11,37 @@ import (
 
 // RouteConfiguration builds the route table of one listener.
 func RouteConfiguration(l *ir.Listener) (*route.RouteConfiguration, error) {
-	rc := &route.RouteConfiguration{Name: l.RouteName}
+	var vhosts []*route.VirtualHost
 	for _, vh := range l.VirtualHosts {
-		v := &route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
-		for _, r := range vh.Routes {
-			xr, err := Route(r)
-			if err != nil {
-				return nil, err
-			}
-			v.Routes = append(v.Routes, xr)
+		v, err := VirtualHost(vh)
+		if err != nil {
+			return nil, err
 		}
-		rc.VirtualHosts = append(rc.VirtualHosts, v)
+		vhosts = append(vhosts, v)
 	}
-	return validated(rc)
+	return RouteConfigurationOf(l.RouteName, vhosts)
+}
+
+// RouteConfigurationOf assembles a route table from virtual hosts already built and validated
+// by VirtualHost, so a virtual host shared by several tables is built and checked once.
+func RouteConfigurationOf(name string, vhosts []*route.VirtualHost) (*route.RouteConfiguration, error) {
+	if _, err := validated(&route.RouteConfiguration{Name: name}); err != nil {
+		return nil, err
+	}
+	return &route.RouteConfiguration{Name: name, VirtualHosts: vhosts}, nil
+}
+
+// VirtualHost builds one virtual host and its routes, in order.
+func VirtualHost(vh *ir.VirtualHost) (*route.VirtualHost, error) {
+	v := &route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
+	for _, r := range vh.Routes {
+		xr, err := Route(r)
+		if err != nil {
+			return nil, err
+		}
+		v.Routes = append(v.Routes, xr)
+	}
+	return validated(v)
 }
 
 // Route builds one route: its match, its action (forward, redirect or direct response), its
