@@ -23,10 +23,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:18001", "admin HTTP listen address (/healthz, /status, /history, /metrics, /hooks/git)")
 	fs.StringVar(&cfg.Snapshot, "snapshot", "", "serve this snapshot file (from compile -o) instead of following git")
 	fs.StringVar(&cfg.StateDir, "state-dir", "", "keep every published snapshot and the publish history in this directory; a restart serves the last one at once")
-	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "shared secret POST /hooks/git must be signed with (X-Hub-Signature-256)")
+	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "shared secret POST /hooks/git must be signed with (X-Hub-Signature-256); default $SIGNALBOX_WEBHOOK_SECRET")
 	fs.StringVar(&cfg.RequireSignedBy, "require-signed-by", "", "armored PGP public keyring: publish only commits signed by one of its keys")
 	if _, err := parseArgs(fs, args); err != nil {
 		return parseExit(err)
+	}
+	if cfg.WebhookSecret == "" {
+		cfg.WebhookSecret = os.Getenv("SIGNALBOX_WEBHOOK_SECRET") // kept out of the process list
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
