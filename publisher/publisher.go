@@ -43,12 +43,14 @@ type Publisher struct {
 	roleSnaps map[string]*preparedRole // role name -> current serialized resources, shared by nodes
 	hist      *history
 	seen      string // last tip compiled, published or not
-	nodes     map[string]*node
-	streams   map[int64]*stream
-	counters  counters
-	store     *store // nil without a state dir
-	keyring   string // armored public keys commits must be signed by; "" to publish unsigned
-	metrics   *metrics
+	// publishedDir is the git tree hash of the policy dir of the last tree published.
+	publishedDir string
+	nodes        map[string]*node
+	streams      map[int64]*stream
+	counters     counters
+	store        *store // nil without a state dir
+	keyring      string // armored public keys commits must be signed by; "" to publish unsigned
+	metrics      *metrics
 	// publishedAt is when current was published; converging holds the nodes connected then
 	// that have not applied it yet (the convergence histogram observes when it empties).
 	publishedAt time.Time

@@ -3,8 +3,11 @@ package publisher
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/signalbox/signalbox/compiler"
 	"github.com/signalbox/signalbox/schema"
@@ -60,6 +63,19 @@ func (p *Publisher) Sync(ctx context.Context) error {
 			return nil
 		}
 	}
+	// A commit that leaves the policy directory's tree as it was when last published (docs, CI
+	// files) needs no compile: the version stays, the commit moves.
+	dirHash := policyTreeHash(c, p.cfg.Dir)
+	p.mu.Lock()
+	same := dirHash != "" && dirHash == p.publishedDir && p.rejected == nil && p.current != nil
+	if same {
+		p.seen, p.commit = sha, sha
+	}
+	p.mu.Unlock()
+	if same {
+		p.log.Info("commit changes nothing under the policy dir", "commit", sha)
+		return nil
+	}
 	start := time.Now()
 	files, err := source.ReadCommit(c, p.cfg.Dir)
 	if err != nil {
@@ -85,6 +101,9 @@ func (p *Publisher) Sync(ctx context.Context) error {
 	}
 	snap.Commit = sha
 	p.metrics.compile.Observe(time.Since(start).Seconds())
+	p.mu.Lock()
+	p.publishedDir = dirHash
+	p.mu.Unlock()
 	published := p.publishEntry(snap, HistoryEntry{
 		Author:      fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
 		CommittedAt: c.Committer.When.UTC(),
@@ -239,4 +258,20 @@ func (p *Publisher) trigger() {
 	case p.hook <- struct{}{}:
 	default:
 	}
+}
+
+// policyTreeHash is the git tree hash of dir in c ("" when it cannot be read, which makes the
+// caller compile).
+func policyTreeHash(c *object.Commit, dir string) string {
+	t, err := c.Tree()
+	if err != nil {
+		return ""
+	}
+	dir = strings.Trim(path.Clean("/"+strings.ReplaceAll(dir, "\\", "/")), "/")
+	if dir != "" {
+		if t, err = t.Tree(dir); err != nil {
+			return ""
+		}
+	}
+	return t.Hash.String()
 }
