@@ -7,20 +7,23 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
 // drainTimeout bounds how long a removed or moved listener waits for its requests in flight.
 const drainTimeout = 5 * time.Second
 
-// boundListener is a listener with a socket: one http.Server serving HTTP/1.1 and h2c.
+// boundListener is a listener with a socket: the lean server serving HTTP/1.x, and an
+// http.Server for the connections that open with the HTTP/2 preface (h2c).
 type boundListener struct {
 	cfg   *listenerConfig
 	addr  string // the bound address
 	ln    net.Listener
+	h1    *h1Server
 	srv   *http.Server
 	h     *listenerHandler
-	state chan struct{} // closed when Serve returns
+	state chan struct{} // closed when both servers have returned
 }
 
 func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, error) {
@@ -47,15 +50,25 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     log.New(slogWriter{p.log}, "", 0),
 	}
-	return &boundListener{cfg: cfg, addr: ln.Addr().String(), ln: ln, srv: srv, h: h, state: make(chan struct{})}, nil
+	return &boundListener{cfg: cfg, addr: ln.Addr().String(), ln: ln, h1: newH1Server(h, ln.Addr(), p.log), srv: srv, h: h,
+		state: make(chan struct{})}, nil
 }
 
 func (b *boundListener) start(log *slog.Logger) {
-	go func() {
-		defer close(b.state)
-		if err := b.srv.Serve(b.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := b.srv.Serve(b.h1.h2); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("h2c server stopped", "listener", b.cfg.name, "addr", b.addr, "err", err)
+		}
+	})
+	wg.Go(func() {
+		if err := b.h1.serve(b.ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			log.Error("listener stopped", "listener", b.cfg.name, "addr", b.addr, "err", err)
 		}
+	})
+	go func() {
+		wg.Wait()
+		close(b.state)
 	}()
 }
 
@@ -63,9 +76,15 @@ func (b *boundListener) start(log *slog.Logger) {
 func (b *boundListener) drain(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := b.srv.Shutdown(ctx); err != nil {
-		b.srv.Close()
-	}
+	b.ln.Close()
+	var wg sync.WaitGroup
+	wg.Go(func() { b.h1.shutdown(ctx) })
+	wg.Go(func() {
+		if err := b.srv.Shutdown(ctx); err != nil {
+			b.srv.Close()
+		}
+	})
+	wg.Wait()
 }
 
 // closeUnstarted releases a socket bound by a listener update that was then refused.

@@ -1,0 +1,552 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// h1Server serves HTTP/1.x on a listener's socket itself and hands every connection that opens
+// with the HTTP/2 preface to the listener's http.Server (h2c). Parsing stays net/http's
+// (http.ReadRequest); what it saves is net/http's per-request work that a proxy does not need:
+// a goroutine and a read per request to watch for the client going away, a context and a
+// response object per request, and a buffered writer per connection that is flushed twice.
+type h1Server struct {
+	handler http.Handler
+	h2      *chanListener // connections for the http.Server
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[*h1ServerConn]bool // value: busy serving a request
+	closing  bool
+	finished chan struct{} // closed when the last connection is gone after closing
+}
+
+// Timeouts of the lean server, as the http.Server in bind sets them.
+const (
+	h1ReadHeaderTimeout = time.Minute
+	h1ServerIdleTimeout = 5 * time.Minute
+)
+
+var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+
+func newH1Server(h http.Handler, addr net.Addr, log *slog.Logger) *h1Server {
+	return &h1Server{handler: h, h2: newChanListener(addr), log: log, conns: map[*h1ServerConn]bool{}}
+}
+
+// serve accepts until ln is closed.
+func (s *h1Server) serve(ln net.Listener) error {
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		go s.serveConn(c)
+	}
+}
+
+type h1ServerConn struct {
+	s    *h1Server
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	ctx  context.Context
+	w    h1Writer
+}
+
+func (s *h1Server) serveConn(c net.Conn) {
+	br := bufio.NewReaderSize(c, 4096)
+	c.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
+	if head, err := br.Peek(3); err != nil {
+		c.Close()
+		return
+	} else if string(head) == "PRI" {
+		// HTTP/2 with prior knowledge: net/http serves it, replaying what was read.
+		c.SetReadDeadline(time.Time{})
+		if !s.h2.push(&prefixedConn{Conn: c, r: br}) {
+			c.Close()
+		}
+		return
+	}
+	sc := &h1ServerConn{s: s, conn: c, br: br, bw: bufio.NewWriterSize(c, 4096)}
+	sc.ctx = withConnInfo(context.Background(), c)
+	sc.w.c = sc
+	sc.w.header = make(http.Header, 8)
+	if !s.track(sc, false) {
+		c.Close()
+		return
+	}
+	defer func() {
+		s.untrack(sc)
+		c.Close()
+	}()
+	for {
+		if !sc.serveOne() {
+			return
+		}
+	}
+}
+
+// serveOne reads and answers one request; false ends the connection.
+func (sc *h1ServerConn) serveOne() bool {
+	c := sc.conn
+	if sc.br.Buffered() == 0 {
+		c.SetReadDeadline(time.Now().Add(h1ServerIdleTimeout))
+	}
+	if _, err := sc.br.Peek(1); err != nil {
+		return false // closed, idle timeout, or shutdown
+	}
+	c.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
+	req, err := http.ReadRequest(sc.br)
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			sc.bw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
+			sc.bw.Flush()
+		}
+		return false
+	}
+	c.SetReadDeadline(time.Time{})
+	if !sc.s.track(sc, true) {
+		return false
+	}
+	req.RemoteAddr = c.RemoteAddr().String()
+	req = req.WithContext(sc.ctx)
+	if req.ProtoMajor != 1 || req.Method == http.MethodConnect {
+		sc.bw.WriteString("HTTP/1.1 505 HTTP Version Not Supported\r\nConnection: close\r\n\r\n")
+		sc.bw.Flush()
+		return false
+	}
+	if ex, ok := req.Header["Expect"]; ok {
+		if len(ex) == 1 && strings.EqualFold(ex[0], "100-continue") && req.ProtoMinor == 1 {
+			sc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			sc.bw.Flush()
+			delete(req.Header, "Expect")
+		} else {
+			sc.bw.WriteString("HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			sc.bw.Flush()
+			return false
+		}
+	}
+	keep := !req.Close && !(req.ProtoMinor == 0 && !headerHasToken(req.Header["Connection"], "keep-alive"))
+	w := &sc.w
+	w.reset(req, keep && !sc.s.isClosing())
+	aborted := sc.runHandler(w, req)
+	if aborted {
+		return false
+	}
+	if err := w.finish(); err != nil {
+		return false
+	}
+	// What the handler left of the body must go before the next request is read.
+	if req.Body != nil && req.Body != http.NoBody {
+		n, _ := io.CopyN(io.Discard, req.Body, 256<<10)
+		if n == 256<<10 {
+			w.keep = false
+		}
+		req.Body.Close()
+	}
+	return w.keep && sc.s.idle(sc)
+}
+
+// runHandler calls the handler, reporting whether it aborted (panicked), as net/http does.
+func (sc *h1ServerConn) runHandler(w *h1Writer, req *http.Request) (aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			aborted = true
+			if v != http.ErrAbortHandler {
+				sc.s.log.Error("handler panic", "err", v)
+			}
+		}
+	}()
+	sc.s.handler.ServeHTTP(w, req)
+	return false
+}
+
+func headerHasToken(vv []string, token string) bool {
+	for _, v := range vv {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *h1Server) track(sc *h1ServerConn, busy bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing && !busy {
+		return false
+	}
+	if s.closing && !s.conns[sc] {
+		return false
+	}
+	s.conns[sc] = busy
+	return true
+}
+
+// idle marks sc as waiting for its next request; false when the server is closing.
+func (s *h1Server) idle(sc *h1ServerConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[sc] = false
+	return true
+}
+
+func (s *h1Server) untrack(sc *h1ServerConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, sc)
+	if s.closing && len(s.conns) == 0 && s.finished != nil {
+		close(s.finished)
+		s.finished = nil
+	}
+}
+
+func (s *h1Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// shutdown closes idle connections at once and lets busy ones finish their request, up to
+// ctx; then it closes them too.
+func (s *h1Server) shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	done := make(chan struct{})
+	if len(s.conns) == 0 {
+		close(done)
+	} else {
+		s.finished = done
+	}
+	for sc, busy := range s.conns {
+		if !busy {
+			sc.conn.SetReadDeadline(aLongTimeAgo)
+		}
+	}
+	s.mu.Unlock()
+	s.h2.Close()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sc := range s.conns {
+			sc.conn.Close()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// h1Writer is the http.ResponseWriter of one request; one per connection, reset per request.
+// The head is written into the connection's buffer when the body starts (or the handler
+// returns), so a small response leaves in one write.
+type h1Writer struct {
+	c        *h1ServerConn
+	req      *http.Request
+	header   http.Header
+	status   int
+	wroteHdr bool
+	chunked  bool
+	noBody   bool
+	keep     bool
+	clen     int64 // declared Content-Length, -1 if none
+	written  int64
+	pending  []byte // body written before the head was sent, when its length is unknown
+}
+
+func (w *h1Writer) reset(req *http.Request, keep bool) {
+	clear(w.header)
+	w.req, w.status, w.wroteHdr, w.chunked, w.noBody, w.keep, w.clen, w.written = req, 0, false, false, false, keep, -1, 0
+	w.pending = w.pending[:0]
+}
+
+func (w *h1Writer) Header() http.Header { return w.header }
+
+func (w *h1Writer) WriteHeader(code int) {
+	if w.status != 0 {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic("invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code < 200 {
+		return // informational answers are not relayed
+	}
+	w.status = code
+	if cl := w.header["Content-Length"]; len(cl) == 1 {
+		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n >= 0 {
+			w.clen = n
+		}
+	}
+	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+	if w.clen >= 0 || w.noBody {
+		w.writeHead()
+	}
+}
+
+// pendingMax is how much body is held back to compute a Content-Length before switching to
+// chunked encoding.
+const pendingMax = 4096
+
+func (w *h1Writer) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.noBody {
+		return len(p), nil
+	}
+	if !w.wroteHdr {
+		if len(w.pending)+len(p) <= pendingMax {
+			w.pending = append(w.pending, p...)
+			return len(p), nil
+		}
+		w.chunked = w.req.ProtoMinor >= 1
+		if !w.chunked {
+			w.keep = false // HTTP/1.0 without a length: the body ends with the connection
+		}
+		w.writeHead()
+		if len(w.pending) > 0 {
+			if _, err := w.writeBody(w.pending); err != nil {
+				return 0, err
+			}
+			w.pending = w.pending[:0]
+		}
+	}
+	return w.writeBody(p)
+}
+
+func (w *h1Writer) writeBody(p []byte) (int, error) {
+	bw := w.c.bw
+	if w.clen >= 0 && w.written+int64(len(p)) > w.clen {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if w.chunked {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		var b [20]byte
+		bw.Write(strconv.AppendInt(b[:0], int64(len(p)), 16))
+		bw.WriteString("\r\n")
+		bw.Write(p)
+		_, err := bw.WriteString("\r\n")
+		if err != nil {
+			return 0, errClientWrite
+		}
+		return len(p), nil
+	}
+	n, err := bw.Write(p)
+	if err != nil {
+		return n, errClientWrite
+	}
+	return n, nil
+}
+
+// Flush sends what is buffered: the head (chunked when the length is unknown) and the body.
+func (w *h1Writer) Flush() {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.wroteHdr {
+		w.chunked = w.req.ProtoMinor >= 1
+		if !w.chunked {
+			w.keep = false
+		}
+		w.writeHead()
+		if len(w.pending) > 0 {
+			w.writeBody(w.pending)
+			w.pending = w.pending[:0]
+		}
+	}
+	w.c.bw.Flush()
+}
+
+var (
+	statusLines sync.Map // int -> string, "HTTP/1.1 200 OK\r\n"
+	dateValue   atomic.Pointer[dateCache]
+)
+
+type dateCache struct {
+	sec  int64
+	line string
+}
+
+func statusLine(code int) string {
+	if v, ok := statusLines.Load(code); ok {
+		return v.(string)
+	}
+	text := http.StatusText(code)
+	if text == "" {
+		text = "status code " + strconv.Itoa(code)
+	}
+	line := "HTTP/1.1 " + strconv.Itoa(code) + " " + text + "\r\n"
+	statusLines.Store(code, line)
+	return line
+}
+
+// dateLine is the Date header net/http would add, formatted once a second.
+func dateLine() string {
+	now := time.Now()
+	if d := dateValue.Load(); d != nil && d.sec == now.Unix() {
+		return d.line
+	}
+	d := &dateCache{sec: now.Unix(), line: "Date: " + now.UTC().Format(http.TimeFormat) + "\r\n"}
+	dateValue.Store(d)
+	return d.line
+}
+
+func (w *h1Writer) writeHead() {
+	w.wroteHdr = true
+	bw := w.c.bw
+	bw.WriteString(statusLine(w.status))
+	h := w.header
+	for k, vv := range h {
+		switch {
+		case k == "Trailer":
+			if !w.chunked {
+				continue
+			}
+		case k == "Content-Length" && (w.chunked || w.clen < 0):
+			continue
+		case k == "Connection" || k == "Transfer-Encoding":
+			continue
+		case strings.HasPrefix(k, http.TrailerPrefix):
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	if _, ok := h["Date"]; !ok {
+		bw.WriteString(dateLine())
+	}
+	if w.chunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if !w.keep {
+		bw.WriteString("Connection: close\r\n")
+	} else if w.req.ProtoMinor == 0 {
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// finish completes the response after the handler returned and sends it.
+func (w *h1Writer) finish() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.wroteHdr {
+		// The whole body is known: send it with its length.
+		if !w.noBody {
+			w.clen = int64(len(w.pending))
+			w.header["Content-Length"] = []string{strconv.Itoa(len(w.pending))}
+		}
+		w.writeHead()
+		if len(w.pending) > 0 {
+			w.c.bw.Write(w.pending)
+		}
+		w.pending = w.pending[:0]
+	} else if w.chunked {
+		bw := w.c.bw
+		bw.WriteString("0\r\n")
+		w.writeTrailers()
+		bw.WriteString("\r\n")
+	} else if w.clen >= 0 && w.written != w.clen && !w.noBody {
+		w.keep = false // a short body: the connection cannot be reused
+		w.c.bw.Flush()
+		return errors.New("response shorter than its Content-Length")
+	}
+	return w.c.bw.Flush()
+}
+
+// writeTrailers sends the trailers the handler set: announced ones under their names, others
+// with http.TrailerPrefix.
+func (w *h1Writer) writeTrailers() {
+	bw := w.c.bw
+	announced := w.header["Trailer"]
+	for k, vv := range w.header {
+		name := k
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			name = k[len(http.TrailerPrefix):]
+		} else if !headerHasToken(announced, k) {
+			continue
+		}
+		for _, v := range vv {
+			bw.WriteString(name)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
+// chanListener is a net.Listener whose connections are pushed by the lean server.
+type chanListener struct {
+	addr   net.Addr
+	ch     chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) push(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// prefixedConn replays what was read while telling HTTP/2 from HTTP/1.
+type prefixedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *prefixedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
