@@ -51,7 +51,15 @@ const (
 	ListenerAdded   = "listener added"
 	ListenerRemoved = "listener removed"
 	ListenerChanged = "listener settings"
+	// HTTPFilters and HTTPFilterSettings are a listener's HTTP filters: where authorization,
+	// authentication and faults are enforced.
+	HTTPFilters        = "http filters"
+	HTTPFilterSettings = "http filter settings"
 )
+
+// splitKinds are the changes that alter where requests go: the hosts they touch are drawn.
+var splitKinds = map[string]bool{HostAdded: true, HostRemoved: true, RouteAdded: true, RouteRemoved: true,
+	RouteOrder: true, Match: true, Weights: true, Destinations: true}
 
 // Side names one end of the comparison: the revision or file it came from, and its version.
 type Side struct {
@@ -186,7 +194,7 @@ func (r *Report) compareRole(role string, bv, hv *view) {
 		default:
 			r.compareHost(role, b, a)
 		}
-		if len(r.Changes) > n {
+		if slices.ContainsFunc(r.Changes[n:], func(c Change) bool { return splitKinds[c.What] }) {
 			r.splits = append(r.splits, split{role: role, host: k.vhost, before: b, after: a})
 		}
 	}
@@ -385,25 +393,4 @@ func setDiff(a, b []string) (onlyA, onlyB []string) {
 		}
 	}
 	return onlyA, onlyB
-}
-
-func (r *Report) compareListeners(role string, before, after map[string]*compilerListener) {
-	names := map[string]bool{}
-	for k := range before {
-		names[k] = true
-	}
-	for k := range after {
-		names[k] = true
-	}
-	for _, name := range sortedKeys(names) {
-		b, a := before[name], after[name]
-		switch {
-		case b == nil:
-			r.add(Change{Role: role, Listener: name, What: ListenerAdded, After: listenerAddress(a)})
-		case a == nil:
-			r.add(Change{Role: role, Listener: name, What: ListenerRemoved, Before: listenerAddress(b)})
-		case !proto.Equal(b, a):
-			r.add(Change{Role: role, Listener: name, What: ListenerChanged, After: "changed: " + strings.Join(differingFields(b, a), ", ")})
-		}
-	}
 }

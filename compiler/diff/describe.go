@@ -174,11 +174,46 @@ func differingFields(a, b proto.Message) []string {
 	fields := ra.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		if !fieldEqual(ra, rb, fd) {
-			out = append(out, string(fd.Name()))
+		if fieldEqual(ra, rb, fd) {
+			continue
 		}
+		if fd.IsMap() && fd.MapKey().Kind() == protoreflect.StringKind {
+			out = append(out, differingKeys(string(fd.Name()), ra.Get(fd).Map(), rb.Get(fd).Map())...)
+			continue
+		}
+		out = append(out, string(fd.Name()))
 	}
 	return out
+}
+
+// differingKeys names the entries of two string-keyed maps that differ:
+// "typed_per_filter_config[envoy.filters.http.fault]".
+func differingKeys(field string, a, b protoreflect.Map) []string {
+	keys := map[string]bool{}
+	collect := func(m protoreflect.Map, other protoreflect.Map) {
+		m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+			ov := other.Get(k)
+			if !other.Has(k) || !valueEqual(v, ov) {
+				keys[k.String()] = true
+			}
+			return true
+		})
+	}
+	collect(a, b)
+	collect(b, a)
+	var out []string
+	for _, k := range sortedKeys(keys) {
+		out = append(out, field+"["+k+"]")
+	}
+	return out
+}
+
+func valueEqual(a, b protoreflect.Value) bool {
+	if am, ok := a.Interface().(protoreflect.Message); ok {
+		bm, ok := b.Interface().(protoreflect.Message)
+		return ok && proto.Equal(am.Interface(), bm.Interface())
+	}
+	return a.Equal(b)
 }
 
 func fieldEqual(a, b protoreflect.Message, fd protoreflect.FieldDescriptor) bool {

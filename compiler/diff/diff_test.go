@@ -31,11 +31,18 @@ func compileFiles(t testing.TB, files []schema.File) *compiler.Snapshot {
 	return snap
 }
 
-// A canary shift, a match narrowed, an endpoint replaced and a new VirtualService: each output
-// format is golden (testdata/canary/out.*).
-func TestCanary(t *testing.T) {
-	base := compileDir(t, "testdata/canary/base")
-	head := compileDir(t, "testdata/canary/head")
+// Each testdata/CASE holds a base and a head tree; every output format of their diff is golden
+// (testdata/CASE/out.*). canary: a canary shift, a match narrowed, an endpoint replaced and a
+// new VirtualService. settings: retries, a fault, connection pool and outlier detection.
+func TestGolden(t *testing.T) {
+	for _, c := range []string{"canary", "settings"} {
+		t.Run(c, func(t *testing.T) { checkGolden(t, filepath.Join("testdata", c)) })
+	}
+}
+
+func checkGolden(t *testing.T, dir string) {
+	base := compileDir(t, filepath.Join(dir, "base"))
+	head := compileDir(t, filepath.Join(dir, "head"))
 	r, err := diff.Compare(base, head)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +61,7 @@ func TestCanary(t *testing.T) {
 		if err := write(&b); err != nil {
 			t.Fatal(err)
 		}
-		golden.Check(t, filepath.Join("testdata/canary", "out."+ext), b.Bytes())
+		golden.Check(t, filepath.Join(dir, "out."+ext), b.Bytes())
 	}
 }
 
