@@ -151,6 +151,8 @@ func checkAuthorizationRule(s *docState, p string, r *AuthorizationRule) {
 		checkIPOrCIDRs(s, sp+".notIpBlocks", src.NotIPBlocks)
 		checkIPOrCIDRs(s, sp+".remoteIpBlocks", src.RemoteIPBlocks)
 		checkIPOrCIDRs(s, sp+".notRemoteIpBlocks", src.NotRemoteIPBlocks)
+		checkServiceAccounts(s, sp+".serviceAccounts", src.ServiceAccounts)
+		checkServiceAccounts(s, sp+".notServiceAccounts", src.NotServiceAccounts)
 		if len(src.ServiceAccounts) > 0 && (len(src.Namespaces) > 0 || len(src.Principals) > 0) {
 			s.fail(sp+".serviceAccounts", "cannot be set together with namespaces or principals (put them in separate sources)")
 		}
@@ -213,36 +215,82 @@ func checkNonEmptyValues(s *docState, p string, v []string) {
 
 func checkPortStrings(s *docState, p string, ports []string) {
 	for i, x := range ports {
-		if n, err := strconv.Atoi(x); err != nil || n < 1 || n > 65535 {
-			s.failf(idx(p, i), "must be a port number from 1 to 65535, got %q", x)
+		if n, err := strconv.ParseUint(x, 10, 32); err != nil || n > 65535 {
+			s.failf(idx(p, i), "must be a port number up to 65535, got %q", x)
 		}
 	}
 }
 
-// checkPathTemplates: a path with a template ("/foo/{*}/bar", "/{**}/bar") uses whole segments.
+// checkPathTemplates applies Istio's rules for path templates ("/foo/{*}/bar", "/{**}/bar"):
+// "{*}" and "{**}" are whole segments, nothing template-like follows "{**}", and the other
+// segments of a templated path are plain URI characters.
 func checkPathTemplates(s *docState, p string, paths []string) {
 	for i, x := range paths {
-		if !strings.ContainsAny(x, "{}") {
-			continue
-		}
-		segs := strings.Split(x, "/")
-		for _, seg := range segs {
-			if !strings.ContainsAny(seg, "{}") {
-				continue
+		templated := strings.Contains(x, "{*}") || strings.Contains(x, "{**}")
+		anySeen := false
+		for _, seg := range strings.Split(strings.Trim(x, "/"), "/") {
+			reason := ""
+			switch {
+			case (seg == "{*}" || seg == "{**}") && anySeen:
+				reason = "{**} must be the last template operator"
+			case seg == "{**}":
+				anySeen = true
+			case seg == "{*}":
+			case strings.ContainsAny(seg, "{}"):
+				reason = "'{' and '}' only appear as {*} or {**}"
+			case templated && !isPathLiteral(seg):
+				reason = "segment " + strconv.Quote(seg) + " has characters a path template does not allow"
 			}
-			if seg != "{*}" && seg != "{**}" {
-				s.failf(idx(p, i), "invalid path template %q: a template segment is {*} or {**}", x)
+			if reason != "" {
+				s.failf(idx(p, i), "invalid path template %q: %s", x, reason)
 				break
 			}
 		}
 	}
 }
 
+// isPathLiteral: RFC 3986 path characters (pchar), as Envoy's path templates require.
+func isPathLiteral(seg string) bool {
+	if seg == "" {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~%!$&'()+,;:@=", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// checkServiceAccounts applies Istio's rules for service accounts: "name" or "namespace/name",
+// no wildcards, at most 16.
+func checkServiceAccounts(s *docState, p string, v []string) {
+	if len(v) > 16 {
+		s.fail(p, "at most 16 service accounts")
+	}
+	for i, sa := range v {
+		ns, name, cut := strings.Cut(sa, "/")
+		switch {
+		case strings.Contains(sa, "*"):
+			s.failf(idx(p, i), "wildcards are not allowed in service accounts, got %q", sa)
+		case len(sa) > 320:
+			s.fail(idx(p, i), "longer than 320 characters")
+		case strings.Count(sa, "/") > 1 || cut && (ns == "" || name == "") || sa == "":
+			s.failf(idx(p, i), "must be \"name\" or \"namespace/name\", got %q", sa)
+		}
+	}
+}
+
 // checkCondition checks the key of a when condition and, for keys with a syntax, its values.
 func checkCondition(s *docState, p string, c Condition) {
+	checkNonEmptyValues(s, p+".values", c.Values)
+	checkNonEmptyValues(s, p+".notValues", c.NotValues)
 	k := c.Key
 	switch {
-	case strings.HasPrefix(k, "request.headers["), strings.HasPrefix(k, "request.auth.claims["):
+	case strings.HasPrefix(k, "request.headers"), strings.HasPrefix(k, "request.experimental.inline.headers"),
+		strings.HasPrefix(k, "request.auth.claims"), strings.HasPrefix(k, "experimental.envoy.filters."):
 		if !validMapKey(k) {
 			s.failf(p+".key", "invalid key %q: want name[key]", k)
 		}
@@ -252,30 +300,27 @@ func checkCondition(s *docState, p string, c Condition) {
 	case k == "destination.port":
 		checkPortStrings(s, p+".values", c.Values)
 		checkPortStrings(s, p+".notValues", c.NotValues)
-	case k == "source.namespace", k == "source.principal", k == "source.serviceAccount", k == "source.trustDomain",
-		k == "request.auth.principal", k == "request.auth.audiences", k == "request.auth.presenter",
-		k == "connection.sni":
-	case strings.HasPrefix(k, "experimental.envoy.filters."):
-		if !validMapKey(k) {
-			s.failf(p+".key", "invalid key %q: want experimental.envoy.filters.NAME[key]", k)
-		}
+	case k == "source.serviceAccount":
+		checkServiceAccounts(s, p+".values", c.Values)
+		checkServiceAccounts(s, p+".notValues", c.NotValues)
+	case k == "source.namespace", k == "source.principal", k == "request.auth.principal",
+		k == "request.auth.audiences", k == "request.auth.presenter", k == "connection.sni",
+		k == "source.trustDomain": // deprecated, still accepted by Istio's schema
+	case k == "destination.namespace":
+		s.fail(p+".key", "destination.namespace is replaced by the policy's namespace")
+	case strings.HasPrefix(k, "destination.labels"):
+		s.fail(p+".key", "destination.labels is replaced by the workload selector")
+	case k == "destination.name", k == "destination.user":
+		s.failf(p+".key", "%s is no longer supported", k)
 	default:
 		s.failf(p+".key", "unknown attribute %q (such as request.headers[NAME], source.ip, source.namespace, request.auth.claims[NAME], destination.port)", k)
 	}
 }
 
-// validMapKey checks "name[key]" and "name[key1][key2]".
+// validMapKey checks "name[key]" (and "name[key1][key2]") as Istio does.
 func validMapKey(k string) bool {
 	open := strings.IndexByte(k, '[')
-	if open <= 0 || !strings.HasSuffix(k, "]") {
-		return false
-	}
-	for _, part := range strings.Split(k[open+1:len(k)-1], "][") {
-		if part == "" || strings.ContainsAny(part, "[]") {
-			return false
-		}
-	}
-	return true
+	return strings.HasSuffix(k, "]") && open > 0 && open < len(k)-2
 }
 
 func checkRequestAuthentication(s *docState, ra *RequestAuthentication) {
