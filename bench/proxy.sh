@@ -259,7 +259,7 @@ wrk_run() { # wrk_run URL SECONDS OUT
 ol() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" "$work/ol.txt"; } # a field of openloop's line
 
 raw=$work/raw.tsv
-printf 'round\tconfig\trps\twrk_p50_us\twrk_p99_us\tcpu_us_per_req\twrk_errors\tol_p50_us\tol_p99_us\tol_errors\n' >"$raw"
+printf 'round\tconfig\trps\twrk_p50_us\twrk_p99_us\tcpu_us_per_req\twrk_errors\tol_p50_us\tol_p99_us\tol_errors\tload1\n' >"$raw"
 for ((r = 1; r <= ROUNDS; r++)); do
 	for c in "${configs[@]}"; do
 		log "round $r/$ROUNDS: $c"
@@ -277,8 +277,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 
 		"${LOAD[@]}" "$bin/openloop" -url "${url[$c]}" -host "$HOST" -rate "$RATE" -duration "${DURATION}s" >"$work/ol.txt" 2>&1 || true
 		[[ -n $(ol p50_us) ]] || die "openloop gave no result for $c: $(cat "$work/ol.txt")"
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$c" "$rps" "$p50" "$p99" "$cpu" "$errs" \
-			"$(ol p50_us)" "$(ol p99_us)" "$(ol errors)" >>"$raw"
+		# load1: the machine's 1-minute load average, to tell a quiet run from a shared one.
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$c" "$rps" "$p50" "$p99" "$cpu" "$errs" \
+			"$(ol p50_us)" "$(ol p99_us)" "$(ol errors)" "$(cut -d' ' -f1 /proc/loadavg)" >>"$raw"
 	done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
