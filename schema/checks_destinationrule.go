@@ -197,6 +197,9 @@ func checkLocality(s *docState, p string, l *LocalityLoadBalancerSetting, od *Ou
 			if reason := localityProblem(loc); reason != "" {
 				s.fail(key(dp+".to", loc), reason)
 			}
+			if w < 1 || w > 100 {
+				s.failf(key(dp+".to", loc), "a locality weight is from 1 to 100, got %d", w)
+			}
 			total += uint64(w)
 		}
 		if total != 100 {
@@ -212,6 +215,8 @@ func checkLocality(s *docState, p string, l *LocalityLoadBalancerSetting, od *Ou
 			s.fail(fp+".to", "must differ from from")
 		case strings.Contains(f.From, "/") || strings.Contains(f.To, "/"):
 			s.fail(fp, "failover is between regions: from and to are region names, without '/'")
+		case strings.Contains(f.From, "*") || strings.Contains(f.To, "*"):
+			s.fail(fp, "failover regions cannot contain the '*' wildcard")
 		}
 	}
 	_ = od

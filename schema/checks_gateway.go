@@ -25,6 +25,19 @@ func checkGateway(s *docState, gw *Gateway) {
 }
 
 func checkServer(s *docState, p string, srv *Server) {
+	for i, h := range srv.Hosts {
+		_, name, ok := strings.Cut(h, "/")
+		if !ok {
+			name = h
+		}
+		switch {
+		case name == "*" || isIP(name):
+		case !strings.Contains(name, "."):
+			s.failf(idx(p+".hosts", i), "a Gateway host must be fully qualified (or \"*\"), got %q", h)
+		case strings.Contains(name, "*") && !strings.HasPrefix(name, "*."):
+			s.failf(idx(p+".hosts", i), "a partial wildcard is not allowed in a Gateway host (use \"*.example.com\"), got %q", h)
+		}
+	}
 	unix := strings.HasPrefix(srv.Bind, "unix://")
 	switch {
 	case unix:
