@@ -266,11 +266,20 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		hash, hasHash, x.setCookie = requestHash(rt.hash, r)
 	}
 
+	// The lean HTTP/1.1 transport takes the route and per-try timeouts as connection
+	// deadlines, which cost no context, timer or goroutine; other transports get contexts.
+	tr := f.transportFor(c, r)
+	lean := tr == f.h1 && f.h1.handles(r) && client.Done() == nil && c.cfg.maxPerConn <= 1
+	var deadline time.Time
 	ctx := client
 	if t := rt.timeout; t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(client, t)
-		defer cancel()
+		if lean {
+			deadline = start.Add(t)
+		} else {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(client, t)
+			defer cancel()
+		}
 	}
 	var triedBuf [4]*endpoint
 	tried := triedBuf[:0]
@@ -314,18 +323,30 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		}
 		set := c.eps.Load()
 		actx, acancel := ctx, context.CancelFunc(nil)
-		if retry != nil && retry.perTryTimeout > 0 {
-			actx, acancel = context.WithTimeout(ctx, retry.perTryTimeout)
-		}
-		req := r
-		if actx != client {
-			req = r.WithContext(actx)
-		}
-		if c.cfg.maxPerConn > 1 {
-			req = limitRequestsPerConn(req, c.cfg.maxPerConn)
-		}
+		var resp *http.Response
+		var err error
 		ep.active.Add(1)
-		resp, err := f.transportFor(c, r).RoundTrip(req)
+		if lean {
+			attemptDeadline := deadline
+			if retry != nil && retry.perTryTimeout > 0 {
+				if pd := time.Now().Add(retry.perTryTimeout); deadline.IsZero() || pd.Before(deadline) {
+					attemptDeadline = pd
+				}
+			}
+			resp, err = f.h1.roundTrip(r, attemptDeadline)
+		} else {
+			if retry != nil && retry.perTryTimeout > 0 {
+				actx, acancel = context.WithTimeout(ctx, retry.perTryTimeout)
+			}
+			req := r
+			if actx != client {
+				req = r.WithContext(actx)
+			}
+			if c.cfg.maxPerConn > 1 {
+				req = limitRequestsPerConn(req, c.cfg.maxPerConn)
+			}
+			resp, err = tr.RoundTrip(req)
+		}
 		if err != nil {
 			ep.active.Add(-1)
 			c.release()
@@ -337,14 +358,15 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			}
 			kind := failReset
 			var op *net.OpError
+			leanTimeout := lean && isTimeout(err)
 			switch {
-			case ctx.Err() != nil:
+			case ctx.Err() != nil || (leanTimeout && !deadline.IsZero() && !time.Now().Before(deadline)):
 				// The route's timeout: no retry outlives it.
 				c.report(set, ep, 0)
 				x.localReply(w, r, http.StatusGatewayTimeout, errTimeout)
 				c.stats.record(http.StatusGatewayTimeout, time.Since(start))
 				return
-			case actx.Err() != nil:
+			case actx.Err() != nil || leanTimeout:
 				kind = failTimeout
 			case errors.As(err, &op) && op.Op == "dial":
 				kind = failConnect

@@ -63,12 +63,13 @@ func (s *h1Server) serve(ln net.Listener) error {
 }
 
 type h1ServerConn struct {
-	s    *h1Server
-	conn net.Conn
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	ctx  context.Context
-	w    h1Writer
+	s     *h1Server
+	conn  net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	ctx   context.Context
+	raddr string // the client's address, formatted once per connection
+	w     h1Writer
 }
 
 func (s *h1Server) serveConn(c net.Conn) {
@@ -86,7 +87,8 @@ func (s *h1Server) serveConn(c net.Conn) {
 		return
 	}
 	sc := &h1ServerConn{s: s, conn: c, br: br, bw: bufio.NewWriterSize(c, 4096)}
-	sc.ctx = withConnInfo(context.Background(), c)
+	sc.raddr = c.RemoteAddr().String()
+	sc.ctx = context.WithValue(context.Background(), connInfoKey{}, newConnInfo(sc.raddr))
 	sc.w.c = sc
 	sc.w.header = make(http.Header, 8)
 	if !s.track(sc, false) {
@@ -126,7 +128,7 @@ func (sc *h1ServerConn) serveOne() bool {
 	if !sc.s.track(sc, true) {
 		return false
 	}
-	req.RemoteAddr = c.RemoteAddr().String()
+	req.RemoteAddr = sc.raddr
 	req = req.WithContext(sc.ctx)
 	if req.ProtoMajor != 1 || req.Method == http.MethodConnect {
 		sc.bw.WriteString("HTTP/1.1 505 HTTP Version Not Supported\r\nConnection: close\r\n\r\n")

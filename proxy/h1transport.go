@@ -36,6 +36,7 @@ type h1Conn struct {
 	t      *h1Transport
 	addr   string
 	conn   net.Conn
+	dl     bool // a deadline is set on conn
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
@@ -107,11 +108,21 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.fallback.RoundTrip(req)
 	}
+	return t.roundTrip(req, time.Time{})
+}
+
+// roundTrip sends req, which handles accepted. A non-zero deadline bounds the exchange,
+// body included, as a deadline on the connection: the route timeout without a context.
+func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
 	ctx := req.Context()
 	for try := 0; ; try++ {
 		c, reused, err := t.get(ctx, req.URL.Host)
 		if err != nil {
 			return nil, err
+		}
+		if !deadline.IsZero() || c.dl {
+			c.conn.SetDeadline(deadline)
+			c.dl = !deadline.IsZero()
 		}
 		var stop func() bool
 		if ctx.Done() != nil {
@@ -131,11 +142,16 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		// A reused connection the upstream had closed while idle fails before any answer:
 		// send again on a fresh one if the request can be replayed, as http.Transport does.
-		if reused && try < 2 && (!wrote || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) && rewind(req) {
+		if reused && try < 2 && !isTimeout(err) && (!wrote || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err)) && rewind(req) {
 			continue
 		}
 		return nil, err
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func isReset(err error) bool {
@@ -265,6 +281,10 @@ func (b *h1Body) release() {
 	b.done = true
 	stopped := b.stop == nil || b.stop()
 	if b.eof && b.keep && stopped && b.c.br.Buffered() == 0 {
+		if b.c.dl {
+			b.c.conn.SetDeadline(time.Time{})
+			b.c.dl = false
+		}
 		b.c.t.put(b.c)
 		return
 	}
