@@ -34,3 +34,9 @@ fuzz:
 .PHONY: bench-proxy
 bench-proxy:
 	GO=$(GO) bash bench/proxy.sh
+
+# Independent proxyless gRPC clients (grpc-js-xds from npm, C-core via Debian's python3-grpcio,
+# both installed by the script) against the publisher: one line per client and feature.
+.PHONY: conformance
+conformance:
+	bash conformance/run.sh

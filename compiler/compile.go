@@ -52,8 +52,8 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 	}
 	built := struct {
 		clusters map[*ir.Cluster]builtCluster
-		vhosts   map[*ir.VirtualHost]*route.VirtualHost
-	}{map[*ir.Cluster]builtCluster{}, map[*ir.VirtualHost]*route.VirtualHost{}}
+		vhosts   map[vhostKey]*route.VirtualHost
+	}{map[*ir.Cluster]builtCluster{}, map[vhostKey]*route.VirtualHost{}}
 	for _, r := range mesh.Roles {
 		role := &Role{Name: r.Name, Selector: r.Selector, Resources: map[resource.Type][]types.Resource{}}
 		for _, l := range r.Listeners {
@@ -63,13 +63,15 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 			}
 			var vhosts []*route.VirtualHost
 			for _, vh := range l.VirtualHosts {
-				v, ok := built.vhosts[vh]
+				// The legacy form changes nothing for a virtual host without header matches.
+				key := vhostKey{vh, l.LegacyHeaderMatchers && hasHeaderMatch(vh)}
+				v, ok := built.vhosts[key]
 				if !ok {
 					var err error
-					if v, err = xds.VirtualHost(vh); err != nil {
+					if v, err = xds.VirtualHost(vh, key.legacy); err != nil {
 						return nil, err
 					}
-					built.vhosts[vh] = v
+					built.vhosts[key] = v
 				}
 				vhosts = append(vhosts, v)
 			}
@@ -109,4 +111,19 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// vhostKey names one built form of a virtual host.
+type vhostKey struct {
+	vh     *ir.VirtualHost
+	legacy bool
+}
+
+func hasHeaderMatch(vh *ir.VirtualHost) bool {
+	for _, r := range vh.Routes {
+		if len(r.Match.Headers) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -27,7 +27,8 @@ func grpcRole(sidecar *ir.Role) *ir.Role {
 					gv.Routes = append(gv.Routes, &rc)
 				}
 			}
-			gl := &ir.Listener{Name: vh.Name, API: true, RouteName: vh.Name, VirtualHosts: []*ir.VirtualHost{gv}}
+			gl := &ir.Listener{Name: vh.Name, API: true, RouteName: vh.Name, VirtualHosts: []*ir.VirtualHost{gv},
+				LegacyHeaderMatchers: true}
 			listenerFilters(gl)
 			role.Listeners = append(role.Listeners, gl)
 		}

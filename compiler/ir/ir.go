@@ -22,12 +22,16 @@ type Role struct {
 // Listener is one HTTP listener and its route table. A gRPC listener (API) is not bound by
 // anyone: proxyless gRPC clients fetch it by its "host:port" name and read only its routes.
 type Listener struct {
-	Name         string         `json:"name,omitempty"` // "<address>_<port>", as Istio names them
-	Address      string         `json:"address,omitempty"`
-	Port         uint32         `json:"port,omitempty"`
-	API          bool           `json:"api,omitempty"`
-	RouteName    string         `json:"routeName,omitempty"`
-	VirtualHosts []*VirtualHost `json:"virtualHosts,omitempty"` // sorted by name
+	Name    string `json:"name,omitempty"` // "<address>_<port>", as Istio names them
+	Address string `json:"address,omitempty"`
+	Port    uint32 `json:"port,omitempty"`
+	API     bool   `json:"api,omitempty"`
+	// LegacyHeaderMatchers writes header matches in Envoy's older form (exact_match,
+	// prefix_match, safe_regex_match), the only one older gRPC clients (C-core before 1.53)
+	// read; the meaning is the same.
+	LegacyHeaderMatchers bool           `json:"legacyHeaderMatchers,omitempty"`
+	RouteName            string         `json:"routeName,omitempty"`
+	VirtualHosts         []*VirtualHost `json:"virtualHosts,omitempty"` // sorted by name
 	// Filters the routes need besides the router: "fault" and "cors", in Istio's order.
 	Filters []string `json:"filters,omitempty"`
 }

@@ -13,7 +13,7 @@ import (
 func RouteConfiguration(l *ir.Listener) (*route.RouteConfiguration, error) {
 	var vhosts []*route.VirtualHost
 	for _, vh := range l.VirtualHosts {
-		v, err := VirtualHost(vh)
+		v, err := VirtualHost(vh, l.LegacyHeaderMatchers)
 		if err != nil {
 			return nil, err
 		}
@@ -31,11 +31,12 @@ func RouteConfigurationOf(name string, vhosts []*route.VirtualHost) (*route.Rout
 	return &route.RouteConfiguration{Name: name, VirtualHosts: vhosts}, nil
 }
 
-// VirtualHost builds one virtual host and its routes, in order.
-func VirtualHost(vh *ir.VirtualHost) (*route.VirtualHost, error) {
+// VirtualHost builds one virtual host and its routes, in order; legacy selects the older form
+// of header matchers (ir.Listener.LegacyHeaderMatchers).
+func VirtualHost(vh *ir.VirtualHost, legacy bool) (*route.VirtualHost, error) {
 	v := &route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
 	for _, r := range vh.Routes {
-		xr, err := Route(r)
+		xr, err := Route(r, legacy)
 		if err != nil {
 			return nil, err
 		}
@@ -46,10 +47,10 @@ func VirtualHost(vh *ir.VirtualHost) (*route.VirtualHost, error) {
 
 // Route builds one route: its match, its action (forward, redirect or direct response), its
 // header operations and its per-route filter configuration.
-func Route(r *ir.Route) (*route.Route, error) {
+func Route(r *ir.Route, legacy bool) (*route.Route, error) {
 	out := &route.Route{
 		Name:                    r.Name,
-		Match:                   routeMatch(r.Match),
+		Match:                   routeMatch(r.Match, legacy),
 		RequestHeadersToAdd:     headerOptions(r.RequestHeaders),
 		RequestHeadersToRemove:  r.RequestHeaders.Remove,
 		ResponseHeadersToAdd:    headerOptions(r.ResponseHeaders),
@@ -84,7 +85,7 @@ func Route(r *ir.Route) (*route.Route, error) {
 	return out, nil
 }
 
-func routeMatch(m ir.Match) *route.RouteMatch {
+func routeMatch(m ir.Match, legacy bool) *route.RouteMatch {
 	rm := &route.RouteMatch{}
 	switch m.Path.Kind {
 	case ir.MatchExact:
@@ -104,7 +105,7 @@ func routeMatch(m ir.Match) *route.RouteMatch {
 		if h.Match.Kind == ir.MatchPresent {
 			hm.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: true}
 		} else {
-			hm.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: stringMatcher(h.Match)}
+			setHeaderMatch(hm, h.Match, legacy)
 			// A request without the header does not carry the forbidden value.
 			hm.TreatMissingHeaderAsEmpty = h.Invert
 		}
@@ -120,6 +121,23 @@ func routeMatch(m ir.Match) *route.RouteMatch {
 		rm.QueryParameters = append(rm.QueryParameters, qm)
 	}
 	return rm
+}
+
+// setHeaderMatch writes a header's string match in Istio's form (string_match) or the older
+// one-field-per-kind form that older gRPC clients read.
+func setHeaderMatch(hm *route.HeaderMatcher, s ir.StringMatch, legacy bool) {
+	if !legacy {
+		hm.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: stringMatcher(s)}
+		return
+	}
+	switch s.Kind {
+	case ir.MatchExact:
+		hm.HeaderMatchSpecifier = &route.HeaderMatcher_ExactMatch{ExactMatch: s.Value}
+	case ir.MatchRegex:
+		hm.HeaderMatchSpecifier = &route.HeaderMatcher_SafeRegexMatch{SafeRegexMatch: &matcher.RegexMatcher{Regex: s.Value}}
+	default:
+		hm.HeaderMatchSpecifier = &route.HeaderMatcher_PrefixMatch{PrefixMatch: s.Value}
+	}
 }
 
 func stringMatcher(s ir.StringMatch) *matcher.StringMatcher {
