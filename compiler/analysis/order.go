@@ -29,11 +29,11 @@ func (a *analyzer) ruleOrder(d *schema.Document, rules []schema.HTTPRoute) {
 				a.afterCatchAll(d, rules, i)
 				return
 			}
-			cur := &matchAt{ref: fieldRef{"spec.http[%d].match[%d]", i, j}, typed: m}
+			cur := &matchAt{ref: fieldRef{"spec.http[%d].match[%d]", i, j}, rule: rule.Name, typed: m}
 			for _, e := range earlier {
 				if covers(e.generic(), cur.generic()) {
 					a.report(d, CodeShadowedMatch, cur.ref.String(),
-						"match can never be taken: every request it matches is routed earlier by %s", e.ref)
+						"match can never be taken: every request it matches is routed earlier by %s", e)
 					break
 				}
 			}
@@ -44,9 +44,13 @@ func (a *analyzer) ruleOrder(d *schema.Document, rules []schema.HTTPRoute) {
 }
 
 func (a *analyzer) afterCatchAll(d *schema.Document, rules []schema.HTTPRoute, catchAll int) {
+	by := fmt.Sprintf("spec.http[%d]", catchAll)
+	if name := rules[catchAll].Name; name != "" {
+		by += fmt.Sprintf(" (rule %q)", name)
+	}
 	for k := catchAll + 1; k < len(rules); k++ {
 		a.report(d, CodeAfterCatchAll, fmt.Sprintf("spec.http[%d]", k),
-			"rule can never match: spec.http[%d] before it matches every request", catchAll)
+			"rule can never match: %s before it matches every request", by)
 	}
 }
 
@@ -54,8 +58,17 @@ func (a *analyzer) afterCatchAll(d *schema.Document, rules []schema.HTTPRoute, c
 // compared with it.
 type matchAt struct {
 	ref   fieldRef
+	rule  string // the rule's name, if it has one
 	typed schema.HTTPMatchRequest
 	g     map[string]any
+}
+
+// String names the match for a reader: its path, and its rule's name when there is one.
+func (m *matchAt) String() string {
+	if m.rule == "" {
+		return m.ref.String()
+	}
+	return fmt.Sprintf("%s (rule %q)", m.ref, m.rule)
 }
 
 func (m *matchAt) generic() map[string]any {
