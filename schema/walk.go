@@ -92,6 +92,7 @@ func (s *docState) walk(x ast.Expr, sh *shape, path string, depth int) {
 			sh = nil // not a mapping in the schema: CUE reports the type, nothing to check below
 		}
 		seen := map[string]Pos{}
+		var nulled map[string]bool // made on first use: nulls are rare
 		kept := n.Elts[:0]
 		for _, decl := range n.Elts {
 			f, ok := decl.(*ast.Field)
@@ -117,6 +118,15 @@ func (s *docState) walk(x ast.Expr, sh *shape, path string, depth int) {
 				continue
 			}
 			seen[name] = kpos
+			if isNull(f.Value) && sh != nil && !sh.any && !sh.isMap {
+				// A declared field set to null is absent, as in Kubernetes and Istio
+				// ("labels:" with nothing after it, as templates often write).
+				if nulled == nil {
+					nulled = map[string]bool{}
+				}
+				nulled[name] = true
+				continue
+			}
 			s.keys[p] = kpos
 			s.doc.fields[p] = kpos
 			if isScalar(f.Value) {
@@ -143,7 +153,7 @@ func (s *docState) walk(x ast.Expr, sh *shape, path string, depth int) {
 		if sh != nil {
 			// CUE reports a missing required field only when nothing else is wrong.
 			for _, name := range sh.required {
-				if _, ok := seen[name]; !ok {
+				if _, ok := seen[name]; !ok || nulled[name] {
 					s.report(s.doc.PosOf(path), joinKey(path, name), "is required")
 				}
 			}
@@ -222,4 +232,9 @@ func protoName(sh *shape, name string) (string, bool) {
 	}
 	camel := b.String()
 	return camel, sh.fields[camel] != nil
+}
+
+func isNull(x ast.Expr) bool {
+	lit, ok := x.(*ast.BasicLit)
+	return ok && lit.Kind == token.NULL
 }
