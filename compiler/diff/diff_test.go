@@ -100,3 +100,46 @@ func TestNoChangeAndFiles(t *testing.T) {
 		t.Errorf("%d changes, want 20:\n%s", n, t1.String())
 	}
 }
+
+// From an empty tree to three services: hosts, clusters, the gateway role and its listener
+// are added; the reverse removes them. Nothing else is reported.
+func TestAddedAndRemoved(t *testing.T) {
+	empty := compileFiles(t, []schema.File{{Path: "signalbox.yaml", Data: []byte("sidecarListener: 127.0.0.1:15001\n")}})
+	three := compileFiles(t, gen.Tree(3, 10))
+	count := func(r *diff.Report) map[string]int {
+		n := map[string]int{}
+		for _, c := range r.Changes {
+			n[c.What]++
+		}
+		return n
+	}
+	up, err := diff.Compare(empty, three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down, err := diff.Compare(three, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, d := count(up), count(down)
+	if u[diff.HostAdded] == 0 || u[diff.ClusterAdded] != 9 || u[diff.RoleAdded] == 0 || u[diff.ListenerAdded] == 0 {
+		t.Errorf("empty → three: %v", u)
+	}
+	if d[diff.HostRemoved] != u[diff.HostAdded] || d[diff.ClusterRemoved] != 9 || d[diff.RoleRemoved] != u[diff.RoleAdded] {
+		t.Errorf("three → empty: %v, the reverse of %v", d, u)
+	}
+	for what := range u {
+		switch what {
+		case diff.HostAdded, diff.ClusterAdded, diff.RoleAdded, diff.ListenerAdded:
+		default:
+			t.Errorf("unexpected change kind %q going up", what)
+		}
+	}
+	var md bytes.Buffer
+	if err := up.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(md.Bytes(), []byte("(not routed)")) {
+		t.Errorf("the diagram should show the added hosts as not routed before:\n%s", md.String())
+	}
+}
