@@ -87,26 +87,41 @@ func checkServerTLS(s *docState, p string, t *ServerTLSSettings) {
 		}
 		return
 	}
-	remote := t.CredentialName != "" || len(t.CredentialNames) > 0 || len(t.TLSCertificates) > 0
+	// The server's certificates come from one place.
+	sources := 0
+	for _, set := range []bool{t.CredentialName != "", len(t.CredentialNames) > 0, len(t.TLSCertificates) > 0,
+		t.ServerCertificate != "" || t.PrivateKey != ""} {
+		if set {
+			sources++
+		}
+	}
+	if sources > 1 {
+		s.fail(p, "set only one of credentialName, credentialNames, tlsCertificates or serverCertificate/privateKey")
+	}
+	mutual := t.Mode == "MUTUAL" || t.Mode == "OPTIONAL_MUTUAL"
+	remote := t.CredentialName != "" || len(t.CredentialNames) > 0
 	switch {
-	case remote:
-	case t.Mode == "SIMPLE":
-		if t.ServerCertificate == "" {
-			s.fail(p+".serverCertificate", "is required with mode SIMPLE (unless credentialName is set)")
+	case remote || t.Mode != "SIMPLE" && !mutual:
+	case len(t.TLSCertificates) > 0:
+		for i, c := range t.TLSCertificates {
+			cp := idx(p+".tlsCertificates", i)
+			if c.ServerCertificate == "" {
+				s.fail(cp+".serverCertificate", "is required")
+			}
+			if c.PrivateKey == "" {
+				s.fail(cp+".privateKey", "is required")
+			}
 		}
-		if t.PrivateKey == "" {
-			s.fail(p+".privateKey", "is required with mode SIMPLE (unless credentialName is set)")
-		}
-	case t.Mode == "MUTUAL" || t.Mode == "OPTIONAL_MUTUAL":
+	default:
 		if t.ServerCertificate == "" {
 			s.fail(p+".serverCertificate", "is required with mode "+t.Mode+" (unless credentialName is set)")
 		}
 		if t.PrivateKey == "" {
 			s.fail(p+".privateKey", "is required with mode "+t.Mode+" (unless credentialName is set)")
 		}
-		if t.CACertificates == "" {
-			s.fail(p+".caCertificates", "is required with mode "+t.Mode+" (unless credentialName is set)")
-		}
+	}
+	if mutual && !remote && t.CACertificates == "" {
+		s.fail(p+".caCertificates", "is required with mode "+t.Mode+" (unless credentialName is set)")
 	}
 	if t.CACrl != "" {
 		if t.CredentialName != "" {
