@@ -12,79 +12,6 @@ import (
 	"github.com/signalbox/signalbox/compiler"
 )
 
-// Change is one thing proxies will do differently. Role, Host and Route say where (Host is an
-// Envoy virtual host, "reviews.default.svc.cluster.local:9080"); Cluster and Listener name the
-// resource for changes outside routes. What is the kind of change; Before and After describe
-// the two sides in words ("" when that side does not exist).
-type Change struct {
-	Role     string `json:"role,omitempty"`
-	Host     string `json:"host,omitempty"`
-	Route    string `json:"route,omitempty"`
-	Cluster  string `json:"cluster,omitempty"`
-	Listener string `json:"listener,omitempty"`
-	What     string `json:"what"`
-	Before   string `json:"before,omitempty"`
-	After    string `json:"after,omitempty"`
-}
-
-// The kinds of change (Change.What).
-const (
-	RoleAdded       = "role added"
-	RoleRemoved     = "role removed"
-	HostAdded       = "host added"
-	HostRemoved     = "host removed"
-	HostSettings    = "host settings"
-	Domains         = "domains"
-	RouteAdded      = "route added"
-	RouteRemoved    = "route removed"
-	RouteOrder      = "route order"
-	Match           = "match"
-	Weights         = "weights"
-	Destinations    = "destinations"
-	Timeout         = "timeout"
-	Retries         = "retries"
-	RouteSettings   = "route settings"
-	ClusterAdded    = "cluster added"
-	ClusterRemoved  = "cluster removed"
-	Endpoints       = "endpoints"
-	ClusterSettings = "cluster settings"
-	ListenerAdded   = "listener added"
-	ListenerRemoved = "listener removed"
-	ListenerChanged = "listener settings"
-	// HTTPFilters and HTTPFilterSettings are a listener's HTTP filters: where authorization,
-	// authentication and faults are enforced.
-	HTTPFilters        = "http filters"
-	HTTPFilterSettings = "http filter settings"
-)
-
-// splitKinds are the changes that alter where requests go: the hosts they touch are drawn.
-var splitKinds = map[string]bool{HostAdded: true, HostRemoved: true, RouteAdded: true, RouteRemoved: true,
-	RouteOrder: true, Match: true, Weights: true, Destinations: true}
-
-// Side names one end of the comparison: the revision or file it came from, and its version.
-type Side struct {
-	Ref     string `json:"ref,omitempty"`
-	Version string `json:"version"`
-}
-
-// Report is every traffic change between two snapshots, in a stable order: per role (sidecar
-// first), per virtual host, per route in route order; then clusters, then listeners.
-type Report struct {
-	Base    Side     `json:"base"`
-	Head    Side     `json:"head"`
-	Changes []Change `json:"changes"`
-	// splits are the changed hosts' routes before and after, for the diagram.
-	splits []split
-}
-
-type split struct {
-	role, host    string
-	before, after *hostView
-}
-
-// Changed reports whether proxies would see any difference.
-func (r *Report) Changed() bool { return len(r.Changes) > 0 }
-
 // Compare reports what changes for traffic from base to head.
 func Compare(base, head *compiler.Snapshot) (*Report, error) {
 	r := &Report{Base: Side{Version: base.Version}, Head: Side{Version: head.Version}, Changes: []Change{}}
@@ -108,37 +35,6 @@ func Compare(base, head *compiler.Snapshot) (*Report, error) {
 	}
 	r.mergeRoles()
 	return r, nil
-}
-
-// mergeRoles reports a change that several roles see identically (the sidecar and the gRPC
-// role route the same hosts) once, naming every role: "sidecar, grpc".
-func (r *Report) mergeRoles() {
-	type key struct{ host, route, cluster, listener, what, before, after string }
-	first := map[key]int{}
-	out := r.Changes[:0]
-	for _, c := range r.Changes {
-		if c.Role == "" || (c.Host == "" && c.Listener == "") {
-			out = append(out, c)
-			continue
-		}
-		k := key{c.Host, c.Route, c.Cluster, c.Listener, c.What, c.Before, c.After}
-		if i, ok := first[k]; ok {
-			out[i].Role += ", " + c.Role
-			continue
-		}
-		first[k] = len(out)
-		out = append(out, c)
-	}
-	r.Changes = out
-	seen := map[string]bool{}
-	splits := r.splits[:0]
-	for _, s := range r.splits {
-		if !seen[s.host] {
-			seen[s.host] = true
-			splits = append(splits, s)
-		}
-	}
-	r.splits = splits
 }
 
 func (r *Report) add(c Change) { r.Changes = append(r.Changes, c) }
@@ -348,49 +244,4 @@ func sameClusters(a, b []dest) bool {
 		}
 	}
 	return true
-}
-
-func (r *Report) compareClusters(bv, hv *view) {
-	names := map[string]bool{}
-	for k := range bv.clusters {
-		names[k] = true
-	}
-	for k := range hv.clusters {
-		names[k] = true
-	}
-	for _, name := range sortedKeys(names) {
-		b, a := bv.clusters[name], hv.clusters[name]
-		switch {
-		case b == nil:
-			r.add(Change{Cluster: name, What: ClusterAdded, After: "endpoints " + fmtList(a.endpoints)})
-		case a == nil:
-			r.add(Change{Cluster: name, What: ClusterRemoved, Before: "endpoints " + fmtList(b.endpoints)})
-		default:
-			if removed, added := setDiff(b.endpoints, a.endpoints); len(removed)+len(added) > 0 {
-				r.add(Change{Cluster: name, What: Endpoints, Before: "removed " + fmtList(removed), After: "added " + fmtList(added)})
-			}
-			if !proto.Equal(b.rest, a.rest) {
-				r.add(Change{Cluster: name, What: ClusterSettings, After: "changed: " + strings.Join(differingFields(b.rest, a.rest), ", ")})
-			}
-		}
-	}
-}
-
-// setDiff returns what only a has and what only b has; both are sorted.
-func setDiff(a, b []string) (onlyA, onlyB []string) {
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case j == len(b) || (i < len(a) && a[i] < b[j]):
-			onlyA = append(onlyA, a[i])
-			i++
-		case i == len(a) || b[j] < a[i]:
-			onlyB = append(onlyB, b[j])
-			j++
-		default:
-			i++
-			j++
-		}
-	}
-	return onlyA, onlyB
 }

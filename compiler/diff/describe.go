@@ -61,11 +61,13 @@ func describeHeader(h *route.HeaderMatcher) string {
 	case h.GetPresentMatch():
 		s = "present"
 	case h.GetExactMatch() != "":
-		s = "exact " + h.GetExactMatch()
+		s = "exact " + strconv.Quote(h.GetExactMatch())
 	case h.GetPrefixMatch() != "":
-		s = "prefix " + h.GetPrefixMatch()
+		s = "prefix " + strconv.Quote(h.GetPrefixMatch())
+	case h.GetSuffixMatch() != "":
+		s = "suffix " + strconv.Quote(h.GetSuffixMatch())
 	case h.GetSafeRegexMatch() != nil:
-		s = "regex " + h.GetSafeRegexMatch().GetRegex()
+		s = "regex " + strconv.Quote(h.GetSafeRegexMatch().GetRegex())
 	default:
 		s = "present"
 	}

@@ -1,0 +1,52 @@
+package diff
+
+import (
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+)
+
+func (r *Report) compareClusters(bv, hv *view) {
+	names := map[string]bool{}
+	for k := range bv.clusters {
+		names[k] = true
+	}
+	for k := range hv.clusters {
+		names[k] = true
+	}
+	for _, name := range sortedKeys(names) {
+		b, a := bv.clusters[name], hv.clusters[name]
+		switch {
+		case b == nil:
+			r.add(Change{Cluster: name, What: ClusterAdded, After: "endpoints " + fmtList(a.endpoints)})
+		case a == nil:
+			r.add(Change{Cluster: name, What: ClusterRemoved, Before: "endpoints " + fmtList(b.endpoints)})
+		default:
+			if removed, added := setDiff(b.endpoints, a.endpoints); len(removed)+len(added) > 0 {
+				r.add(Change{Cluster: name, What: Endpoints, Before: "removed " + fmtList(removed), After: "added " + fmtList(added)})
+			}
+			if !proto.Equal(b.rest, a.rest) {
+				r.add(Change{Cluster: name, What: ClusterSettings, After: "changed: " + strings.Join(differingFields(b.rest, a.rest), ", ")})
+			}
+		}
+	}
+}
+
+// setDiff returns what only a has and what only b has; both are sorted.
+func setDiff(a, b []string) (onlyA, onlyB []string) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			onlyA = append(onlyA, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			onlyB = append(onlyB, b[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return onlyA, onlyB
+}
