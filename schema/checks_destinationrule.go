@@ -89,7 +89,9 @@ func checkPortPolicy(s *docState, p string, lb *LoadBalancerSettings, cp *Connec
 			tp := cpp + ".tcp"
 			checkDuration(s, tp+".connectTimeout", t.ConnectTimeout)
 			checkDuration(s, tp+".maxConnectionDuration", t.MaxConnectionDuration)
-			checkDuration(s, tp+".idleTimeout", t.IdleTimeout)
+			if d, err := ParseDuration(t.IdleTimeout); err != nil || d != 0 {
+				checkDuration(s, tp+".idleTimeout", t.IdleTimeout) // 0s disables it
+			}
 			if k := t.TCPKeepalive; k != nil {
 				checkDuration(s, tp+".tcpKeepalive.time", k.Time)
 				checkDuration(s, tp+".tcpKeepalive.interval", k.Interval)

@@ -37,7 +37,7 @@ func checkServiceEntry(s *docState, se *ServiceEntry) {
 	unique(s, "spec.ports", "port name", len(se.Ports), func(i int) (string, string) {
 		return "name", se.Ports[i].Name
 	})
-	portNames := map[string]bool{}
+	portNames := map[string]bool{} // never nil: it tells a ServiceEntry's endpoints from a WorkloadEntry
 	for _, p := range se.Ports {
 		portNames[p.Name] = true
 	}
@@ -94,10 +94,15 @@ func checkEndpoint(s *docState, p string, ep *WorkloadEndpoint, ports map[string
 		if ep.Network == "" {
 			s.fail(p+".address", "is required (unless network is set)")
 		}
+	case strings.HasPrefix(addr, "unix://") && dns && ports != nil:
+		s.fail(p+".address", "a unix domain socket endpoint needs resolution STATIC")
 	case strings.HasPrefix(addr, "unix://"):
 		checkUnixPath(s, p+".address", strings.TrimPrefix(addr, "unix://"))
 		if len(ep.Ports) > 0 {
 			s.fail(p+".ports", "a unix domain socket endpoint cannot have ports")
+		}
+		if ports != nil && len(ports) != 1 {
+			s.fail(p+".address", "a unix domain socket endpoint needs a ServiceEntry with exactly one port")
 		}
 	case addr != "" && !isIP(addr) && !dns:
 		s.failf(p+".address", "must be an IP address or a unix:// path with resolution STATIC, got %q", addr)
