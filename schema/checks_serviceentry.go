@@ -38,8 +38,11 @@ func checkServiceEntry(s *docState, se *ServiceEntry) {
 		return "name", se.Ports[i].Name
 	})
 	portNames := map[string]bool{} // never nil: it tells a ServiceEntry's endpoints from a WorkloadEntry
-	for _, p := range se.Ports {
+	for i, p := range se.Ports {
 		portNames[p.Name] = true
+		if len(p.Name) > 63 {
+			s.fail(idx("spec.ports", i)+".name", "longer than 63 characters (a DNS-1123 label)")
+		}
 	}
 	switch resolution {
 	case "NONE":
