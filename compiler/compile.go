@@ -63,12 +63,11 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 			}
 			var vhosts []*route.VirtualHost
 			for _, vh := range l.VirtualHosts {
-				// The legacy form changes nothing for a virtual host without header matches.
-				key := vhostKey{vh, l.LegacyHeaderMatchers && hasHeaderMatch(vh)}
+				key := vhostKey{vh, l.Proxyless}
 				v, ok := built.vhosts[key]
 				if !ok {
 					var err error
-					if v, err = xds.VirtualHost(vh, key.legacy); err != nil {
+					if v, err = xds.VirtualHost(vh, key.proxyless); err != nil {
 						return nil, err
 					}
 					built.vhosts[key] = v
@@ -115,15 +114,6 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 
 // vhostKey names one built form of a virtual host.
 type vhostKey struct {
-	vh     *ir.VirtualHost
-	legacy bool
-}
-
-func hasHeaderMatch(vh *ir.VirtualHost) bool {
-	for _, r := range vh.Routes {
-		if len(r.Match.Headers) > 0 {
-			return true
-		}
-	}
-	return false
+	vh        *ir.VirtualHost
+	proxyless bool
 }

@@ -28,7 +28,7 @@ func grpcRole(sidecar *ir.Role) *ir.Role {
 				}
 			}
 			gl := &ir.Listener{Name: vh.Name, API: true, RouteName: vh.Name, VirtualHosts: []*ir.VirtualHost{gv},
-				LegacyHeaderMatchers: true}
+				Proxyless: true}
 			listenerFilters(gl)
 			role.Listeners = append(role.Listeners, gl)
 		}

@@ -26,12 +26,13 @@ type Listener struct {
 	Address string `json:"address,omitempty"`
 	Port    uint32 `json:"port,omitempty"`
 	API     bool   `json:"api,omitempty"`
-	// LegacyHeaderMatchers writes header matches in Envoy's older form (exact_match,
-	// prefix_match, safe_regex_match), the only one older gRPC clients (C-core before 1.53)
-	// read; the meaning is the same.
-	LegacyHeaderMatchers bool           `json:"legacyHeaderMatchers,omitempty"`
-	RouteName            string         `json:"routeName,omitempty"`
-	VirtualHosts         []*VirtualHost `json:"virtualHosts,omitempty"` // sorted by name
+	// Proxyless writes the routes for proxyless gRPC clients, as Istio does for them: the route
+	// timeout as max_stream_duration (gRPC reads no other), and header matches in Envoy's older
+	// form (exact_match, prefix_match, safe_regex_match), the only one gRPC C-core before 1.53
+	// reads; the meaning is the same.
+	Proxyless    bool           `json:"proxyless,omitempty"`
+	RouteName    string         `json:"routeName,omitempty"`
+	VirtualHosts []*VirtualHost `json:"virtualHosts,omitempty"` // sorted by name
 	// Filters the routes need besides the router: "fault" and "cors", in Istio's order.
 	Filters []string `json:"filters,omitempty"`
 }

@@ -19,8 +19,16 @@ const previousHostsName = "envoy.retry_host_predicates.previous_hosts"
 // previousHostsConfig is packed once: it is empty and the same in every route.
 var previousHostsConfig = mustPack(&previoushosts.PreviousHostsPredicate{})
 
-func routeAction(r *ir.Route) *route.RouteAction {
+// routeAction sets the timeout as Istio does: for Envoy, max_grpc_timeout follows it (0 lets a
+// gRPC client's grpc-timeout header stand unbounded); proxyless gRPC clients read only
+// max_stream_duration.
+func routeAction(r *ir.Route, proxyless bool) *route.RouteAction {
 	action := &route.RouteAction{Timeout: duration(r.Timeout)}
+	if proxyless {
+		action.MaxStreamDuration = &route.RouteAction_MaxStreamDuration{MaxStreamDuration: duration(r.Timeout)}
+	} else {
+		action.MaxGrpcTimeout = duration(r.Timeout)
+	}
 	if len(r.Clusters) == 1 && r.Clusters[0].RequestHeaders.Empty() && r.Clusters[0].ResponseHeaders.Empty() {
 		action.ClusterSpecifier = &route.RouteAction_Cluster{Cluster: r.Clusters[0].Name}
 	} else {

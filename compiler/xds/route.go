@@ -13,7 +13,7 @@ import (
 func RouteConfiguration(l *ir.Listener) (*route.RouteConfiguration, error) {
 	var vhosts []*route.VirtualHost
 	for _, vh := range l.VirtualHosts {
-		v, err := VirtualHost(vh, l.LegacyHeaderMatchers)
+		v, err := VirtualHost(vh, l.Proxyless)
 		if err != nil {
 			return nil, err
 		}
@@ -31,12 +31,12 @@ func RouteConfigurationOf(name string, vhosts []*route.VirtualHost) (*route.Rout
 	return &route.RouteConfiguration{Name: name, VirtualHosts: vhosts}, nil
 }
 
-// VirtualHost builds one virtual host and its routes, in order; legacy selects the older form
-// of header matchers (ir.Listener.LegacyHeaderMatchers).
-func VirtualHost(vh *ir.VirtualHost, legacy bool) (*route.VirtualHost, error) {
+// VirtualHost builds one virtual host and its routes, in order, for Envoy or, with proxyless,
+// for proxyless gRPC clients (ir.Listener.Proxyless).
+func VirtualHost(vh *ir.VirtualHost, proxyless bool) (*route.VirtualHost, error) {
 	v := &route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
 	for _, r := range vh.Routes {
-		xr, err := Route(r, legacy)
+		xr, err := Route(r, proxyless)
 		if err != nil {
 			return nil, err
 		}
@@ -47,10 +47,10 @@ func VirtualHost(vh *ir.VirtualHost, legacy bool) (*route.VirtualHost, error) {
 
 // Route builds one route: its match, its action (forward, redirect or direct response), its
 // header operations and its per-route filter configuration.
-func Route(r *ir.Route, legacy bool) (*route.Route, error) {
+func Route(r *ir.Route, proxyless bool) (*route.Route, error) {
 	out := &route.Route{
 		Name:                    r.Name,
-		Match:                   routeMatch(r.Match, legacy),
+		Match:                   routeMatch(r.Match, proxyless),
 		RequestHeadersToAdd:     headerOptions(r.RequestHeaders),
 		RequestHeadersToRemove:  r.RequestHeaders.Remove,
 		ResponseHeadersToAdd:    headerOptions(r.ResponseHeaders),
@@ -62,7 +62,7 @@ func Route(r *ir.Route, legacy bool) (*route.Route, error) {
 	case r.DirectResponse != nil:
 		out.Action = &route.Route_DirectResponse{DirectResponse: directResponse(r.DirectResponse)}
 	default:
-		out.Action = &route.Route_Route{Route: routeAction(r)}
+		out.Action = &route.Route_Route{Route: routeAction(r, proxyless)}
 	}
 	perFilter := map[string]*anypb.Any{}
 	if r.Fault != nil {
