@@ -162,6 +162,9 @@ func checkHTTPRoute(s *docState, p string, r *HTTPRoute, delegateVS, mesh bool) 
 	checkFault(s, p+".fault", r.Fault)
 	if r.Mirror != nil {
 		checkDestination(s, p+".mirror", r.Mirror)
+		if len(r.Mirrors) > 0 {
+			s.fail(p+".mirrors", "a route cannot have both mirror and mirrors")
+		}
 	}
 	for i := range r.Mirrors {
 		checkDestination(s, idx(p+".mirrors", i)+".destination", &r.Mirrors[i].Destination)
@@ -282,6 +285,8 @@ func checkHeaders(s *docState, p string, h *HeadersPolicy) {
 				checkHeaderOpName(s, kp, name, request)
 				if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
 					s.failf(kp, "header value %q has control characters", v)
+				} else if !envoyFormatOK(v) {
+					s.failf(kp, "header value %q: a %% starts an Envoy variable (%%HOSTNAME%%) or is doubled (100%%%%)", v)
 				}
 			}
 		}
@@ -446,4 +451,24 @@ func checkRetries(s *docState, p string, r *HTTPRetry) {
 			}
 		}
 	}
+}
+
+// envoyFormatOK checks the % escapes of a header value Envoy formats: "%%" is a percent sign,
+// "%NAME%" a variable; a lone % is refused by Envoy.
+func envoyFormatOK(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' {
+			continue
+		}
+		if i+1 < len(v) && v[i+1] == '%' {
+			i++
+			continue
+		}
+		j := strings.IndexByte(v[i+1:], '%')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+	}
+	return true
 }
