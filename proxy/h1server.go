@@ -65,6 +65,7 @@ func (s *h1Server) serve(ln net.Listener) error {
 type h1ServerConn struct {
 	s     *h1Server
 	conn  net.Conn
+	lim   *limitedConnReader
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	ctx   context.Context
@@ -73,7 +74,8 @@ type h1ServerConn struct {
 }
 
 func (s *h1Server) serveConn(c net.Conn) {
-	br := bufio.NewReaderSize(c, 4096)
+	lim := &limitedConnReader{conn: c, left: maxHeaderBytes}
+	br := bufio.NewReaderSize(lim, 4096)
 	c.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
 	if head, err := br.Peek(3); err != nil {
 		c.Close()
@@ -81,12 +83,13 @@ func (s *h1Server) serveConn(c net.Conn) {
 	} else if string(head) == "PRI" {
 		// HTTP/2 with prior knowledge: net/http serves it, replaying what was read.
 		c.SetReadDeadline(time.Time{})
+		lim.left = unlimited
 		if !s.h2.push(&prefixedConn{Conn: c, r: br}) {
 			c.Close()
 		}
 		return
 	}
-	sc := &h1ServerConn{s: s, conn: c, br: br, bw: bufio.NewWriterSize(c, 4096)}
+	sc := &h1ServerConn{s: s, conn: c, lim: lim, br: br, bw: bufio.NewWriterSize(c, 4096)}
 	sc.raddr = c.RemoteAddr().String()
 	sc.ctx = context.WithValue(context.Background(), connInfoKey{}, newConnInfo(sc.raddr))
 	sc.w.c = sc
@@ -116,12 +119,20 @@ func (sc *h1ServerConn) serveOne() bool {
 		return false // closed, idle timeout, or shutdown
 	}
 	c.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
+	sc.lim.left = maxHeaderBytes + int64(sc.br.Buffered())
 	req, err := http.ReadRequest(sc.br)
+	sc.lim.left = unlimited
+	if err == nil {
+		err = checkRequest(req)
+	}
 	if err != nil {
-		if !errors.Is(err, io.EOF) {
+		switch {
+		case errors.Is(err, errHeaderTooLarge):
+			sc.bw.WriteString("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
+		case !errors.Is(err, io.EOF):
 			sc.bw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
-			sc.bw.Flush()
 		}
+		sc.bw.Flush()
 		return false
 	}
 	c.SetReadDeadline(time.Time{})
@@ -179,6 +190,74 @@ func (sc *h1ServerConn) runHandler(w *h1Writer, req *http.Request) (aborted bool
 	}()
 	sc.s.handler.ServeHTTP(w, req)
 	return false
+}
+
+// maxHeaderBytes is net/http's DefaultMaxHeaderBytes: the request line and headers together.
+const (
+	maxHeaderBytes = 1 << 20
+	unlimited      = 1 << 62
+)
+
+var errHeaderTooLarge = errors.New("request header too large")
+
+// limitedConnReader bounds how much the request head may read, as http.Server does.
+type limitedConnReader struct {
+	conn net.Conn
+	left int64
+}
+
+func (l *limitedConnReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.conn.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// checkRequest applies what http.Server checks after parsing and http.ReadRequest does not:
+// an HTTP/1.1 request names its host (ReadRequest took the header out, and refused two),
+// and header names and values are well formed.
+func checkRequest(req *http.Request) error {
+	if req.ProtoAtLeast(1, 1) && req.Host == "" {
+		return errors.New("missing required Host header")
+	}
+	for k, vv := range req.Header {
+		if !validFieldName(k) {
+			return errors.New("invalid header name")
+		}
+		for _, v := range vv {
+			if !validFieldValue(v) {
+				return errors.New("invalid header value")
+			}
+		}
+	}
+	return nil
+}
+
+func validFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func headerHasToken(vv []string, token string) bool {

@@ -281,10 +281,8 @@ func (b *h1Body) release() {
 	b.done = true
 	stopped := b.stop == nil || b.stop()
 	if b.eof && b.keep && stopped && b.c.br.Buffered() == 0 {
-		if b.c.dl {
-			b.c.conn.SetDeadline(time.Time{})
-			b.c.dl = false
-		}
+		// A deadline left on an idle connection is harmless (nothing reads it while idle)
+		// and the next request sets its own, so it is not cleared here.
 		b.c.t.put(b.c)
 		return
 	}
