@@ -1,5 +1,12 @@
 // Package compiler owns the translation of a validated policy tree into what proxies run: it
 // builds the IR (package compiler/ir) from the typed policies, turns the IR into Envoy xDS v3
 // resources per proxy role (package compiler/xds), and seals them in an immutable Snapshot whose
-// version is a digest of its canonical bytes. It knows nothing of gRPC or git.
+// version is a digest of its canonical bytes. It knows nothing of git or of serving.
+//
+// The translation follows Istio's (pilot/pkg/networking/core): routes.go, match.go and
+// actions.go turn VirtualService rules into routes (delegate.go merges delegated rules in);
+// services.go and policy.go turn ServiceEntries, WorkloadEntries and DestinationRules into
+// clusters; roles.go assembles the sidecar and gateway roles and grpc.go the role of proxyless
+// gRPC clients. What signalbox cannot honour is a positioned "not supported yet" finding at the
+// field, never dropped silently.
 package compiler
