@@ -13,7 +13,8 @@ const (
 	KindRequestAuthentication = "RequestAuthentication"
 )
 
-// Document is one validated policy document.
+// Document is one validated policy document. Documents are cached and shared between the trees
+// that hold them (LoadWithOptions): read them, never modify them or their Spec.
 type Document struct {
 	APIVersion string
 	Kind       string
