@@ -1,0 +1,82 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawExchange sends raw bytes to addr and returns everything the proxy answered until it
+// closed the connection (or a second passed).
+func rawExchange(t *testing.T, addr, raw string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// TestLeanServerHTTP1: the HTTP/1.x server the listeners run behaves as net/http's would.
+func TestLeanServerHTTP1(t *testing.T) {
+	trailers := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		w.Header().Set("X-Backend", "chunky")
+		io.WriteString(w, "part1,")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "part2")
+		w.Header().Set("X-Checksum", "abc")
+	}))
+	t.Cleanup(trailers.Close)
+	b := backend(t, "b")
+	_, _, addr := setup(t, sidecar{version: "r1", clusters: map[string][]*httptest.Server{"b": {b}, "chunky": {trailers}},
+		routes: routeConfiguration("r", vhost("v", []string{"*"}, prefixRoute("/chunky", "chunky"), prefixRoute("/", "b")))})
+
+	// Pipelined keep-alive requests are answered in order on one connection.
+	got := rawExchange(t, addr, "GET /one HTTP/1.1\r\nHost: svc\r\n\r\nGET /two HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
+	if strings.Count(got, "HTTP/1.1 200 OK") != 2 || !strings.Contains(got, "Connection: close") {
+		t.Errorf("pipelined:\n%s", got)
+	}
+	// HTTP/1.0 without keep-alive: the answer carries its length and the connection closes.
+	got = rawExchange(t, addr, "GET / HTTP/1.0\r\nHost: svc\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 OK") || !strings.Contains(got, "Content-Length: 1") || !strings.HasSuffix(got, "b") {
+		t.Errorf("HTTP/1.0:\n%s", got)
+	}
+	// A POST body is forwarded and a missing Host is refused.
+	got = rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 OK") {
+		t.Errorf("POST:\n%s", got)
+	}
+	if got := rawExchange(t, addr, "GET / HTTP/1.1\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Errorf("no Host:\n%s", got)
+	}
+	if got := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: svc\r\nX-Big: "+strings.Repeat("a", 1<<20+8192)+"\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 431 ") {
+		t.Errorf("huge header: %.80q", got)
+	}
+	// A streamed upstream answer is relayed chunked, trailers included.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /chunky HTTP/1.1\r\nHost: svc\r\nTE: trailers\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "part1,part2" || resp.TransferEncoding == nil || resp.Trailer.Get("X-Checksum") != "abc" {
+		t.Errorf("chunked: body %q, transfer %v, trailer %v", body, resp.TransferEncoding, resp.Trailer)
+	}
+}
