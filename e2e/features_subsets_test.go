@@ -92,3 +92,66 @@ spec:
 		t.Fatalf("one user: sticky subset used %v (want one endpoint), spread subset %v (want several)", sticky, spread)
 	}
 }
+
+// Each load-balancing policy through the proxy: query-parameter and source-IP hashing (maglev)
+// keep a key on one endpoint; LEAST_REQUEST and RANDOM spread requests.
+func TestFeatureLoadBalancers(t *testing.T) {
+	a, b, c := startEchoServer(t, "a"), startEchoServer(t, "b"), startEchoServer(t, "c")
+	m := startMesh(t, map[string]string{
+		"policies/web.yaml": serviceEntry("web", "web.default.svc.cluster.local",
+			a.endpoint("app: web"), b.endpoint("app: web"), c.endpoint("app: web")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web}
+spec:
+  host: web
+  subsets:
+  - name: query
+    labels: {app: web}
+    trafficPolicy: {loadBalancer: {consistentHash: {httpQueryParameterName: user}}}
+  - name: sourceip
+    labels: {app: web}
+    trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, maglev: {tableSize: 1021}}}}
+  - name: least
+    labels: {app: web}
+    trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
+  - name: random
+    labels: {app: web}
+    trafficPolicy: {loadBalancer: {simple: RANDOM}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web]
+  http:
+  - match: [{headers: {x-lb: {exact: query}}}]
+    route: [{destination: {host: web, subset: query}}]
+  - match: [{headers: {x-lb: {exact: sourceip}}}]
+    route: [{destination: {host: web, subset: sourceip}}]
+  - match: [{headers: {x-lb: {exact: least}}}]
+    route: [{destination: {host: web, subset: least}}]
+  - route: [{destination: {host: web, subset: random}}]
+`,
+	})
+	spread := func(lb, path string) map[string]int {
+		got := map[string]int{}
+		for range 30 {
+			got[m.get("web", path, map[string]string{"x-lb": lb}).echo.Name]++
+		}
+		return got
+	}
+	for _, user := range []string{"alice", "bob", "carol"} {
+		if got := spread("query", "/?user="+user); len(got) != 1 || got[""] != 0 {
+			t.Errorf("query hash, user %s: %v, want one endpoint", user, got)
+		}
+	}
+	if got := spread("sourceip", "/"); len(got) != 1 || got[""] != 0 {
+		t.Errorf("source IP hash (maglev): %v, want one endpoint for one client", got)
+	}
+	for _, lb := range []string{"least", "random"} {
+		if got := spread(lb, "/"); len(got) < 2 || got[""] != 0 {
+			t.Errorf("%s: %v, want requests spread over several endpoints", lb, got)
+		}
+	}
+}
