@@ -87,7 +87,7 @@ func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset
 	b.loadBalancer(d, e.lb, p)
 	b.connectionPool(d, e.pool, p)
 	b.outlierDetection(d, e.outlier, p)
-	b.clientTLS(d, e.tls, svc, p)
+	b.clientTLS(d, e.tls, p)
 	return p
 }
 
@@ -260,7 +260,7 @@ func (b *builder) outlierDetection(d *schema.Document, part policyPart[schema.Ou
 
 // clientTLS originates TLS with certificates from files (SIMPLE: verify the server; MUTUAL:
 // also present a client certificate).
-func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLSSettings], svc *service, p *ir.Policy) {
+func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLSSettings], p *ir.Policy) {
 	t := part.v
 	if t == nil {
 		return
@@ -277,10 +277,11 @@ func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLS
 		return
 	}
 	out := &ir.TLS{CACertificates: t.CACertificates, SNI: t.SNI, SubjectAltNames: t.SubjectAltNames}
-	if len(out.SubjectAltNames) == 0 {
-		out.SubjectAltNames = svc.entry.SubjectAltNames
-	}
 	out.InsecureSkipVerify = t.InsecureSkipVerify != nil && *t.InsecureSkipVerify
+	if out.CACertificates == "" && !out.InsecureSkipVerify {
+		// Istio would verify against the system's roots; never fall back to not verifying.
+		b.unsupportedf(d, part.path, "verifying against the system's trusted roots: give caCertificates, or insecureSkipVerify: true")
+	}
 	if t.Mode == "MUTUAL" {
 		if t.ClientCertificate == "" || t.PrivateKey == "" {
 			b.errorf(d, part.path, "mode MUTUAL needs clientCertificate and privateKey")

@@ -24,11 +24,8 @@ func tlsTransportSocket(t *ir.TLS) (*core.TransportSocket, error) {
 			PrivateKey:       fileSource(t.PrivateKey),
 		}}
 	}
-	if !t.InsecureSkipVerify && (t.CACertificates != "" || len(t.SubjectAltNames) > 0) {
-		vc := &tls.CertificateValidationContext{}
-		if t.CACertificates != "" {
-			vc.TrustedCa = fileSource(t.CACertificates)
-		}
+	if !t.InsecureSkipVerify && t.CACertificates != "" {
+		vc := &tls.CertificateValidationContext{TrustedCa: fileSource(t.CACertificates)}
 		for _, san := range t.SubjectAltNames {
 			typ := tls.SubjectAltNameMatcher_DNS
 			if strings.Contains(san, "://") {
