@@ -113,8 +113,8 @@ func (p *Proxy) configDump() ConfigDump {
 		cd := ClusterDump{Name: name, EDSName: c.cfg.edsName, Endpoints: []EndpointDump{}, ActiveRequests: c.rq.Load(),
 			PendingOverflow: c.stats.pendingOverflow.Load(), RequestOverflow: c.stats.rqOverflow.Load(),
 			RetryOverflow: c.stats.retryOverflow.Load(), Ejections: c.stats.ejections.Load()}
-		if s := c.eps.Load(); s != nil {
-			now := time.Now().UnixNano()
+		now := time.Now().UnixNano()
+		for s := c.eps.Load(); s != nil; s = s.next {
 			for _, e := range s.eps {
 				until := e.ejectedUntil.Load()
 				cd.Endpoints = append(cd.Endpoints, EndpointDump{Address: e.addr, Weight: e.weight, Active: e.active.Load(),

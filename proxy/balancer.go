@@ -28,6 +28,7 @@ type cluster struct {
 }
 
 type endpoint struct {
+	set    *endpointSet // the priority level it belongs to
 	addr   string
 	weight uint32
 	active atomic.Int64 // requests in flight, for LEAST_REQUEST and /config
@@ -51,6 +52,8 @@ type endpointSet struct {
 	maglev []uint32
 	// ejected counts endpoints currently ejected by outlier detection.
 	ejected atomic.Int32
+	// next is the next priority level, used when every endpoint of this one is ejected.
+	next *endpointSet
 }
 
 // maxSchedule bounds the weighted round-robin schedule; larger weight sums are scaled down.
@@ -80,17 +83,28 @@ func (c *cluster) setEndpoints(cfg *endpointsConfig) {
 }
 
 func newEndpointSet(cfg *endpointsConfig, cc *clusterConfig) *endpointSet {
-	s := &endpointSet{}
 	if cfg == nil {
-		return s
+		return &endpointSet{}
 	}
+	s := newLevel(cfg.eps, cc)
+	last := s
+	for _, eps := range cfg.lower {
+		last.next = newLevel(eps, cc)
+		last = last.next
+	}
+	return s
+}
+
+// newLevel is the balancer state of one priority level.
+func newLevel(eps []endpointConfig, cc *clusterConfig) *endpointSet {
+	s := &endpointSet{}
 	equal := true
 	var total uint64
-	for i, e := range cfg.eps {
-		s.eps = append(s.eps, &endpoint{addr: e.addr, weight: max(e.weight, 1)})
+	for i, e := range eps {
+		s.eps = append(s.eps, &endpoint{set: s, addr: e.addr, weight: max(e.weight, 1)})
 		total += uint64(max(e.weight, 1))
 		s.cum = append(s.cum, total)
-		if i > 0 && e.weight != cfg.eps[0].weight {
+		if i > 0 && e.weight != eps[0].weight {
 			equal = false
 		}
 	}
@@ -146,8 +160,18 @@ func (c *cluster) pick() *endpoint {
 // retry with the previous_hosts predicate, those already tried (up to tries re-selections).
 // nil means no healthy upstream.
 func (c *cluster) pickFor(hash uint64, hasHash bool, avoid []*endpoint) *endpoint {
-	s := c.eps.Load()
-	if s == nil || len(s.eps) == 0 {
+	for s := c.eps.Load(); s != nil; s = s.next {
+		if e := c.pickIn(s, hash, hasHash, avoid); e != nil || s.ejected.Load() == 0 {
+			return e
+		}
+	}
+	return nil
+}
+
+// pickIn chooses within one priority level; nil when it has no endpoint, or (outside panic)
+// every one is ejected.
+func (c *cluster) pickIn(s *endpointSet, hash uint64, hasHash bool, avoid []*endpoint) *endpoint {
+	if len(s.eps) == 0 {
 		return nil
 	}
 	n := len(s.eps)
@@ -254,13 +278,18 @@ func (c *cluster) choose(s *endpointSet, hash uint64, hasHash bool) *endpoint {
 }
 
 // panic reports Envoy's panic mode: when fewer than healthy_panic_threshold percent of the
-// endpoints are healthy, health is ignored and every endpoint takes traffic.
+// endpoints (across the priority levels from s down) are healthy, health is ignored and every
+// endpoint of the level takes traffic.
 func (c *cluster) panic(s *endpointSet) bool {
-	ej := int(s.ejected.Load())
-	if ej == 0 || c.cfg.panicThreshold <= 0 {
+	if s.ejected.Load() == 0 || c.cfg.panicThreshold <= 0 {
 		return false
 	}
-	healthy := float64(len(s.eps)-ej) * 100 / float64(len(s.eps))
+	var total, ejected int
+	for l := s; l != nil; l = l.next {
+		total += len(l.eps)
+		ejected += int(l.ejected.Load())
+	}
+	healthy := float64(total-ejected) * 100 / float64(total)
 	return healthy < c.cfg.panicThreshold
 }
 
@@ -282,11 +311,12 @@ func (s *endpointSet) isEjected(e *endpoint, now int64) bool {
 
 // report feeds outlier detection with one attempt's outcome: status is the upstream's code, or
 // 0 for a local failure (connect error, reset, timeout), which counts as a gateway error.
-func (c *cluster) report(s *endpointSet, e *endpoint, status int) {
+func (c *cluster) report(e *endpoint, status int) {
 	od := c.cfg.outlier
-	if od == nil || s == nil {
+	if od == nil {
 		return
 	}
+	s := e.set
 	is5xx := status == 0 || status >= 500
 	isGateway := status == 0 || (status >= 502 && status <= 504)
 	if !is5xx {

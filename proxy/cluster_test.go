@@ -12,6 +12,7 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -285,5 +286,38 @@ func TestOutlierDetection(t *testing.T) {
 	}
 	if !seenBad {
 		t.Error("the ejected endpoint never came back")
+	}
+}
+
+// TestPriorityFailover: the lower priority takes traffic only once outlier detection has
+// ejected every endpoint of the better one.
+func TestPriorityFailover(t *testing.T) {
+	standby := backend(t, "standby")
+	broken, _ := scripted(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", "primary")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	snap := sidecar{version: "r1", clusters: map[string][]*httptest.Server{"c": {broken}},
+		routes: routeConfiguration("r", vhost("v", []string{"*"}, prefixRoute("/", "c"))),
+		edit: map[string]func(*clusterv3.Cluster){"c": func(c *clusterv3.Cluster) {
+			c.OutlierDetection = &clusterv3.OutlierDetection{
+				ConsecutiveGatewayFailure: wrapperspb.UInt32(2), EnforcingConsecutiveGatewayFailure: wrapperspb.UInt32(100),
+				Consecutive_5Xx: wrapperspb.UInt32(0), BaseEjectionTime: durationpb.New(time.Minute), MaxEjectionPercent: wrapperspb.UInt32(100),
+			}
+		}}}.snapshot(t)
+	cla := snap.resources[eds][0].(*endpointv3.ClusterLoadAssignment)
+	ip, port := hostPort(t, standby)
+	cla.Endpoints = append(cla.Endpoints, &endpointv3.LocalityLbEndpoints{Priority: 1, LbEndpoints: []*endpointv3.LbEndpoint{lbEndpoint(ip, port)}})
+	addr := serve(t, snap)
+	c := newClient()
+	for i := range 2 {
+		if code, from := get(t, c, addr, "svc", "/"); code != 503 || from != "primary" {
+			t.Fatalf("request %d: %d from %q, want the primary's 503", i, code, from)
+		}
+	}
+	for range 3 {
+		if code, from := get(t, c, addr, "svc", "/"); code != 200 || from != "standby" {
+			t.Fatalf("after ejection: %d from %q, want the standby", code, from)
+		}
 	}
 }

@@ -1,16 +1,21 @@
 package proxy
 
 import (
+	"maps"
+	"slices"
+
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 )
 
 // endpointsConfig is a validated ClusterLoadAssignment reduced to what the balancer uses: the
-// endpoints of the best priority that has any usable endpoint.
+// endpoints of the best priority that has any usable endpoint, and the lower priorities in
+// order, which take traffic when every endpoint above them is ejected.
 type endpointsConfig struct {
 	name  string
 	eps   []endpointConfig
-	count int // endpoints across all priorities, usable or not
+	lower [][]endpointConfig // the next priorities, best first
+	count int                // endpoints across all priorities, usable or not
 	raw   []byte
 }
 
@@ -40,7 +45,7 @@ func decodeEndpoints(p fieldPath, cla *endpointv3.ClusterLoadAssignment, allowHo
 		return nil, err
 	}
 	out := &endpointsConfig{name: cla.GetClusterName()}
-	best := ^uint32(0)
+	byPriority := map[uint32][]endpointConfig{}
 	for i, l := range cla.GetEndpoints() {
 		lp := p.field("endpoints").index(i)
 		// Locality weights only matter with locality-weighted balancing, which no cluster
@@ -74,14 +79,16 @@ func decodeEndpoints(p fieldPath, cla *endpointv3.ClusterLoadAssignment, allowHo
 				w = lw.GetValue()
 			}
 			// Every endpoint is taken as healthy (no health checking), so only the best
-			// priority level that has endpoints takes traffic, as in Envoy.
-			switch prio := l.GetPriority(); {
-			case prio < best:
-				best, out.eps = prio, out.eps[:0]
-				fallthrough
-			case prio == best:
-				out.eps = append(out.eps, endpointConfig{addr: addr, weight: w})
-			}
+			// priority level that has endpoints takes traffic, as in Envoy, until outlier
+			// detection ejects all of it.
+			byPriority[l.GetPriority()] = append(byPriority[l.GetPriority()], endpointConfig{addr: addr, weight: w})
+		}
+	}
+	for i, prio := range slices.Sorted(maps.Keys(byPriority)) {
+		if i == 0 {
+			out.eps = byPriority[prio]
+		} else {
+			out.lower = append(out.lower, byPriority[prio])
 		}
 	}
 	return out, nil

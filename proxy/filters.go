@@ -176,9 +176,11 @@ func decodeCorsAny(p fieldPath, a *anypb.Any) (*corsPolicy, error) {
 	return &cp, nil
 }
 
+// allowed reports whether origin may use the resource: a matcher that matches "*" (Istio's
+// allowOrigins exact "*") allows every origin, as in Envoy's cors filter.
 func (c *corsPolicy) allowed(origin string) bool {
 	for i := range c.origins {
-		if c.origins[i].match(origin) {
+		if c.origins[i].match(origin) || c.origins[i].match("*") {
 			return true
 		}
 	}

@@ -45,7 +45,10 @@ func TestCORS(t *testing.T) {
 		AllowCredentials: wrapperspb.Bool(true),
 		EnabledSpecifier: &routev3.CorsPolicy_FilterEnabled{FilterEnabled: &core.RuntimeFractionalPercent{DefaultValue: percent(100)}},
 	})}
-	routes := routeConfiguration("r", vhost("v", []string{"*"}, r))
+	open := vhost("open", []string{"open"}, prefixRoute("/", "b"))
+	open.TypedPerFilterConfig = map[string]*anypb.Any{corsFilterName: mustAny(&corsv3.CorsPolicy{
+		AllowOriginStringMatch: []*matcherv3.StringMatcher{exact("*")}, AllowMethods: "GET"})}
+	routes := routeConfiguration("r", open, vhost("v", []string{"*"}, r))
 	_, _, addr := setup(t, sidecar{version: "r1", routes: routes, clusters: map[string][]*httptest.Server{"b": {b}},
 		filters: []*hcmv3.HttpFilter{corsFilter()}})
 	c := newClient()
@@ -80,6 +83,11 @@ func TestCORS(t *testing.T) {
 	resp = do(t, c, "GET", addr, "svc", "/x", "Origin", "https://evil.example")
 	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("disallowed origin got ACAO %q", resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	// A virtual-host policy applies where the route has none; exact "*" allows any origin.
+	resp = do(t, c, "OPTIONS", addr, "open", "/y", "Origin", "https://anyone.example", "Access-Control-Request-Method", "GET")
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://anyone.example" || resp.Header.Get("X-Backend") != "" {
+		t.Errorf("wildcard preflight: %d ACAO %q from %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("X-Backend"))
 	}
 }
 

@@ -321,7 +321,6 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		if c.cfg.tls != nil {
 			r.URL.Scheme = "https"
 		}
-		set := c.eps.Load()
 		actx, acancel := ctx, context.CancelFunc(nil)
 		var resp *http.Response
 		var err error
@@ -362,7 +361,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			switch {
 			case ctx.Err() != nil || (leanTimeout && !deadline.IsZero() && !time.Now().Before(deadline)):
 				// The route's timeout: no retry outlives it.
-				c.report(set, ep, 0)
+				c.report(ep, 0)
 				x.localReply(w, r, http.StatusGatewayTimeout, errTimeout)
 				c.stats.record(http.StatusGatewayTimeout, time.Since(start))
 				return
@@ -371,7 +370,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			case errors.As(err, &op) && op.Op == "dial":
 				kind = failConnect
 			}
-			c.report(set, ep, 0)
+			c.report(ep, 0)
 			if retry != nil && attempt <= retry.numRetries && retry.retriableFailure(kind) && f.backoff(ctx, c, retry, attempt) {
 				continue
 			}
@@ -384,7 +383,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			c.stats.record(code, time.Since(start))
 			return
 		}
-		c.report(set, ep, resp.StatusCode)
+		c.report(ep, resp.StatusCode)
 		if retry != nil && attempt <= retry.numRetries && retry.retriableResponse(resp) {
 			if f.backoffAfter(ctx, c, retry, attempt, resp) {
 				ep.active.Add(-1)
