@@ -1,8 +1,11 @@
 package schema
 
 import (
+	"regexp"
+
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/token"
 )
 
@@ -80,6 +83,13 @@ func (v *validator) leafValid(x ast.Expr, sh *shape) bool {
 	if sh.plain != cue.BottomKind {
 		return sh.plain&kind != 0
 	}
+	if sh.str != nil {
+		if kind != cue.StringKind {
+			return false
+		}
+		v, err := literal.Unquote(lit)
+		return err == nil && sh.str.ok(v)
+	}
 	if sh.kind&kind == 0 {
 		return false
 	}
@@ -145,4 +155,82 @@ func plainKind(v cue.Value) cue.Kind {
 		}
 	}
 	return cue.BottomKind
+}
+
+// stringCheck is a string constraint the fast path checks in Go: an enumeration, or patterns
+// and excluded values. CUE's =~ is Go's regexp, so the verdicts are the same.
+type stringCheck struct {
+	enum     map[string]bool
+	patterns []*regexp.Regexp
+	not      []string
+}
+
+func (c *stringCheck) ok(v string) bool {
+	if c.enum != nil {
+		return c.enum[v]
+	}
+	for _, re := range c.patterns {
+		if !re.MatchString(v) {
+			return false
+		}
+	}
+	for _, n := range c.not {
+		if v == n {
+			return false
+		}
+	}
+	return true
+}
+
+// stringCheckOf reads a string constraint made only of string literals (an enumeration), =~
+// patterns and != exclusions; nil for any other.
+func stringCheckOf(v cue.Value, enum []string) *stringCheck {
+	if v.IncompleteKind() != cue.StringKind {
+		return nil
+	}
+	if enum != nil {
+		c := &stringCheck{enum: map[string]bool{}}
+		for _, e := range enum {
+			c.enum[e] = true
+		}
+		return c
+	}
+	x, ok := v.Syntax().(ast.Expr)
+	if !ok {
+		return nil
+	}
+	c := &stringCheck{}
+	var read func(ast.Expr) bool
+	read = func(x ast.Expr) bool {
+		switch x := x.(type) {
+		case *ast.BinaryExpr:
+			return x.Op == token.AND && read(x.X) && read(x.Y)
+		case *ast.UnaryExpr:
+			lit, ok := x.X.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return false
+			}
+			s, err := literal.Unquote(lit.Value)
+			if err != nil {
+				return false
+			}
+			switch x.Op {
+			case token.MAT:
+				re, err := regexp.Compile(s)
+				if err != nil {
+					return false
+				}
+				c.patterns = append(c.patterns, re)
+				return true
+			case token.NEQ:
+				c.not = append(c.not, s)
+				return true
+			}
+		}
+		return false
+	}
+	if !read(x) {
+		return nil
+	}
+	return c
 }

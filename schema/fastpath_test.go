@@ -81,3 +81,42 @@ func TestFastPathAgrees(t *testing.T) {
 		t.Errorf("only %d documents checked", checked)
 	}
 }
+
+// TestStringChecksAgree: every string constraint the fast path checks in Go gives CUE's
+// verdict, over values that pass and fail the schema's patterns and enumerations.
+func TestStringChecksAgree(t *testing.T) {
+	v := getValidator()
+	defer putValidator(v)
+	samples := []string{"", "a", "A", "reviews", "reviews.default.svc.cluster.local", "*", "*.example.com",
+		"foo*", "-", "1.5s", "300ms", "1h30m", "0", "5", "s", "http", "HTTP", "grpc-web", "TCP", "SCTP",
+		"GET", "get", "STRICT", "ns/name", "./host", "*/host", "~/host", "bad host", "10.0.0.1", "::1",
+		"x_y", "v1", "a.b_c-d", "UPGRADE", "MESH_EXTERNAL", "ISTIO_MUTUAL", "Bearer ", "é", "a\nb"}
+	seen := map[*shape]bool{}
+	checked := 0
+	var walk func(sh *shape)
+	walk = func(sh *shape) {
+		if sh == nil || seen[sh] {
+			return
+		}
+		seen[sh] = true
+		if sh.str != nil {
+			for _, s := range samples {
+				want := sh.leaf.Unify(v.ctx.Encode(s)).Validate(cue.Concrete(true)) == nil
+				if got := sh.str.ok(s); got != want {
+					t.Errorf("%v: %q: Go says %v, CUE %v", sh.leaf, s, got, want)
+				}
+				checked++
+			}
+		}
+		for _, f := range sh.fields {
+			walk(f)
+		}
+		walk(sh.elem)
+	}
+	for _, ks := range v.kinds {
+		walk(ks.shape)
+	}
+	if checked < 500 {
+		t.Errorf("only %d checks", checked)
+	}
+}

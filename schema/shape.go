@@ -37,6 +37,8 @@ type shape struct {
 	list, nonEmpty bool
 	leaf           cue.Value
 	kind, plain    cue.Kind
+	// str is the constraint of a string field when Go can check it (stringCheckOf).
+	str *stringCheck
 }
 
 // maxShapeDepth stops the walk of a recursive schema; Istio's types used here are not recursive.
@@ -71,6 +73,9 @@ func shapeOf(v cue.Value, depth int) *shape {
 	}
 	if k&(cue.StructKind|cue.ListKind) == 0 {
 		s.leaf, s.kind, s.plain = v, k, plainKind(v)
+		if s.plain == cue.BottomKind {
+			s.str = stringCheckOf(v, s.enum)
+		}
 	}
 	if k&cue.ListKind != 0 {
 		s.list = true
