@@ -324,7 +324,7 @@ func dataSource(p fieldPath, d *core.DataSource) ([]byte, error) {
 	case *core.DataSource_Filename:
 		b, err := os.ReadFile(s.Filename)
 		if err != nil {
-			return nil, p.field("filename").errorf("%v", err)
+			return nil, fmt.Errorf("%s: %w", p.field("filename"), err) // keeps fs.ErrNotExist
 		}
 		return b, nil
 	case *core.DataSource_InlineString:

@@ -130,7 +130,8 @@ type headerMatcher struct {
 }
 
 func decodeHeaderMatcher(p fieldPath, h *routev3.HeaderMatcher) (headerMatcher, error) {
-	if err := onlyFields(p, h, "name", "string_match", "present_match", "invert_match", "treat_missing_header_as_empty"); err != nil {
+	if err := onlyFields(p, h, "name", "string_match", "present_match", "invert_match", "treat_missing_header_as_empty",
+		"exact_match", "safe_regex_match", "prefix_match", "suffix_match", "contains_match"); err != nil {
 		return headerMatcher{}, err
 	}
 	hm := headerMatcher{invert: h.GetInvertMatch(), missingAsEmpty: h.GetTreatMissingHeaderAsEmpty()}
@@ -160,6 +161,21 @@ func decodeHeaderMatcher(p fieldPath, h *routev3.HeaderMatcher) (headerMatcher, 
 		hm.str = sm
 	case *routev3.HeaderMatcher_PresentMatch:
 		hm.present, hm.want = true, spec.PresentMatch
+	// The deprecated forms proxyless gRPC clients read; Envoy still honours them.
+	case *routev3.HeaderMatcher_ExactMatch:
+		hm.str = stringMatcher{kind: strExact, s: spec.ExactMatch}
+	case *routev3.HeaderMatcher_PrefixMatch:
+		hm.str = stringMatcher{kind: strPrefix, s: spec.PrefixMatch}
+	case *routev3.HeaderMatcher_SuffixMatch:
+		hm.str = stringMatcher{kind: strSuffix, s: spec.SuffixMatch}
+	case *routev3.HeaderMatcher_ContainsMatch:
+		hm.str = stringMatcher{kind: strContains, s: spec.ContainsMatch}
+	case *routev3.HeaderMatcher_SafeRegexMatch:
+		re, err := decodeRegex(p.field("safe_regex_match"), spec.SafeRegexMatch)
+		if err != nil {
+			return headerMatcher{}, err
+		}
+		hm.str = stringMatcher{kind: strRegex, re: re}
 	case nil:
 		// No specifier: Envoy matches on presence.
 		hm.present, hm.want = true, true
