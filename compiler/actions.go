@@ -23,9 +23,12 @@ const (
 
 // forwarding fills what a forwarding route does besides picking clusters: rewrite, timeout,
 // retries, mirrors and the consistent-hash keys of its destination.
-func (b *builder) forwarding(d *schema.Document, path string, in schema.HTTPRoute, out *ir.Route) {
+func (b *builder) forwarding(d *schema.Document, path string, in schema.HTTPRoute, out *ir.Route, authority string) {
 	if rw := in.Rewrite; rw != nil {
-		out.Rewrite = &ir.Rewrite{Authority: rw.Authority}
+		out.Rewrite = &ir.Rewrite{}
+		if rw.Authority != "" {
+			authority = rw.Authority
+		}
 		if rr := rw.URIRegexRewrite; rr != nil {
 			out.Rewrite.RegexMatch, out.Rewrite.RegexSubstitution = rr.Match, rr.Rewrite
 		} else {
@@ -34,10 +37,26 @@ func (b *builder) forwarding(d *schema.Document, path string, in schema.HTTPRout
 			out.Rewrite.Prefix = rw.URI
 		}
 	}
+	// The Host header set by the rule's header operations is a rewrite too, unless the rewrite
+	// names one.
+	if authority != "" {
+		if out.Rewrite == nil {
+			out.Rewrite = &ir.Rewrite{}
+		}
+		out.Rewrite.Authority = authority
+	}
 	if in.Timeout != "" {
 		out.Timeout = b.duration(d, path+".timeout", in.Timeout)
 	}
-	out.Retry = b.retry(d, path+".retries", in.Retries)
+	// Envoy hashes per route: each destination's hash keys, in order, as Istio appends them.
+	for _, c := range out.Clusters {
+		if cl := b.clusters[c.Name]; cl != nil && cl.Policy != nil {
+			out.Hash = append(out.Hash, cl.Policy.Hash...)
+		}
+	}
+	// A lone destination that hashes keeps retries on the same host.
+	consistentHash := len(in.Route) <= 1 && len(out.Hash) > 0
+	out.Retry = b.retry(d, path+".retries", in.Retries, consistentHash)
 	if in.Mirror != nil {
 		pct := 100.0
 		switch {
@@ -46,7 +65,8 @@ func (b *builder) forwarding(d *schema.Document, path string, in schema.HTTPRout
 		case in.MirrorPercent != nil:
 			pct = float64(*in.MirrorPercent)
 		}
-		if c, ok := b.resolveDestination(d, path+".mirror", *in.Mirror, "", 0); ok {
+		// An explicit 0% mirrors nothing: no policy at all, as Istio does.
+		if c, ok := b.resolveDestination(d, path+".mirror", *in.Mirror, "", 0); ok && pct > 0 {
 			out.Mirrors = append(out.Mirrors, ir.Mirror{Cluster: c, Percent: pct})
 		}
 	}
@@ -55,15 +75,8 @@ func (b *builder) forwarding(d *schema.Document, path string, in schema.HTTPRout
 		if m.Percentage != nil {
 			pct = m.Percentage.Value
 		}
-		if c, ok := b.resolveDestination(d, fmt.Sprintf("%s.mirrors[%d].destination", path, i), m.Destination, "", 0); ok {
+		if c, ok := b.resolveDestination(d, fmt.Sprintf("%s.mirrors[%d].destination", path, i), m.Destination, "", 0); ok && pct > 0 {
 			out.Mirrors = append(out.Mirrors, ir.Mirror{Cluster: c, Percent: pct})
-		}
-	}
-	// Envoy hashes per route: the keys of the first destination whose policy hashes.
-	for _, c := range out.Clusters {
-		if cl := b.clusters[c.Name]; cl != nil && cl.Policy != nil && len(cl.Policy.Hash) > 0 {
-			out.Hash = cl.Policy.Hash
-			break
 		}
 	}
 }
@@ -72,18 +85,18 @@ func (b *builder) forwarding(d *schema.Document, path string, in schema.HTTPRout
 // service port's cluster, with the default retry policy and the DestinationRule's hash keys.
 func (b *builder) defaultRoute(cluster string) *ir.Route {
 	r := &ir.Route{Name: "default", Clusters: []ir.WeightedCluster{{Name: cluster, Weight: 100}}}
-	b.forwarding(nil, "", schema.HTTPRoute{}, r)
+	b.forwarding(nil, "", schema.HTTPRoute{}, r, "")
 	return r
 }
 
 // retry is Istio's retry translation: nil retries get Istio's default policy, zero attempts
 // none; retryOn may list status codes, which become retriable status codes.
-func (b *builder) retry(d *schema.Document, path string, in *schema.HTTPRetry) *ir.RetryPolicy {
+func (b *builder) retry(d *schema.Document, path string, in *schema.HTTPRetry, consistentHash bool) *ir.RetryPolicy {
 	out := &ir.RetryPolicy{
 		Attempts:              defaultRetryAttempts,
 		RetryOn:               defaultRetryOn,
 		StatusCodes:           []uint32{http.StatusServiceUnavailable},
-		PreviousHosts:         true,
+		PreviousHosts:         !consistentHash,
 		HostSelectionAttempts: hostSelectionAttempts,
 	}
 	if in == nil {
@@ -102,14 +115,14 @@ func (b *builder) retry(d *schema.Document, path string, in *schema.HTTPRetry) *
 	if in.PerTryTimeout != "" {
 		out.PerTryTimeout = b.duration(d, path+".perTryTimeout", in.PerTryTimeout)
 	}
-	if in.RetryIgnorePreviousHosts != nil && !*in.RetryIgnorePreviousHosts {
-		out.PreviousHosts, out.HostSelectionAttempts = false, 0
+	if in.RetryIgnorePreviousHosts != nil {
+		out.PreviousHosts = *in.RetryIgnorePreviousHosts
 	}
 	if in.RetryRemoteLocalities != nil && *in.RetryRemoteLocalities {
 		b.unsupported(d, path+".retryRemoteLocalities")
 	}
 	if in.Backoff != "" {
-		b.unsupported(d, path+".backoff")
+		out.Backoff = b.duration(d, path+".backoff", in.Backoff)
 	}
 	return out
 }
@@ -150,6 +163,10 @@ func (b *builder) redirect(d *schema.Document, path string, in *schema.HTTPRedir
 		}
 		out.Port = listenerPort
 	}
+	// No explicit :80 for http or :443 for https (listeners here speak plain HTTP).
+	if scheme := orDefault(in.Scheme, "http"); out.Port == 80 && scheme == "http" || out.Port == 443 && scheme == "https" {
+		out.Port = 0
+	}
 	return out
 }
 
@@ -170,20 +187,48 @@ func (b *builder) directResponse(d *schema.Document, path string, in *schema.HTT
 	return out
 }
 
-// headerOps sorts an Istio header operation set (maps have no order; the IR must).
-func headerOps(in *schema.HeaderOperations) ir.HeaderOps {
+// headerOps is Istio's header translation, sorted (maps have no order; the IR must). Host and
+// pseudo-headers cannot be edited: setting (or adding) Host or :authority rewrites the
+// authority instead, which headerOps returns ("set" winning over "add").
+func headerOps(in *schema.HeaderOperations) (ir.HeaderOps, string) {
 	var out ir.HeaderOps
 	if in == nil {
-		return out
+		return out, ""
 	}
+	var setAuthority, addAuthority string
 	for _, k := range slices.Sorted(maps.Keys(in.Set)) {
-		out.Set = append(out.Set, ir.Header{Name: k, Value: in.Set[k]})
+		if isAuthorityHeader(k) {
+			setAuthority = in.Set[k]
+		}
+		if !isInternalHeader(k) {
+			out.Set = append(out.Set, ir.Header{Name: k, Value: in.Set[k]})
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Add)) {
-		out.Add = append(out.Add, ir.Header{Name: k, Value: in.Add[k]})
+		if isAuthorityHeader(k) {
+			addAuthority = in.Add[k]
+		}
+		if !isInternalHeader(k) {
+			out.Add = append(out.Add, ir.Header{Name: k, Value: in.Add[k]})
+		}
 	}
-	out.Remove = slices.Clone(in.Remove)
-	return out
+	for _, k := range in.Remove {
+		if !isInternalHeader(k) {
+			out.Remove = append(out.Remove, k)
+		}
+	}
+	if setAuthority != "" {
+		return out, setAuthority
+	}
+	return out, addAuthority
+}
+
+func isInternalHeader(k string) bool {
+	return strings.HasPrefix(k, ":") || strings.EqualFold(k, "host")
+}
+
+func isAuthorityHeader(k string) bool {
+	return strings.EqualFold(k, ":authority") || strings.EqualFold(k, "host")
 }
 
 func mergeOps(a, c ir.HeaderOps) ir.HeaderOps {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/signalbox/signalbox/compiler/ir"
 	"github.com/signalbox/signalbox/schema"
@@ -23,22 +24,28 @@ func (b *builder) translateMatch(d *schema.Document, path string, m schema.HTTPM
 	var out ir.Match
 	out.Path = uriMatch(m.URI)
 	out.IgnoreCase = m.IgnoreURICase
-	for _, name := range slices.Sorted(maps.Keys(m.Headers)) {
-		out.Headers = append(out.Headers, ir.HeaderMatch{Name: name, Match: stringMatch(m.Headers[name])})
+	for name, sm := range m.Headers {
+		out.Headers = append(out.Headers, ir.HeaderMatch{Name: name, Match: valueMatch(sm)})
 	}
-	for _, name := range slices.Sorted(maps.Keys(m.WithoutHeaders)) {
-		out.Headers = append(out.Headers, ir.HeaderMatch{Name: name, Match: stringMatch(m.WithoutHeaders[name]), Invert: true})
+	for name, sm := range m.WithoutHeaders {
+		out.Headers = append(out.Headers, ir.HeaderMatch{Name: name, Match: valueMatch(sm), Invert: true})
 	}
+	slices.SortStableFunc(out.Headers, func(a, c ir.HeaderMatch) int {
+		if a.Name != c.Name {
+			return strings.Compare(a.Name, c.Name)
+		}
+		return boolCompare(a.Invert, c.Invert)
+	})
 	for _, p := range []struct {
 		name string
 		m    *schema.StringMatch
-	}{{headerAuthority, m.Authority}, {headerMethod, m.Method}, {headerScheme, m.Scheme}} {
+	}{{headerMethod, m.Method}, {headerAuthority, m.Authority}, {headerScheme, m.Scheme}} {
 		if p.m != nil {
-			out.Headers = append(out.Headers, ir.HeaderMatch{Name: p.name, Match: stringMatch(*p.m)})
+			out.Headers = append(out.Headers, ir.HeaderMatch{Name: p.name, Match: valueMatch(*p.m)})
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.QueryParams)) {
-		out.QueryParams = append(out.QueryParams, ir.HeaderMatch{Name: name, Match: stringMatch(m.QueryParams[name])})
+		out.QueryParams = append(out.QueryParams, ir.HeaderMatch{Name: name, Match: valueMatch(m.QueryParams[name])})
 	}
 	if len(m.SourceLabels) > 0 {
 		b.unsupported(d, path+".sourceLabels")
@@ -66,6 +73,26 @@ func stringMatch(s schema.StringMatch) ir.StringMatch {
 		return ir.StringMatch{Kind: ir.MatchPrefix, Value: s.Prefix}
 	default:
 		return ir.StringMatch{Kind: ir.MatchPresent}
+	}
+}
+
+// valueMatch is stringMatch for header and query values, where Istio reads the regex "*" (not a
+// valid RE2 pattern) as presence.
+func valueMatch(s schema.StringMatch) ir.StringMatch {
+	if s.Regex == "*" {
+		return ir.StringMatch{Kind: ir.MatchPresent}
+	}
+	return stringMatch(s)
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	default:
+		return 1
 	}
 }
 

@@ -23,9 +23,19 @@ func (b *builder) routesFor(d *schema.Document, vhostHost string, vhostPort uint
 	ctx := vhostCtx{host: vhostHost, port: vhostPort}
 	var routes []*ir.Route
 	for _, r := range b.effectiveRules(d) {
-		routes = append(routes, b.translateRule(r, ctx)...)
+		rs, catchAll := b.translateRule(r, ctx)
+		routes = append(routes, rs...)
+		if catchAll {
+			break // Istio stops there: nothing after a catch-all can match
+		}
 	}
 	return routes
+}
+
+// isCatchAll is Istio's IsCatchAllRoute: a prefix "/" (or regex "*") path and nothing else.
+func isCatchAll(m ir.Match) bool {
+	path := m.Path.Kind == "" || m.Path.Kind == ir.MatchPrefix && m.Path.Value == "/" || m.Path.Kind == ir.MatchRegex && m.Path.Value == "*"
+	return path && len(m.Headers) == 0 && len(m.QueryParams) == 0
 }
 
 // rule is one http rule as it is compiled: the document it comes from (for positions and
@@ -38,9 +48,15 @@ type rule struct {
 	name string
 }
 
-func (b *builder) translateRule(r rule, ctx vhostCtx) []*ir.Route {
+// translateRule returns the routes of one rule, and whether the last is a catch-all.
+func (b *builder) translateRule(r rule, ctx vhostCtx) ([]*ir.Route, bool) {
 	d, path, in := r.doc, r.path, r.http
 	base := &ir.Route{}
+	var authority string
+	if in.Headers != nil {
+		base.RequestHeaders, authority = headerOps(in.Headers.Request)
+		base.ResponseHeaders, _ = headerOps(in.Headers.Response)
+	}
 	switch {
 	case in.Redirect != nil:
 		base.Redirect = b.redirect(d, path+".redirect", in.Redirect, ctx.port)
@@ -49,21 +65,24 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) []*ir.Route {
 	default:
 		clusters, ok := b.destinations(d, path, in.Route, ctx.host, ctx.port)
 		if !ok {
-			return nil
+			return nil, false
 		}
 		base.Clusters = clusters
-		b.forwarding(d, path, in, base)
+		b.forwarding(d, path, in, base, authority)
 	}
-	if in.Headers != nil {
-		base.RequestHeaders = headerOps(in.Headers.Request)
-		base.ResponseHeaders = headerOps(in.Headers.Response)
-	}
-	// A lone destination's header operations go on the route, as Istio puts them.
+	// A lone destination's header operations go on the route, as Istio puts them; its Host
+	// applies unless the rule rewrites the authority itself.
 	if len(base.Clusters) == 1 {
 		c := &base.Clusters[0]
 		base.RequestHeaders = mergeOps(base.RequestHeaders, c.RequestHeaders)
 		base.ResponseHeaders = mergeOps(base.ResponseHeaders, c.ResponseHeaders)
-		c.RequestHeaders, c.ResponseHeaders = ir.HeaderOps{}, ir.HeaderOps{}
+		if c.HostRewrite != "" && (base.Rewrite == nil || base.Rewrite.Authority == "") {
+			if base.Rewrite == nil {
+				base.Rewrite = &ir.Rewrite{}
+			}
+			base.Rewrite.Authority = c.HostRewrite
+		}
+		c.RequestHeaders, c.ResponseHeaders, c.HostRewrite = ir.HeaderOps{}, ir.HeaderOps{}, ""
 	}
 	if in.Fault != nil {
 		base.Fault = b.fault(d, path+".fault", in.Fault)
@@ -77,7 +96,7 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) []*ir.Route {
 	}
 	if len(in.Match) == 0 {
 		base.Name = name
-		return []*ir.Route{base}
+		return []*ir.Route{base}, true
 	}
 	// Match blocks are ORed: one Envoy route each, in order, as Istio emits them. A block for
 	// another port does not apply here.
@@ -93,8 +112,11 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) []*ir.Route {
 		}
 		rt.Match = b.translateMatch(d, fmt.Sprintf("%s.match[%d]", path, j), m)
 		routes = append(routes, &rt)
+		if isCatchAll(rt.Match) {
+			return routes, true
+		}
 	}
-	return routes
+	return routes, false
 }
 
 // destinations resolves the weighted destinations of one rule to clusters. Weights are relative;
@@ -124,8 +146,8 @@ func (b *builder) destinations(d *schema.Document, rulePath string, dests []sche
 		}
 		wc := ir.WeightedCluster{Name: name, Weight: w}
 		if rd.Headers != nil {
-			wc.RequestHeaders = headerOps(rd.Headers.Request)
-			wc.ResponseHeaders = headerOps(rd.Headers.Response)
+			wc.RequestHeaders, wc.HostRewrite = headerOps(rd.Headers.Request)
+			wc.ResponseHeaders, _ = headerOps(rd.Headers.Response)
 		}
 		out = append(out, wc)
 	}

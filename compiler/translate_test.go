@@ -29,19 +29,22 @@ func TestParseRetryOn(t *testing.T) {
 func TestRetryDefaults(t *testing.T) {
 	b := &builder{}
 	d := &schema.Document{Kind: schema.KindVirtualService}
-	if p := b.retry(d, "r", nil); p == nil || p.Attempts != 2 || p.RetryOn != defaultRetryOn || !slices.Equal(p.StatusCodes, []uint32{503}) || !p.PreviousHosts {
+	if p := b.retry(d, "r", nil, false); p == nil || p.Attempts != 2 || p.RetryOn != defaultRetryOn || !slices.Equal(p.StatusCodes, []uint32{503}) || !p.PreviousHosts {
 		t.Errorf("no retries: got %+v, want Istio's default policy", p)
 	}
-	if p := b.retry(d, "r", &schema.HTTPRetry{}); p != nil {
+	if p := b.retry(d, "r", &schema.HTTPRetry{}, false); p != nil {
 		t.Errorf("attempts 0: got %+v, want no retry policy", p)
 	}
-	p := b.retry(d, "r", &schema.HTTPRetry{Attempts: 3, RetryOn: "503"})
+	p := b.retry(d, "r", &schema.HTTPRetry{Attempts: 3, RetryOn: "503"}, false)
 	if p.RetryOn != "retriable-status-codes" || !slices.Equal(p.StatusCodes, []uint32{503}) {
 		t.Errorf("retryOn 503: got %q %v", p.RetryOn, p.StatusCodes)
 	}
 	off := false
-	if p := b.retry(d, "r", &schema.HTTPRetry{Attempts: 1, RetryIgnorePreviousHosts: &off}); p.PreviousHosts {
+	if p := b.retry(d, "r", &schema.HTTPRetry{Attempts: 1, RetryIgnorePreviousHosts: &off}, false); p.PreviousHosts {
 		t.Errorf("retryIgnorePreviousHosts false: still avoiding previous hosts")
+	}
+	if p := b.retry(d, "r", nil, true); p.PreviousHosts || p.HostSelectionAttempts != 5 {
+		t.Errorf("consistent hash: got %+v, want the default policy without previous_hosts", p)
 	}
 	if len(b.findings) != 0 {
 		t.Errorf("findings: %v", b.findings)

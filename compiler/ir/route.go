@@ -59,6 +59,7 @@ type HeaderMatch struct {
 type WeightedCluster struct {
 	Name            string    `json:"name,omitempty"`
 	Weight          uint32    `json:"weight,omitempty"`
+	HostRewrite     string    `json:"hostRewrite,omitempty"` // a destination's own Host
 	RequestHeaders  HeaderOps `json:"requestHeaders,omitempty"`
 	ResponseHeaders HeaderOps `json:"responseHeaders,omitempty"`
 }
@@ -115,6 +116,8 @@ type RetryPolicy struct {
 	// PreviousHosts avoids retrying on a host already tried (up to HostSelectionAttempts picks).
 	PreviousHosts         bool  `json:"previousHosts,omitempty"`
 	HostSelectionAttempts int64 `json:"hostSelectionAttempts,omitempty"`
+	// Backoff is the base interval of Envoy's exponential backoff; 0 keeps Envoy's 25 ms.
+	Backoff Duration `json:"backoff,omitempty"`
 }
 
 // Fault injects delays and aborts into a share of requests. Percentages are 0–100.

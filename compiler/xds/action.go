@@ -34,14 +34,18 @@ func routeAction(r *ir.Route, proxyless bool) *route.RouteAction {
 	} else {
 		wc := &route.WeightedCluster{}
 		for _, c := range r.Clusters {
-			wc.Clusters = append(wc.Clusters, &route.WeightedCluster_ClusterWeight{
+			cw := &route.WeightedCluster_ClusterWeight{
 				Name:                    c.Name,
 				Weight:                  wrapperspb.UInt32(c.Weight),
 				RequestHeadersToAdd:     headerOptions(c.RequestHeaders),
 				RequestHeadersToRemove:  c.RequestHeaders.Remove,
 				ResponseHeadersToAdd:    headerOptions(c.ResponseHeaders),
 				ResponseHeadersToRemove: c.ResponseHeaders.Remove,
-			})
+			}
+			if c.HostRewrite != "" {
+				cw.HostRewriteSpecifier = &route.WeightedCluster_ClusterWeight_HostRewriteLiteral{HostRewriteLiteral: c.HostRewrite}
+			}
+			wc.Clusters = append(wc.Clusters, cw)
 		}
 		action.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: wc}
 	}
@@ -71,7 +75,10 @@ func routeAction(r *ir.Route, proxyless bool) *route.RouteAction {
 				Name:       previousHostsName,
 				ConfigType: &route.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: previousHostsConfig},
 			}}
-			rp.HostSelectionRetryMaxAttempts = p.HostSelectionAttempts
+		}
+		rp.HostSelectionRetryMaxAttempts = p.HostSelectionAttempts
+		if p.Backoff > 0 {
+			rp.RetryBackOff = &route.RetryPolicy_RetryBackOff{BaseInterval: duration(p.Backoff)}
 		}
 		action.RetryPolicy = rp
 	}

@@ -97,9 +97,8 @@ func routeMatch(m ir.Match, legacy bool) *route.RouteMatch {
 	default:
 		rm.PathSpecifier = &route.RouteMatch_Prefix{Prefix: "/"}
 	}
-	if m.IgnoreCase {
-		rm.CaseSensitive = wrapperspb.Bool(false)
-	}
+	// Istio always says whether the path match is case sensitive.
+	rm.CaseSensitive = wrapperspb.Bool(!m.IgnoreCase)
 	for _, h := range m.Headers {
 		hm := &route.HeaderMatcher{Name: h.Name, InvertMatch: h.Invert}
 		if h.Match.Kind == ir.MatchPresent {
