@@ -239,6 +239,7 @@ func (p *Proxy) relinkTables() {
 				}
 				return before.cluster(name)
 			})
+			t.attachStats(&p.fwd.stats)
 			tables[rc] = t
 		}
 		return t

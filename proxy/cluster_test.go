@@ -221,6 +221,7 @@ func TestCircuitBreaker(t *testing.T) {
 		`signalbox_proxy_requests_total{cluster="slow",code="200"} 2`,
 		`signalbox_proxy_requests_total{cluster="slow",code="503"} 3`,
 		`signalbox_proxy_request_duration_seconds_count{cluster="slow"} 5`,
+		`signalbox_proxy_route_requests_total{route_config="r",virtual_host="v",route="#0",code="503"} 3`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q:\n%s", want, m)

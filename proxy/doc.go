@@ -1,23 +1,37 @@
 // Package proxy is signalbox's data-plane proxy: an xDS v3 client that follows a publisher over
-// one ADS stream and routes real HTTP traffic with what it was sent.
+// one ADS stream and routes real HTTP traffic with what it was sent, with Envoy's semantics for
+// every field it accepts.
 //
-// It owns three things, each in its own files:
+// It owns four things, each in its own files:
 //
 //   - the xDS client (ads.go, backoff.go): one state-of-the-world ADS stream, wildcard CDS and
 //     LDS, EDS and RDS for the names those reference, ACK what was applied, NACK what cannot be
 //     honoured (and then apply none of that response), reconnect with jittered backoff while the
 //     last good configuration keeps serving;
-//   - the configuration model (*_config.go, match.go, domains.go, table.go): each xDS resource is
-//     validated against the exact subset of Envoy's API this proxy honours and compiled into
-//     immutable values; a field outside that subset is an error naming the field, never ignored;
-//   - applying it (apply.go): a response is applied whole or not at all, listener sockets are
-//     bound before anything changes, and route tables are relinked make-before-break, so an
-//     update fails no request whatever order the server sends the types in;
-//   - the data plane (listeners.go, forward.go, balancer.go, transport.go): bound listeners that
-//     serve HTTP/1.1 and h2c, route on an immutable table swapped atomically on every update,
-//     and forward over one shared pool of upstream keep-alive connections.
+//   - the configuration model: each xDS resource is validated against the exact subset of
+//     Envoy's API this proxy honours and compiled into immutable values; a field outside that
+//     subset is an error naming the field, never ignored. Listeners (listener_config.go: the
+//     HTTP connection manager with the cors, fault and router filters; a Listener with an
+//     api_listener is for proxyless gRPC clients and is skipped), routes (route_config.go,
+//     match.go, domains.go, route_action.go for redirects, direct responses, rewrites, hash
+//     and mirror policies, retry.go, headers.go for header operations at every level,
+//     filters.go for CORS and fault injection), clusters (cluster_config.go, cluster_policy.go
+//     for circuit breakers, outlier detection, upstream TLS and TCP keep-alive) and endpoints
+//     (endpoint_config.go, with priorities);
+//   - applying it (apply.go, table.go): a response is applied whole or not at all, listener
+//     sockets are bound before anything changes, and route tables are relinked
+//     make-before-break, so an update fails no request whatever order the server sends the
+//     types in;
+//   - the data plane: listeners (listeners.go) run a lean HTTP/1.x server (h1server.go) and
+//     hand h2c connections to net/http; forward.go runs CORS, fault, the route action,
+//     retries, timeouts and mirrors; balancer.go and hashlb.go pick endpoints (round robin,
+//     least request, random, ring hash, Maglev) under circuit breakers, outlier ejection and
+//     the healthy panic threshold; upstream requests go over a lean HTTP/1.1 pool
+//     (h1transport.go), net/http's h2c pool, or a cluster's own pool when it needs TLS or
+//     connection options (transport.go); STRICT_DNS clusters re-resolve in dns.go.
 //
-// AdminHandler (admin.go) serves /healthz, /ready and /config for operators and tests.
+// AdminHandler (admin.go) serves /healthz, /ready, /config and /metrics (stats.go) for
+// operators and tests.
 //
 // The proxy reads only xDS: it does not import the compiler or the schema packages, so any
 // xDS v3 server that emits the same shape can drive it.

@@ -294,6 +294,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		if ep == nil {
 			x.localReply(w, r, http.StatusServiceUnavailable, errNoHealthy)
 			c.stats.record(http.StatusServiceUnavailable, time.Since(start))
+			lr.stats.record(http.StatusServiceUnavailable)
 			return
 		}
 		switch c.admit(r) {
@@ -304,6 +305,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			w.Header()["X-Envoy-Overloaded"] = overloaded
 			x.localReply(w, r, http.StatusServiceUnavailable, errOverflow)
 			c.stats.record(http.StatusServiceUnavailable, time.Since(start))
+			lr.stats.record(http.StatusServiceUnavailable)
 			return
 		}
 		if attempt > 1 {
@@ -364,6 +366,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 				c.report(ep, 0)
 				x.localReply(w, r, http.StatusGatewayTimeout, errTimeout)
 				c.stats.record(http.StatusGatewayTimeout, time.Since(start))
+				lr.stats.record(http.StatusGatewayTimeout)
 				return
 			case actx.Err() != nil || leanTimeout:
 				kind = failTimeout
@@ -381,6 +384,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			}
 			x.localReply(w, r, code, body)
 			c.stats.record(code, time.Since(start))
+			lr.stats.record(code)
 			return
 		}
 		c.report(ep, resp.StatusCode)
@@ -402,6 +406,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			acancel()
 		}
 		c.stats.record(resp.StatusCode, time.Since(start))
+		lr.stats.record(resp.StatusCode)
 		return
 	}
 }

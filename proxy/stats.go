@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,10 +43,42 @@ func (s *clusterStats) record(code int, d time.Duration) {
 	s.count.Add(1)
 }
 
-// statsRegistry holds every cluster's stats by name.
+// routeStats counts one route's forwarded requests by response code.
+type routeStats struct {
+	key   routeKey
+	codes [600]atomic.Uint64
+}
+
+// routeKey names a route: its route configuration, virtual host and route name (or its
+// position, "#3", when unnamed).
+type routeKey struct{ config, vhost, route string }
+
+func (s *routeStats) record(code int) {
+	if s != nil && code > 0 && code < len(s.codes) {
+		s.codes[code].Add(1)
+	}
+}
+
+// statsRegistry holds every cluster's and route's stats by name; they outlive configuration
+// changes, so counters only ever grow.
 type statsRegistry struct {
-	mu sync.Mutex
-	m  map[string]*clusterStats
+	mu     sync.Mutex
+	m      map[string]*clusterStats
+	routes map[routeKey]*routeStats
+}
+
+func (r *statsRegistry) route(k routeKey) *routeStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.routes == nil {
+		r.routes = map[routeKey]*routeStats{}
+	}
+	s, ok := r.routes[k]
+	if !ok {
+		s = &routeStats{key: k}
+		r.routes[k] = s
+	}
+	return s
 }
 
 func (r *statsRegistry) get(name string) *clusterStats {
@@ -66,6 +99,9 @@ func (r *statsRegistry) get(name string) *clusterStats {
 func (r *statsRegistry) writePrometheus(w io.Writer) {
 	r.mu.Lock()
 	stats := maps.Clone(r.m)
+	routes := slices.SortedFunc(maps.Values(r.routes), func(a, b *routeStats) int {
+		return strings.Compare(a.key.config+"\x00"+a.key.vhost+"\x00"+a.key.route, b.key.config+"\x00"+b.key.vhost+"\x00"+b.key.route)
+	})
 	r.mu.Unlock()
 	names := slices.Sorted(maps.Keys(stats))
 	counter := func(name, help string, get func(*clusterStats) uint64) {
@@ -80,6 +116,15 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 		for code := range s.codes {
 			if v := s.codes[code].Load(); v > 0 {
 				fmt.Fprintf(w, "signalbox_proxy_requests_total{cluster=%q,code=\"%d\"} %d\n", n, code, v)
+			}
+		}
+	}
+	fmt.Fprintf(w, "# HELP signalbox_proxy_route_requests_total Requests forwarded by a route, by response code.\n# TYPE signalbox_proxy_route_requests_total counter\n")
+	for _, rs := range routes {
+		for code := range rs.codes {
+			if v := rs.codes[code].Load(); v > 0 {
+				fmt.Fprintf(w, "signalbox_proxy_route_requests_total{route_config=%q,virtual_host=%q,route=%q,code=\"%d\"} %d\n",
+					rs.key.config, rs.key.vhost, rs.key.route, code, v)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 )
 
 // routeTable is one RouteConfiguration linked to the clusters known when it was built. It is
@@ -21,6 +22,20 @@ type linkedRoute struct {
 	clusters []*cluster
 	// mirrors is parallel to r.mirrors.
 	mirrors []*cluster
+	stats   *routeStats // nil in tables built without a registry
+}
+
+// attachStats gives every route its counters from reg.
+func (t *routeTable) attachStats(reg *statsRegistry) {
+	for i, routes := range t.vhosts {
+		for j := range routes {
+			name := routes[j].r.name
+			if name == "" {
+				name = "#" + strconv.Itoa(j)
+			}
+			routes[j].stats = reg.route(routeKey{config: t.cfg.name, vhost: t.cfg.vhosts[i].name, route: name})
+		}
+	}
 }
 
 // linkRouteTable resolves every cluster name of cfg with resolve (nil: unknown cluster).
