@@ -124,7 +124,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	conns := make([]*grpc.ClientConn, (cfg.Clients+49)/50)
 	for i := range conns {
 		if conns[i], err = grpc.NewClient(srv.addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(64<<20)); err != nil {
+			grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(64<<20),
+			// At 10,000 services one RouteConfiguration is larger than gRPC's 4 MiB default.
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30))); err != nil {
 			return res, err
 		}
 		defer conns[i].Close()
