@@ -162,9 +162,6 @@ func checkHTTPRoute(s *docState, p string, r *HTTPRoute, delegateVS, mesh bool) 
 	checkFault(s, p+".fault", r.Fault)
 	if r.Mirror != nil {
 		checkDestination(s, p+".mirror", r.Mirror)
-		if len(r.Mirrors) > 0 {
-			s.fail(p+".mirrors", "a route cannot have both mirror and mirrors")
-		}
 	}
 	for i := range r.Mirrors {
 		checkDestination(s, idx(p+".mirrors", i)+".destination", &r.Mirrors[i].Destination)
