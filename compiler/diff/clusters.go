@@ -18,15 +18,17 @@ func (r *Report) compareClusters(bv, hv *view) {
 		b, a := bv.clusters[name], hv.clusters[name]
 		switch {
 		case b == nil:
-			r.add(Change{Cluster: name, What: ClusterAdded, After: "endpoints " + fmtList(a.endpoints)})
+			r.add(Change{Cluster: name, What: ClusterAdded, After: "endpoints " + fmtList(endpointList(a.cla))})
 		case a == nil:
-			r.add(Change{Cluster: name, What: ClusterRemoved, Before: "endpoints " + fmtList(b.endpoints)})
+			r.add(Change{Cluster: name, What: ClusterRemoved, Before: "endpoints " + fmtList(endpointList(b.cla))})
 		default:
-			if removed, added := setDiff(b.endpoints, a.endpoints); len(removed)+len(added) > 0 {
-				r.add(Change{Cluster: name, What: Endpoints, Before: "removed " + fmtList(removed), After: "added " + fmtList(added)})
+			if !proto.Equal(b.cla, a.cla) {
+				if removed, added := setDiff(endpointList(b.cla), endpointList(a.cla)); len(removed)+len(added) > 0 {
+					r.add(Change{Cluster: name, What: Endpoints, Before: "removed " + fmtList(removed), After: "added " + fmtList(added)})
+				}
 			}
-			if !proto.Equal(b.rest, a.rest) {
-				r.add(Change{Cluster: name, What: ClusterSettings, After: "changed: " + strings.Join(differingFields(b.rest, a.rest), ", ")})
+			if fields := differingFields(b.raw, a.raw, "load_assignment"); len(fields) > 0 {
+				r.add(Change{Cluster: name, What: ClusterSettings, After: "changed: " + strings.Join(fields, ", ")})
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/signalbox/signalbox/compiler"
@@ -26,12 +27,22 @@ func Compare(base, head *compiler.Snapshot) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("head: %w", err)
 	}
-	for _, role := range roleOrder(bv, hv) {
-		r.compareRole(role, bv, hv)
+	roles := roleOrder(bv, hv)
+	for _, role := range roles {
+		if !sameVersion(bv, hv, role, resource.RouteType) {
+			r.compareRole(role, bv, hv)
+		}
 	}
-	r.compareClusters(bv, hv)
-	for _, role := range roleOrder(bv, hv) {
-		r.compareListeners(role, bv.listeners[role], hv.listeners[role])
+	clustersChanged := slices.ContainsFunc(roles, func(role string) bool {
+		return !sameVersion(bv, hv, role, resource.ClusterType) || !sameVersion(bv, hv, role, resource.EndpointType)
+	})
+	if clustersChanged {
+		r.compareClusters(bv, hv)
+	}
+	for _, role := range roles {
+		if !sameVersion(bv, hv, role, resource.ListenerType) {
+			r.compareListeners(role, bv.listeners[role], hv.listeners[role])
+		}
 	}
 	r.mergeRoles()
 	return r, nil
@@ -87,7 +98,7 @@ func (r *Report) compareRole(role string, bv, hv *view) {
 			r.add(Change{Role: role, Host: a.name, What: HostAdded, After: summarizeRoutes(a)})
 		case a == nil:
 			r.add(Change{Role: role, Host: b.name, What: HostRemoved, Before: summarizeRoutes(b)})
-		default:
+		case !proto.Equal(b.raw, a.raw):
 			r.compareHost(role, b, a)
 		}
 		if slices.ContainsFunc(r.Changes[n:], func(c Change) bool { return splitKinds[c.What] }) {
@@ -127,8 +138,8 @@ func (r *Report) compareHost(role string, b, a *hostView) {
 	if !slices.Equal(b.domains, a.domains) {
 		r.add(Change{Role: role, Host: a.name, What: Domains, Before: fmtList(b.domains), After: fmtList(a.domains)})
 	}
-	if !proto.Equal(b.rest, a.rest) {
-		r.add(Change{Role: role, Host: a.name, What: HostSettings, After: "changed: " + strings.Join(differingFields(b.rest, a.rest), ", ")})
+	if fields := differingFields(b.raw, a.raw, "name", "domains", "routes"); len(fields) > 0 {
+		r.add(Change{Role: role, Host: a.name, What: HostSettings, After: "changed: " + strings.Join(fields, ", ")})
 	}
 	byKey := map[string]*routeView{}
 	for _, rt := range b.routes {
@@ -160,6 +171,9 @@ func (r *Report) compareHost(role string, b, a *hostView) {
 }
 
 func (r *Report) compareRoute(role, host string, b, a *routeView) {
+	if proto.Equal(b.raw, a.raw) {
+		return
+	}
 	at := func(what, before, after string) {
 		r.add(Change{Role: role, Host: host, Route: a.name, What: what, Before: before, After: after})
 	}
@@ -195,30 +209,24 @@ func (r *Report) compareRoute(role, host string, b, a *routeView) {
 // otherRouteFields names what differs between two routes besides what compareRoute already
 // put in words (name, match, destinations, timeout, retries).
 func otherRouteFields(b, a *route.Route) []string {
-	strip := func(rt *route.Route) *route.Route {
-		c := proto.Clone(rt).(*route.Route)
-		c.Name, c.Match = "", nil
-		if act := c.GetRoute(); act != nil {
-			act.ClusterSpecifier, act.Timeout, act.RetryPolicy = nil, nil, nil
-		}
-		return c
-	}
-	bs, as := strip(b), strip(a)
-	if proto.Equal(bs, as) {
-		return nil
-	}
 	var out []string
-	for _, f := range differingFields(bs, as) {
-		if f == "route" && bs.GetRoute() != nil && as.GetRoute() != nil {
-			for _, g := range differingFields(bs.GetRoute(), as.GetRoute()) {
-				out = append(out, "route."+g)
-			}
+	for _, f := range differingFields(b, a, "name", "match") {
+		if f != "route" || b.GetRoute() == nil || a.GetRoute() == nil {
+			out = append(out, f)
 			continue
 		}
-		out = append(out, f)
+		for _, g := range differingFields(b.GetRoute(), a.GetRoute(), clusterSpecifiers...) {
+			out = append(out, "route."+g)
+		}
 	}
 	return out
 }
+
+// clusterSpecifiers are the RouteAction fields compareRoute already describes: where traffic
+// goes, the timeout (and the gRPC forms of it) and retries.
+var clusterSpecifiers = []string{"cluster", "weighted_clusters", "cluster_header",
+	"cluster_specifier_plugin", "inline_cluster_specifier_plugin", "timeout", "max_grpc_timeout",
+	"max_stream_duration", "retry_policy"}
 
 func orEmpty(m *route.RouteMatch) *route.RouteMatch {
 	if m == nil {

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,15 +136,28 @@ func clusterLabel(name string) string {
 	return s
 }
 
-// describeTimeout renders a route's timeout; Envoy's default is 15 s, 0 means none.
+// describeTimeout renders a route's timeout; Envoy's default is 15 s, 0 means none. Proxyless
+// gRPC clients read it from max_stream_duration, so that counts as the timeout too.
 func describeTimeout(a *route.RouteAction) string {
-	if a == nil || a.Timeout == nil {
+	if a == nil {
 		return "default (15s)"
 	}
-	if a.Timeout.AsDuration() == 0 {
+	d := a.Timeout
+	if d == nil {
+		if msd := a.GetMaxStreamDuration(); msd != nil {
+			d = msd.GetMaxStreamDuration()
+			if d == nil {
+				d = msd.GetGrpcTimeoutHeaderMax()
+			}
+		}
+	}
+	switch {
+	case d == nil:
+		return "default (15s)"
+	case d.AsDuration() == 0:
 		return "none"
 	}
-	return duration(a.Timeout)
+	return duration(d)
 }
 
 func describeRetries(a *route.RouteAction) string {
@@ -169,14 +183,18 @@ func duration(d *durationpb.Duration) string {
 }
 
 // differingFields names the top-level fields of two messages of one type that differ, in
-// field order, so that a change the diff has no words for is still named precisely.
-func differingFields(a, b proto.Message) []string {
+// field order, so that a change the diff has no words for is still named precisely. Fields
+// named in skip are left out (the caller describes them itself).
+func differingFields(a, b proto.Message, skip ...string) []string {
+	if proto.Equal(a, b) {
+		return nil
+	}
 	ra, rb := a.ProtoReflect(), b.ProtoReflect()
 	var out []string
 	fields := ra.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		if fieldEqual(ra, rb, fd) {
+		if slices.Contains(skip, string(fd.Name())) || fieldEqual(ra, rb, fd) {
 			continue
 		}
 		if fd.IsMap() && fd.MapKey().Kind() == protoreflect.StringKind {
@@ -225,10 +243,32 @@ func fieldEqual(a, b protoreflect.Message, fd protoreflect.FieldDescriptor) bool
 	if !a.Has(fd) {
 		return true
 	}
-	x, y := a.New(), b.New()
-	x.Set(fd, a.Get(fd))
-	y.Set(fd, b.Get(fd))
-	return proto.Equal(x.Interface(), y.Interface())
+	av, bv := a.Get(fd), b.Get(fd)
+	switch {
+	case fd.IsList():
+		la, lb := av.List(), bv.List()
+		if la.Len() != lb.Len() {
+			return false
+		}
+		for i := 0; i < la.Len(); i++ {
+			if !valueEqual(la.Get(i), lb.Get(i)) {
+				return false
+			}
+		}
+		return true
+	case fd.IsMap():
+		ma, mb := av.Map(), bv.Map()
+		if ma.Len() != mb.Len() {
+			return false
+		}
+		equal := true
+		ma.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+			equal = mb.Has(k) && valueEqual(v, mb.Get(k))
+			return equal
+		})
+		return equal
+	}
+	return valueEqual(av, bv)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -10,7 +10,6 @@ import (
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/signalbox/signalbox/compiler"
 )
@@ -23,6 +22,16 @@ type view struct {
 	// clusters are global: every role that uses a cluster gets the same one.
 	clusters  map[string]*clusterView
 	listeners map[string]map[string]*listener.Listener
+	// versions per role and type: equal digests mean equal resources, so comparing them
+	// skips whole resource types that did not change.
+	versions map[string]map[resource.Type]string
+}
+
+// sameVersion reports whether a role has the same resources of type t on both sides.
+func sameVersion(a, b *view, role string, t resource.Type) bool {
+	va, okA := a.versions[role]
+	vb, okB := b.versions[role]
+	return okA && okB && va[t] != "" && va[t] == vb[t]
 }
 
 type hostKey struct{ routeConfig, vhost string }
@@ -31,7 +40,7 @@ type hostView struct {
 	name    string
 	domains []string
 	routes  []*routeView
-	rest    *route.VirtualHost // everything but name, domains and routes
+	raw     *route.VirtualHost
 }
 
 type routeView struct {
@@ -47,15 +56,18 @@ type dest struct {
 	weight  uint32
 }
 
+// clusterView is a cluster and its endpoints (from EDS, or inline in the cluster).
 type clusterView struct {
-	rest      *cluster.Cluster // without its inline load assignment
-	endpoints []string
+	raw *cluster.Cluster
+	cla *endpoint.ClusterLoadAssignment
 }
 
 func newView(s *compiler.Snapshot) (*view, error) {
 	v := &view{version: s.Version, hosts: map[string]map[hostKey]*hostView{},
-		clusters: map[string]*clusterView{}, listeners: map[string]map[string]*listener.Listener{}}
+		clusters: map[string]*clusterView{}, listeners: map[string]map[string]*listener.Listener{},
+		versions: map[string]map[resource.Type]string{}}
 	for _, r := range s.Roles {
+		v.versions[r.Name] = r.Versions
 		hosts := map[hostKey]*hostView{}
 		v.hosts[r.Name] = hosts
 		for _, res := range r.Resources[resource.RouteType] {
@@ -81,24 +93,17 @@ func newView(s *compiler.Snapshot) (*view, error) {
 			if !ok {
 				return nil, fmt.Errorf("role %s: cluster resource is %T", r.Name, res)
 			}
-			if _, seen := v.clusters[c.Name]; seen {
-				continue
+			if _, seen := v.clusters[c.Name]; !seen {
+				v.clusters[c.Name] = &clusterView{raw: c, cla: c.LoadAssignment}
 			}
-			rest := proto.Clone(c).(*cluster.Cluster)
-			cv := &clusterView{rest: rest}
-			if rest.LoadAssignment != nil {
-				cv.endpoints = endpointList(rest.LoadAssignment)
-				rest.LoadAssignment = nil
-			}
-			v.clusters[c.Name] = cv
 		}
 		for _, res := range r.Resources[resource.EndpointType] {
 			cla, ok := res.(*endpoint.ClusterLoadAssignment)
 			if !ok {
 				return nil, fmt.Errorf("role %s: endpoint resource is %T", r.Name, res)
 			}
-			if cv, ok := v.clusters[cla.ClusterName]; ok && cv.endpoints == nil {
-				cv.endpoints = endpointList(cla)
+			if cv, ok := v.clusters[cla.ClusterName]; ok && cv.cla == nil {
+				cv.cla = cla
 			}
 		}
 	}
@@ -106,10 +111,7 @@ func newView(s *compiler.Snapshot) (*view, error) {
 }
 
 func newHostView(vh *route.VirtualHost) *hostView {
-	h := &hostView{name: vh.Name, domains: vh.Domains}
-	rest := proto.Clone(vh).(*route.VirtualHost)
-	rest.Name, rest.Domains, rest.Routes = "", nil, nil
-	h.rest = rest
+	h := &hostView{name: vh.Name, domains: vh.Domains, raw: vh}
 	seen := map[string]int{}
 	for _, r := range vh.Routes {
 		key := r.Name
@@ -136,6 +138,9 @@ func newHostView(vh *route.VirtualHost) *hostView {
 // endpointList renders each endpoint as "address:port" (with its weight when set), sorted.
 func endpointList(cla *endpoint.ClusterLoadAssignment) []string {
 	out := []string{}
+	if cla == nil {
+		return out
+	}
 	for _, loc := range cla.Endpoints {
 		for _, lb := range loc.LbEndpoints {
 			sa := lb.GetEndpoint().GetAddress().GetSocketAddress()
