@@ -322,3 +322,37 @@ func TestPriorityFailover(t *testing.T) {
 		}
 	}
 }
+
+// TestBrokenBodyReleasesBreaker: an upstream that breaks off mid-body aborts the client's
+// response and still gives back its circuit-breaker slot.
+func TestBrokenBodyReleasesBreaker(t *testing.T) {
+	be, _ := scripted(t, func(n int64, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(200)
+			io.WriteString(w, "only ten b")
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
+		}
+		io.WriteString(w, "fine")
+	})
+	_, p, addr := setup(t, sidecar{version: "r1", routes: routeConfiguration("r", vhost("v", []string{"*"}, prefixRoute("/", "b"))),
+		clusters: map[string][]*httptest.Server{"b": {be}},
+		edit: map[string]func(*clusterv3.Cluster){"b": func(c *clusterv3.Cluster) {
+			c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{{
+				MaxConnections: wrapperspb.UInt32(1), MaxPendingRequests: wrapperspb.UInt32(1), MaxRequests: wrapperspb.UInt32(1)}}}
+		}}})
+	c := newClient()
+	if _, _, err := tryGet(c, addr, "svc", "/"); err == nil {
+		t.Error("a truncated body reached the client as complete")
+	}
+	for range 3 {
+		if code, _ := get(t, c, addr, "svc", "/"); code != 200 {
+			t.Fatalf("after a broken body: %d (slot not released?)", code)
+		}
+	}
+	if d := configOf(t, p); d.Clusters[0].ActiveRequests != 0 {
+		t.Errorf("active requests %d", d.Clusters[0].ActiveRequests)
+	}
+}

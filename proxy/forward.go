@@ -398,15 +398,19 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 				continue
 			}
 		}
+		// respond panics (http.ErrAbortHandler) when the upstream body breaks off: the
+		// request's hold on the endpoint and the circuit breakers is released either way.
+		defer func() {
+			resp.Body.Close()
+			ep.active.Add(-1)
+			c.release()
+			if acancel != nil {
+				acancel()
+			}
+			c.stats.record(resp.StatusCode, time.Since(start))
+			lr.stats.record(resp.StatusCode)
+		}()
 		f.respond(w, r, x, resp)
-		resp.Body.Close()
-		ep.active.Add(-1)
-		c.release()
-		if acancel != nil {
-			acancel()
-		}
-		c.stats.record(resp.StatusCode, time.Since(start))
-		lr.stats.record(resp.StatusCode)
 		return
 	}
 }
