@@ -98,7 +98,7 @@ func checkPortPolicy(s *docState, p string, lb *LoadBalancerSettings, cp *Connec
 			}
 		}
 	}
-	checkLoadBalancer(s, p+".loadBalancer", lb, od)
+	checkLoadBalancer(s, p+".loadBalancer", lb)
 	if tls != nil {
 		tp := p + ".tls"
 		switch {
@@ -117,7 +117,7 @@ func checkPortPolicy(s *docState, p string, lb *LoadBalancerSettings, cp *Connec
 	}
 }
 
-func checkLoadBalancer(s *docState, p string, lb *LoadBalancerSettings, od *OutlierDetection) {
+func checkLoadBalancer(s *docState, p string, lb *LoadBalancerSettings) {
 	if lb == nil {
 		return
 	}
@@ -153,7 +153,7 @@ func checkLoadBalancer(s *docState, p string, lb *LoadBalancerSettings, od *Outl
 		}
 	}
 	if l := lb.LocalityLbSetting; l != nil {
-		checkLocality(s, p+".localityLbSetting", l, od)
+		checkLocality(s, p+".localityLbSetting", l)
 	}
 	checkDuration(s, p+".warmupDurationSecs", lb.WarmupDurationSecs)
 	if w := lb.Warmup; w != nil {
@@ -183,7 +183,7 @@ func isPrime(x uint64) bool {
 
 // checkLocality applies Istio's locality load-balancing rules: distribute or failover, not
 // both; each distribute's weights total 100; failover between different regions.
-func checkLocality(s *docState, p string, l *LocalityLoadBalancerSetting, od *OutlierDetection) {
+func checkLocality(s *docState, p string, l *LocalityLoadBalancerSetting) {
 	if len(l.Distribute) > 0 && len(l.Failover) > 0 {
 		s.fail(p, "must set one of distribute or failover, not both")
 	}
@@ -221,7 +221,6 @@ func checkLocality(s *docState, p string, l *LocalityLoadBalancerSetting, od *Ou
 			s.fail(fp, "failover regions cannot contain the '*' wildcard")
 		}
 	}
-	_ = od
 }
 
 // localityProblem checks a locality "region/zone/subzone", where "*" stands for any value but
