@@ -62,12 +62,14 @@ func (e *effectivePolicy) apply(tp *schema.TrafficPolicy, path string, port uint
 	}
 }
 
-// clusterPolicy resolves and translates the traffic policy of one cluster; nil when the
-// DestinationRule sets none.
+// clusterPolicy resolves and translates the traffic policy of one cluster.
 func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset) *ir.Policy {
+	// Istio gives every cluster its connection pool: Envoy's default limits lifted when the
+	// DestinationRule sets none.
+	p := &ir.Policy{Limits: &ir.Limits{MaxConnections: unlimited, MaxPendingRequests: unlimited, MaxRequests: unlimited, MaxRetries: unlimited}}
 	d := svc.subsetDoc
 	if d == nil {
-		return nil
+		return p
 	}
 	dr := d.Spec.(*schema.DestinationRule)
 	var e effectivePolicy
@@ -80,10 +82,6 @@ func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset
 			}
 		}
 	}
-	if e.lb.v == nil && e.pool.v == nil && e.outlier.v == nil && e.tls.v == nil {
-		return nil
-	}
-	p := &ir.Policy{}
 	b.loadBalancer(d, e.lb, p)
 	b.connectionPool(d, e.pool, p)
 	b.outlierDetection(d, e.outlier, p)
@@ -152,7 +150,8 @@ func (b *builder) loadBalancer(d *schema.Document, part policyPart[schema.LoadBa
 		case len(ll.FailoverPriority) > 0:
 			b.unsupported(d, part.path+".localityLbSetting.failoverPriority")
 		}
-		p.Locality = ll.Enabled == nil || *ll.Enabled
+		// enabled alone fails over by priority relative to the proxy's own locality, which
+		// signalbox proxies do not have: every endpoint is equally near, as Istio would find.
 	}
 	if lb.WarmupDurationSecs != "" {
 		b.unsupported(d, part.path+".warmupDurationSecs")
@@ -168,7 +167,7 @@ func (b *builder) connectionPool(d *schema.Document, part policyPart[schema.Conn
 	if cp == nil {
 		return
 	}
-	l := &ir.Limits{MaxConnections: unlimited, MaxPendingRequests: unlimited, MaxRequests: unlimited, MaxRetries: unlimited}
+	l := p.Limits
 	if h := cp.HTTP; h != nil {
 		hp := part.path + ".http"
 		if h.HTTP2MaxRequests > 0 {
@@ -220,7 +219,6 @@ func (b *builder) connectionPool(d *schema.Document, part policyPart[schema.Conn
 			b.unsupported(d, tp+".idleTimeout")
 		}
 	}
-	p.Limits = l
 }
 
 // outlierDetection is Istio's applyOutlierDetection: the deprecated consecutiveErrors counts

@@ -51,15 +51,13 @@ type Policy struct {
 
 	ConnectTimeout Duration   `json:"connectTimeout,omitempty"`
 	Keepalive      *Keepalive `json:"keepalive,omitempty"`
-	// Limits are circuit-breaker thresholds; nil means none were configured.
+	// Limits are circuit-breaker thresholds (Istio sets them on every cluster).
 	Limits                   *Limits  `json:"limits,omitempty"`
 	IdleTimeout              Duration `json:"idleTimeout,omitempty"`
 	MaxRequestsPerConnection uint32   `json:"maxRequestsPerConnection,omitempty"`
 
 	Outlier *Outlier `json:"outlier,omitempty"`
-	// Locality says localities are weighted (localityLbSetting enabled).
-	Locality bool `json:"locality,omitempty"`
-	TLS      *TLS `json:"tls,omitempty"`
+	TLS     *TLS     `json:"tls,omitempty"`
 }
 
 // Keepalive is TCP keepalive on upstream connections; zero fields keep the OS default.

@@ -134,13 +134,6 @@ func applyPolicy(out *cluster.Cluster, c *ir.Cluster) error {
 		out.OutlierDetection = od
 		out.CommonLbConfig = &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: percent(o.MinHealthPercent)}
 	}
-	if p.Locality {
-		if out.CommonLbConfig == nil {
-			out.CommonLbConfig = &cluster.Cluster_CommonLbConfig{}
-		}
-		out.CommonLbConfig.LocalityConfigSpecifier = &cluster.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{
-			LocalityWeightedLbConfig: &cluster.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}}
-	}
 	if p.TLS != nil {
 		ts, err := tlsTransportSocket(p.TLS)
 		if err != nil {
