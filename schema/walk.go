@@ -13,8 +13,9 @@ import (
 type docState struct {
 	file string
 	doc  *Document
-	// keys holds the position of the key of each field, where errors about the field itself
-	// (unknown, not supported, repeated) point; doc.fields holds where its value starts.
+	// keys holds the position of the key of each scalar field, where errors about the field
+	// itself (unknown, not supported, repeated) point; doc.fields holds where its value starts,
+	// which for a mapping or a list is its key.
 	keys     map[string]Pos
 	findings []Finding
 	// reported marks the paths that have a finding: one finding a path is enough.
@@ -127,9 +128,10 @@ func (s *docState) walk(x ast.Expr, sh *shape, path string, depth int) {
 				nulled[name] = true
 				continue
 			}
-			s.keys[p] = kpos
 			s.doc.fields[p] = kpos
 			if isScalar(f.Value) {
+				// A scalar's field position is its value's; its key is kept apart.
+				s.keys[p] = kpos
 				s.doc.fields[p] = s.pos(f.Value.Pos())
 			}
 			var fsh *shape
