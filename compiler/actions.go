@@ -247,7 +247,7 @@ var grpcCodes = map[string]uint32{
 	"INTERNAL": 13, "UNAVAILABLE": 14, "DATA_LOSS": 15, "UNAUTHENTICATED": 16,
 }
 
-// fault is Istio's fault translation: a percentage defaults to every request.
+// fault is Istio's fault translation.
 func (b *builder) fault(d *schema.Document, path string, in *schema.HTTPFaultInjection) *ir.Fault {
 	out := &ir.Fault{}
 	if dl := in.Delay; dl != nil {
@@ -282,18 +282,17 @@ func (b *builder) fault(d *schema.Document, path string, in *schema.HTTPFaultInj
 	return out
 }
 
+// percentOr is Istio's fault percentage: the percentage, else the deprecated whole percent;
+// left unspecified, no request is faulted.
 func percentOr(p *schema.Percent, whole int32) float64 {
-	switch {
-	case p != nil:
+	if p != nil {
 		return p.Value
-	case whole > 0:
-		return float64(whole)
-	default:
-		return 100
 	}
+	return float64(max(whole, 0))
 }
 
-// cors is Istio's CORS translation; allowOrigin (deprecated) lists exact origins.
+// cors is Istio's CORS translation; allowOrigin (deprecated) lists exact origins, read only
+// without allowOrigins.
 func (b *builder) cors(d *schema.Document, path string, in *schema.CorsPolicy) *ir.CORS {
 	out := &ir.CORS{
 		AllowMethods:     in.AllowMethods,
@@ -301,11 +300,13 @@ func (b *builder) cors(d *schema.Document, path string, in *schema.CorsPolicy) *
 		ExposeHeaders:    in.ExposeHeaders,
 		AllowCredentials: in.AllowCredentials,
 	}
-	for _, o := range in.AllowOrigin {
-		out.AllowOrigins = append(out.AllowOrigins, ir.StringMatch{Kind: ir.MatchExact, Value: o})
-	}
 	for _, o := range in.AllowOrigins {
 		out.AllowOrigins = append(out.AllowOrigins, stringMatch(o))
+	}
+	if in.AllowOrigins == nil {
+		for _, o := range in.AllowOrigin {
+			out.AllowOrigins = append(out.AllowOrigins, ir.StringMatch{Kind: ir.MatchExact, Value: o})
+		}
 	}
 	if in.MaxAge != "" {
 		out.MaxAge = b.duration(d, path+".maxAge", in.MaxAge)
