@@ -27,6 +27,9 @@ func (r *Report) compareClusters(bv, hv *view) {
 					r.add(Change{Cluster: name, What: Endpoints, Before: "removed " + fmtList(removed), After: "added " + fmtList(added)})
 				}
 			}
+			if proto.Equal(b.raw, a.raw) {
+				continue
+			}
 			if fields := differingFields(b.raw, a.raw, "load_assignment"); len(fields) > 0 {
 				r.add(Change{Cluster: name, What: ClusterSettings, After: "changed: " + strings.Join(fields, ", ")})
 			}

@@ -186,9 +186,6 @@ func duration(d *durationpb.Duration) string {
 // field order, so that a change the diff has no words for is still named precisely. Fields
 // named in skip are left out (the caller describes them itself).
 func differingFields(a, b proto.Message, skip ...string) []string {
-	if proto.Equal(a, b) {
-		return nil
-	}
 	ra, rb := a.ProtoReflect(), b.ProtoReflect()
 	var out []string
 	fields := ra.Descriptor().Fields()
