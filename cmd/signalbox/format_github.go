@@ -57,6 +57,9 @@ func escapeProperty(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
 
+// maxSummaryRows keeps the step summary well under GitHub's 1 MiB limit per step.
+const maxSummaryRows = 1000
+
 // appendSummary appends a Markdown report of every finding to the step summary file.
 func appendSummary(path, dir string, findings []schema.Finding) error {
 	var b strings.Builder
@@ -74,7 +77,11 @@ func appendSummary(path, dir string, findings []schema.Finding) error {
 	} else {
 		fmt.Fprintf(&b, "%d error(s), %d warning(s).\n\n", errs, warns)
 		b.WriteString("| Severity | Code | Location | Resource | Message |\n|---|---|---|---|---|\n")
-		for _, f := range findings {
+		for i, f := range findings {
+			if i == maxSummaryRows {
+				fmt.Fprintf(&b, "\n… and %d more findings: run `signalbox validate` for all of them.\n", len(findings)-i)
+				break
+			}
 			fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |\n", f.Severity, mdCell(f.Code), f.Pos, mdCell(resource(f)), mdCell(f.Message))
 		}
 		b.WriteString("\n")

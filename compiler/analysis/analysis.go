@@ -69,7 +69,7 @@ func (a *analyzer) virtualService(d *schema.Document) {
 				on = "gateway " + g
 			}
 			a.report(d, CodeConflictingHost, fmt.Sprintf("spec.hosts[%d]", i),
-				"host %q on %s is already claimed by VirtualService %s/%s at %s", host, on, prev.Namespace, prev.Name, prev.Pos)
+				"host %q on %s is already claimed by VirtualService %s/%s", host, on, prev.Namespace, prev.Name)
 		}
 	}
 	for i, rule := range vs.HTTP {
