@@ -26,6 +26,7 @@ const (
 	RouteAdded      = "route added"
 	RouteRemoved    = "route removed"
 	RouteOrder      = "route order"
+	RouteRenamed    = "route renamed"
 	Match           = "match"
 	Weights         = "weights"
 	Destinations    = "destinations"

@@ -141,33 +141,58 @@ func (r *Report) compareHost(role string, b, a *hostView) {
 	if fields := differingFields(b.raw, a.raw, "name", "domains", "routes"); len(fields) > 0 {
 		r.add(Change{Role: role, Host: a.name, What: HostSettings, After: "changed: " + strings.Join(fields, ", ")})
 	}
-	byKey := map[string]*routeView{}
+	inBase, inHead := map[string]*routeView{}, map[string]*routeView{}
 	for _, rt := range b.routes {
-		byKey[rt.key] = rt
+		inBase[rt.key] = rt
 	}
-	inHead := map[string]bool{}
-	var commonAfter []string
 	for _, rt := range a.routes {
-		inHead[rt.key] = true
-		old, ok := byKey[rt.key]
-		if !ok {
-			r.add(Change{Role: role, Host: a.name, Route: rt.name, What: RouteAdded, After: describeRoute(rt)})
+		inHead[rt.key] = rt
+	}
+	// A route only renamed (a rule given a name) routes exactly as before: say so, rather than
+	// report it removed and added.
+	renamedFrom := map[string]*routeView{}
+	renamed := map[string]bool{}
+	for _, rt := range a.routes {
+		if inBase[rt.key] != nil {
 			continue
 		}
-		commonAfter = append(commonAfter, rt.key)
-		r.compareRoute(role, a.name, old, rt)
+		for _, old := range b.routes {
+			if inHead[old.key] == nil && !renamed[old.key] && sameButName(old.raw, rt.raw) {
+				renamedFrom[rt.key], renamed[old.key] = old, true
+				break
+			}
+		}
+	}
+	var commonAfter []string
+	for _, rt := range a.routes {
+		old, ok := inBase[rt.key]
+		switch {
+		case ok:
+			commonAfter = append(commonAfter, rt.key)
+			r.compareRoute(role, a.name, old, rt)
+		case renamedFrom[rt.key] != nil:
+			r.add(Change{Role: role, Host: a.name, Route: rt.name, What: RouteRenamed, Before: renamedFrom[rt.key].name, After: rt.name})
+		default:
+			r.add(Change{Role: role, Host: a.name, Route: rt.name, What: RouteAdded, After: describeRoute(rt)})
+		}
 	}
 	var commonBefore []string
 	for _, rt := range b.routes {
-		if !inHead[rt.key] {
+		switch {
+		case inHead[rt.key] != nil:
+			commonBefore = append(commonBefore, rt.key)
+		case !renamed[rt.key]:
 			r.add(Change{Role: role, Host: b.name, Route: rt.name, What: RouteRemoved, Before: describeRoute(rt)})
-			continue
 		}
-		commonBefore = append(commonBefore, rt.key)
 	}
 	if !slices.Equal(commonBefore, commonAfter) {
 		r.add(Change{Role: role, Host: a.name, What: RouteOrder, Before: strings.Join(commonBefore, ", "), After: strings.Join(commonAfter, ", ")})
 	}
+}
+
+// sameButName reports whether two routes differ in nothing but their names.
+func sameButName(a, b *route.Route) bool {
+	return len(differingFields(a, b, "name")) == 0
 }
 
 func (r *Report) compareRoute(role, host string, b, a *routeView) {
