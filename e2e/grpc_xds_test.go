@@ -36,6 +36,13 @@ type echoBackend struct {
 
 func (e *echoBackend) UnaryCall(ctx context.Context, _ *testgrpc.SimpleRequest) (*testgrpc.SimpleResponse, error) {
 	n := e.calls.Add(1)
+	if md, _ := metadata.FromIncomingContext(ctx); len(md.Get("x-timeout")) > 0 {
+		select { // slower than the route's timeout
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if e.failEvery > 0 && n%e.failEvery == 1 {
 		return nil, status.Error(codes.Unavailable, e.name+" is flaky")
 	}
@@ -101,6 +108,12 @@ spec:
         percentage: {value: 100}
     route:
     - destination: {host: echo, subset: v1}
+  - name: bounded
+    match:
+    - headers: {x-timeout: {exact: "yes"}}
+    timeout: 100ms
+    route:
+    - destination: {host: echo, subset: v1}
   - name: pinned
     match:
     - headers: {x-version: {exact: v2}}
@@ -130,7 +143,7 @@ spec:
 
 // TestGRPCClientFollowsPublisher drives a real grpc-go xDS client (target xds:///host:port)
 // against the publisher: the client takes the gRPC role by its user agent and honours weighted
-// split, header match, fault abort and retry.
+// split, header match, fault abort, route timeout and retry.
 func TestGRPCClientFollowsPublisher(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -218,6 +231,13 @@ func TestGRPCClientFollowsPublisher(t *testing.T) {
 		}
 		if n := v1.calls.Load(); n != 0 {
 			t.Fatalf("%d aborted calls reached v1: the abort is injected before the upstream", n)
+		}
+	})
+	t.Run("timeout", func(t *testing.T) {
+		start := time.Now()
+		_, err := call("x-timeout", "yes")
+		if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > time.Second {
+			t.Fatalf("route timeout 100ms: got %v after %v, want DEADLINE_EXCEEDED at once", err, time.Since(start))
 		}
 	})
 	t.Run("retry", func(t *testing.T) {
