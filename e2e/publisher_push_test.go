@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"io"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +52,18 @@ func TestRouteOnlyCommitPushesRoutesOnly(t *testing.T) {
 	eventually(t, "both clients in sync again", func() bool { return inSync(pub.Publisher, "sotw") && inSync(pub.Publisher, "delta") })
 	time.Sleep(50 * time.Millisecond)
 
+	// The first publish had no proxy to wait for; the route-only one converged once.
+	resp, err := http.Get("http://" + pub.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"signalbox_convergence_seconds_count 1", "signalbox_connected_proxies 2", "signalbox_compile_duration_seconds_count 2"} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics)
+		}
+	}
 	for name, c := range map[string]*benchClient{"sotw": sotw, "delta": delta} {
 		after, was := c.Stats(), before[name]
 		got := map[string]int{}

@@ -15,6 +15,8 @@ type HistoryEntry struct {
 	Author      string    `json:"author,omitempty"`
 	CommittedAt time.Time `json:"committed_at,omitzero"`
 	PublishedAt time.Time `json:"published_at"`
+
+	fetchedAt time.Time // when the fetch saw the commit; not stored
 }
 
 // history keeps every snapshot published, content-addressed by version, and the publish log.

@@ -46,7 +46,7 @@ func newMetrics(p *Publisher) *metrics {
 		}, []string{"version", "commit"}),
 		convergence: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "signalbox_convergence_seconds",
-			Help:    "From a publish until every proxy connected at that moment has applied it.",
+			Help:    "From the fetch that saw a commit (fetch, compile, publish, push) until every proxy connected at its publish has applied it.",
 			Buckets: latencyBuckets,
 		}),
 		compile: prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -54,7 +54,10 @@ type Publisher struct {
 	// publishedAt is when current was published; converging holds the nodes connected then
 	// that have not applied it yet (the convergence histogram observes when it empties).
 	publishedAt time.Time
-	converging  map[string]bool
+	// convergeFrom starts the convergence clock: when the fetch saw the commit published
+	// (the publish itself for a snapshot not from a fetch).
+	convergeFrom time.Time
+	converging   map[string]bool
 	// roleRejected holds the roles whose every proxy rejected the version serving (rolereject.go).
 	roleRejected map[string]*roleRejection
 

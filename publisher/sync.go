@@ -105,6 +105,7 @@ func (p *Publisher) Sync(ctx context.Context) error {
 	p.publishedDir = dirHash
 	p.mu.Unlock()
 	published := p.publishEntry(snap, HistoryEntry{
+		fetchedAt:   start,
 		Author:      fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email),
 		CommittedAt: c.Committer.When.UTC(),
 	}, true)
@@ -169,6 +170,10 @@ func (p *Publisher) publishEntry(s *compiler.Snapshot, meta HistoryEntry, record
 		p.hist.add(s, e)
 	}
 	p.publishedAt = now
+	p.convergeFrom = now
+	if !meta.fetchedAt.IsZero() {
+		p.convergeFrom = meta.fetchedAt
+	}
 	p.counters.published++
 	p.converging = map[string]bool{}
 	p.clearRoleRejectionsLocked()

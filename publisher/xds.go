@@ -248,5 +248,5 @@ func (p *Publisher) observeConvergenceLocked() {
 		return
 	}
 	p.converging = nil
-	p.metrics.convergence.Observe(time.Since(p.publishedAt).Seconds())
+	p.metrics.convergence.Observe(time.Since(p.convergeFrom).Seconds())
 }
