@@ -31,6 +31,14 @@ CONNS=32
 HOST=backend.bench.local # the ServiceEntry host the sidecar routes on; every target gets the same header
 GO=${GO:-go}
 
+# Two runs pinned to the same cores would spoil each other's figures: one at a time per machine
+# (from any copy of the tree), waiting at most 15 minutes for the other to finish.
+exec 9>"${TMPDIR:-/tmp}/signalbox-bench-proxy.lock"
+if ! flock -n 9; then
+	echo "bench-proxy: another run is measuring on this machine; waiting for it" >&2
+	flock -w 900 9 || { echo "bench-proxy: still busy after 15 minutes" >&2; exit 1; }
+fi
+
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 results=$root/bench/results
 work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-bench.XXXXXX")
