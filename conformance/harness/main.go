@@ -1,5 +1,6 @@
 // Command harness runs what the conformance clients talk to: three gRPC backends on loopback
-// (v1, v2, and flaky, which fails every other call with UNAVAILABLE), a policy tree committed
+// (v1, v2, and flaky, which fails every other call with UNAVAILABLE; a call carrying x-timeout
+// takes 2 s), a policy tree committed
 // to a fresh git repository, and the publisher following it. It writes an xDS bootstrap for
 // the clients, prints "READY" and serves until its standard input closes.
 package main
@@ -111,6 +112,13 @@ func serveBackend(name string, failEvery int64) (string, error) {
 		if err := stream.RecvMsg(&req); err != nil {
 			return err
 		}
+		if md, _ := metadata.FromIncomingContext(stream.Context()); len(md.Get("x-timeout")) > 0 {
+			select { // slower than the route's timeout
+			case <-time.After(2 * time.Second):
+			case <-stream.Context().Done():
+				return stream.Context().Err()
+			}
+		}
 		if n := calls.Add(1); failEvery > 0 && n%failEvery == 1 {
 			// No response headers first: a client that saw headers may not retry the call.
 			return status.Error(codes.Unavailable, name+" is flaky")
@@ -152,6 +160,10 @@ spec:
   - name: fault
     match: [{headers: {x-fault: {exact: abort}}}]
     fault: {abort: {grpcStatus: RESOURCE_EXHAUSTED, percentage: {value: 100}}}
+    route: [{destination: {host: echo, subset: v1}}]
+  - name: bounded
+    match: [{headers: {x-timeout: {exact: "yes"}}}]
+    timeout: 100ms
     route: [{destination: {host: echo, subset: v1}}]
   - name: pinned
     match: [{headers: {x-version: {exact: v2}}}]

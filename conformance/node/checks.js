@@ -2,6 +2,7 @@
 // The four features every conformance client checks, with the same thresholds as the Go test.
 const UNAVAILABLE = 14;
 const RESOURCE_EXHAUSTED = 8;
+const DEADLINE_EXCEEDED = 4;
 
 async function run(client, call) {
   const results = [];
@@ -31,6 +32,12 @@ async function run(client, call) {
   let aborted = 0;
   for (let i = 0; i < 10; i++) if ((await call({ 'x-fault': 'abort' })).code === RESOURCE_EXHAUSTED) aborted++;
   report('fault abort', aborted === 10, `${aborted}/10 RESOURCE_EXHAUSTED`);
+
+  const start = Date.now();
+  const slow = await call({ 'x-timeout': 'yes' });
+  const took = Date.now() - start;
+  // The route allows 100 ms; the backend would take 2 s.
+  report('route timeout', slow.code === DEADLINE_EXCEEDED && took >= 90 && took < 1000, `code ${slow.code} after ${took} ms`);
 
   let retried = 0;
   for (let i = 0; i < 20; i++) if ((await call({ 'x-retry': 'yes' })).code === 0) retried++;

@@ -48,6 +48,12 @@ def main(target):
     aborted = sum(call({"x-fault": "abort"})[0] == RESOURCE_EXHAUSTED for _ in range(10))
     report("fault abort", aborted == 10, f"{aborted}/10 RESOURCE_EXHAUSTED")
 
+    start = time.monotonic()
+    code, _ = call({"x-timeout": "yes"})
+    took = time.monotonic() - start
+    # The route allows 100 ms; the backend would take 2 s.
+    report("route timeout", code == grpc.StatusCode.DEADLINE_EXCEEDED and 0.09 <= took < 1, f"{code.name} after {took * 1000:.1f} ms")
+
     retried = sum(call({"x-retry": "yes"})[0] == grpc.StatusCode.OK for _ in range(20))
     failed = sum(call({"x-retry": "no"})[0] == UNAVAILABLE for _ in range(20))
     report("retry", retried == 20 and failed >= 5, f"{retried}/20 ok with retries, {failed}/20 failed without")
