@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/signalbox/signalbox/compiler"
 	"github.com/signalbox/signalbox/compiler/diff"
@@ -92,8 +96,15 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 	}
 	commit, files, err := source.ReadRevision(d.repo, arg, d.dir)
 	if err != nil {
-		fmt.Fprintln(stderr, "signalbox diff:", err)
-		return nil, "", exitUsage
+		// The pull request that adds the policy directory has a base without it: that base
+		// routes nothing, so compare with an empty tree.
+		sha, missing := d.withoutDir(arg)
+		if !missing {
+			fmt.Fprintln(stderr, "signalbox diff:", err)
+			return nil, "", exitUsage
+		}
+		fmt.Fprintf(stderr, "signalbox diff: %s has no %s: comparing with an empty policy tree\n", arg, d.dir)
+		commit, files = sha, nil
 	}
 	snap, findings := compiler.CompileFiles(files)
 	if snap == nil || schema.HasErrors(findings) {
@@ -103,6 +114,28 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 	}
 	snap.Commit = commit
 	return snap, arg, exitOK
+}
+
+// withoutDir reports whether rev is a commit that has no policy directory, with its sha.
+func (d *diffSource) withoutDir(rev string) (string, bool) {
+	h, err := d.repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return "", false
+	}
+	c, err := d.repo.CommitObject(*h)
+	if err != nil {
+		return "", false
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return "", false
+	}
+	dir := strings.Trim(path.Clean("/"+filepath.ToSlash(d.dir)), "/")
+	if dir == "" {
+		return "", false
+	}
+	_, err = tree.FindEntry(dir)
+	return c.Hash.String(), errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound)
 }
 
 func short(commit string) string {

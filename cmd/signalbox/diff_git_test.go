@@ -29,6 +29,10 @@ func TestDiffRevisions(t *testing.T) {
 		}
 		return sha
 	}
+	first, err := repo.CommitFiles("a repository before signalbox", map[string][]byte{"README.md": []byte("mesh\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := commit("base", 10)
 	head := commit("shift the canary", 40)
 	same, err := repo.CommitFiles("a comment compiles to nothing", map[string][]byte{"policies/services/svc-00000.yaml": []byte(
@@ -58,6 +62,12 @@ func TestDiffRevisions(t *testing.T) {
 	if code != exitFindings || !strings.Contains(errOut, "does not compile") ||
 		!strings.Contains(errOut, "policies/services/svc-00001.yaml:") || !strings.Contains(errOut, "SB0002") {
 		t.Errorf("head..broken: exit %d\n%s", code, errOut)
+	}
+	// The pull request that adds the policies: its base has none, everything is added.
+	code, out, errOut = diff(first, base)
+	if code != exitChanged || !strings.Contains(errOut, "has no policies: comparing with an empty policy tree") ||
+		!strings.Contains(out, "host added") {
+		t.Errorf("first..base: exit %d\n%s%s", code, out, errOut)
 	}
 	if code, _, errOut := diff(head, "no-such-branch"); code != exitUsage {
 		t.Errorf("unknown revision: exit %d\n%s", code, errOut)
