@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -24,6 +25,7 @@ type preparedRole struct {
 
 // preparedType is the resources of one type in one role, serialized.
 type preparedType struct {
+	typeURL string
 	version string
 	// all is every resource as an Any, sorted by name: the body of a wildcard SotW response.
 	all   []*anypb.Any
@@ -33,6 +35,21 @@ type preparedType struct {
 	// its bytes), so a delta stream is sent only the resources whose bytes changed.
 	delta []*discovery.Resource
 	size  int // bytes of all serialized resources
+
+	// body is the SotW response for all, without a nonce, encoded on first use (codec.go).
+	bodyOnce sync.Once
+	body     []byte
+}
+
+// sotwBody returns the encoded wildcard SotW response of the type, without its nonce.
+func (pt *preparedType) sotwBody() []byte {
+	pt.bodyOnce.Do(func() {
+		b, err := marshalOpts.Marshal(&discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: pt.all, TypeUrl: pt.typeURL})
+		if err == nil {
+			pt.body = b
+		}
+	})
+	return pt.body
 }
 
 var marshalOpts = proto.MarshalOptions{Deterministic: true}
@@ -48,7 +65,7 @@ func prepareRole(r *compiler.Role, reuse map[string]*preparedType) (*preparedRol
 			pr.types[t] = pt
 			continue
 		}
-		pt := &preparedType{version: v, byKey: map[string]int{}}
+		pt := &preparedType{typeURL: t, version: v, byKey: map[string]int{}}
 		for _, res := range r.Resources[t] {
 			b, err := marshalOpts.Marshal(res)
 			if err != nil {
