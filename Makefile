@@ -22,11 +22,12 @@ golden:
 
 # Benchmarks behind docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./compiler/ ./schema/ ./e2e/ ./proxy/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./compiler/ ./compiler/analysis/ ./compiler/diff/ ./schema/ ./publisher/... ./e2e/ ./proxy/
 
 # A short fuzz run of every fuzz target.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./schema/
+	$(GO) test -run '^$$' -fuzz FuzzAnalysis -fuzztime 30s ./compiler/analysis/
 
 # Data-plane figures of docs/benchmarks.md: the proxy against direct, nginx, HAProxy and a plain
 # httputil.ReverseProxy with wrk and bench/openloop on pinned cores (installs wrk and nginx-light
