@@ -167,7 +167,8 @@ func (rp *retryPolicy) retriableFailure(k failureKind) bool {
 	case failReset:
 		return rp.on&(retry5xx|retryGatewayError|retryReset) != 0
 	case failTimeout:
-		return rp.on&(retry5xx|retryGatewayError) != 0
+		// Envoy's "reset" covers an upstream that does not answer in time, as 5xx does.
+		return rp.on&(retry5xx|retryGatewayError|retryReset) != 0
 	}
 	return false
 }
