@@ -93,7 +93,7 @@ type benchClient struct {
 
 func follow(t *testing.T, c *xdsbench.Client, addr string) *benchClient {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, append(xdsbench.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,10 +123,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	// connection's window does not serialize the streams on it.
 	conns := make([]*grpc.ClientConn, (cfg.Clients+49)/50)
 	for i := range conns {
-		if conns[i], err = grpc.NewClient(srv.addr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(64<<20),
-			// At 10,000 services one RouteConfiguration is larger than gRPC's 4 MiB default.
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30))); err != nil {
+		opts := append(DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(64<<20))
+		if conns[i], err = grpc.NewClient(srv.addr(), opts...); err != nil {
 			return res, err
 		}
 		defer conns[i].Close()

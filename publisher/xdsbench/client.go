@@ -16,7 +16,6 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/signalbox/signalbox/compiler"
@@ -63,7 +62,15 @@ func (c *Client) Stats() Stats {
 	return s
 }
 
-// Run keeps a stream open on conn until ctx ends, reconnecting after failures.
+// DialOptions are the options a connection for clients needs: they read responses at the
+// wire level (wire.go), and at 10,000 services one RouteConfiguration exceeds gRPC's 4 MiB
+// default receive limit.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newClientCodec()), grpc.MaxCallRecvMsgSize(1<<30))}
+}
+
+// Run keeps a stream open on conn (dialled with DialOptions) until ctx ends, reconnecting
+// after failures.
 func (c *Client) Run(ctx context.Context, conn *grpc.ClientConn) {
 	c.mu.Lock()
 	if c.versions == nil {
@@ -120,21 +127,25 @@ func (c *Client) runSotw(ctx context.Context, conn *grpc.ClientConn) error {
 		}
 	}
 	for {
-		resp, err := s.Recv()
+		var raw rawMessage
+		if err := s.RecvMsg(&raw); err != nil {
+			return err
+		}
+		resp, err := parseSotw(raw.data)
 		if err != nil {
 			return err
 		}
 		c.mu.Lock()
-		c.stats.Responses[resp.TypeUrl]++
-		c.stats.Resources += len(resp.Resources)
-		c.stats.Bytes += int64(proto.Size(resp))
-		c.versions[resp.TypeUrl] = resp.VersionInfo
+		c.stats.Responses[resp.typeURL]++
+		c.stats.Resources += resp.resources
+		c.stats.Bytes += int64(resp.size)
+		c.versions[resp.typeURL] = resp.version
 		c.mu.Unlock()
-		if err := s.Send(&discovery.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce}); err != nil {
+		if err := s.Send(&discovery.DiscoveryRequest{TypeUrl: resp.typeURL, VersionInfo: resp.version, ResponseNonce: resp.nonce}); err != nil {
 			return err
 		}
 		if c.OnApply != nil {
-			c.OnApply(c, resp.TypeUrl, resp.VersionInfo)
+			c.OnApply(c, resp.typeURL, resp.version)
 		}
 	}
 }
@@ -161,32 +172,34 @@ func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
 		}
 	}
 	for {
-		resp, err := s.Recv()
+		var raw rawMessage
+		if err := s.RecvMsg(&raw); err != nil {
+			return err
+		}
+		resp, err := parseDelta(raw.data)
 		if err != nil {
 			return err
 		}
 		c.mu.Lock()
-		c.stats.Responses[resp.TypeUrl]++
-		c.stats.Resources += len(resp.Resources)
-		c.stats.Bytes += int64(proto.Size(resp))
-		held := c.resources[resp.TypeUrl]
+		c.stats.Responses[resp.typeURL]++
+		c.stats.Resources += resp.resources
+		c.stats.Bytes += int64(resp.size)
+		held := c.resources[resp.typeURL]
 		if held == nil {
 			held = map[string]string{}
-			c.resources[resp.TypeUrl] = held
+			c.resources[resp.typeURL] = held
 		}
-		for _, r := range resp.Resources {
-			held[r.Name] = r.Version
-		}
-		for _, name := range resp.RemovedResources {
+		maps.Copy(held, resp.resourceVersions)
+		for name := range resp.removed {
 			delete(held, name)
 		}
-		c.versions[resp.TypeUrl] = resp.SystemVersionInfo
+		c.versions[resp.typeURL] = resp.version
 		c.mu.Unlock()
-		if err := s.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: resp.TypeUrl, ResponseNonce: resp.Nonce}); err != nil {
+		if err := s.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: resp.typeURL, ResponseNonce: resp.nonce}); err != nil {
 			return err
 		}
 		if c.OnApply != nil {
-			c.OnApply(c, resp.TypeUrl, resp.SystemVersionInfo)
+			c.OnApply(c, resp.typeURL, resp.version)
 		}
 	}
 }
