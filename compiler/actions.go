@@ -92,15 +92,20 @@ func (b *builder) defaultRoute(cluster string) *ir.Route {
 // retry is Istio's retry translation: nil retries get Istio's default policy, zero attempts
 // none; retryOn may list status codes, which become retriable status codes.
 func (b *builder) retry(d *schema.Document, path string, in *schema.HTTPRetry, consistentHash bool) *ir.RetryPolicy {
+	if in == nil {
+		// Shared: IR values are never changed once built, and the xDS stage builds one proto
+		// for all the routes that carry the same policy.
+		if consistentHash {
+			return &defaultHashRetry
+		}
+		return &defaultRetry
+	}
 	out := &ir.RetryPolicy{
 		Attempts:              defaultRetryAttempts,
 		RetryOn:               defaultRetryOn,
 		StatusCodes:           []uint32{http.StatusServiceUnavailable},
 		PreviousHosts:         !consistentHash,
 		HostSelectionAttempts: hostSelectionAttempts,
-	}
-	if in == nil {
-		return out
 	}
 	if in.Attempts <= 0 {
 		return nil
@@ -126,6 +131,14 @@ func (b *builder) retry(d *schema.Document, path string, in *schema.HTTPRetry, c
 	}
 	return out
 }
+
+// Istio's default retry policies, without and with consistent hashing.
+var (
+	defaultRetry = ir.RetryPolicy{Attempts: defaultRetryAttempts, RetryOn: defaultRetryOn,
+		StatusCodes: []uint32{http.StatusServiceUnavailable}, PreviousHosts: true, HostSelectionAttempts: hostSelectionAttempts}
+	defaultHashRetry = ir.RetryPolicy{Attempts: defaultRetryAttempts, RetryOn: defaultRetryOn,
+		StatusCodes: []uint32{http.StatusServiceUnavailable}, HostSelectionAttempts: hostSelectionAttempts}
+)
 
 // parseRetryOn splits Istio's retryOn into Envoy conditions and HTTP status codes.
 func parseRetryOn(s string) (string, []uint32) {

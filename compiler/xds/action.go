@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"sync/atomic"
+
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	previoushosts "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
@@ -61,26 +63,8 @@ func routeAction(r *ir.Route, proxyless bool) *route.RouteAction {
 			action.HostRewriteSpecifier = &route.RouteAction_HostRewriteLiteral{HostRewriteLiteral: rw.Authority}
 		}
 	}
-	if p := r.Retry; p != nil {
-		rp := &route.RetryPolicy{
-			RetryOn:              p.RetryOn,
-			NumRetries:           wrapperspb.UInt32(p.Attempts),
-			RetriableStatusCodes: p.StatusCodes,
-		}
-		if p.PerTryTimeout > 0 {
-			rp.PerTryTimeout = duration(p.PerTryTimeout)
-		}
-		if p.PreviousHosts {
-			rp.RetryHostPredicate = []*route.RetryPolicy_RetryHostPredicate{{
-				Name:       previousHostsName,
-				ConfigType: &route.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: previousHostsConfig},
-			}}
-		}
-		rp.HostSelectionRetryMaxAttempts = p.HostSelectionAttempts
-		if p.Backoff > 0 {
-			rp.RetryBackOff = &route.RetryPolicy_RetryBackOff{BaseInterval: duration(p.Backoff)}
-		}
-		action.RetryPolicy = rp
+	if r.Retry != nil {
+		action.RetryPolicy = retryPolicy(r.Retry)
 	}
 	for _, m := range r.Mirrors {
 		action.RequestMirrorPolicies = append(action.RequestMirrorPolicies, &route.RouteAction_RequestMirrorPolicy{
@@ -171,8 +155,49 @@ func fractionalPercent(p float64) *xdstype.FractionalPercent {
 	return &xdstype.FractionalPercent{Numerator: uint32(p*10000 + 0.5), Denominator: xdstype.FractionalPercent_MILLION}
 }
 
+// zero is shared by every route without a timeout (most of them): built protos are immutable.
+var zero = durationpb.New(0)
+
 func duration(d ir.Duration) *durationpb.Duration {
+	if d == 0 {
+		return zero
+	}
 	return durationpb.New(timeDuration(d))
+}
+
+// retryCache remembers the last retry policy built: the compiler shares one IR value for
+// Istio's default policy, which most routes carry, so most routes share one proto too.
+var retryCache atomic.Pointer[builtRetry]
+
+type builtRetry struct {
+	in  *ir.RetryPolicy
+	out *route.RetryPolicy
+}
+
+func retryPolicy(p *ir.RetryPolicy) *route.RetryPolicy {
+	if c := retryCache.Load(); c != nil && c.in == p {
+		return c.out
+	}
+	rp := &route.RetryPolicy{
+		RetryOn:                       p.RetryOn,
+		NumRetries:                    wrapperspb.UInt32(p.Attempts),
+		RetriableStatusCodes:          p.StatusCodes,
+		HostSelectionRetryMaxAttempts: p.HostSelectionAttempts,
+	}
+	if p.PerTryTimeout > 0 {
+		rp.PerTryTimeout = duration(p.PerTryTimeout)
+	}
+	if p.PreviousHosts {
+		rp.RetryHostPredicate = []*route.RetryPolicy_RetryHostPredicate{{
+			Name:       previousHostsName,
+			ConfigType: &route.RetryPolicy_RetryHostPredicate_TypedConfig{TypedConfig: previousHostsConfig},
+		}}
+	}
+	if p.Backoff > 0 {
+		rp.RetryBackOff = &route.RetryPolicy_RetryBackOff{BaseInterval: duration(p.Backoff)}
+	}
+	retryCache.Store(&builtRetry{p, rp})
+	return rp
 }
 
 func mustPack(m validator) *anypb.Any {

@@ -14,13 +14,14 @@ import (
 	"github.com/signalbox/signalbox/compiler/ir"
 )
 
-// adsSource tells Envoy to fetch a resource over the same ADS stream.
-func adsSource() *core.ConfigSource {
-	return &core.ConfigSource{
-		ResourceApiVersion:    core.ApiVersion_V3,
-		ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}},
-	}
+// ads tells Envoy to fetch a resource over the same ADS stream. Built protos are never changed,
+// so every resource shares this one.
+var ads = &core.ConfigSource{
+	ResourceApiVersion:    core.ApiVersion_V3,
+	ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}},
 }
+
+func adsSource() *core.ConfigSource { return ads }
 
 // Listener builds an HTTP listener whose routes come from RDS, with the filters its routes need
 // (CORS, then fault, as Istio orders them) and the Router last (Envoy and gRPC both require it).
