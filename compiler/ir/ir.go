@@ -28,7 +28,7 @@ type Listener struct {
 	API     bool   `json:"api,omitempty"`
 	// Proxyless writes the routes for proxyless gRPC clients, as Istio does for them: the route
 	// timeout as max_stream_duration (gRPC reads no other), and header matches in Envoy's older
-	// form (exact_match, prefix_match, safe_regex_match), the only one gRPC C-core before 1.53
+	// form (exact_match, prefix_match, safe_regex_match), the only one gRPC C-core 1.51 (Debian's)
 	// reads; the meaning is the same.
 	Proxyless    bool           `json:"proxyless,omitempty"`
 	RouteName    string         `json:"routeName,omitempty"`
