@@ -354,7 +354,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			if acancel != nil {
 				acancel()
 			}
-			if client.Err() != nil {
+			if client.Err() != nil || errors.Is(err, errClientGone) {
 				return // the client went away; nobody to answer
 			}
 			kind := failReset
@@ -721,8 +721,9 @@ func copyBody(w http.ResponseWriter, body io.Reader, stream bool) error {
 // connInfo is computed once per downstream connection, so X-Forwarded-For costs no allocation
 // per request in the common case (no X-Forwarded-For from the client).
 type connInfo struct {
-	ip  string
-	xff []string
+	ip   string
+	xff  []string
+	down *downstream // set by the lean server
 }
 
 type connInfoKey struct{}

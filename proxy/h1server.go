@@ -70,6 +70,8 @@ type h1ServerConn struct {
 	bw    *bufio.Writer
 	ctx   context.Context
 	raddr string // the client's address, formatted once per connection
+	down  *downstream
+	watch *clientWatch
 	w     h1Writer
 }
 
@@ -91,7 +93,12 @@ func (s *h1Server) serveConn(c net.Conn) {
 	}
 	sc := &h1ServerConn{s: s, conn: c, lim: lim, br: br, bw: bufio.NewWriterSize(c, 4096)}
 	sc.raddr = c.RemoteAddr().String()
-	sc.ctx = context.WithValue(context.Background(), connInfoKey{}, newConnInfo(sc.raddr))
+	ci := newConnInfo(sc.raddr)
+	sc.down = &downstream{}
+	ci.down = sc.down
+	sc.ctx = context.WithValue(context.Background(), connInfoKey{}, ci)
+	sc.watch = newClientWatch(sc)
+	lim.watch = sc.watch
 	sc.w.c = sc
 	sc.w.header = make(http.Header, 8)
 	if !s.track(sc, false) {
@@ -160,7 +167,17 @@ func (sc *h1ServerConn) serveOne() bool {
 	keep := !req.Close && !(req.ProtoMinor == 0 && !headerHasToken(req.Header["Connection"], "keep-alive"))
 	w := &sc.w
 	w.reset(req, keep && !sc.s.isClosing())
+	watched := req.Body == nil || req.Body == http.NoBody
+	if watched {
+		sc.watch.arm()
+	}
 	aborted := sc.runHandler(w, req)
+	if watched {
+		sc.watch.disarm()
+	}
+	if sc.down.isGone() {
+		return false
+	}
 	if aborted {
 		return false
 	}
@@ -202,11 +219,18 @@ var errHeaderTooLarge = errors.New("request header too large")
 
 // limitedConnReader bounds how much the request head may read, as http.Server does.
 type limitedConnReader struct {
-	conn net.Conn
-	left int64
+	conn  net.Conn
+	left  int64
+	watch *clientWatch // may hold a byte it read while watching
 }
 
 func (l *limitedConnReader) Read(p []byte) (int, error) {
+	if l.watch != nil {
+		if n := l.watch.takeByte(p); n > 0 {
+			l.left -= int64(n)
+			return n, nil
+		}
+	}
 	if l.left <= 0 {
 		return 0, errHeaderTooLarge
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // rawExchange sends raw bytes to addr and returns everything the proxy answered until it
@@ -79,4 +81,64 @@ func TestLeanServerHTTP1(t *testing.T) {
 	if string(body) != "part1,part2" || resp.TransferEncoding == nil || resp.Trailer.Get("X-Checksum") != "abc" {
 		t.Errorf("chunked: body %q, transfer %v, trailer %v", body, resp.TransferEncoding, resp.Trailer)
 	}
+}
+
+// TestClientLeavingCancelsUpstream: a client that closes its connection while its request
+// waits on a slow upstream makes the proxy drop the upstream request, as Envoy resets it.
+func TestClientLeavingCancelsUpstream(t *testing.T) {
+	cancelled := make(chan time.Duration, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/wait":
+			start := time.Now()
+			select {
+			case <-r.Context().Done():
+				cancelled <- time.Since(start)
+			case <-time.After(5 * time.Second):
+			}
+		case "/slowish":
+			time.Sleep(watchAfter + 200*time.Millisecond)
+			io.WriteString(w, "slowish")
+		default:
+			io.WriteString(w, "quick")
+		}
+	}))
+	t.Cleanup(slow.Close)
+	noTimeout := prefixRoute("/", "slow")
+	noTimeout.GetRoute().Timeout = durationpb.New(0) // Istio's default: no route timeout
+	_, _, addr := setup(t, sidecar{version: "r1", clusters: map[string][]*httptest.Server{"slow": {slow}},
+		routes: routeConfiguration("r", vhost("v", []string{"*"}, noTimeout))})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: svc\r\n\r\n")
+	time.Sleep(watchAfter + 100*time.Millisecond)
+	c.Close()
+	select {
+	case d := <-cancelled:
+		if d > 2*time.Second {
+			t.Errorf("upstream request dropped only after %v", d)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("the upstream request outlived its client")
+	}
+	// A request pipelined behind a slow one is read by the watch and still answered.
+	got := rawExchange2(t, addr, "GET /slowish HTTP/1.1\r\nHost: svc\r\n\r\nGET /quick HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n", 3*time.Second)
+	if strings.Count(got, "HTTP/1.1 200 OK") != 2 || !strings.HasSuffix(got, "quick") {
+		t.Errorf("pipelined behind a watched request:\n%s", got)
+	}
+}
+
+func rawExchange2(t *testing.T, addr, raw string, wait time.Duration) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(wait))
+	io.WriteString(c, raw)
+	b, _ := io.ReadAll(c)
+	return string(b)
 }

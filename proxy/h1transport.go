@@ -42,6 +42,9 @@ type h1Conn struct {
 	idleAt time.Time
 }
 
+// errClientGone fails an upstream exchange whose client closed its connection.
+var errClientGone = errors.New("the client closed its connection")
+
 // aLongTimeAgo unblocks every pending read and write on a connection.
 var aLongTimeAgo = time.Unix(1, 0)
 
@@ -115,10 +118,15 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // body included, as a deadline on the connection: the route timeout without a context.
 func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
 	ctx := req.Context()
+	down := downstreamOf(ctx)
 	for try := 0; ; try++ {
 		c, reused, err := t.get(ctx, req.URL.Host)
 		if err != nil {
 			return nil, err
+		}
+		if down != nil && !down.attach(c.conn) {
+			c.conn.Close()
+			return nil, errClientGone
 		}
 		if !deadline.IsZero() || c.dl {
 			c.conn.SetDeadline(deadline)
@@ -130,11 +138,18 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Re
 		}
 		resp, wrote, err := c.roundTrip(req)
 		if err == nil {
-			resp.Body = &h1Body{ReadCloser: resp.Body, c: c, stop: stop, keep: !resp.Close && !req.Close, eof: resp.Body == http.NoBody}
+			resp.Body = &h1Body{ReadCloser: resp.Body, c: c, stop: stop, down: down, keep: !resp.Close && !req.Close, eof: resp.Body == http.NoBody}
 			return resp, nil
 		}
 		if stop != nil {
 			stop()
+		}
+		if down != nil {
+			down.detach(c.conn)
+			if down.isGone() {
+				c.conn.Close()
+				return nil, errClientGone
+			}
 		}
 		c.conn.Close()
 		if ctx.Err() != nil {
@@ -252,6 +267,7 @@ func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, bool, error) {
 type h1Body struct {
 	io.ReadCloser
 	c    *h1Conn
+	down *downstream
 	stop func() bool
 	keep bool
 	eof  bool
@@ -279,6 +295,9 @@ func (b *h1Body) Close() error {
 
 func (b *h1Body) release() {
 	b.done = true
+	if b.down != nil {
+		b.down.detach(b.c.conn)
+	}
 	stopped := b.stop == nil || b.stop()
 	if b.eof && b.keep && stopped && b.c.br.Buffered() == 0 {
 		// A deadline left on an idle connection is harmless (nothing reads it while idle)
