@@ -25,11 +25,10 @@ const (
 )
 
 var (
-	corsTypeURL         = typeURLOf(&corsv3.Cors{})
-	corsPolicyTypeURL   = typeURLOf(&corsv3.CorsPolicy{})
-	routeCorsTypeURL    = typeURLOf(&routev3.CorsPolicy{})
-	faultTypeURL        = typeURLOf(&faultv3.HTTPFault{})
-	faultAbortStatusMin = uint32(200)
+	corsTypeURL       = typeURLOf(&corsv3.Cors{})
+	corsPolicyTypeURL = typeURLOf(&corsv3.CorsPolicy{})
+	routeCorsTypeURL  = typeURLOf(&routev3.CorsPolicy{})
+	faultTypeURL      = typeURLOf(&faultv3.HTTPFault{})
 )
 
 // fraction is a FractionalPercent: num out of den.
@@ -283,7 +282,7 @@ func decodeFaultAny(p fieldPath, a *anypb.Any) (*faultPolicy, error) {
 		}
 		switch e := ab.GetErrorType().(type) {
 		case *faultv3.FaultAbort_HttpStatus:
-			if e.HttpStatus < faultAbortStatusMin || e.HttpStatus > 599 {
+			if e.HttpStatus < 200 || e.HttpStatus > 599 { // Envoy's own bounds
 				return nil, ap.field("http_status").errorf("%d is not in [200, 600)", e.HttpStatus)
 			}
 			fp.abortStatus = int(e.HttpStatus)

@@ -272,7 +272,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 	lean := tr == f.h1 && f.h1.handles(r) && client.Done() == nil && c.cfg.maxPerConn <= 1
 	var deadline time.Time
 	ctx := client
-	if t := rt.timeout; t > 0 {
+	if t := requestTimeout(rt, r); t > 0 {
 		if lean {
 			deadline = start.Add(t)
 		} else {
@@ -476,6 +476,52 @@ func (f *forwarder) respond(w http.ResponseWriter, r *http.Request, x *exchange,
 			h[http.TrailerPrefix+k] = vv
 		}
 	}
+}
+
+// requestTimeout is the route's timeout for r: the route timeout, or for a gRPC request on a
+// route with max_grpc_timeout, the client's grpc-timeout (none when absent) capped at
+// max_grpc_timeout when that is not 0, as Envoy does.
+func requestTimeout(rt *route, r *http.Request) time.Duration {
+	if !rt.grpcTimeout || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+		return rt.timeout
+	}
+	t, ok := parseGRPCTimeout(r.Header.Get("Grpc-Timeout"))
+	if !ok {
+		t = 0
+	}
+	if rt.maxGRPC > 0 && (t == 0 || t > rt.maxGRPC) {
+		t = rt.maxGRPC
+	}
+	return t
+}
+
+// parseGRPCTimeout reads gRPC's "grpc-timeout" header: up to 8 digits and a unit.
+func parseGRPCTimeout(v string) (time.Duration, bool) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	var u time.Duration
+	switch v[len(v)-1] {
+	case 'H':
+		u = time.Hour
+	case 'M':
+		u = time.Minute
+	case 'S':
+		u = time.Second
+	case 'm':
+		u = time.Millisecond
+	case 'u':
+		u = time.Microsecond
+	case 'n':
+		u = time.Nanosecond
+	default:
+		return 0, false
+	}
+	return time.Duration(n) * u, true
 }
 
 // rewritePath applies prefix_rewrite or regex_rewrite to the request's path, keeping the query.

@@ -231,3 +231,34 @@ func TestMirror(t *testing.T) {
 func withLB(lb clusterv3.Cluster_LbPolicy) func(*clusterv3.Cluster) {
 	return func(c *clusterv3.Cluster) { c.LbPolicy = lb }
 }
+
+func TestGRPCTimeout(t *testing.T) {
+	capped := &route{timeout: time.Second, grpcTimeout: true, maxGRPC: 500 * time.Millisecond}
+	uncapped := &route{timeout: 0, grpcTimeout: true}
+	plain := &route{timeout: 3 * time.Second}
+	req := func(ct, gt string) *http.Request {
+		r := httptest.NewRequest("POST", "/svc/Method", nil)
+		r.Header.Set("Content-Type", ct)
+		if gt != "" {
+			r.Header.Set("Grpc-Timeout", gt)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		rt   *route
+		r    *http.Request
+		want time.Duration
+	}{
+		{capped, req("application/grpc", "100m"), 100 * time.Millisecond},
+		{capped, req("application/grpc", "2S"), 500 * time.Millisecond},
+		{capped, req("application/grpc", ""), 500 * time.Millisecond},
+		{capped, req("application/json", "100m"), time.Second},
+		{uncapped, req("application/grpc+proto", "3S"), 3 * time.Second},
+		{uncapped, req("application/grpc", ""), 0},
+		{plain, req("application/grpc", "1S"), 3 * time.Second},
+	} {
+		if got := requestTimeout(tc.rt, tc.r); got != tc.want {
+			t.Errorf("%+v %v: got %v, want %v", *tc.rt, tc.r.Header, got, tc.want)
+		}
+	}
+}

@@ -63,6 +63,10 @@ type route struct {
 	targets   []target
 	weightSum uint64
 	timeout   time.Duration // 0: none
+	// grpcTimeout is set by max_grpc_timeout: a gRPC request's timeout is then its
+	// grpc-timeout header (none when absent), capped at maxGRPC when that is not 0.
+	grpcTimeout bool
+	maxGRPC     time.Duration
 
 	reqHdr, respHdr headerOps
 	filters         perFilterConfig
@@ -259,6 +263,9 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 		if rt.timeout < 0 {
 			return route{}, ap.field("timeout").errorf("must not be negative")
 		}
+	}
+	if mg := a.GetMaxGrpcTimeout(); mg != nil {
+		rt.grpcTimeout, rt.maxGRPC = true, mg.AsDuration()
 	}
 	if msd := a.GetMaxStreamDuration(); msd != nil {
 		// Istio repeats the route timeout here for gRPC; the route timeout already bounds
