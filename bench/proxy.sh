@@ -299,19 +299,21 @@ col() { awk -F'\t' -v c="$1" -v k="$2" 'NR > 1 && $2 == c { print $k }' "$raw"; 
 paired() { # paired CONFIG COLUMN: that round's value minus direct's, one a line
 	awk -F'\t' -v c="$1" -v k="$2" 'NR > 1 && $2 == "direct" { d[$1] = $k } NR > 1 && $2 == c { print $k - d[$1] }' "$raw"
 }
+ratio() { # ratio CONFIG: that round's req/s over nginx's, one a line (load drifts between rounds)
+	awk -F'\t' -v c="$1" 'FNR == NR { if ($2 == "nginx") n[$1] = $3; next } FNR > 1 && $2 == c { print $3 / n[$1] }' "$raw" "$raw"
+}
 med() { "$@" | median; }
 sum() { "$@" | awk '{ n += $1 } END { print n + 0 }'; }
 fmt_k() { awk -v v="$1" 'BEGIN { printf "%.1fk", v / 1000 }'; }
 fmt_1() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 
-nginx_rps=$(med col nginx 3)
 table=$work/table.md
 {
 	echo "| configuration | req/s | × nginx | wrk p50 / p99 (µs) | open-loop p50 / p99 (µs) | added p50 | added p99 | CPU per request | allocs per request | errors |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for c in "${configs[@]}"; do
 		rps=$(med col "$c" 3)
-		ratio=$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN { printf "%.2f×", a / b }')
+		x_nginx=$(awk -v r="$(med ratio "$c")" 'BEGIN { printf "%.2f×", r }')
 		if [[ $c == direct ]]; then
 			added_p50=— added_p99=— cpu="— (backend $(med col direct 6) µs)" allocs=—
 		else
@@ -324,7 +326,7 @@ table=$work/table.md
 			esac
 		fi
 		errors=$(($(sum col "$c" 7) + $(sum col "$c" 10)))
-		echo "| $c | $(fmt_k "$rps") | $ratio | $(fmt_1 "$(med col "$c" 4)") / $(fmt_1 "$(med col "$c" 5)") | $(fmt_1 "$(med col "$c" 8)") / $(fmt_1 "$(med col "$c" 9)") | $added_p50 | $added_p99 | $cpu | $allocs | $errors |"
+		echo "| $c | $(fmt_k "$rps") | $x_nginx | $(fmt_1 "$(med col "$c" 4)") / $(fmt_1 "$(med col "$c" 5)") | $(fmt_1 "$(med col "$c" 8)") / $(fmt_1 "$(med col "$c" 9)") | $added_p50 | $added_p99 | $cpu | $allocs | $errors |"
 	done
 } >"$table"
 
@@ -337,7 +339,7 @@ mkdir -p "$results"
 	echo
 	cat "$table"
 	echo
-	echo "req/s and wrk p50/p99: \`wrk -t1 -c$CONNS -d${DURATION}s --latency\` after a ${WARMUP} s warm-up. Open-loop: \`bench/openloop\` at $RATE req/s for ${DURATION} s, from each request's scheduled send time; added = minus direct in the same round, median over rounds. CPU per request: utime+stime of the proxy process over the wrk run ÷ its requests. Allocations: \`go test -bench ProxyForward -benchmem ./proxy/\`, allocs/op minus direct's ($alloc_direct). errors: non-2xx and socket errors over all runs."
+	echo "req/s and wrk p50/p99: \`wrk -t1 -c$CONNS -d${DURATION}s --latency\` after a ${WARMUP} s warm-up. Open-loop: \`bench/openloop\` at $RATE req/s for ${DURATION} s, from each request's scheduled send time; added = minus direct in the same round, median over rounds; × nginx likewise the median of each round's ratio. CPU per request: utime+stime of the proxy process over the wrk run ÷ its requests. Allocations: \`go test -bench ProxyForward -benchmem ./proxy/\`, allocs/op minus direct's ($alloc_direct). errors: non-2xx and socket errors over all runs."
 	echo
 	echo "Raw figures, one line per round and configuration:"
 	echo
