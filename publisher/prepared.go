@@ -34,7 +34,6 @@ type preparedType struct {
 	// delta is every resource as a delta Resource, with a per-resource version (a digest of
 	// its bytes), so a delta stream is sent only the resources whose bytes changed.
 	delta []*discovery.Resource
-	size  int // bytes of all serialized resources
 
 	// body is the SotW response for all, without a nonce, encoded on first use (codec.go).
 	bodyOnce sync.Once
@@ -78,7 +77,6 @@ func prepareRole(r *compiler.Role, reuse map[string]*preparedType) (*preparedRol
 			pt.all = append(pt.all, a)
 			pt.names = append(pt.names, name)
 			pt.delta = append(pt.delta, &discovery.Resource{Name: name, Version: hex.EncodeToString(sum[:8]), Resource: a})
-			pt.size += len(b)
 		}
 		pr.types[t] = pt
 	}

@@ -86,16 +86,6 @@ func (c *sharedCache) clearNode(id string) {
 	delete(c.nodes, id)
 }
 
-// nodeRole is the role assigned to a node, or nil.
-func (c *sharedCache) nodeRole(id string) *preparedRole {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n := c.nodes[id]; n != nil {
-		return n.role
-	}
-	return nil
-}
-
 // The stream servers size their response channels so a stream's single watch per type can
 // always be answered without blocking: one buffered slot per type (ADS) or per watch. The
 // select only keeps a broken invariant from wedging every publish behind one stream.
