@@ -2,20 +2,15 @@ package compiler
 
 import (
 	"strings"
+
+	"github.com/signalbox/signalbox/schema"
 )
 
 // meshDomain is the cluster domain short names expand into, as on Kubernetes.
-const meshDomain = "svc.cluster.local"
+const meshDomain = schema.MeshDomain
 
-// expandHost resolves a host the Istio way: a short name ("reviews") is a service of the
-// document's namespace ("reviews.default.svc.cluster.local"); a name with a dot or a wildcard
-// is taken as written.
-func expandHost(host, namespace string) string {
-	if host == "*" || strings.Contains(host, ".") {
-		return host
-	}
-	return host + "." + namespace + "." + meshDomain
-}
+// expandHost resolves a host the Istio way (schema.ExpandHost).
+var expandHost = schema.ExpandHost
 
 // shortNames lists the names a client in the mesh may use for a cluster-local host:
 // "reviews", "reviews.default", "reviews.default.svc" for reviews.default.svc.cluster.local.

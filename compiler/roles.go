@@ -13,23 +13,11 @@ import (
 )
 
 // meshGateway is Istio's reserved gateway name for sidecars.
-const meshGateway = "mesh"
+const meshGateway = schema.MeshGateway
 
-// boundGateways normalizes a VirtualService's gateways: "mesh", or "namespace/name" (a bare
-// name is in the VirtualService's namespace). No gateways means mesh only.
+// boundGateways normalizes a VirtualService's gateways (schema.BoundGateways).
 func boundGateways(d *schema.Document) []string {
-	vs := d.Spec.(*schema.VirtualService)
-	if len(vs.Gateways) == 0 {
-		return []string{meshGateway}
-	}
-	var out []string
-	for _, g := range vs.Gateways {
-		if g != meshGateway && !strings.Contains(g, "/") {
-			g = d.Namespace + "/" + g
-		}
-		out = append(out, g)
-	}
-	return out
+	return schema.BoundGateways(d.Namespace, d.Spec.(*schema.VirtualService).Gateways)
 }
 
 // vsClaim is a VirtualService host installed on a listener.

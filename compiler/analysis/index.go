@@ -1,43 +1,17 @@
 package analysis
 
 import (
-	"strings"
-
 	"github.com/signalbox/signalbox/schema"
 )
 
 // meshGateway is Istio's reserved gateway name for sidecars.
-const meshGateway = "mesh"
+const meshGateway = schema.MeshGateway
 
-// meshDomain is the cluster domain short names expand into.
-const meshDomain = "svc.cluster.local"
-
-// expandHost resolves a host the Istio way: a short name ("reviews") is a service of the
-// document's namespace ("reviews.default.svc.cluster.local"); a name with a dot or a wildcard
-// is taken as written. It follows the compiler's rule (compiler/hosts.go) exactly, so that what
-// analysis accepts is what the compiler resolves.
-func expandHost(host, namespace string) string {
-	if host == "*" || strings.Contains(host, ".") {
-		return host
-	}
-	return host + "." + namespace + "." + meshDomain
-}
-
-// boundGateways normalizes a VirtualService's gateways: "mesh", or "namespace/name" (a bare
-// name is in the VirtualService's namespace). No gateways means mesh only.
-func boundGateways(namespace string, gateways []string) []string {
-	if len(gateways) == 0 {
-		return []string{meshGateway}
-	}
-	out := make([]string, len(gateways))
-	for i, g := range gateways {
-		if g != meshGateway && !strings.Contains(g, "/") {
-			g = namespace + "/" + g
-		}
-		out[i] = g
-	}
-	return out
-}
+// expandHost and boundGateways are the language's own rules (schema/hosts.go).
+var (
+	expandHost    = schema.ExpandHost
+	boundGateways = schema.BoundGateways
+)
 
 // claimKey is a host routed on one gateway ("mesh" for sidecars).
 type claimKey struct{ gateway, host string }
