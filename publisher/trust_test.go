@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,4 +159,36 @@ func TestRequireSignedBy(t *testing.T) {
 	if st := p.Status(); st.Commit != third || st.LastError != nil {
 		t.Errorf("signed commit: %+v", st)
 	}
+}
+
+// GitHub's form-encoded delivery (payload=JSON) is read the same way; a ping is acknowledged.
+func TestWebhookFormPayloadAndPing(t *testing.T) {
+	r := newGitRepo(t)
+	r.commit("default tree", defaultPolicies(t))
+	p := start(t, Config{Repo: r.dir})
+	second := r.commit("canary", canary(t))
+
+	post := func(body, contentType, event string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+p.AdminAddr()+"/hooks/git", strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("X-GitHub-Event", event)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(`{"zen":"hi"}`, "application/json", "ping"); code != http.StatusOK {
+		t.Errorf("ping: %d, want 200", code)
+	}
+	form := url.Values{"payload": {`{"ref":"refs/heads/feature"}`}}.Encode()
+	if code := post(form, "application/x-www-form-urlencoded", "push"); code != http.StatusOK {
+		t.Errorf("form push to another branch: %d, want 200 (ignored)", code)
+	}
+	form = url.Values{"payload": {`{"ref":"refs/heads/main"}`}}.Encode()
+	if code := post(form, "application/x-www-form-urlencoded", "push"); code != http.StatusAccepted {
+		t.Errorf("form push to main: %d, want 202", code)
+	}
+	eventually(t, "the hook to publish "+second, func() bool { return p.Status().Commit == second })
 }
