@@ -68,12 +68,19 @@ func (d *nackDamping) delay(version string) time.Duration {
 	return min(nackDampBase<<min(d.repeats-1, 8), nackDampCap)
 }
 
+// maxXDSMessage bounds one xDS response the proxy accepts (a 10,000-service sidecar push is
+// about 16 MB).
+const maxXDSMessage = 256 << 20
+
 // followStream runs one ADS stream until it fails or ctx is done. progressed reports
 // whether the server answered at all, which resets the reconnect backoff.
 func (p *Proxy) followStream(ctx context.Context) (progressed bool, err error) {
 	// A fresh connection per attempt, so our backoff, not gRPC's (which grows to minutes),
 	// decides when to try again.
-	conn, err := grpc.NewClient(p.opts.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(p.opts.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// A big mesh's route table is one resource of many megabytes; gRPC's default 4 MiB
+		// receive limit would fail the stream and leave the proxy on its old configuration.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxXDSMessage)))
 	if err != nil {
 		return false, err
 	}
