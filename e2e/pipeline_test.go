@@ -80,32 +80,8 @@ func TestCommitRoutesTrafficAndRevertRestoresVersion(t *testing.T) {
 	defer cancel()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	var backends []*demo.Backend
-	for _, v := range []string{"v1", "v2", "v3"} {
-		b := &demo.Backend{App: "reviews", Version: v, Addr: "127.0.0.1:0"}
-		if err := b.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		backends = append(backends, b)
-	}
-	repo, err := demo.InitRepo(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	commit := func(route, msg string) string {
-		t.Helper()
-		for p, data := range meshFiles(backends, route) {
-			if err := repo.WriteFile(p, []byte(data)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		sha, err := repo.Commit(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sha
-	}
+	mesh := newReviewsMesh(t)
+	repo, commit := mesh.repo, mesh.commit
 	first := commit(allV1, "reviews: all traffic to v1")
 
 	pub, err := publisher.New(publisher.Config{Repo: repo.Dir, Branch: "main", Dir: "policies", Poll: time.Hour,

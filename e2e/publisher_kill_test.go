@@ -20,32 +20,8 @@ import (
 func TestProxySurvivesPublisherKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var backends []*demo.Backend
-	for _, v := range []string{"v1", "v2", "v3"} {
-		b := &demo.Backend{App: "reviews", Version: v, Addr: "127.0.0.1:0"}
-		if err := b.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		backends = append(backends, b)
-	}
-	repo, err := demo.InitRepo(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	commit := func(route, msg string) string {
-		t.Helper()
-		for p, data := range meshFiles(backends, route) {
-			if err := repo.WriteFile(p, []byte(data)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		sha, err := repo.Commit(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sha
-	}
+	mesh := newReviewsMesh(t)
+	repo, commit := mesh.repo, mesh.commit
 	first := commit(allV1, "reviews: all traffic to v1")
 	state := t.TempDir()
 	pub := startPublisher(t, publisher.Config{Repo: repo.Dir, StateDir: state})
