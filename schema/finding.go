@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -65,15 +66,27 @@ func HasErrors(fs []Finding) bool {
 
 // Relocate returns the findings with their file paths joined under dir (slash-separated), so
 // that positions read from a policy directory point at files from where the user stands or
-// from the repository root. dir "" or "." leaves them as they are.
+// from the repository root. Positions quoted inside a message ("first defined at a.yaml:3:1")
+// move with them, so every path the user reads is one they can open. dir "" or "." leaves them
+// as they are.
 func Relocate(findings []Finding, dir string) []Finding {
 	dir = path.Clean(strings.ReplaceAll(dir, "\\", "/"))
 	out := make([]Finding, len(findings))
 	for i, f := range findings {
-		if f.Pos.File != "" && dir != "." && dir != "" {
-			f.Pos.File = path.Join(dir, f.Pos.File)
+		if dir != "." && dir != "" {
+			if f.Pos.File != "" {
+				f.Pos.File = path.Join(dir, f.Pos.File)
+			}
+			f.Message = quotedPos.ReplaceAllStringFunc(f.Message, func(m string) string {
+				sub := quotedPos.FindStringSubmatch(m)
+				return sub[1] + path.Join(dir, sub[2]) + sub[3]
+			})
 		}
 		out[i] = f
 	}
 	return out
 }
+
+// quotedPos finds a policy-file position quoted in a message: " at FILE:LINE:COL" with a
+// relative FILE, as Pos.String() writes it.
+var quotedPos = regexp.MustCompile(`( at )([^\s/:][^\s:]*\.(?:ya?ml|cue))(:\d+:\d+)`)
