@@ -24,55 +24,26 @@ func decodeDocument(doc *Document, st *ast.StructLit) error {
 			return err
 		}
 	}
-	spec := field(st, "spec")
-	switch doc.Kind {
-	case KindVirtualService:
-		var vs VirtualService
-		doc.Spec = &vs
-		return decodeJSON(spec, &vs)
-	case KindDestinationRule:
-		var dr DestinationRule
-		doc.Spec = &dr
-		return decodeJSON(spec, &dr)
-	case KindServiceEntry:
-		var se ServiceEntry
-		doc.Spec = &se
-		if err := decodeJSON(spec, &se); err != nil {
-			return err
-		}
-		// Istio reads protocol names in any case; later stages compare them upper-case.
-		for i := range se.Ports {
-			se.Ports[i].Protocol = strings.ToUpper(se.Ports[i].Protocol)
-		}
-		return nil
-	case KindGateway:
-		var gw Gateway
-		doc.Spec = &gw
-		if err := decodeJSON(spec, &gw); err != nil {
-			return err
-		}
-		for i := range gw.Servers {
-			gw.Servers[i].Port.Protocol = strings.ToUpper(gw.Servers[i].Port.Protocol)
-		}
-		return nil
-	case KindWorkloadEntry:
-		var we WorkloadEntry
-		doc.Spec = &we
-		return decodeJSON(spec, &we)
-	case KindPeerAuthentication:
-		var pa PeerAuthentication
-		doc.Spec = &pa
-		return decodeJSON(spec, &pa)
-	case KindAuthorizationPolicy:
-		var ap AuthorizationPolicy
-		doc.Spec = &ap
-		return decodeJSON(spec, &ap)
-	case KindRequestAuthentication:
-		var ra RequestAuthentication
-		doc.Spec = &ra
-		return decodeJSON(spec, &ra)
+	k, ok := policyKinds[doc.Kind]
+	if !ok {
+		return fmt.Errorf("no typed form for kind %s", doc.Kind)
 	}
-	return fmt.Errorf("no typed form for kind %s", doc.Kind)
+	doc.Spec = k.newSpec()
+	if err := decodeJSON(field(st, "spec"), doc.Spec); err != nil {
+		return err
+	}
+	// Istio reads protocol names in any case; later stages compare them upper-case.
+	switch spec := doc.Spec.(type) {
+	case *ServiceEntry:
+		for i := range spec.Ports {
+			spec.Ports[i].Protocol = strings.ToUpper(spec.Ports[i].Protocol)
+		}
+	case *Gateway:
+		for i := range spec.Servers {
+			spec.Servers[i].Port.Protocol = strings.ToUpper(spec.Servers[i].Port.Protocol)
+		}
+	}
+	return nil
 }
 
 func decodeJSON(x ast.Expr, v any) error {

@@ -37,17 +37,21 @@ type kindSchema struct {
 	shape *shape
 }
 
-// kindDefinitions maps each policy kind to its definition in schemas/.
-var kindDefinitions = map[string]string{
-	KindVirtualService:  "#VirtualService",
-	KindDestinationRule: "#DestinationRule",
-	KindServiceEntry:    "#ServiceEntry",
-	KindGateway:         "#Gateway",
-	KindWorkloadEntry:   "#WorkloadEntry",
+// policyKinds is the one list of policy kinds: each kind's definition in schemas/ and the typed
+// struct its spec decodes into.
+var policyKinds = map[string]struct {
+	definition string
+	newSpec    func() any
+}{
+	KindVirtualService:  {"#VirtualService", func() any { return new(VirtualService) }},
+	KindDestinationRule: {"#DestinationRule", func() any { return new(DestinationRule) }},
+	KindServiceEntry:    {"#ServiceEntry", func() any { return new(ServiceEntry) }},
+	KindGateway:         {"#Gateway", func() any { return new(Gateway) }},
+	KindWorkloadEntry:   {"#WorkloadEntry", func() any { return new(WorkloadEntry) }},
 
-	KindPeerAuthentication:    "#PeerAuthentication",
-	KindAuthorizationPolicy:   "#AuthorizationPolicy",
-	KindRequestAuthentication: "#RequestAuthentication",
+	KindPeerAuthentication:    {"#PeerAuthentication", func() any { return new(PeerAuthentication) }},
+	KindAuthorizationPolicy:   {"#AuthorizationPolicy", func() any { return new(AuthorizationPolicy) }},
+	KindRequestAuthentication: {"#RequestAuthentication", func() any { return new(RequestAuthentication) }},
 }
 
 // maxValidators bounds the validators (and so the goroutines validating files) of the process.
@@ -125,8 +129,8 @@ func newValidator() (*validator, error) {
 		return nil, fmt.Errorf("schema: %v", err)
 	}
 	v := &validator{ctx: ctx, kinds: map[string]*kindSchema{}, patterns: patternMessages(root), leafMemo: map[leafKey]bool{}}
-	for kind, def := range kindDefinitions {
-		ks, err := lookupKind(root, def)
+	for kind, k := range policyKinds {
+		ks, err := lookupKind(root, k.definition)
 		if err != nil {
 			return nil, err
 		}
