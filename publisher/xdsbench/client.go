@@ -136,9 +136,7 @@ func (c *Client) runSotw(ctx context.Context, conn *grpc.ClientConn) error {
 			return err
 		}
 		c.mu.Lock()
-		c.stats.Responses[resp.typeURL]++
-		c.stats.Resources += resp.resources
-		c.stats.Bytes += int64(resp.size)
+		c.countLocked(resp.typeURL, resp.resources, resp.size)
 		c.versions[resp.typeURL] = resp.version
 		c.mu.Unlock()
 		if err := s.Send(&discovery.DiscoveryRequest{TypeUrl: resp.typeURL, VersionInfo: resp.version, ResponseNonce: resp.nonce}); err != nil {
@@ -148,6 +146,13 @@ func (c *Client) runSotw(ctx context.Context, conn *grpc.ClientConn) error {
 			c.OnApply(c, resp.typeURL, resp.version)
 		}
 	}
+}
+
+// countLocked records one response in the stats; c.mu must be held.
+func (c *Client) countLocked(typeURL string, resources, size int) {
+	c.stats.Responses[typeURL]++
+	c.stats.Resources += resources
+	c.stats.Bytes += int64(size)
 }
 
 func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
@@ -181,9 +186,7 @@ func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
 			return err
 		}
 		c.mu.Lock()
-		c.stats.Responses[resp.typeURL]++
-		c.stats.Resources += resp.resources
-		c.stats.Bytes += int64(resp.size)
+		c.countLocked(resp.typeURL, resp.resources, resp.size)
 		held := c.resources[resp.typeURL]
 		if held == nil {
 			held = map[string]string{}
