@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/signalbox/signalbox/compiler/ir"
@@ -64,27 +65,8 @@ func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
 // dedupe drops repeated findings (a rule installed on several virtual hosts is reported once)
 // and orders them by position.
 func dedupe(fs []schema.Finding) []schema.Finding {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, c := fs[i].Pos, fs[j].Pos
-		if a.File != c.File {
-			return a.File < c.File
-		}
-		if a.Line != c.Line {
-			return a.Line < c.Line
-		}
-		if a.Col != c.Col {
-			return a.Col < c.Col
-		}
-		return fs[i].Message < fs[j].Message
-	})
-	var out []schema.Finding
-	for i, f := range fs {
-		if i > 0 && f == fs[i-1] {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
+	schema.SortFindings(fs)
+	return slices.Compact(fs)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -90,3 +91,23 @@ func Relocate(findings []Finding, dir string) []Finding {
 // quotedPos finds a policy-file position quoted in a message: " at FILE:LINE:COL" with a
 // relative FILE, as Pos.String() writes it.
 var quotedPos = regexp.MustCompile(`( at )([^\s/:][^\s:]*\.(?:ya?ml|cue))(:\d+:\d+)`)
+
+// SortFindings orders findings by file, line, column, then code and message, so every stage
+// reports in the same stable order.
+func SortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		if c := strings.Compare(a.Pos.File, b.Pos.File); c != 0 {
+			return c
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		if a.Pos.Col != b.Pos.Col {
+			return a.Pos.Col - b.Pos.Col
+		}
+		if c := strings.Compare(a.Code, b.Code); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Message, b.Message)
+	})
+}

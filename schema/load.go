@@ -75,7 +75,7 @@ func LoadWithOptions(files []File, opts Options) (*Tree, []Finding) {
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	sortFindings(findings)
+	SortFindings(findings)
 	return tree, findings
 }
 
@@ -216,19 +216,4 @@ func (l *loader) claim(s *docState, h header) {
 
 func fileFinding(pos Pos, msg string) Finding {
 	return Finding{Pos: pos, Severity: SeverityError, Message: msg}
-}
-
-func sortFindings(fs []Finding) {
-	slices.SortStableFunc(fs, func(a, b Finding) int {
-		if c := strings.Compare(a.Pos.File, b.Pos.File); c != 0 {
-			return c
-		}
-		if a.Pos.Line != b.Pos.Line {
-			return a.Pos.Line - b.Pos.Line
-		}
-		if a.Pos.Col != b.Pos.Col {
-			return a.Pos.Col - b.Pos.Col
-		}
-		return strings.Compare(a.Message, b.Message)
-	})
 }

@@ -29,7 +29,7 @@ func Run(tree *schema.Tree) []schema.Finding {
 			a.workloadPolicy(d, d.Spec.(*schema.PeerAuthentication).Selector)
 		}
 	}
-	sortFindings(a.findings)
+	schema.SortFindings(a.findings)
 	return a.findings
 }
 
@@ -151,26 +151,6 @@ func gatewayRefFor(d *schema.Document) string {
 		return d.Name
 	}
 	return d.Namespace + "/" + d.Name
-}
-
-// sortFindings orders findings by file, line, column, then code, so output is stable.
-func sortFindings(fs []schema.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i].Pos, fs[j].Pos
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		if a.Col != b.Col {
-			return a.Col < b.Col
-		}
-		if fs[i].Code != fs[j].Code {
-			return fs[i].Code < fs[j].Code
-		}
-		return fs[i].Message < fs[j].Message
-	})
 }
 
 func sortedSet(m map[string]bool) []string {
