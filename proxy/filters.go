@@ -15,7 +15,9 @@ import (
 	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // The HTTP filters this proxy runs besides the router, by their Envoy names.
@@ -95,51 +97,47 @@ type corsPolicy struct {
 	forwardNotMatchings bool
 }
 
+// corsConfig is what the route-level CorsPolicy and the CORS filter's per-route CorsPolicy
+// (two proto types with the same fields) have in common.
+type corsConfig interface {
+	proto.Message
+	ValidateAll() error
+	GetAllowOriginStringMatch() []*matcherv3.StringMatcher
+	GetAllowMethods() string
+	GetAllowHeaders() string
+	GetExposeHeaders() string
+	GetMaxAge() string
+	GetAllowCredentials() *wrapperspb.BoolValue
+	GetAllowPrivateNetworkAccess() *wrapperspb.BoolValue
+	GetForwardNotMatchingPreflights() *wrapperspb.BoolValue
+	GetFilterEnabled() *core.RuntimeFractionalPercent
+}
+
 func decodeCorsAny(p fieldPath, a *anypb.Any) (*corsPolicy, error) {
 	var cp corsPolicy
 	cp.enabled = always
 	cp.forwardNotMatchings = true
-	var (
-		origins                          []*matcherv3.StringMatcher
-		methods, headers, expose, maxAge string
-		creds, pna, forward              interface{ GetValue() bool }
-		enabled                          *core.RuntimeFractionalPercent
-		hasCreds, hasPNA, hasForward     bool
-	)
+	var m corsConfig
 	switch a.GetTypeUrl() {
 	case routeCorsTypeURL:
-		var m routev3.CorsPolicy
-		if err := a.UnmarshalTo(&m); err != nil {
-			return nil, p.errorf("%v", err)
-		}
-		if err := validateAll(p, &m); err != nil {
-			return nil, err
-		}
-		if err := onlyFields(p, &m, "allow_origin_string_match", "allow_methods", "allow_headers", "expose_headers",
-			"max_age", "allow_credentials", "filter_enabled", "allow_private_network_access", "forward_not_matching_preflights"); err != nil {
-			return nil, err
-		}
-		origins, methods, headers, expose, maxAge = m.GetAllowOriginStringMatch(), m.GetAllowMethods(), m.GetAllowHeaders(), m.GetExposeHeaders(), m.GetMaxAge()
-		creds, pna, forward, enabled = m.GetAllowCredentials(), m.GetAllowPrivateNetworkAccess(), m.GetForwardNotMatchingPreflights(), m.GetFilterEnabled()
-		hasCreds, hasPNA, hasForward = m.AllowCredentials != nil, m.AllowPrivateNetworkAccess != nil, m.ForwardNotMatchingPreflights != nil
+		m = &routev3.CorsPolicy{}
 	case corsPolicyTypeURL:
-		var m corsv3.CorsPolicy
-		if err := a.UnmarshalTo(&m); err != nil {
-			return nil, p.errorf("%v", err)
-		}
-		if err := validateAll(p, &m); err != nil {
-			return nil, err
-		}
-		if err := onlyFields(p, &m, "allow_origin_string_match", "allow_methods", "allow_headers", "expose_headers",
-			"max_age", "allow_credentials", "filter_enabled", "allow_private_network_access", "forward_not_matching_preflights"); err != nil {
-			return nil, err
-		}
-		origins, methods, headers, expose, maxAge = m.GetAllowOriginStringMatch(), m.GetAllowMethods(), m.GetAllowHeaders(), m.GetExposeHeaders(), m.GetMaxAge()
-		creds, pna, forward, enabled = m.GetAllowCredentials(), m.GetAllowPrivateNetworkAccess(), m.GetForwardNotMatchingPreflights(), m.GetFilterEnabled()
-		hasCreds, hasPNA, hasForward = m.AllowCredentials != nil, m.AllowPrivateNetworkAccess != nil, m.ForwardNotMatchingPreflights != nil
+		m = &corsv3.CorsPolicy{}
 	default:
 		return nil, p.errorf("type %q, want %s or %s", a.GetTypeUrl(), routeCorsTypeURL, corsPolicyTypeURL)
 	}
+	if err := a.UnmarshalTo(m); err != nil {
+		return nil, p.errorf("%v", err)
+	}
+	if err := validateAll(p, m); err != nil {
+		return nil, err
+	}
+	if err := onlyFields(p, m, "allow_origin_string_match", "allow_methods", "allow_headers", "expose_headers",
+		"max_age", "allow_credentials", "filter_enabled", "allow_private_network_access", "forward_not_matching_preflights"); err != nil {
+		return nil, err
+	}
+	origins, methods, headers, expose, maxAge := m.GetAllowOriginStringMatch(), m.GetAllowMethods(), m.GetAllowHeaders(), m.GetExposeHeaders(), m.GetMaxAge()
+	creds, pna, forward, enabled := m.GetAllowCredentials(), m.GetAllowPrivateNetworkAccess(), m.GetForwardNotMatchingPreflights(), m.GetFilterEnabled()
 	for i, o := range origins {
 		sm, err := decodeStringMatcher(p.field("allow_origin_string_match").index(i), o)
 		if err != nil {
@@ -160,9 +158,9 @@ func decodeCorsAny(p fieldPath, a *anypb.Any) (*corsPolicy, error) {
 		}
 		cp.maxAge = one(maxAge)
 	}
-	cp.credentials = hasCreds && creds.GetValue()
-	cp.privateNetwork = hasPNA && pna.GetValue()
-	if hasForward {
+	cp.credentials = creds.GetValue()
+	cp.privateNetwork = pna.GetValue()
+	if forward != nil {
 		cp.forwardNotMatchings = forward.GetValue()
 	}
 	if enabled != nil {
