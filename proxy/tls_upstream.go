@@ -1,0 +1,228 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+)
+
+// An UpstreamTlsContext becomes the crypto/tls client configuration of a cluster's upstream
+// connections; what of it the proxy cannot honour is a NACK naming the field.
+
+const tlsTransportSocketName = "envoy.transport_sockets.tls"
+
+// decodeTransportSocket builds the client TLS configuration of an UpstreamTlsContext.
+func decodeTransportSocket(p fieldPath, ts *core.TransportSocket) (*tls.Config, error) {
+	if ts == nil {
+		return nil, nil
+	}
+	if err := onlyFields(p, ts, "name", "typed_config"); err != nil {
+		return nil, err
+	}
+	var u tlsv3.UpstreamTlsContext
+	tc := ts.GetTypedConfig()
+	if tc.GetTypeUrl() != typeURLOf(&u) {
+		return nil, p.field("typed_config").errorf("type %q is not supported: only %s (%s) is", tc.GetTypeUrl(), typeURLOf(&u), tlsTransportSocketName)
+	}
+	p = p.field("typed_config")
+	if err := tc.UnmarshalTo(&u); err != nil {
+		return nil, p.errorf("%v", err)
+	}
+	if err := validateAll(p, &u); err != nil {
+		return nil, err
+	}
+	if err := onlyFields(p, &u, "common_tls_context", "sni"); err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{ServerName: u.GetSni(), MinVersion: tls.VersionTLS12}
+	ctx := u.GetCommonTlsContext()
+	cp := p.field("common_tls_context")
+	if err := onlyFields(cp, ctx, "tls_params", "tls_certificates", "validation_context", "combined_validation_context", "alpn_protocols"); err != nil {
+		return nil, err
+	}
+	if tp := ctx.GetTlsParams(); tp != nil {
+		pp := cp.field("tls_params")
+		if err := onlyFields(pp, tp, "tls_minimum_protocol_version", "tls_maximum_protocol_version"); err != nil {
+			return nil, err
+		}
+		versions := map[tlsv3.TlsParameters_TlsProtocol]uint16{
+			tlsv3.TlsParameters_TLSv1_0: tls.VersionTLS10, tlsv3.TlsParameters_TLSv1_1: tls.VersionTLS11,
+			tlsv3.TlsParameters_TLSv1_2: tls.VersionTLS12, tlsv3.TlsParameters_TLSv1_3: tls.VersionTLS13,
+		}
+		if v, ok := versions[tp.GetTlsMinimumProtocolVersion()]; ok {
+			cfg.MinVersion = v
+		}
+		if v, ok := versions[tp.GetTlsMaximumProtocolVersion()]; ok {
+			cfg.MaxVersion = v
+		}
+	}
+	// ALPN is left to the transport: the cluster's protocol options decide HTTP/1.1 or h2.
+	for i, c := range ctx.GetTlsCertificates() {
+		tp := cp.field("tls_certificates").index(i)
+		if err := onlyFields(tp, c, "certificate_chain", "private_key"); err != nil {
+			return nil, err
+		}
+		chain, err := dataSource(tp.field("certificate_chain"), c.GetCertificateChain())
+		if err != nil {
+			return nil, err
+		}
+		key, err := dataSource(tp.field("private_key"), c.GetPrivateKey())
+		if err != nil {
+			return nil, err
+		}
+		pair, err := tls.X509KeyPair(chain, key)
+		if err != nil {
+			return nil, tp.errorf("%v", err)
+		}
+		cfg.Certificates = append(cfg.Certificates, pair)
+	}
+	vc, vp := ctx.GetValidationContext(), cp.field("validation_context")
+	if cc := ctx.GetCombinedValidationContext(); cc != nil {
+		vp = cp.field("combined_validation_context")
+		if err := onlyFields(vp, cc, "default_validation_context"); err != nil {
+			return nil, err
+		}
+		vc, vp = cc.GetDefaultValidationContext(), vp.field("default_validation_context")
+	}
+	if vc == nil {
+		// Without a validation context Envoy does not verify the upstream's certificate.
+		cfg.InsecureSkipVerify = true
+		return cfg, nil
+	}
+	if err := onlyFields(vp, vc, "trusted_ca", "system_root_certs", "match_typed_subject_alt_names"); err != nil {
+		return nil, err
+	}
+	roots, err := trustedRoots(vp, vc)
+	if err != nil {
+		return nil, err
+	}
+	var sans []sanMatcher
+	for i, m := range vc.GetMatchTypedSubjectAltNames() {
+		mp := vp.field("match_typed_subject_alt_names").index(i)
+		if err := onlyFields(mp, m, "san_type", "matcher"); err != nil {
+			return nil, err
+		}
+		sm, err := decodeStringMatcher(mp.field("matcher"), m.GetMatcher())
+		if err != nil {
+			return nil, err
+		}
+		sans = append(sans, sanMatcher{typ: m.GetSanType(), m: sm})
+	}
+	// Verify ourselves: Envoy checks the chain against trusted_ca and the SANs against the
+	// matchers, not the SNI against the certificate's names.
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return fmt.Errorf("upstream sent no certificate")
+		}
+		opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		leaf := cs.PeerCertificates[0]
+		if _, err := leaf.Verify(opts); err != nil {
+			return err
+		}
+		if len(sans) == 0 {
+			return nil
+		}
+		for _, s := range sans {
+			if s.matches(leaf) {
+				return nil
+			}
+		}
+		return fmt.Errorf("upstream certificate matches none of the subject alt names wanted")
+	}
+	return cfg, nil
+}
+
+// trustedRoots is the pool an upstream's chain must lead to: trusted_ca, or the machine's
+// trusted roots when only system_root_certs is set (Envoy ignores system_root_certs when
+// trusted_ca is set). The system pool is read here so a machine without one is a NACK naming
+// the field, not every request failing.
+func trustedRoots(vp fieldPath, vc *tlsv3.CertificateValidationContext) (*x509.CertPool, error) {
+	if vc.GetTrustedCa() == nil {
+		if vc.GetSystemRootCerts() == nil {
+			return nil, vp.field("trusted_ca").errorf("required to verify the upstream, or system_root_certs")
+		}
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			return nil, vp.field("system_root_certs").errorf("reading the system's trusted roots: %v", err)
+		}
+		if roots.Equal(x509.NewCertPool()) {
+			return nil, vp.field("system_root_certs").errorf("this machine has no trusted roots (see SSL_CERT_FILE, SSL_CERT_DIR)")
+		}
+		return roots, nil
+	}
+	pem, err := dataSource(vp.field("trusted_ca"), vc.GetTrustedCa())
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, vp.field("trusted_ca").errorf("no PEM certificate found")
+	}
+	return roots, nil
+}
+
+type sanMatcher struct {
+	typ tlsv3.SubjectAltNameMatcher_SanType
+	m   stringMatcher
+}
+
+func (s sanMatcher) matches(c *x509.Certificate) bool {
+	var names []string
+	switch s.typ {
+	case tlsv3.SubjectAltNameMatcher_DNS:
+		names = c.DNSNames
+	case tlsv3.SubjectAltNameMatcher_URI:
+		for _, u := range c.URIs {
+			names = append(names, u.String())
+		}
+	case tlsv3.SubjectAltNameMatcher_EMAIL:
+		names = c.EmailAddresses
+	case tlsv3.SubjectAltNameMatcher_IP_ADDRESS:
+		for _, ip := range c.IPAddresses {
+			names = append(names, ip.String())
+		}
+	}
+	for _, n := range names {
+		if s.m.match(n) || (s.typ == tlsv3.SubjectAltNameMatcher_DNS && wildcardDNSMatch(n, &s.m)) {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcardDNSMatch lets a certificate's "*.example.com" satisfy an exact "a.example.com".
+func wildcardDNSMatch(certName string, m *stringMatcher) bool {
+	if m.kind != strExact || !strings.HasPrefix(certName, "*.") {
+		return false
+	}
+	_, rest, ok := strings.Cut(m.s, ".")
+	return ok && strings.EqualFold(rest, certName[2:])
+}
+
+func dataSource(p fieldPath, d *core.DataSource) ([]byte, error) {
+	if d == nil {
+		return nil, p.errorf("required")
+	}
+	switch s := d.GetSpecifier().(type) {
+	case *core.DataSource_Filename:
+		b, err := os.ReadFile(s.Filename)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.field("filename"), err) // keeps fs.ErrNotExist
+		}
+		return b, nil
+	case *core.DataSource_InlineString:
+		return []byte(s.InlineString), nil
+	case *core.DataSource_InlineBytes:
+		return s.InlineBytes, nil
+	}
+	return nil, p.errorf("one of filename, inline_string, inline_bytes is required")
+}
