@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/signalbox/signalbox/compiler/ir"
 	"github.com/signalbox/signalbox/schema"
@@ -85,7 +86,7 @@ func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset
 	b.loadBalancer(d, e.lb, p)
 	b.connectionPool(d, e.pool, p)
 	b.outlierDetection(d, e.outlier, p)
-	b.clientTLS(d, e.tls, p)
+	b.clientTLS(d, e.tls, svc.host, p)
 	return p
 }
 
@@ -257,8 +258,8 @@ func (b *builder) outlierDetection(d *schema.Document, part policyPart[schema.Ou
 }
 
 // clientTLS originates TLS with certificates from files (SIMPLE: verify the server; MUTUAL:
-// also present a client certificate).
-func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLSSettings], p *ir.Policy) {
+// also present a client certificate) to the service host.
+func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLSSettings], host string, p *ir.Policy) {
 	t := part.v
 	if t == nil {
 		return
@@ -277,8 +278,7 @@ func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLS
 	out := &ir.TLS{CACertificates: t.CACertificates, SNI: t.SNI, SubjectAltNames: t.SubjectAltNames}
 	out.InsecureSkipVerify = t.InsecureSkipVerify != nil && *t.InsecureSkipVerify
 	if out.CACertificates == "" && !out.InsecureSkipVerify {
-		// Istio would verify against the system's roots; never fall back to not verifying.
-		b.unsupportedf(d, part.path, "verifying against the system's trusted roots: give caCertificates, or insecureSkipVerify: true")
+		b.systemRootsTLS(d, part.path, host, out)
 	}
 	if t.Mode == "MUTUAL" {
 		if t.ClientCertificate == "" || t.PrivateKey == "" {
@@ -293,6 +293,26 @@ func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLS
 		b.unsupported(d, part.path+".caCrl")
 	}
 	p.TLS = out
+}
+
+// systemRootsTLS verifies the server against the proxy machine's trusted roots, as Istio does
+// when no caCertificates is given. A public CA vouches for whoever owns a name, so the name is
+// what must be checked: without sni the host is sent (Istio's auto_sni sends the request's
+// host, which for one cluster is this one) and without subjectAltNames the certificate must
+// name the server asked for (Istio's auto_san_validation), or any publicly trusted
+// certificate would pass.
+func (b *builder) systemRootsTLS(d *schema.Document, path, host string, out *ir.TLS) {
+	out.SystemRoots = true
+	if out.SNI == "" {
+		if strings.HasPrefix(host, "*") {
+			b.errorf(d, path+".sni", "verifying against the system's trusted roots needs the server's name: give sni for the wildcard host %q", host)
+			return
+		}
+		out.SNI = host
+	}
+	if len(out.SubjectAltNames) == 0 {
+		out.SubjectAltNames = []string{out.SNI}
+	}
 }
 
 // checkRule reports what a DestinationRule asks that signalbox cannot do (the parts of its

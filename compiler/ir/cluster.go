@@ -95,4 +95,8 @@ type TLS struct {
 	SubjectAltNames   []string `json:"subjectAltNames,omitempty"`
 	// InsecureSkipVerify skips verifying the server certificate (no CA given).
 	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+	// SystemRoots verifies the server against the proxy machine's trusted roots: Istio's
+	// behaviour when neither caCertificates nor insecureSkipVerify is given, the usual way to
+	// originate TLS to a public service.
+	SystemRoots bool `json:"systemRoots,omitempty"`
 }
