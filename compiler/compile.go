@@ -61,25 +61,46 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 			if err != nil {
 				return nil, err
 			}
-			var vhosts []*route.VirtualHost
-			for _, vh := range l.VirtualHosts {
-				key := vhostKey{vh, l.Proxyless}
-				v, ok := built.vhosts[key]
-				if !ok {
-					var err error
-					if v, err = xds.VirtualHost(vh, key.proxyless); err != nil {
-						return nil, err
+			routeConfig := func(name string, vhs []*ir.VirtualHost) error {
+				var vhosts []*route.VirtualHost
+				for _, vh := range vhs {
+					key := vhostKey{vh, l.Proxyless}
+					v, ok := built.vhosts[key]
+					if !ok {
+						var err error
+						if v, err = xds.VirtualHost(vh, key.proxyless); err != nil {
+							return err
+						}
+						built.vhosts[key] = v
 					}
-					built.vhosts[key] = v
+					vhosts = append(vhosts, v)
 				}
-				vhosts = append(vhosts, v)
-			}
-			rc, err := xds.RouteConfigurationOf(l.RouteName, vhosts)
-			if err != nil {
-				return nil, err
+				rc, err := xds.RouteConfigurationOf(name, vhosts)
+				if err != nil {
+					return err
+				}
+				role.Resources[resource.RouteType] = append(role.Resources[resource.RouteType], rc)
+				return nil
 			}
 			role.Resources[resource.ListenerType] = append(role.Resources[resource.ListenerType], lis)
-			role.Resources[resource.RouteType] = append(role.Resources[resource.RouteType], rc)
+			if !l.Scoped {
+				if err := routeConfig(l.RouteName, l.VirtualHosts); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			for _, sc := range routeScopes(l) {
+				if err := routeConfig(sc.routeName, sc.vhosts); err != nil {
+					return nil, err
+				}
+				for _, k := range sc.keys {
+					sr, err := xds.ScopedRoute(l.RouteName, k, sc.routeName)
+					if err != nil {
+						return nil, err
+					}
+					role.Resources[resource.ScopedRouteType] = append(role.Resources[resource.ScopedRouteType], sr)
+				}
+			}
 		}
 		for _, c := range r.Clusters {
 			bc, ok := built.clusters[c]

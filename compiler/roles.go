@@ -69,6 +69,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 		l.VirtualHosts = append(l.VirtualHosts, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesFor(c.doc, h, 0)})
 	}
 	sortVirtualHosts(l)
+	l.Scoped = scopable(l)
 	return &ir.Role{Name: SidecarRole, Listeners: []*ir.Listener{l}, Clusters: clusters}
 }
 

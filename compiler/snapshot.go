@@ -21,7 +21,8 @@ const SidecarRole = "sidecar"
 const GRPCRole = "grpc"
 
 // ResourceTypes are the xDS types a snapshot carries, in the order proxies should apply them.
-var ResourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType}
+var ResourceTypes = []resource.Type{resource.ClusterType, resource.EndpointType, resource.ListenerType,
+	resource.ScopedRouteType, resource.RouteType}
 
 // Snapshot is the compiled form of one policy tree: the xDS resources of every proxy role.
 // It is immutable once built; Version is a digest of its canonical bytes, so the same tree

@@ -170,7 +170,20 @@ func (s *adsStream) subscribe() error {
 	if err := s.resubscribe(resourcev3.EndpointType); err != nil {
 		return err
 	}
+	if err := s.subscribeScopes(); err != nil {
+		return err
+	}
 	return s.resubscribe(resourcev3.RouteType)
+}
+
+// subscribeScopes opens the scopes subscription (a wildcard one, as Envoy's SRDS) once a
+// listener takes its routes from scopes; a proxy whose listeners never do never asks, so a
+// server that does not serve scopes is not left with a request it cannot answer.
+func (s *adsStream) subscribeScopes() error {
+	if _, sent := s.names[resourcev3.ScopedRouteType]; sent || !s.p.scoped() {
+		return nil
+	}
+	return s.send(s.request(resourcev3.ScopedRouteType, nil))
 }
 
 // resubscribe sends a request for typeURL if its names changed. An empty first subscription
@@ -251,6 +264,13 @@ func (s *adsStream) handle(r *discoveryv3.DiscoveryResponse) error {
 			return err
 		}
 	case resourcev3.ListenerType:
+		if err := s.subscribeScopes(); err != nil {
+			return err
+		}
+		if err := s.resubscribe(resourcev3.RouteType); err != nil {
+			return err
+		}
+	case resourcev3.ScopedRouteType:
 		if err := s.resubscribe(resourcev3.RouteType); err != nil {
 			return err
 		}
@@ -278,16 +298,17 @@ func (p *Proxy) version(typeURL string) string {
 }
 
 func (p *Proxy) recordACK(typeURL, version string) {
-	needEDS, needRDS := len(p.edsNames()) > 0, len(p.rdsNames()) > 0
+	needEDS, needRDS, needSRDS := len(p.edsNames()) > 0, len(p.rdsNames()) > 0, p.scoped()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.versions[typeURL] = version
 	p.acked[typeURL] = true
-	// Ready once clusters and listeners are applied, and endpoints and routes unless nothing
-	// references any.
+	// Ready once clusters and listeners are applied, and endpoints, scopes and routes unless
+	// nothing references any.
 	a := p.acked
 	if !p.ready && a[resourcev3.ClusterType] && a[resourcev3.ListenerType] &&
-		(a[resourcev3.EndpointType] || !needEDS) && (a[resourcev3.RouteType] || !needRDS) {
+		(a[resourcev3.EndpointType] || !needEDS) && (a[resourcev3.RouteType] || !needRDS) &&
+		(a[resourcev3.ScopedRouteType] || !needSRDS) {
 		p.ready = true
 		p.log.Info("proxy ready", "versions", p.versions)
 	}

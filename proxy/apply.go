@@ -18,6 +18,7 @@ import (
 // configState is the configuration last accepted, per type, as validated values.
 type configState struct {
 	listeners map[string]*listenerConfig  // by listener name
+	scopes    map[string]*scopeConfig     // by scope name (SRDS)
 	routes    map[string]*routeConfig     // by route configuration name
 	clusters  map[string]*clusterConfig   // by cluster name
 	endpoints map[string]*endpointsConfig // by EDS service name
@@ -26,6 +27,7 @@ type configState struct {
 func newConfigState() configState {
 	return configState{
 		listeners: map[string]*listenerConfig{},
+		scopes:    map[string]*scopeConfig{},
 		routes:    map[string]*routeConfig{},
 		clusters:  map[string]*clusterConfig{},
 		endpoints: map[string]*endpointsConfig{},
@@ -41,6 +43,8 @@ func (p *Proxy) apply(typeURL string, res []*anypb.Any) error {
 		return p.applyEndpoints(res)
 	case resourcev3.ListenerType:
 		return p.applyListeners(res)
+	case resourcev3.ScopedRouteType:
+		return p.applyScopes(res)
 	case resourcev3.RouteType:
 		return p.applyRoutes(res)
 	}
@@ -226,6 +230,9 @@ func (p *Proxy) relinkTables() {
 	for _, b := range p.bound {
 		if t := b.h.table.Load(); t != nil {
 			prev[t.cfg] = t
+			for _, st := range t.scopes {
+				prev[st.cfg] = st
+			}
 		}
 	}
 	tables := map[*routeConfig]*routeTable{}
@@ -245,14 +252,13 @@ func (p *Proxy) relinkTables() {
 		return t
 	}
 	warming := map[string]time.Time{}
-	for _, b := range p.bound {
-		old := b.h.table.Load()
-		rc, ok := p.state.routes[b.cfg.routeName]
-		if !ok {
+	// choose returns the table to serve for rc (nil: not received) given the one served so far.
+	choose := func(old *routeTable, rc *routeConfig) *routeTable {
+		if rc == nil {
 			if old != nil {
-				b.h.table.Store(link(old.cfg))
+				return link(old.cfg)
 			}
-			continue
+			return nil
 		}
 		if old != nil && old.cfg != rc && !p.warm(rc) {
 			since, waiting := p.warming[rc.name]
@@ -261,13 +267,25 @@ func (p *Proxy) relinkTables() {
 			}
 			if now.Sub(since) < p.warmTimeout {
 				warming[rc.name] = since
-				b.h.table.Store(link(old.cfg))
-				continue
+				return link(old.cfg)
 			}
 			p.log.Warn("route configuration names clusters without endpoints; applying it anyway",
 				"route_config", rc.name, "waited", now.Sub(since))
 		}
-		b.h.table.Store(link(rc))
+		return link(rc)
+	}
+	for _, b := range p.bound {
+		old := b.h.table.Load()
+		if b.cfg.scoped != nil {
+			b.h.table.Store(p.scopedTable(b.cfg.scoped, old, choose))
+			continue
+		}
+		if old != nil && old.scopes != nil {
+			old = nil // was scoped: nothing of it carries over to a single table
+		}
+		if t := choose(old, p.state.routes[b.cfg.routeName]); t != nil {
+			b.h.table.Store(t)
+		}
 	}
 	p.warming = warming
 	p.armWarmTimer(now)
@@ -340,11 +358,37 @@ func (p *Proxy) edsNames() []string {
 	return slices.Compact(names)
 }
 
-// rdsNames is the RDS subscription that follows from the accepted listeners.
+// scopedTable builds a scoped listener's table: a table per scope key, each chosen as a single
+// listener's is (a scope whose route configuration has not arrived keeps what it served).
+func (p *Proxy) scopedTable(kb *scopeKeyBuilder, old *routeTable, choose func(*routeTable, *routeConfig) *routeTable) *routeTable {
+	t := &routeTable{keyOf: kb, scopes: make(map[string]*routeTable, len(p.state.scopes))}
+	for _, sc := range p.state.scopes {
+		var was *routeTable
+		if old != nil {
+			was = old.scopes[sc.key]
+		}
+		if st := choose(was, p.state.routes[sc.routeName]); st != nil {
+			t.scopes[sc.key] = st
+		}
+	}
+	return t
+}
+
+// rdsNames is the RDS subscription that follows from the accepted listeners and scopes.
 func (p *Proxy) rdsNames() []string {
 	var names []string
+	scoped := false
 	for _, l := range p.state.listeners {
+		if l.scoped != nil {
+			scoped = true
+			continue
+		}
 		names = append(names, l.routeName)
+	}
+	if scoped {
+		for _, sc := range p.state.scopes {
+			names = append(names, sc.routeName)
+		}
 	}
 	slices.Sort(names)
 	return slices.Compact(names)

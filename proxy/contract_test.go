@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// TestCompilerGoldensDecode is the contract with the compiler: every Listener, Route,
+// TestCompilerGoldensDecode is the contract with the compiler: every Listener, scope, Route,
 // Cluster and ClusterLoadAssignment in its golden outputs is one this proxy accepts (a
 // certificate file named by a golden need not exist here, so that error alone is tolerated).
 func TestCompilerGoldensDecode(t *testing.T) {
@@ -28,7 +28,7 @@ func TestCompilerGoldensDecode(t *testing.T) {
 	for _, f := range files {
 		base := filepath.Base(f)
 		var kind string
-		for _, k := range []string{"clusters", "endpoints", "listeners", "routes"} {
+		for _, k := range []string{"clusters", "endpoints", "listeners", "scopes", "routes"} {
 			if strings.HasSuffix(base, "."+k+".yaml") {
 				kind = k
 			}
@@ -54,6 +54,8 @@ func TestCompilerGoldensDecode(t *testing.T) {
 				m = &endpointv3.ClusterLoadAssignment{}
 			case "listeners":
 				m = &listenerv3.Listener{}
+			case "scopes":
+				m = &routev3.ScopedRouteConfiguration{}
 			case "routes":
 				m = &routev3.RouteConfiguration{}
 			}
@@ -68,6 +70,8 @@ func TestCompilerGoldensDecode(t *testing.T) {
 				_, err = decodeClusterLoadAssignment(v)
 			case *listenerv3.Listener:
 				_, err = decodeListener(v)
+			case *routev3.ScopedRouteConfiguration:
+				_, err = decodeScope(v)
 			case *routev3.RouteConfiguration:
 				_, err = decodeRouteConfiguration(v)
 			}

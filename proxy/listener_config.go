@@ -32,7 +32,10 @@ type listenerConfig struct {
 	name      string
 	addr      string // as xDS gave it, "0.0.0.0:8080"; Options.Rebind maps it to what is bound
 	routeName string
-	filters   httpFilters
+	// scoped, when set, says routeName names scoped routes: the route configuration is chosen
+	// per request by a key taken from the request (scoped_routes.go).
+	scoped  *scopeKeyBuilder
+	filters httpFilters
 	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
 	// unchanged listener is never closed or rebound.
 	raw []byte
@@ -79,7 +82,7 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	if err := tc.UnmarshalTo(&hcm); err != nil {
 		return nil, p.errorf("%v", err)
 	}
-	routeName, filters, err := decodeHCM(p, &hcm)
+	routeName, scoped, filters, err := decodeHCM(p, &hcm)
 	if err != nil {
 		return nil, err
 	}
@@ -87,83 +90,74 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, filters: filters, raw: raw}, nil
+	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, scoped: scoped, filters: filters, raw: raw}, nil
 }
 
-// decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS from ADS,
-// the cors and fault filters, and the router last. It returns the route config name.
-func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, httpFilters, error) {
+// decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped
+// routes over SRDS) from ADS, the cors and fault filters, and the router last. It returns the
+// route config (or scoped routes) name.
+func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, httpFilters, error) {
 	var hf httpFilters
 	if err := validateAll(p, m); err != nil {
-		return "", hf, err
+		return "", nil, hf, err
 	}
-	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "http_filters"); err != nil {
-		return "", hf, err
+	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters"); err != nil {
+		return "", nil, hf, err
 	}
 	switch m.GetCodecType() {
 	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1, hcmv3.HttpConnectionManager_HTTP2:
 	default:
-		return "", hf, p.field("codec_type").errorf("%s is not supported", m.GetCodecType())
+		return "", nil, hf, p.field("codec_type").errorf("%s is not supported", m.GetCodecType())
 	}
-	rds := m.GetRds()
-	if rds == nil {
-		return "", hf, p.field("rds").errorf("required: routes must come from RDS")
-	}
-	rp := p.field("rds")
-	if err := onlyFields(rp, rds, "config_source", "route_config_name"); err != nil {
-		return "", hf, err
-	}
-	if err := adsConfigSource(rp.field("config_source"), rds.GetConfigSource()); err != nil {
-		return "", hf, err
-	}
-	if rds.GetRouteConfigName() == "" {
-		return "", hf, rp.field("route_config_name").errorf("required")
+	routeName, scoped, err := decodeRouteSource(p, m)
+	if err != nil {
+		return "", nil, hf, err
 	}
 	router := false
 	filters := m.GetHttpFilters()
 	for i, f := range filters {
 		fp := p.field("http_filters").index(i)
 		if err := onlyFields(fp, f, "name", "typed_config", "is_optional"); err != nil {
-			return "", hf, err
+			return "", nil, hf, err
 		}
 		tc := f.GetTypedConfig()
 		switch {
 		case isRouter(f):
 			if i != len(filters)-1 {
-				return "", hf, fp.errorf("the router filter must be the last http filter")
+				return "", nil, hf, fp.errorf("the router filter must be the last http filter")
 			}
 			if err := decodeRouter(fp.field("typed_config"), tc); err != nil {
-				return "", hf, err
+				return "", nil, hf, err
 			}
 			router = true
 		case tc.GetTypeUrl() == corsTypeURL || (tc == nil && f.GetName() == corsFilterName):
 			if tc != nil {
 				var c corsv3.Cors
 				if err := tc.UnmarshalTo(&c); err != nil {
-					return "", hf, fp.field("typed_config").errorf("%v", err)
+					return "", nil, hf, fp.field("typed_config").errorf("%v", err)
 				}
 				if err := onlyFields(fp.field("typed_config"), &c); err != nil {
-					return "", hf, err
+					return "", nil, hf, err
 				}
 			}
 			hf.cors = true
 		case tc.GetTypeUrl() == faultTypeURL:
 			fault, err := decodeFaultAny(fp.field("typed_config"), tc)
 			if err != nil {
-				return "", hf, err
+				return "", nil, hf, err
 			}
 			hf.fault = fault
 		case f.GetIsOptional():
 			// Envoy skips an optional filter it does not know; so do we.
 		default:
-			return "", hf, fp.errorf("unsupported http filter %q (%s): only %s, %s and %s are supported",
+			return "", nil, hf, fp.errorf("unsupported http filter %q (%s): only %s, %s and %s are supported",
 				f.GetName(), tc.GetTypeUrl(), corsFilterName, faultFilterName, routerFilterName)
 		}
 	}
 	if !router {
-		return "", hf, p.field("http_filters").errorf("the router filter (%s) is required", routerFilterName)
+		return "", nil, hf, p.field("http_filters").errorf("the router filter (%s) is required", routerFilterName)
 	}
-	return rds.GetRouteConfigName(), hf, nil
+	return routeName, scoped, hf, nil
 }
 
 func isRouter(hf *hcmv3.HttpFilter) bool {
@@ -208,4 +202,27 @@ func adsConfigSource(p fieldPath, cs *core.ConfigSource) error {
 
 func (l *listenerConfig) String() string {
 	return fmt.Sprintf("%s(%s -> %s)", l.name, l.addr, l.routeName)
+}
+
+// decodeRouteSource reads where the routes come from: one RouteConfiguration by RDS, or scopes
+// by SRDS (their route configurations by RDS), both over ADS.
+func decodeRouteSource(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, error) {
+	if sr := m.GetScopedRoutes(); sr != nil {
+		return decodeScopedRoutes(p.field("scoped_routes"), sr)
+	}
+	rds := m.GetRds()
+	if rds == nil {
+		return "", nil, p.field("rds").errorf("required: routes must come from RDS or scoped RDS")
+	}
+	rp := p.field("rds")
+	if err := onlyFields(rp, rds, "config_source", "route_config_name"); err != nil {
+		return "", nil, err
+	}
+	if err := adsConfigSource(rp.field("config_source"), rds.GetConfigSource()); err != nil {
+		return "", nil, err
+	}
+	if rds.GetRouteConfigName() == "" {
+		return "", nil, rp.field("route_config_name").errorf("required")
+	}
+	return rds.GetRouteConfigName(), nil, nil
 }

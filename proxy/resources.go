@@ -22,6 +22,8 @@ func kindOf(typeURL string) string {
 		return "listener"
 	case resourcev3.RouteType:
 		return "route configuration"
+	case resourcev3.ScopedRouteType:
+		return "scoped route configuration"
 	case resourcev3.ClusterType:
 		return "cluster"
 	case resourcev3.EndpointType:

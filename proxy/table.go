@@ -12,6 +12,11 @@ import (
 type routeTable struct {
 	cfg    *routeConfig
 	vhosts [][]linkedRoute // parallel to cfg.vhosts
+
+	// A scoped listener's table has no cfg: it routes each request by the table of the scope
+	// whose key keyOf extracts from the request (scoped_routes.go).
+	keyOf  *scopeKeyBuilder
+	scopes map[string]*routeTable
 }
 
 type linkedRoute struct {
@@ -66,6 +71,11 @@ func (t *routeTable) cluster(name string) *cluster {
 	if t == nil {
 		return nil
 	}
+	for _, st := range t.scopes {
+		if c := st.cluster(name); c != nil {
+			return c
+		}
+	}
 	for _, routes := range t.vhosts {
 		for _, lr := range routes {
 			for i, tg := range lr.r.targets {
@@ -85,6 +95,17 @@ func (t *routeTable) cluster(name string) *cluster {
 
 // lookup finds the route for a request: virtual host by Host, then the first matching route.
 func (t *routeTable) lookup(r *http.Request) *linkedRoute {
+	if t.keyOf != nil {
+		k, ok := t.keyOf.key(r)
+		if !ok {
+			return nil
+		}
+		st := t.scopes[k]
+		if st == nil {
+			return nil
+		}
+		t = st
+	}
 	vh := t.cfg.domains.find(r.Host)
 	if vh < 0 {
 		return nil

@@ -67,7 +67,7 @@ func TestNACKOfOneTypeHoldsOnlyThatType(t *testing.T) {
 	a := snapshot("a", role(compiler.SidecarRole, nil, "a", "reviews"))
 	p := startServing(t, a)
 	c := dialADS(t, p.XDSAddr(), "picky", nil, []string{resource.RouteType}, nil)
-	eventually(t, "four responses", func() bool { return c.total() == 4 })
+	eventually(t, "a response of each type", func() bool { return c.total() == len(compiler.ResourceTypes) })
 
 	b := snapshot("b", role(compiler.SidecarRole, nil, "b", "reviews")) // routes change only
 	p.publish(b)

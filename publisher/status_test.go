@@ -119,7 +119,7 @@ func TestRequestNamingSomeResources(t *testing.T) {
 		resource.ListenerType: {"listener-sidecar"},
 		resource.RouteType:    {"routes-sidecar"},
 	})
-	eventually(t, "a response of each type", func() bool { return c.total() == 4 })
+	eventually(t, "a response for each type named", func() bool { return c.total() == 4 })
 	if got := names(t, c.last(resource.ClusterType)); !reflect.DeepEqual(got, []string{"ratings"}) {
 		t.Errorf("clusters %q, want the one named", got)
 	}

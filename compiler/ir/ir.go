@@ -33,6 +33,11 @@ type Listener struct {
 	Proxyless    bool           `json:"proxyless,omitempty"`
 	RouteName    string         `json:"routeName,omitempty"`
 	VirtualHosts []*VirtualHost `json:"virtualHosts,omitempty"` // sorted by name
+	// Scoped splits the routes into one RouteConfiguration per host, chosen per request by the
+	// host part of :authority (Envoy's scoped routes, SRDS), so a commit that changes one
+	// service's routes sends that service's table alone instead of every virtual host again.
+	// RouteName then names the scoped-routes set.
+	Scoped bool `json:"scoped,omitempty"`
 	// Filters the routes need besides the router: "fault" and "cors", in Istio's order.
 	Filters []string `json:"filters,omitempty"`
 }

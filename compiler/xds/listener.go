@@ -58,14 +58,11 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: routerCfg},
 	})
 	manager := &hcm.HttpConnectionManager{
-		StatPrefix: l.Name,
-		CodecType:  hcm.HttpConnectionManager_AUTO,
-		RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
-			ConfigSource:    adsSource(),
-			RouteConfigName: l.RouteName,
-		}},
+		StatPrefix:  l.Name,
+		CodecType:   hcm.HttpConnectionManager_AUTO,
 		HttpFilters: filters,
 	}
+	setRouteSource(manager, l)
 	managerCfg, err := pack(manager)
 	if err != nil {
 		return nil, err
@@ -94,3 +91,31 @@ func socketAddress(addr string, port uint32) *core.Address {
 		PortSpecifier: &core.SocketAddress_PortValue{PortValue: port},
 	}}}
 }
+
+// setRouteSource says where the listener's routes come from: one RouteConfiguration by RDS, or
+// for a scoped listener (ir.Listener.Scoped) the scopes by SRDS, each naming the
+// RouteConfiguration (by RDS) that serves the hosts whose name is its key.
+func setRouteSource(m *hcm.HttpConnectionManager, l *ir.Listener) {
+	if !l.Scoped {
+		m.RouteSpecifier = &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{ConfigSource: adsSource(), RouteConfigName: l.RouteName}}
+		return
+	}
+	m.RouteSpecifier = &hcm.HttpConnectionManager_ScopedRoutes{ScopedRoutes: &hcm.ScopedRoutes{
+		Name:            l.RouteName,
+		ScopeKeyBuilder: hostScopeKey,
+		RdsConfigSource: adsSource(),
+		ConfigSpecifier: &hcm.ScopedRoutes_ScopedRds{ScopedRds: &hcm.ScopedRds{ScopedRdsConfigSource: adsSource()}},
+	}}
+}
+
+// hostScopeKey selects a scope by the host part of :authority (element 0 when split on ':'),
+// so "reviews:9080" and "reviews" both select scope "reviews".
+var hostScopeKey = &hcm.ScopedRoutes_ScopeKeyBuilder{Fragments: []*hcm.ScopedRoutes_ScopeKeyBuilder_FragmentBuilder{{
+	Type: &hcm.ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor_{
+		HeaderValueExtractor: &hcm.ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor{
+			Name:             ":authority",
+			ElementSeparator: ":",
+			ExtractType:      &hcm.ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor_Index{Index: 0},
+		},
+	},
+}}}
