@@ -16,7 +16,8 @@ import (
 // prepared type (sotwResponse's wildcard answer) differs between streams only in its nonce, so
 // its bytes are the type's pre-encoded body followed by the nonce field (a protobuf message may
 // carry its fields in any order, and this keeps them in field-number order): nothing is
-// marshalled or copied per stream. Every other message goes through gRPC's proto codec.
+// marshalled or copied per stream. A delta response shared by streams comes pre-encoded the
+// same way (encodedResponse). Every other message goes through gRPC's proto codec.
 type sharedCodec struct {
 	base   encoding.CodecV2
 	bodies *bodyRegistry
@@ -29,13 +30,27 @@ func newSharedCodec(r *bodyRegistry) encoding.CodecV2 {
 func (c sharedCodec) Name() string { return proto.Name }
 
 func (c sharedCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if r, ok := v.(*encodedResponse); ok {
+		return mem.BufferSlice{mem.SliceBuffer(r.body), mem.SliceBuffer(appendNonce(nil, r.nonce))}, nil
+	}
 	if r, ok := v.(*discovery.DiscoveryResponse); ok {
 		if body := c.bodies.lookup(r); body != nil {
-			nonce := protowire.AppendString(protowire.AppendTag(nil, 5, protowire.BytesType), r.Nonce)
-			return mem.BufferSlice{mem.SliceBuffer(body), mem.SliceBuffer(nonce)}, nil
+			return mem.BufferSlice{mem.SliceBuffer(body), mem.SliceBuffer(appendNonce(nil, r.Nonce))}, nil
 		}
 	}
 	return c.base.Marshal(v)
+}
+
+// encodedResponse is a response encoded but for its nonce: a delta response every stream
+// moving between the same two prepared types sends (deltadiff.go).
+type encodedResponse struct {
+	body  []byte
+	nonce string
+}
+
+// appendNonce encodes field 5, the nonce of both DiscoveryResponse and DeltaDiscoveryResponse.
+func appendNonce(b []byte, nonce string) []byte {
+	return protowire.AppendString(protowire.AppendTag(b, 5, protowire.BytesType), nonce)
 }
 
 func (c sharedCodec) Unmarshal(data mem.BufferSlice, v any) error { return c.base.Unmarshal(data, v) }

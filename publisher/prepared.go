@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -38,7 +39,17 @@ type preparedType struct {
 	// body is the SotW response for all, without a nonce, encoded on first use (codec.go).
 	bodyOnce sync.Once
 	body     []byte
+
+	// id tells prepared types apart without holding on to them: delta changes are cached per
+	// older type's id (deltadiff.go), so a type never keeps its predecessors alive.
+	id      uint64
+	diffMu  sync.Mutex
+	diffs   map[uint64]*typeDiff
+	diffAge []uint64 // keys of diffs, oldest first
 }
+
+// preparedIDs numbers prepared types from 1; 0 stands for "nothing sent yet".
+var preparedIDs atomic.Uint64
 
 // sotwBody returns the encoded wildcard SotW response of the type, without its nonce.
 func (pt *preparedType) sotwBody() []byte {
@@ -64,7 +75,7 @@ func prepareRole(r *compiler.Role, reuse map[string]*preparedType) (*preparedRol
 			pr.types[t] = pt
 			continue
 		}
-		pt := &preparedType{typeURL: t, version: v, byKey: map[string]int{}}
+		pt := &preparedType{typeURL: t, version: v, byKey: map[string]int{}, id: preparedIDs.Add(1)}
 		for _, res := range r.Resources[t] {
 			b, err := marshalOpts.Marshal(res)
 			if err != nil {

@@ -8,7 +8,6 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -26,18 +25,18 @@ func newGRPCServer(ctx context.Context, p *Publisher) *grpc.Server {
 	)
 	discovery.RegisterAggregatedDiscoveryServiceServer(gs, ads{
 		sotw:  sotw.NewServer(ctx, p.cache, callbacks{p}),
-		delta: delta.NewServer(ctx, p.cache, callbacks{p}),
+		delta: &deltaServer{ctx: ctx, p: p},
 	})
 	return gs
 }
 
 // ads is the aggregated discovery service: state-of-the-world and delta streams, every type on
-// one stream. (go-control-plane's pkg/server/v3 bundles the same two servers with every
-// per-type service, at the cost of a dependency on its separate ratelimit module.)
+// one stream. State-of-the-world is go-control-plane's stream server over the shared cache;
+// delta is the publisher's own (delta.go).
 type ads struct {
 	discovery.UnimplementedAggregatedDiscoveryServiceServer
 	sotw  sotw.Server
-	delta delta.Server
+	delta *deltaServer
 }
 
 func (a ads) StreamAggregatedResources(s discovery.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
@@ -45,17 +44,14 @@ func (a ads) StreamAggregatedResources(s discovery.AggregatedDiscoveryService_St
 }
 
 func (a ads) DeltaAggregatedResources(s discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
-	return a.delta.DeltaStreamHandler(s, resource.AnyType)
+	return a.delta.serve(s)
 }
 
 // callbacks tracks streams, nodes, ACKs and NACKs for the xDS server, and applies the NACK
 // hold. It is a separate type so these methods are not part of the Publisher's API.
 type callbacks struct{ p *Publisher }
 
-var (
-	_ sotw.Callbacks  = callbacks{}
-	_ delta.Callbacks = callbacks{}
-)
+var _ sotw.Callbacks = callbacks{}
 
 func (c callbacks) OnStreamOpen(_ context.Context, id int64, _ string) error {
 	c.p.openStream(id)
@@ -74,6 +70,9 @@ func (c callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) er
 	st := p.streams[id]
 	n := p.nodes[st.node]
 	typeURL := req.GetTypeUrl()
+	if r := p.roleSnaps[n.role]; r != nil {
+		internNames(req.ResourceNames, r.types[typeURL])
+	}
 	if req.GetErrorDetail() != nil {
 		held, ok := p.recordNACKLocked(st, n, typeURL, req.GetResponseNonce(), req.GetErrorDetail().GetMessage())
 		if ok && p.holdNACKs {
@@ -94,7 +93,8 @@ func (c callbacks) OnStreamResponse(_ context.Context, id int64, _ *discovery.Di
 }
 
 // The SotW and delta servers number their streams independently, both from 1: delta
-// streams are tracked under negative ids so the two never share an entry.
+// streams are tracked under negative ids so the two never share an entry. The delta callbacks
+// are called by deltaServer as go-control-plane's delta server called them.
 func deltaID(id int64) int64 { return -id }
 
 func (c callbacks) OnDeltaStreamOpen(_ context.Context, id int64, _ string) error {

@@ -1,0 +1,169 @@
+package publisher
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/signalbox/signalbox/compiler"
+)
+
+// deltaServer serves delta ADS streams. It replaces go-control-plane's delta server, whose
+// per-stream state is a version per resource per type (and a new map of them per response):
+// here a wildcard stream keeps the prepared type it was last sent (deltastate.go) and the
+// changes between two prepared types are computed and encoded once for every stream
+// (deltadiff.go). The protocol is kept as that server kept it: nonces numbered per stream,
+// one response per type in flight until the client's next request of that type, the first
+// wildcard request always answered, subscriptions and initial_resource_versions as the xDS
+// protocol defines them, and a NACK producing no response.
+type deltaServer struct {
+	ctx context.Context
+	p   *Publisher
+	ids atomic.Int64
+}
+
+// deltaStream is one delta ADS stream.
+type deltaStream struct {
+	srv   discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesServer
+	p     *Publisher
+	id    int64 // as the callbacks number it; deltaID(id) in Publisher.streams
+	node  string
+	nonce int64
+	types map[string]*deltaType
+	role  atomic.Pointer[preparedRole] // set by the cache (setNode)
+	wake  chan struct{}                // the role changed
+}
+
+func (d *deltaServer) serve(srv discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
+	cb := callbacks{d.p}
+	s := &deltaStream{srv: srv, p: d.p, id: d.ids.Add(1), types: map[string]*deltaType{}, wake: make(chan struct{}, 1)}
+	if err := cb.OnDeltaStreamOpen(srv.Context(), s.id, ""); err != nil {
+		return err
+	}
+	defer func() {
+		if s.node != "" {
+			d.p.cache.removeDelta(s.node, s)
+		}
+		cb.OnDeltaStreamClosed(s.id, nil)
+	}()
+
+	reqs := make(chan *discovery.DeltaDiscoveryRequest)
+	go func() {
+		defer close(reqs)
+		for {
+			req, err := srv.Recv()
+			if err != nil {
+				return
+			}
+			select {
+			case reqs <- req:
+			case <-srv.Context().Done():
+				return
+			case <-d.ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return nil
+		case <-s.wake:
+			for _, t := range compiler.ResourceTypes {
+				if err := s.respond(t); err != nil {
+					return err
+				}
+			}
+		case req, ok := <-reqs:
+			if !ok {
+				return nil
+			}
+			if err := s.handle(req); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// handle applies one request and answers it if there is anything to send.
+func (s *deltaStream) handle(req *discovery.DeltaDiscoveryRequest) error {
+	// Status first: it attaches the stream to its node (and the node to its role) on the first
+	// request, and records ACKs and NACKs.
+	if err := (callbacks{s.p}).OnStreamDeltaRequest(s.id, req); err != nil {
+		return err
+	}
+	typeURL := req.GetTypeUrl()
+	if typeURL == "" {
+		return status.Errorf(codes.InvalidArgument, "type URL is required for ADS")
+	}
+	if s.node == "" {
+		s.node = req.GetNode().GetId() // attach refused a first request without one
+		s.p.cache.addDelta(s.node, s)
+	}
+	var current *preparedType
+	if r := s.role.Load(); r != nil {
+		current = r.types[typeURL]
+	}
+	t := s.types[typeURL]
+	if t == nil {
+		t = newDeltaType(req, current)
+		s.types[typeURL] = t
+	} else {
+		t.update(req.GetResourceNamesSubscribe(), req.GetResourceNamesUnsubscribe(), current)
+	}
+	// Any request of a type (ACK, NACK or new names) opens the type for the next change; a
+	// NACK sends nothing by itself, since what it rejected counts as sent.
+	t.watching = true
+	t.force = t.wildcard && req.GetResponseNonce() == ""
+	return s.respond(typeURL)
+}
+
+// respond sends the changes of a type if a request is waiting for them.
+func (s *deltaStream) respond(typeURL string) error {
+	t := s.types[typeURL]
+	role := s.role.Load()
+	if t == nil || !t.watching || role == nil {
+		return nil
+	}
+	pt := role.types[typeURL]
+	if pt == nil {
+		return nil // a type the publisher does not serve: never answered
+	}
+	c := t.changes(pt)
+	if c.empty() && !t.force {
+		return nil
+	}
+	s.nonce++
+	nonce := strconv.FormatInt(s.nonce, 10)
+	s.p.recordSent(deltaID(s.id), typeURL, nonce, pt.version)
+	t.sent(pt)
+	var msg any
+	if body := c.encoded(pt); body != nil {
+		msg = &encodedResponse{body: body, nonce: nonce}
+	} else {
+		msg = &discovery.DeltaDiscoveryResponse{SystemVersionInfo: pt.version, Resources: c.changed,
+			RemovedResources: c.removed, TypeUrl: typeURL, Nonce: nonce}
+	}
+	return s.srv.SendMsg(msg)
+}
+
+// encoded is the shared encoding of c, or nil when c is this stream's own.
+func (c deltaChanges) encoded(pt *preparedType) []byte {
+	if c.shared == nil {
+		return nil
+	}
+	return c.shared.encoded(pt)
+}
+
+// setRole is the cache telling the stream its node's role changed.
+func (s *deltaStream) setRole(r *preparedRole) {
+	s.role.Store(r)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
