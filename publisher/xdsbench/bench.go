@@ -33,6 +33,9 @@ type Config struct {
 	Services int  // services in the synthetic policy tree
 	Rounds   int  // one-route commits timed
 	Delta    bool // delta xDS instead of state-of-the-world
+	// ByName has the clients ask for routes and endpoints by name, as Envoy does, instead of
+	// every resource of every type (wildcard).
+	ByName bool
 	// Baseline serves the same snapshots from go-control-plane's SnapshotCache instead of a
 	// publisher (SetSnapshot for every node; no git, no compile).
 	Baseline bool
@@ -74,12 +77,17 @@ func (r Result) Server() string {
 	return "signalbox"
 }
 
-// Mode returns "delta" or "sotw".
+// Mode returns "delta" or "sotw", followed by "/names" for clients asking for routes and
+// endpoints by name.
 func (r Result) Mode() string {
+	m := "sotw"
 	if r.Delta {
-		return "delta"
+		m = "delta"
 	}
-	return "sotw"
+	if r.ByName {
+		m += "/names"
+	}
+	return m
 }
 
 // server is what the clients connect to, behind one interface for both servers.
@@ -151,10 +159,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	clientCtx, stopClients := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { stopClients(); wg.Wait() }()
+	var names map[string][]string // shared by every client
+	if cfg.ByName {
+		if names, err = envoyNames(cfg.Services); err != nil {
+			return res, err
+		}
+	}
 	clients := make([]*Client, cfg.Clients)
 	target.Store(int64(cfg.Clients))
 	for i := range clients {
-		c := &Client{NodeID: fmt.Sprintf("bench-%05d", i), Delta: cfg.Delta, OnApply: onApply}
+		c := &Client{NodeID: fmt.Sprintf("bench-%05d", i), Delta: cfg.Delta, Names: names, Forget: true, OnApply: onApply}
 		clients[i] = c
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Run(clientCtx, conns[i%len(conns)]) }()
@@ -207,6 +221,28 @@ func totalBytes(cs []*Client) int64 {
 		n += c.Stats().Bytes
 	}
 	return n
+}
+
+// namedTypes are the types Envoy asks for by name: endpoints of the clusters it was sent,
+// routes of the listeners and scopes it was sent.
+var namedTypes = []string{resource.EndpointType, resource.RouteType}
+
+// envoyNames are the names of the sidecar's resources of namedTypes in the synthetic tree,
+// which a one-route change does not alter: what Envoy would ask for once it had the clusters,
+// listeners and scopes.
+func envoyNames(services int) (map[string][]string, error) {
+	s, _ := compiler.CompileFiles(gen.Tree(services, weight(0)))
+	if s == nil {
+		return nil, fmt.Errorf("synthetic tree did not compile")
+	}
+	r := s.Role(compiler.SidecarRole)
+	names := map[string][]string{}
+	for _, t := range namedTypes {
+		for _, res := range r.Resources[t] {
+			names[t] = append(names[t], cache.GetResourceName(res))
+		}
+	}
+	return names, nil
 }
 
 // weight is the canary weight of service 0 in a round: each round moves one route.

@@ -21,13 +21,20 @@ import (
 	"github.com/signalbox/signalbox/compiler"
 )
 
-// Client is one ADS client (one node). It subscribes to every type (wildcard), ACKs every
-// response, and on a broken stream reconnects with what it holds: version_info per type
-// (SotW) or initial_resource_versions (delta).
+// Client is one ADS client (one node). It subscribes to every type (wildcard, unless Names
+// lists names for it), ACKs every response, and on a broken stream reconnects with what it
+// holds: version_info per type (SotW) or initial_resource_versions (delta).
 type Client struct {
 	NodeID string
 	Labels map[string]string
 	Delta  bool
+	// Names are the resource names to subscribe to per type URL, as Envoy asks for routes and
+	// endpoints by name; a type not listed is subscribed to whole (wildcard).
+	Names map[string][]string
+	// Forget keeps no per-resource versions (delta), so a reconnect starts from nothing. The
+	// benchmark's clients forget: they share the server's process, and what they would hold
+	// would be counted as the server's heap.
+	Forget bool
 	// OnApply, if set, is called after each ACK with the type and version applied.
 	OnApply func(c *Client, typeURL, version string)
 
@@ -117,7 +124,7 @@ func (c *Client) runSotw(ctx context.Context, conn *grpc.ClientConn) error {
 	node := c.node()
 	var first []*discovery.DiscoveryRequest
 	for _, t := range compiler.ResourceTypes {
-		first = append(first, &discovery.DiscoveryRequest{Node: node, TypeUrl: t, VersionInfo: c.versions[t]})
+		first = append(first, &discovery.DiscoveryRequest{Node: node, TypeUrl: t, VersionInfo: c.versions[t], ResourceNames: c.Names[t]})
 		node = nil
 	}
 	c.mu.Unlock()
@@ -139,7 +146,8 @@ func (c *Client) runSotw(ctx context.Context, conn *grpc.ClientConn) error {
 		c.countLocked(resp.typeURL, resp.resources, resp.size)
 		c.versions[resp.typeURL] = resp.version
 		c.mu.Unlock()
-		if err := s.Send(&discovery.DiscoveryRequest{TypeUrl: resp.typeURL, VersionInfo: resp.version, ResponseNonce: resp.nonce}); err != nil {
+		ack := &discovery.DiscoveryRequest{TypeUrl: resp.typeURL, VersionInfo: resp.version, ResponseNonce: resp.nonce, ResourceNames: c.Names[resp.typeURL]}
+		if err := s.Send(ack); err != nil {
 			return err
 		}
 		if c.OnApply != nil {
@@ -167,7 +175,8 @@ func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
 	node := c.node()
 	var first []*discovery.DeltaDiscoveryRequest
 	for _, t := range compiler.ResourceTypes {
-		first = append(first, &discovery.DeltaDiscoveryRequest{Node: node, TypeUrl: t, InitialResourceVersions: maps.Clone(c.resources[t])})
+		first = append(first, &discovery.DeltaDiscoveryRequest{Node: node, TypeUrl: t, ResourceNamesSubscribe: c.Names[t],
+			InitialResourceVersions: maps.Clone(c.resources[t])})
 		node = nil
 	}
 	c.mu.Unlock()
@@ -181,20 +190,22 @@ func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
 		if err := s.RecvMsg(&raw); err != nil {
 			return err
 		}
-		resp, err := parseDelta(raw.data)
+		resp, err := parseDelta(raw.data, !c.Forget)
 		if err != nil {
 			return err
 		}
 		c.mu.Lock()
 		c.countLocked(resp.typeURL, resp.resources, resp.size)
-		held := c.resources[resp.typeURL]
-		if held == nil {
-			held = map[string]string{}
-			c.resources[resp.typeURL] = held
-		}
-		maps.Copy(held, resp.resourceVersions)
-		for name := range resp.removed {
-			delete(held, name)
+		if !c.Forget {
+			held := c.resources[resp.typeURL]
+			if held == nil {
+				held = map[string]string{}
+				c.resources[resp.typeURL] = held
+			}
+			maps.Copy(held, resp.resourceVersions)
+			for name := range resp.removed {
+				delete(held, name)
+			}
 		}
 		c.versions[resp.typeURL] = resp.version
 		c.mu.Unlock()

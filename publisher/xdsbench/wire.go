@@ -59,8 +59,9 @@ func parseSotw(b []byte) (response, error) {
 }
 
 // parseDelta reads DeltaDiscoveryResponse fields 1 system_version_info, 2 resources (Resource:
-// 1 version, 3 name), 4 type_url, 5 nonce, 6 removed_resources.
-func parseDelta(b []byte) (response, error) {
+// 1 version, 3 name), 4 type_url, 5 nonce, 6 removed_resources; the names and versions of
+// resources only when track is set.
+func parseDelta(b []byte, track bool) (response, error) {
 	r := response{size: len(b), resourceVersions: map[string]string{}, removed: map[string]string{}}
 	err := eachField(b, func(num protowire.Number, v []byte) error {
 		switch num {
@@ -68,6 +69,9 @@ func parseDelta(b []byte) (response, error) {
 			r.version = string(v)
 		case 2:
 			r.resources++
+			if !track {
+				return nil
+			}
 			var name, version string
 			if err := eachField(v, func(n protowire.Number, f []byte) error {
 				switch n {
@@ -86,7 +90,9 @@ func parseDelta(b []byte) (response, error) {
 		case 5:
 			r.nonce = string(v)
 		case 6:
-			r.removed[string(v)] = ""
+			if track {
+				r.removed[string(v)] = ""
+			}
 		}
 		return nil
 	})
