@@ -4,10 +4,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/signalbox/signalbox/demo"
 	"github.com/signalbox/signalbox/proxy"
@@ -78,5 +82,100 @@ func TestProxySurvivesPublisherKill(t *testing.T) {
 	if failed.Load() != 0 || during == 0 {
 		t.Errorf("%d of %d requests failed across the publisher kill (%d sent by the restart); last batch %v",
 			failed.Load(), sent.Load(), during, last.Load())
+	}
+}
+
+// The same as separate processes, as issue 5 asks: `signalbox serve` is sent SIGKILL in the
+// middle of a bounded stream of requests through the proxy, none of which may fail; restarted
+// on the same --state-dir it serves the same version at once, so the reconnecting proxy ACKs
+// it and is pushed nothing; the next commit then reaches the proxy.
+func TestProxySurvivesPublisherSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the signalbox binary")
+	}
+	const total, batch = 2000, 10
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	mesh := newReviewsMesh(t)
+	first := mesh.commit(allV1, "reviews: all traffic to v1")
+	state := t.TempDir()
+	pub := startServe(t, mesh.repo.Dir, state, "127.0.0.1:0")
+	version := pub.awaitStatus(t, "the first commit published", func(st publisher.Status) bool { return st.Commit == first }).Version
+
+	px := proxy.New(proxy.Options{XDSAddr: pub.xds, NodeID: "sidecar-1",
+		Rebind: func(string) string { return "127.0.0.1:0" }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	go px.Run(ctx)
+	acked := proxyOf(pub.awaitStatus(t, "the proxy in sync", func(st publisher.Status) bool {
+		return proxyAt(st, "sidecar-1", version)
+	}), "sidecar-1").Acked
+	if pushes := pub.pushes(t); pushes[resource.ListenerType] == 0 || pushes[resource.ClusterType] == 0 {
+		t.Fatalf("signalbox_pushes_total counts no listener or cluster push to the proxy that just synced: %v", pushes)
+	}
+	addr := px.ListenerAddr(demo.SidecarListener)
+
+	// total requests in batches, paced over about three seconds; the publisher dies after
+	// the first quarter.
+	var sent, failed atomic.Int64
+	quarter := make(chan struct{})
+	traffic := make(chan demo.Split, 1)
+	go func() {
+		client := demo.NewClient()
+		all := demo.Split{Counts: map[string]int{}}
+		for i := 0; i < total/batch && ctx.Err() == nil; i++ {
+			s := demo.Send(ctx, client, addr, "reviews:9080", "/", batch, nil)
+			all.Total += s.Total
+			all.Failed += s.Failed
+			for k, v := range s.Counts {
+				all.Counts[k] += v
+			}
+			sent.Add(int64(s.Total))
+			failed.Add(int64(s.Failed))
+			if i == total/batch/4 {
+				close(quarter)
+			}
+			time.Sleep(15 * time.Millisecond)
+		}
+		traffic <- all
+	}()
+	<-quarter
+	pub.signal(syscall.SIGKILL)
+	killedAt := sent.Load()
+	time.Sleep(200 * time.Millisecond) // the proxy on its own, reconnecting, still serving
+
+	again := startServe(t, mesh.repo.Dir, state, pub.xds)
+	restartedAt := sent.Load()
+	st := again.awaitStatus(t, "the proxy back in sync with the restarted publisher", func(st publisher.Status) bool {
+		return proxyAt(st, "sidecar-1", version)
+	})
+	if st.Version != version {
+		t.Fatalf("restarted on the same state dir the publisher serves %s, want %s", st.Version, version)
+	}
+	if got := proxyOf(st, "sidecar-1").Acked; !maps.Equal(got, acked) {
+		t.Errorf("after the restart the proxy ACKs %v, before the kill it ACKed %v", got, acked)
+	}
+	// The proxy resumes with the versions it has: the listeners and clusters it follows as a
+	// wildcard are not sent again. The route configurations and endpoints it names are
+	// answered once on the new stream (SotW cannot tell a resumed subscription from a name
+	// added just before the cut), with the same version, which the proxy applies as no change.
+	time.Sleep(100 * time.Millisecond) // anything the restart would push arrives well within this
+	pushes := again.pushes(t)
+	if pushes[resource.ListenerType] != 0 || pushes[resource.ClusterType] != 0 ||
+		pushes[resource.RouteType] > 1 || pushes[resource.EndpointType] > 1 {
+		t.Errorf("the restarted publisher pushed %v to a proxy that already had its version", pushes)
+	}
+
+	all := <-traffic
+	t.Logf("%d requests, %d failed; the publisher was killed after %d and restarted after %d", all.Total, all.Failed, killedAt, restartedAt)
+	if all.Total != total || all.Failed != 0 || killedAt == restartedAt {
+		t.Errorf("%d of %d requests failed across the SIGKILL (%d sent at the kill, %d at the restart): %v",
+			all.Failed, all.Total, killedAt, restartedAt, all)
+	}
+
+	second := mesh.commit(canary, "reviews: canary 80/20")
+	again.awaitStatus(t, "the commit after the restart on the proxy", func(st publisher.Status) bool {
+		return st.Commit == second && st.Version != version && proxyAt(st, "sidecar-1", st.Version)
+	})
+	if s := demo.Send(ctx, demo.NewClient(), addr, "reviews:9080", "/", 100, nil); s.Failed != 0 || s.Counts["reviews v2"] == 0 {
+		t.Errorf("after the canary commit: %v, want some to reviews v2", s)
 	}
 }
