@@ -57,7 +57,9 @@ func (t *deltaType) update(subscribe, unsubscribe []string, current *preparedTyp
 	}
 	for _, name := range subscribe {
 		if name == explicitWildcard {
-			t.wildcard = true
+			if !t.wildcard {
+				t.widen()
+			}
 			continue
 		}
 		if _, ok := t.subscribed[name]; ok {
@@ -91,6 +93,21 @@ func (t *deltaType) update(subscribe, unsubscribe []string, current *preparedTyp
 			delete(t.held, name)
 		}
 		delete(t.subscribed, name)
+	}
+}
+
+// widen subscribes a client asking for names to every resource: of base it holds only the
+// names it asked for.
+func (t *deltaType) widen() {
+	t.wildcard = true
+	if t.base == nil {
+		return
+	}
+	for _, name := range t.base.names {
+		_, named := t.subscribed[name]
+		if _, ok := t.held[name]; !ok && !named {
+			t.setHeld(name, notHeld)
+		}
 	}
 }
 

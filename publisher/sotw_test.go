@@ -1,0 +1,178 @@
+package publisher
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/signalbox/signalbox/compiler"
+)
+
+// withRoutes is r with one RouteConfiguration per name, each with a virtual host named by
+// its tag: changing one tag changes that route configuration's bytes only.
+func withRoutes(r *compiler.Role, tags map[string]string) *compiler.Role {
+	r = cloneRole(r)
+	r.Resources[resource.RouteType] = nil
+	for _, name := range slices.Sorted(maps.Keys(tags)) {
+		r.Resources[resource.RouteType] = append(r.Resources[resource.RouteType], &routev3.RouteConfiguration{Name: name,
+			VirtualHosts: []*routev3.VirtualHost{{Name: tags[name], Domains: []string{name}}}})
+	}
+	setVersions(r)
+	return r
+}
+
+// sotwClient is a raw state-of-the-world ADS stream.
+type sotwClient struct {
+	t      *testing.T
+	node   *core.Node
+	stream discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	resps  chan *discovery.DiscoveryResponse
+}
+
+func dialSotw(t *testing.T, addr, id string) *sotwClient {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		cancel()
+		conn.Close()
+		t.Fatal(err)
+	}
+	c := &sotwClient{t: t, node: &core.Node{Id: id}, stream: stream, resps: make(chan *discovery.DiscoveryResponse, 100)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			c.resps <- resp
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; conn.Close() })
+	return c
+}
+
+func (c *sotwClient) send(req *discovery.DiscoveryRequest) {
+	c.t.Helper()
+	if c.node != nil {
+		req.Node, c.node = c.node, nil
+	}
+	if err := c.stream.Send(req); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next waits for a response and ACKs it, naming names.
+func (c *sotwClient) next(names ...string) *discovery.DiscoveryResponse {
+	c.t.Helper()
+	select {
+	case resp := <-c.resps:
+		c.send(&discovery.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce, ResourceNames: names})
+		return resp
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("no response in 5s")
+		return nil
+	}
+}
+
+func (c *sotwClient) none(what string) {
+	c.t.Helper()
+	select {
+	case resp := <-c.resps:
+		c.t.Errorf("%s: got a %s response with %v; want none", what, resp.TypeUrl, names(c.t, resp))
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// A client asking for routes by name is sent, after a change of one of them, that one only,
+// with the new version; a new route version none of its routes changed in is sent with no
+// resources, and ACKing it puts the proxy in sync.
+func TestSotwNamedRoutesOnlyChanged(t *testing.T) {
+	base := role(compiler.SidecarRole, nil, "a", "reviews")
+	a := withRoutes(base, map[string]string{"r1": "a", "r2": "a", "r3": "a"})
+	p := startServing(t, snapshot("a", a))
+	c := dialSotw(t, p.XDSAddr(), "named-routes")
+	routes := []string{"r1", "r2", "r3"}
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, ResourceNames: routes})
+	if got := names(t, c.next(routes...)); !slices.Equal(got, routes) {
+		t.Fatalf("first: %v", got)
+	}
+
+	b := withRoutes(base, map[string]string{"r1": "a", "r2": "b", "r3": "a"})
+	p.publish(snapshot("b", b))
+	resp := c.next(routes...)
+	if got := names(t, resp); !slices.Equal(got, []string{"r2"}) || resp.VersionInfo != b.Versions[resource.RouteType] {
+		t.Errorf("after r2 changed: %v at %s, want [r2] at %s", got, resp.VersionInfo, b.Versions[resource.RouteType])
+	}
+
+	// r4, not asked for, appears: a new version, nothing to send.
+	d := withRoutes(base, map[string]string{"r1": "a", "r2": "b", "r3": "a", "r4": "a"})
+	sd := snapshot("d", d)
+	p.publish(sd)
+	resp = c.next(routes...)
+	if len(resp.Resources) != 0 || resp.VersionInfo != d.Versions[resource.RouteType] {
+		t.Errorf("after an unnamed route appeared: %v at %s, want none at %s", names(t, resp), resp.VersionInfo, d.Versions[resource.RouteType])
+	}
+	eventually(t, "the proxy's ACK of the new route version", func() bool {
+		px, _ := proxyStatus(p, "named-routes")
+		return px.Acked[resource.RouteType] == d.Versions[resource.RouteType]
+	})
+
+	// Asking for r4 as well sends r4 only.
+	more := append(slices.Clone(routes), "r4")
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, VersionInfo: resp.VersionInfo, ResponseNonce: resp.Nonce, ResourceNames: more})
+	if got := names(t, c.next(more...)); !slices.Equal(got, []string{"r4"}) {
+		t.Errorf("after asking for r4: %v, want [r4]", got)
+	}
+}
+
+// Listener and Cluster responses carry every resource asked for, changed or not.
+func TestSotwNamedClustersWhole(t *testing.T) {
+	a := role(compiler.SidecarRole, nil, "a", "ratings", "reviews")
+	p := startServing(t, snapshot("a", a))
+	c := dialSotw(t, p.XDSAddr(), "named-clusters")
+	clusters := []string{"ratings", "reviews"}
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType, ResourceNames: clusters})
+	c.next(clusters...)
+	p.publish(snapshot("b", retimed(a, "ratings", 3*time.Second)))
+	if got := names(t, c.next(clusters...)); !slices.Equal(got, clusters) {
+		t.Errorf("after ratings changed: %v, want both", got)
+	}
+}
+
+// A client resuming a stream at the version serving is sent nothing, then only what changes
+// or what it asks for anew.
+func TestSotwResumeAtVersionServing(t *testing.T) {
+	base := role(compiler.SidecarRole, nil, "a", "reviews")
+	a := withRoutes(base, map[string]string{"r1": "a", "r2": "a", "r3": "a"})
+	p := startServing(t, snapshot("a", a))
+	c := dialSotw(t, p.XDSAddr(), "resuming")
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, VersionInfo: a.Versions[resource.RouteType], ResourceNames: []string{"r1", "r2"}})
+	c.none("resumed at the version serving")
+
+	// Asking for r3 too (no response yet on this stream, so no nonce).
+	all := []string{"r1", "r2", "r3"}
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, VersionInfo: a.Versions[resource.RouteType], ResourceNames: all})
+	if got := names(t, c.next(all...)); !slices.Equal(got, []string{"r3"}) {
+		t.Errorf("after asking for r3: %v, want [r3]", got)
+	}
+	p.publish(snapshot("b", withRoutes(base, map[string]string{"r1": "b", "r2": "a", "r3": "a"})))
+	if got := names(t, c.next(all...)); !slices.Equal(got, []string{"r1"}) {
+		t.Errorf("after r1 changed: %v, want [r1]", got)
+	}
+}
