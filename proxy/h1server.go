@@ -25,9 +25,10 @@ type h1Server struct {
 	h2      *chanListener // connections for the http.Server
 	log     *slog.Logger
 
+	closing atomic.Bool
+
 	mu       sync.Mutex
-	conns    map[*h1ServerConn]bool // value: busy serving a request
-	closing  bool
+	conns    map[*h1ServerConn]struct{}
 	finished chan struct{} // closed when the last connection is gone after closing
 }
 
@@ -40,7 +41,7 @@ const (
 var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
 func newH1Server(h http.Handler, addr net.Addr, log *slog.Logger) *h1Server {
-	return &h1Server{handler: h, h2: newChanListener(addr), log: log, conns: map[*h1ServerConn]bool{}}
+	return &h1Server{handler: h, h2: newChanListener(addr), log: log, conns: map[*h1ServerConn]struct{}{}}
 }
 
 // serve accepts until ln is closed.
@@ -73,6 +74,14 @@ type h1ServerConn struct {
 	down  *downstream
 	watch *clientWatch
 	w     h1Writer
+	busy  atomic.Bool // serving a request, not waiting for one
+
+	// Reused from one request to the next: the handler is done with a request when it
+	// returns (nothing the proxy starts keeps a request, its header map or its body).
+	tmpl http.Request // empty but for the context and the client's address
+	req  http.Request
+	head h1RequestHead
+	body h1LengthBody
 }
 
 func (s *h1Server) serveConn(c net.Conn) {
@@ -101,7 +110,9 @@ func (s *h1Server) serveConn(c net.Conn) {
 	lim.watch = sc.watch
 	sc.w.c = sc
 	sc.w.header = make(http.Header, 8)
-	if !s.track(sc, false) {
+	sc.tmpl = *(&http.Request{RemoteAddr: sc.raddr}).WithContext(sc.ctx)
+	sc.head.hdr = make(http.Header, 8)
+	if !s.track(sc) {
 		c.Close()
 		return
 	}
@@ -125,13 +136,9 @@ func (sc *h1ServerConn) serveOne() bool {
 	if _, err := sc.br.Peek(1); err != nil {
 		return false // closed, idle timeout, or shutdown
 	}
-	c.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
 	sc.lim.left = maxHeaderBytes + int64(sc.br.Buffered())
-	req, err := http.ReadRequest(sc.br)
+	req, body, err := sc.readRequest()
 	sc.lim.left = unlimited
-	if err == nil {
-		err = checkRequest(req)
-	}
 	if err != nil {
 		switch {
 		case errors.Is(err, errHeaderTooLarge):
@@ -143,11 +150,9 @@ func (sc *h1ServerConn) serveOne() bool {
 		return false
 	}
 	c.SetReadDeadline(time.Time{})
-	if !sc.s.track(sc, true) {
+	if !sc.s.busy(sc) {
 		return false
 	}
-	req.RemoteAddr = sc.raddr
-	req = req.WithContext(sc.ctx)
 	if req.ProtoMajor != 1 || req.Method == http.MethodConnect {
 		sc.bw.WriteString("HTTP/1.1 505 HTTP Version Not Supported\r\nConnection: close\r\n\r\n")
 		sc.bw.Flush()
@@ -166,8 +171,8 @@ func (sc *h1ServerConn) serveOne() bool {
 	}
 	keep := !req.Close && !(req.ProtoMinor == 0 && !headerHasToken(req.Header["Connection"], "keep-alive"))
 	w := &sc.w
-	w.reset(req, keep && !sc.s.isClosing())
-	watched := req.Body == nil || req.Body == http.NoBody
+	w.reset(req, keep && !sc.s.closing.Load())
+	watched := body == nil
 	if watched {
 		sc.watch.arm()
 	}
@@ -185,14 +190,88 @@ func (sc *h1ServerConn) serveOne() bool {
 		return false
 	}
 	// What the handler left of the body must go before the next request is read.
-	if req.Body != nil && req.Body != http.NoBody {
-		n, _ := io.CopyN(io.Discard, req.Body, 256<<10)
+	switch {
+	case body == nil:
+	case body == &sc.body:
+		if !sc.body.drain(256 << 10) {
+			w.keep = false
+		}
+	default:
+		n, _ := io.CopyN(io.Discard, body, 256<<10)
 		if n == 256<<10 {
 			w.keep = false
 		}
-		req.Body.Close()
+		body.Close()
 	}
 	return w.keep && sc.s.idle(sc)
+}
+
+// readRequest reads the next request head, with the connection's own parser when the whole
+// head is in the read buffer and is plain (see h1parse.go), else with net/http's. body is the
+// request body as read from the connection (nil: none), which the handler may replace.
+func (sc *h1ServerConn) readRequest() (req *http.Request, body io.ReadCloser, err error) {
+	br := sc.br
+	scanned := 0
+	deadline := false
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		end, st := scanHead(buf, scanned)
+		if st == headComplete {
+			req, body, ok, err := sc.parseBuffered(buf[:end])
+			if ok || err != nil {
+				return req, body, err
+			}
+		}
+		if st != headIncomplete || len(buf) == br.Size() {
+			break
+		}
+		scanned = end
+		if !deadline {
+			// The head did not come in one read: from here it has h1ReadHeaderTimeout.
+			sc.conn.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
+			deadline = true
+		}
+		if _, err := br.Peek(len(buf) + 1); err != nil {
+			break // net/http's parser reports what the buffered bytes and err amount to
+		}
+	}
+	if !deadline {
+		sc.conn.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
+	}
+	req, err = http.ReadRequest(br)
+	if err == nil {
+		err = checkRequest(req)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	req.RemoteAddr = sc.raddr
+	req = req.WithContext(sc.ctx)
+	if req.Body != nil && req.Body != http.NoBody {
+		body = req.Body
+	}
+	return req, body, nil
+}
+
+// parseBuffered parses the complete head in buf into the connection's reused request; ok
+// false leaves buf unread for net/http's parser.
+func (sc *h1ServerConn) parseBuffered(buf []byte) (req *http.Request, body io.ReadCloser, ok bool, err error) {
+	req = &sc.req
+	*req = sc.tmpl // clears the previous request, keeps the connection's context
+	ok, err = parseRequestHead(string(buf), req, &sc.head)
+	if !ok {
+		return nil, nil, false, nil
+	}
+	sc.br.Discard(len(buf))
+	if err != nil {
+		return nil, nil, true, err
+	}
+	if req.ContentLength > 0 {
+		sc.body.reset(sc.br, req.ContentLength)
+		req.Body = &sc.body
+		body = &sc.body
+	}
+	return req, body, true, nil
 }
 
 // runHandler calls the handler, reporting whether it aborted (panicked), as net/http does.
@@ -295,59 +374,55 @@ func headerHasToken(vv []string, token string) bool {
 	return false
 }
 
-func (s *h1Server) track(sc *h1ServerConn, busy bool) bool {
+// track registers a new connection; false when the server is closing.
+func (s *h1Server) track(sc *h1ServerConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing && !busy {
+	if s.closing.Load() {
 		return false
 	}
-	if s.closing && !s.conns[sc] {
-		return false
-	}
-	s.conns[sc] = busy
+	s.conns[sc] = struct{}{}
 	return true
+}
+
+// busy marks sc as serving the request it has read; false when shutdown began while it was
+// idle, and the request is dropped unanswered, as http.Server does. Busy and closing are
+// atomics, stored before they are loaded on both sides, so either the connection sees closing
+// or shutdown sees it busy: no lock per request.
+func (s *h1Server) busy(sc *h1ServerConn) bool {
+	sc.busy.Store(true)
+	return !s.closing.Load()
 }
 
 // idle marks sc as waiting for its next request; false when the server is closing.
 func (s *h1Server) idle(sc *h1ServerConn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.conns[sc] = false
-	return true
+	sc.busy.Store(false)
+	return !s.closing.Load()
 }
 
 func (s *h1Server) untrack(sc *h1ServerConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, sc)
-	if s.closing && len(s.conns) == 0 && s.finished != nil {
+	if s.closing.Load() && len(s.conns) == 0 && s.finished != nil {
 		close(s.finished)
 		s.finished = nil
 	}
-}
-
-func (s *h1Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
 }
 
 // shutdown closes idle connections at once and lets busy ones finish their request, up to
 // ctx; then it closes them too.
 func (s *h1Server) shutdown(ctx context.Context) {
 	s.mu.Lock()
-	s.closing = true
+	s.closing.Store(true)
 	done := make(chan struct{})
 	if len(s.conns) == 0 {
 		close(done)
 	} else {
 		s.finished = done
 	}
-	for sc, busy := range s.conns {
-		if !busy {
+	for sc := range s.conns {
+		if !sc.busy.Load() {
 			sc.conn.SetReadDeadline(aLongTimeAgo)
 		}
 	}

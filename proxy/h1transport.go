@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -136,9 +137,16 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Re
 		if ctx.Done() != nil {
 			stop = context.AfterFunc(ctx, func() { c.conn.SetDeadline(aLongTimeAgo) })
 		}
-		resp, wrote, err := c.roundTrip(req)
+		resp, x, wrote, err := c.roundTrip(req)
 		if err == nil {
-			resp.Body = &h1Body{ReadCloser: resp.Body, c: c, stop: stop, down: down, keep: !resp.Close && !req.Close, eof: resp.Body == http.NoBody}
+			var b *h1Body
+			if x != nil {
+				b = &x.body
+			} else {
+				b = new(h1Body)
+			}
+			*b = h1Body{ReadCloser: resp.Body, c: c, stop: stop, down: down, keep: !resp.Close && !req.Close, eof: resp.Body == http.NoBody}
+			resp.Body = b
 			return resp, nil
 		}
 		if stop != nil {
@@ -192,7 +200,7 @@ func rewind(req *http.Request) bool {
 
 // roundTrip writes req and reads the response head; wrote reports whether any of the request
 // reached the connection.
-func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, bool, error) {
+func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool, error) {
 	bw := c.bw
 	bw.WriteString(req.Method)
 	bw.WriteByte(' ')
@@ -243,24 +251,89 @@ func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, bool, error) {
 		n, err := io.CopyN(bw, req.Body, req.ContentLength)
 		req.Body.Close()
 		if err != nil {
-			return nil, n > 0, err
+			return nil, nil, n > 0, err
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	for {
-		resp, err := http.ReadResponse(c.br, req)
+		resp, x, err := c.readResponse(req)
 		if err != nil {
-			return nil, true, err
+			return nil, nil, true, err
 		}
 		// 1xx informational answers (other than 101) precede the real one.
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			continue
 		}
-		return resp, true, nil
+		return resp, x, true, nil
 	}
 }
+
+// h1Response is what the lean transport allocates per response read by its own parser: the
+// response, its body and the first value slices of its header, in one object.
+type h1Response struct {
+	resp http.Response
+	body h1Body
+	lb   h1LengthBody
+	vals [8]string
+}
+
+// readResponse reads the response head: with the transport's own parser when the whole head
+// is in the read buffer and is plain (see h1parse.go; x is then non-nil), else with net/http's.
+func (c *h1Conn) readResponse(req *http.Request) (resp *http.Response, x *h1Response, err error) {
+	br := c.br
+	scanned := 0
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		end, st := scanHead(buf, scanned)
+		if st == headComplete {
+			if x := c.parseBuffered(buf[:end], req); x != nil {
+				return &x.resp, x, nil
+			}
+		}
+		if st != headIncomplete || len(buf) == br.Size() {
+			break
+		}
+		scanned = end
+		if _, err := br.Peek(len(buf) + 1); err != nil {
+			if len(buf) == 0 {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF // as http.ReadResponse reports a closed connection
+				}
+				return nil, nil, err
+			}
+			break // net/http's parser reports what the buffered bytes amount to
+		}
+	}
+	resp, err = http.ReadResponse(br, req)
+	return resp, nil, err
+}
+
+// parseBuffered parses the complete response head in buf; nil leaves buf unread for
+// net/http's parser.
+func (c *h1Conn) parseBuffered(buf []byte, req *http.Request) *h1Response {
+	x := new(h1Response)
+	h := make(http.Header, bytes.Count(buf, crlf)-2)
+	vals := x.vals[:0]
+	var head h1ResponseHead
+	if !parseResponseHead(string(buf), req.Method, h, &vals, &head) {
+		return nil
+	}
+	c.br.Discard(len(buf))
+	x.resp = http.Response{Status: head.statusText, StatusCode: head.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: head.minor,
+		Header: h, ContentLength: head.contentLength, Close: head.close, Request: req, Body: http.NoBody}
+	if head.minor == 0 {
+		x.resp.Proto = "HTTP/1.0"
+	}
+	if head.contentLength > 0 {
+		x.lb.reset(c.br, head.contentLength)
+		x.resp.Body = &x.lb
+	}
+	return x
+}
+
+var crlf = []byte("\r\n")
 
 // h1Body returns the connection to the pool once the response body has been read to its end,
 // and closes it when the body is abandoned early.
