@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -30,6 +31,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	adminAddr := fs.String("admin-addr", "", "admin HTTP address (/healthz, /ready, /config); empty: none")
 	binds := labelFlag{}
 	fs.Var(binds, "bind", "bind FROM=TO: listen on TO where xDS says FROM, e.g. 0.0.0.0:8080=127.0.0.1:18080 (repeatable)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for bench/proxy-profile.sh)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return parseExit(err)
 	}
@@ -37,6 +39,23 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		// The proxy's heap is small and mostly per-request garbage: collecting less often
 		// trades a few MiB of memory for CPU on the forwarding path. GOGC still overrides.
 		debug.SetGCPercent(proxyGCPercent)
+	}
+	if *cpuProfile != "" {
+		// Profiling the real process under load shows what the in-process benchmark hides:
+		// the scheduler, the network poller and the syscalls of one core serving many sockets.
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "signalbox proxy:", err)
+			return exitUsage
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "signalbox proxy:", err)
+			return exitUsage
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
