@@ -102,6 +102,11 @@ type exchange struct {
 	setCookie string
 }
 
+func (x *exchange) clone() *exchange {
+	c := *x
+	return &c
+}
+
 // responseHeaders applies the response header operations of every level (weighted cluster,
 // route, virtual host, route configuration, as Envoy orders them), then CORS.
 func (x *exchange) responseHeaders(h http.Header, r *http.Request) {
@@ -153,7 +158,9 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, lr *linkedRout
 		if p := pickFault(lr); p != nil {
 			fp = p
 		}
-		if (fp.hasDelay || fp.hasAbort) && fp.inject(&headerHook{ResponseWriter: w, x: &x, r: r}, r) {
+		// The hook gets its own copy of the exchange (nothing is picked yet), so x itself
+		// does not escape to the heap on requests without faults.
+		if (fp.hasDelay || fp.hasAbort) && fp.inject(&headerHook{ResponseWriter: w, x: x.clone(), r: r}, r) {
 			return
 		}
 	}
@@ -398,21 +405,28 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 				continue
 			}
 		}
-		// respond panics (http.ErrAbortHandler) when the upstream body breaks off: the
-		// request's hold on the endpoint and the circuit breakers is released either way.
-		defer func() {
-			resp.Body.Close()
-			ep.active.Add(-1)
-			c.release()
-			if acancel != nil {
-				acancel()
-			}
-			c.stats.record(resp.StatusCode, time.Since(start))
-			lr.stats.record(resp.StatusCode)
-		}()
-		f.respond(w, r, x, resp)
+		f.relay(w, r, x, resp, c, ep, acancel, start)
 		return
 	}
+}
+
+// relay sends the upstream response to the client. respond panics (http.ErrAbortHandler) when
+// the upstream body breaks off: the request's hold on the endpoint and the circuit breakers is
+// released either way. Its own function, so the deferred release is open-coded rather than a
+// closure allocated per request inside forward's retry loop.
+func (f *forwarder) relay(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, c *cluster, ep *endpoint,
+	acancel context.CancelFunc, start time.Time) {
+	defer func() {
+		resp.Body.Close()
+		ep.active.Add(-1)
+		c.release()
+		if acancel != nil {
+			acancel()
+		}
+		c.stats.record(resp.StatusCode, time.Since(start))
+		x.lr.stats.record(resp.StatusCode)
+	}()
+	f.respond(w, r, x, resp)
 }
 
 // backoffAfter discards a retriable response and waits before the retry; false when the
@@ -482,7 +496,11 @@ func (f *forwarder) respond(w http.ResponseWriter, r *http.Request, x *exchange,
 // route with max_grpc_timeout, the client's grpc-timeout (none when absent) capped at
 // max_grpc_timeout when that is not 0, as Envoy does.
 func requestTimeout(rt *route, r *http.Request) time.Duration {
-	if !rt.grpcTimeout || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+	if !rt.grpcTimeout {
+		return rt.timeout
+	}
+	// The canonical key indexed directly: Header.Get canonicalizes it again on every request.
+	if ct := r.Header["Content-Type"]; len(ct) == 0 || !strings.HasPrefix(ct[0], "application/grpc") {
 		return rt.timeout
 	}
 	t, ok := parseGRPCTimeout(r.Header.Get("Grpc-Timeout"))
