@@ -1,7 +1,6 @@
 package publisher
 
 import (
-	"context"
 	"strconv"
 	"sync/atomic"
 
@@ -14,14 +13,13 @@ import (
 
 // deltaServer serves delta ADS streams. It replaces go-control-plane's delta server, whose
 // per-stream state is a version per resource per type (and a new map of them per response):
-// here a wildcard stream keeps the prepared type it was last sent (deltastate.go) and the
+// here a stream keeps per type the prepared type it was last sent (deltastate.go) and the
 // changes between two prepared types are computed and encoded once for every stream
 // (deltadiff.go). The protocol is kept as that server kept it: nonces numbered per stream,
-// one response per type in flight until the client's next request of that type, the first
-// wildcard request always answered, subscriptions and initial_resource_versions as the xDS
-// protocol defines them, and a NACK producing no response.
+// one response per type until the client's next request of that type, the first wildcard
+// request always answered, subscriptions and initial_resource_versions as the xDS protocol
+// defines them, and a NACK producing no response.
 type deltaServer struct {
-	ctx context.Context
 	p   *Publisher
 	ids atomic.Int64
 }
@@ -34,59 +32,33 @@ type deltaStream struct {
 	node  string
 	nonce int64
 	types map[string]*deltaType
-	role  atomic.Pointer[preparedRole] // set by the cache (setNode)
-	wake  chan struct{}                // the role changed
+	roles roleWatch
 }
 
-func (d *deltaServer) serve(srv discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
+func (d *deltaServer) serve(srv discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesServer, done <-chan struct{}) error {
 	cb := callbacks{d.p}
-	s := &deltaStream{srv: srv, p: d.p, id: d.ids.Add(1), types: map[string]*deltaType{}, wake: make(chan struct{}, 1)}
+	s := &deltaStream{srv: srv, p: d.p, id: d.ids.Add(1), types: map[string]*deltaType{}}
+	s.roles.init()
 	if err := cb.OnDeltaStreamOpen(srv.Context(), s.id, ""); err != nil {
 		return err
 	}
 	defer func() {
 		if s.node != "" {
-			d.p.cache.removeDelta(s.node, s)
+			d.p.cache.removeStream(s.node, &s.roles)
 		}
 		cb.OnDeltaStreamClosed(s.id, nil)
 	}()
+	return serveStream(srv.Context(), done, srv.Recv, s.handle, &s.roles, s.push)
+}
 
-	reqs := make(chan *discovery.DeltaDiscoveryRequest)
-	go func() {
-		defer close(reqs)
-		for {
-			req, err := srv.Recv()
-			if err != nil {
-				return
-			}
-			select {
-			case reqs <- req:
-			case <-srv.Context().Done():
-				return
-			case <-d.ctx.Done():
-				return
-			}
-		}
-	}()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return nil
-		case <-s.wake:
-			for _, t := range compiler.ResourceTypes {
-				if err := s.respond(t); err != nil {
-					return err
-				}
-			}
-		case req, ok := <-reqs:
-			if !ok {
-				return nil
-			}
-			if err := s.handle(req); err != nil {
-				return err
-			}
+// push answers every type waiting, in the order proxies apply them.
+func (s *deltaStream) push() error {
+	for _, t := range compiler.ResourceTypes {
+		if err := s.respond(t); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // handle applies one request and answers it if there is anything to send.
@@ -102,12 +74,9 @@ func (s *deltaStream) handle(req *discovery.DeltaDiscoveryRequest) error {
 	}
 	if s.node == "" {
 		s.node = req.GetNode().GetId() // attach refused a first request without one
-		s.p.cache.addDelta(s.node, s)
+		s.p.cache.addStream(s.node, &s.roles)
 	}
-	var current *preparedType
-	if r := s.role.Load(); r != nil {
-		current = r.types[typeURL]
-	}
+	current := s.roles.current(typeURL)
 	t := s.types[typeURL]
 	if t == nil {
 		t = newDeltaType(req, current)
@@ -125,13 +94,12 @@ func (s *deltaStream) handle(req *discovery.DeltaDiscoveryRequest) error {
 // respond sends the changes of a type if a request is waiting for them.
 func (s *deltaStream) respond(typeURL string) error {
 	t := s.types[typeURL]
-	role := s.role.Load()
-	if t == nil || !t.watching || role == nil {
+	if t == nil || !t.watching {
 		return nil
 	}
-	pt := role.types[typeURL]
+	pt := s.roles.current(typeURL)
 	if pt == nil {
-		return nil // a type the publisher does not serve: never answered
+		return nil // no snapshot yet, or a type the publisher does not serve
 	}
 	c := t.changes(pt)
 	if c.empty() && !t.force {
@@ -157,13 +125,4 @@ func (c deltaChanges) encoded(pt *preparedType) []byte {
 		return nil
 	}
 	return c.shared.encoded(pt)
-}
-
-// setRole is the cache telling the stream its node's role changed.
-func (s *deltaStream) setRole(r *preparedRole) {
-	s.role.Store(r)
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // typeDiff is what a wildcard delta stream holding one prepared type is sent to move to
@@ -19,6 +20,10 @@ type typeDiff struct {
 
 	bodyOnce sync.Once
 	body     []byte
+	// sotwBody is the state-of-the-world response carrying the changed resources, for the
+	// subscribers to names of types a response may carry only changes of (sotw.go).
+	sotwOnce sync.Once
+	sotwBody []byte
 }
 
 // maxDiffs bounds the changes a prepared type keeps: one per older type streams came from.
@@ -91,4 +96,20 @@ func (d *typeDiff) encoded(pt *preparedType) []byte {
 		}
 	})
 	return d.body
+}
+
+// encodedSotw returns the state-of-the-world response carrying d's changed resources at pt's
+// version, encoded without its nonce.
+func (d *typeDiff) encodedSotw(pt *preparedType) []byte {
+	d.sotwOnce.Do(func() {
+		res := make([]*anypb.Any, len(d.changed))
+		for i, r := range d.changed {
+			res[i] = r.Resource
+		}
+		b, err := marshalOpts.Marshal(&discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: res, TypeUrl: pt.typeURL})
+		if err == nil {
+			d.sotwBody = b
+		}
+	})
+	return d.sotwBody
 }

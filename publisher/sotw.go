@@ -1,100 +1,135 @@
 package publisher
 
 import (
-	"slices"
+	"strconv"
+	"sync/atomic"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/signalbox/signalbox/compiler"
 )
 
-// sotwFullState are the types whose every state-of-the-world response must carry every
-// resource the client asked for: the xDS protocol reads a Listener or Cluster missing from a
-// response as deleted. Of the other types a response needs to carry only what changed.
-var sotwFullState = map[string]bool{resource.ListenerType: true, resource.ClusterType: true}
-
-// sotwResponse answers a SotW request from r, or returns nil when the stream already has what
-// it asks for. The response is a new message (the stream server writes its nonce into it) over
-// the shared serialized resources.
+// sotwServer serves state-of-the-world ADS streams. It replaces go-control-plane's stream
+// server and its watches (a new one per request, under one lock for every stream): a stream
+// keeps per type the prepared type it was last sent and the names it asks for (sotwstate.go),
+// and is woken when its node's role changes. The protocol is kept as that server kept it:
+// nonces numbered per stream, a request answering an older response of its type ignored, one
+// response per type until the client's next request of it, the legacy wildcard, and the NACK
+// hold (the status callback rewrites a NACK's version to the one rejected).
 //
-// A wildcard subscriber is sent the whole type whenever its version changes. A subscriber to
-// names is sent the named resources whose bytes it was not sent on this stream (the version
-// per resource, a digest of its bytes, is what the stream server keeps as returned), all of
-// them for Listener and Cluster; a new type version is always sent, with no resources if none
-// of its named ones changed, so the client ACKs the version serving. A first request that
-// carries the version serving is a client resuming a stream: it has the named resources.
-func sotwResponse(r *preparedRole, req *cache.Request, sub cache.Subscription) cache.Response {
-	typeURL := req.GetTypeUrl()
-	pt := r.types[typeURL]
-	if pt == nil {
-		return nil // a type the publisher does not serve: the watch stays open, unanswered
-	}
-	if sub.IsWildcard() {
-		if req.GetVersionInfo() == pt.version {
-			return nil
-		}
-		return &cache.PassthroughResponse{
-			Request:           req,
-			DiscoveryResponse: &discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: pt.all, TypeUrl: typeURL},
-		}
-	}
-	returned := sub.ReturnedResources()
-	versionChanged := req.GetVersionInfo() != pt.version
-	if !versionChanged && req.GetResponseNonce() == "" && returned != nil && len(returned) == 0 {
-		// A client resuming at the version serving holds the resources it names at their
-		// versions. The stream server keeps returned only from responses, so they are
-		// written into its map here, for the next change and the names asked for later.
-		for name := range sub.SubscribedResources() {
-			if i, ok := pt.byKey[name]; ok {
-				returned[name] = pt.delta[i].Version
-			}
-		}
-		return nil
-	}
-	var idx, named []int
-	for name := range sub.SubscribedResources() {
-		i, ok := pt.byKey[name]
-		if !ok {
-			continue
-		}
-		named = append(named, i)
-		if v, sent := returned[name]; !sent || v != pt.delta[i].Version {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) == 0 && !versionChanged {
-		return nil
-	}
-	if sotwFullState[typeURL] {
-		idx = named
-	}
-	slices.Sort(idx)
-	res := make([]*anypb.Any, len(idx))
-	for j, i := range idx {
-		res[j] = pt.all[i]
-	}
-	next := make(map[string]string, len(named))
-	for _, i := range named {
-		next[pt.names[i]] = pt.delta[i].Version
-	}
-	return &cache.PassthroughResponse{
-		Request:           req,
-		DiscoveryResponse: &discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: res, TypeUrl: typeURL},
-		ReturnedResources: next,
-	}
+// A wildcard subscriber is sent the whole type whenever its version changes, as the type's
+// pre-encoded body plus the nonce. A subscriber to names is sent the named resources whose
+// bytes it does not hold, all of them for Listener and Cluster; a new type version is always
+// sent, with no resources if none of its named ones changed, so the client ACKs the version
+// serving. A first request that carries the version serving is a client resuming a stream:
+// it holds what it names, and is sent nothing.
+type sotwServer struct {
+	p   *Publisher
+	ids atomic.Int64
 }
 
-// internNames replaces the names of a request that pt has by pt's own strings. The stream
-// server keeps a subscription's names for as long as the stream lasts, and every request
-// (each ACK) carries them all again: shared, they cost a stream its map only.
-func internNames(names []string, pt *preparedType) {
-	if pt == nil {
-		return
+type sotwStream struct {
+	p     *Publisher
+	srv   discovery.AggregatedDiscoveryService_StreamAggregatedResourcesServer
+	id    int64
+	node  string
+	nonce int64
+	types map[string]*sotwType
+	roles roleWatch
+}
+
+func (d *sotwServer) serve(srv discovery.AggregatedDiscoveryService_StreamAggregatedResourcesServer, done <-chan struct{}) error {
+	cb := callbacks{d.p}
+	s := &sotwStream{p: d.p, srv: srv, id: d.ids.Add(1), types: map[string]*sotwType{}}
+	s.roles.init()
+	if err := cb.OnStreamOpen(srv.Context(), s.id, ""); err != nil {
+		return err
 	}
-	for i, name := range names {
-		if j, ok := pt.byKey[name]; ok {
-			names[i] = pt.names[j]
+	defer func() {
+		if s.node != "" {
+			d.p.cache.removeStream(s.node, &s.roles)
+		}
+		cb.OnStreamClosed(s.id, nil)
+	}()
+	return serveStream(srv.Context(), done, srv.Recv, s.handle, &s.roles, s.push)
+}
+
+// push answers every type waiting, in the order proxies apply them.
+func (s *sotwStream) push() error {
+	for _, t := range compiler.ResourceTypes {
+		if err := s.respond(t); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+func (s *sotwStream) handle(req *discovery.DiscoveryRequest) error {
+	typeURL := req.GetTypeUrl()
+	if typeURL == "" {
+		return status.Errorf(codes.InvalidArgument, "type URL is required for ADS")
+	}
+	// Status first: it attaches the stream to its node on the first request, records ACKs and
+	// NACKs, and holds a NACK by rewriting its version to the one rejected.
+	if err := (callbacks{s.p}).OnStreamRequest(s.id, req); err != nil {
+		return err
+	}
+	if s.node == "" {
+		s.node = req.GetNode().GetId() // attach refused a first request without one
+		s.p.cache.addStream(s.node, &s.roles)
+	}
+	current := s.roles.current(typeURL)
+	t := s.types[typeURL]
+	switch {
+	case t == nil:
+		t = &sotwType{legacy: true, wildcard: len(req.GetResourceNames()) == 0}
+		s.types[typeURL] = t
+		t.update(req.GetResourceNames(), current)
+		if current != nil && req.GetResponseNonce() == "" && req.GetVersionInfo() == current.version {
+			t.base = current // resuming at the version serving: it holds it
+		}
+	case t.nonce != "" && req.GetResponseNonce() != t.nonce:
+		return nil // answers an older response: a newer one is on its way
+	default:
+		t.update(req.GetResourceNames(), current)
+	}
+	t.version, t.watching = req.GetVersionInfo(), true
+	return s.respond(typeURL)
+}
+
+// respond sends a type's changes if a request is waiting for them.
+func (s *sotwStream) respond(typeURL string) error {
+	t := s.types[typeURL]
+	if t == nil || !t.watching {
+		return nil
+	}
+	pt := s.roles.current(typeURL)
+	if pt == nil {
+		return nil // no snapshot yet, or a type the publisher does not serve
+	}
+	a, ok := t.answer(pt)
+	if !ok {
+		return nil
+	}
+	s.nonce++
+	nonce := strconv.FormatInt(s.nonce, 10)
+	s.p.recordSent(s.id, typeURL, nonce, pt.version)
+	t.sent(pt, nonce)
+	switch {
+	case a.all:
+		if body := pt.sotwBody(); body != nil {
+			return s.srv.SendMsg(&encodedResponse{body: body, nonce: nonce})
+		}
+		a.resources = pt.all
+	case a.shared != nil:
+		if body := a.shared.encodedSotw(pt); body != nil {
+			return s.srv.SendMsg(&encodedResponse{body: body, nonce: nonce})
+		}
+		for _, r := range a.shared.changed {
+			a.resources = append(a.resources, r.Resource)
+		}
+	}
+	return s.srv.Send(&discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: a.resources, TypeUrl: typeURL, Nonce: nonce})
 }

@@ -7,8 +7,6 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
@@ -24,34 +22,77 @@ func newGRPCServer(ctx context.Context, p *Publisher) *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
 	discovery.RegisterAggregatedDiscoveryServiceServer(gs, ads{
-		sotw:  sotw.NewServer(ctx, p.cache, callbacks{p}),
-		delta: &deltaServer{ctx: ctx, p: p},
+		done:  ctx.Done(),
+		sotw:  &sotwServer{p: p},
+		delta: &deltaServer{p: p},
 	})
 	return gs
 }
 
-// ads is the aggregated discovery service: state-of-the-world and delta streams, every type on
-// one stream. State-of-the-world is go-control-plane's stream server over the shared cache;
-// delta is the publisher's own (delta.go).
+// ads is the aggregated discovery service: state-of-the-world (sotw.go) and delta (delta.go)
+// streams, every type on one stream.
 type ads struct {
 	discovery.UnimplementedAggregatedDiscoveryServiceServer
-	sotw  sotw.Server
+	done  <-chan struct{} // serving stops
+	sotw  *sotwServer
 	delta *deltaServer
 }
 
 func (a ads) StreamAggregatedResources(s discovery.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
-	return a.sotw.StreamHandler(s, resource.AnyType)
+	return a.sotw.serve(s, a.done)
 }
 
 func (a ads) DeltaAggregatedResources(s discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesServer) error {
-	return a.delta.serve(s)
+	return a.delta.serve(s, a.done)
 }
 
-// callbacks tracks streams, nodes, ACKs and NACKs for the xDS server, and applies the NACK
-// hold. It is a separate type so these methods are not part of the Publisher's API.
-type callbacks struct{ p *Publisher }
+// serveStream runs a stream: requests are handled in order, and push runs when the node's
+// role changes, on this goroutine so a stream's state needs no lock. Requests are read on a
+// goroutine of their own, since Recv blocks. It returns when the client ends the stream,
+// serving stops, or handle or push fail.
+func serveStream[Req any](ctx context.Context, done <-chan struct{}, recv func() (Req, error), handle func(Req) error,
+	w *roleWatch, push func() error) error {
+	reqs := make(chan Req)
+	go func() {
+		defer close(reqs)
+		for {
+			req, err := recv()
+			if err != nil {
+				return
+			}
+			select {
+			case reqs <- req:
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-w.wake:
+			if err := push(); err != nil {
+				return err
+			}
+		case req, ok := <-reqs:
+			if !ok {
+				return nil
+			}
+			if err := handle(req); err != nil {
+				return err
+			}
+		}
+	}
+}
 
-var _ sotw.Callbacks = callbacks{}
+// callbacks tracks streams, nodes, ACKs and NACKs for the xDS streams, and applies the NACK
+// hold. Its methods are go-control-plane's stream server callbacks, which the streams call at
+// the same points that server did. It is a separate type so they are not part of the
+// Publisher's API.
+type callbacks struct{ p *Publisher }
 
 func (c callbacks) OnStreamOpen(_ context.Context, id int64, _ string) error {
 	c.p.openStream(id)
@@ -70,9 +111,6 @@ func (c callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) er
 	st := p.streams[id]
 	n := p.nodes[st.node]
 	typeURL := req.GetTypeUrl()
-	if r := p.roleSnaps[n.role]; r != nil {
-		internNames(req.ResourceNames, r.types[typeURL])
-	}
 	if req.GetErrorDetail() != nil {
 		held, ok := p.recordNACKLocked(st, n, typeURL, req.GetResponseNonce(), req.GetErrorDetail().GetMessage())
 		if ok && p.holdNACKs {
@@ -88,13 +126,8 @@ func (c callbacks) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) er
 	return nil
 }
 
-func (c callbacks) OnStreamResponse(_ context.Context, id int64, _ *discovery.DiscoveryRequest, resp *discovery.DiscoveryResponse) {
-	c.p.recordSent(id, resp.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo())
-}
-
 // The SotW and delta servers number their streams independently, both from 1: delta
-// streams are tracked under negative ids so the two never share an entry. The delta callbacks
-// are called by deltaServer as go-control-plane's delta server called them.
+// streams are tracked under negative ids so the two never share an entry.
 func deltaID(id int64) int64 { return -id }
 
 func (c callbacks) OnDeltaStreamOpen(_ context.Context, id int64, _ string) error {
@@ -131,10 +164,6 @@ func (c callbacks) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryR
 		p.convergedLocked(st.node, n)
 	}
 	return nil
-}
-
-func (c callbacks) OnStreamDeltaResponse(id int64, _ *discovery.DeltaDiscoveryRequest, resp *discovery.DeltaDiscoveryResponse) {
-	c.p.recordSent(deltaID(id), resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo())
 }
 
 func (p *Publisher) openStream(id int64) {

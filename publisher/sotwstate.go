@@ -1,0 +1,219 @@
+package publisher
+
+import (
+	"slices"
+
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// sotwFullState are the types whose every state-of-the-world response must carry every
+// resource the client asked for: the xDS protocol reads a Listener or Cluster missing from a
+// response as deleted. Of the other types a response needs to carry only what changed.
+var sotwFullState = map[string]bool{resource.ListenerType: true, resource.ClusterType: true}
+
+// sotwType is what a state-of-the-world stream knows of one type. Like a delta stream's
+// (deltastate.go) it is the prepared type last sent (base), which the client holds as far as it
+// asks for it, plus the names it asked for; never a version per resource.
+type sotwType struct {
+	// wildcard: every resource of the type; legacy: no name asked for yet, which the protocol
+	// reads as wildcard until the first name.
+	wildcard, legacy bool
+	subscribed       nameSet
+	base             *preparedType
+	// unsent are names of base the client asked for after base was sent: it does not hold them.
+	unsent map[string]struct{}
+
+	// nonce of the last response of the type; a request answering an older one is stale.
+	nonce string
+	// version is the version_info of the request waiting (watching) for the next change: the
+	// version the client runs, or the one it rejected (the NACK hold, nack.go).
+	version  string
+	watching bool
+}
+
+// update applies the names of a request (the whole list, as SotW requests carry it), with the
+// wildcard rules of the xDS protocol that go-control-plane's stream server applied.
+func (t *sotwType) update(names []string, current *preparedType) {
+	if t.legacy {
+		if len(names) == 0 {
+			return // still the implicit wildcard
+		}
+		t.legacy = false
+	}
+	wildcard := slices.Contains(names, explicitWildcard)
+	subscribed := newNameSet(names, current)
+	if !t.wildcard && t.base != nil && (subscribed.of == nil || subscribed.of != t.subscribed.of) {
+		subscribed.each(func(name string) {
+			if _, ok := t.base.byKey[name]; ok && !t.subscribed.has(name) {
+				t.markUnsent(name) // asked for anew: base has it, the client was not sent it
+			}
+		})
+	}
+	if !wildcard {
+		for name := range t.unsent {
+			if !subscribed.has(name) {
+				delete(t.unsent, name) // asked for anew later, it is marked again
+			}
+		}
+	} else if !t.wildcard && t.base != nil {
+		for _, name := range t.base.names {
+			if !t.subscribed.has(name) {
+				t.markUnsent(name)
+			}
+		}
+	}
+	t.subscribed, t.wildcard = subscribed, wildcard
+}
+
+// nameSet is the names a client asks for. Most clients ask for every resource of a type they
+// name (an Envoy names the endpoints of all its clusters, the routes of all its listeners):
+// then the set is that prepared type's own names, shared, not a map per stream.
+type nameSet struct {
+	own map[string]struct{}
+	of  *preparedType
+}
+
+// newNameSet is the set of names other than the wildcard, current's when they are exactly
+// its names; its own map otherwise, of current's strings where it has them.
+func newNameSet(names []string, current *preparedType) nameSet {
+	if current != nil && len(names) == len(current.names) {
+		seen := make([]bool, len(current.names))
+		n := 0
+		for _, name := range names {
+			i, ok := current.byKey[name]
+			if !ok || seen[i] {
+				break
+			}
+			seen[i] = true
+			n++
+		}
+		if n == len(current.names) {
+			return nameSet{of: current}
+		}
+	}
+	own := make(map[string]struct{}, len(names))
+	for _, name := range names {
+		if name == explicitWildcard {
+			continue
+		}
+		if current != nil {
+			if i, ok := current.byKey[name]; ok {
+				name = current.names[i]
+			}
+		}
+		own[name] = struct{}{}
+	}
+	return nameSet{own: own}
+}
+
+func (s nameSet) has(name string) bool {
+	if s.of != nil {
+		_, ok := s.of.byKey[name]
+		return ok
+	}
+	_, ok := s.own[name]
+	return ok
+}
+
+func (s nameSet) each(f func(string)) {
+	if s.of != nil {
+		for _, name := range s.of.names {
+			f(name)
+		}
+		return
+	}
+	for name := range s.own {
+		f(name)
+	}
+}
+
+func (t *sotwType) markUnsent(name string) {
+	if t.unsent == nil {
+		t.unsent = map[string]struct{}{}
+	}
+	t.unsent[name] = struct{}{}
+}
+
+// holds reports whether the client holds resource i of pt at its version.
+func (t *sotwType) holds(pt *preparedType, i int) bool {
+	if t.base == nil {
+		return false
+	}
+	name := pt.names[i]
+	if _, ok := t.unsent[name]; ok {
+		return false
+	}
+	j, ok := t.base.byKey[name]
+	return ok && t.base.delta[j].Version == pt.delta[i].Version
+}
+
+// sotwAnswer is a response to send: every resource of the type (all), the changes every
+// stream between the same two types sends (shared), or those listed.
+type sotwAnswer struct {
+	all       bool
+	shared    *typeDiff
+	resources []*anypb.Any
+}
+
+// answer returns what to send the client from pt, or false when it has it all.
+func (t *sotwType) answer(pt *preparedType) (sotwAnswer, bool) {
+	versionChanged := t.version != pt.version
+	if t.wildcard {
+		// Versions, not pointers: roles with the same resources of a type may share either
+		// of two prepared types for it (prepareRole's reuse), both with that version.
+		if !versionChanged && t.base != nil && t.base.version == pt.version && len(t.unsent) == 0 {
+			return sotwAnswer{}, false
+		}
+		return sotwAnswer{all: true}, true
+	}
+	var idx []int
+	if !sotwFullState[pt.typeURL] && t.base != nil && len(t.unsent) == 0 {
+		// The common case: what changed since base, computed once for every stream, as far
+		// as the client asks for it.
+		d := pt.diffFrom(t.base)
+		for _, res := range d.changed {
+			if t.subscribed.has(res.Name) {
+				idx = append(idx, pt.byKey[res.Name])
+			}
+		}
+		switch {
+		case len(idx) == 0 && !versionChanged:
+			return sotwAnswer{}, false
+		case len(idx) == len(d.changed):
+			return sotwAnswer{shared: d}, true
+		}
+	} else {
+		var named []int
+		t.subscribed.each(func(name string) {
+			i, ok := pt.byKey[name]
+			if !ok {
+				return
+			}
+			named = append(named, i)
+			if !t.holds(pt, i) {
+				idx = append(idx, i)
+			}
+		})
+		if len(idx) == 0 && !versionChanged {
+			return sotwAnswer{}, false
+		}
+		if sotwFullState[pt.typeURL] {
+			if len(named) == len(pt.all) {
+				return sotwAnswer{all: true}, true
+			}
+			idx = named
+		}
+		slices.Sort(idx)
+	}
+	a := sotwAnswer{resources: make([]*anypb.Any, len(idx))}
+	for j, i := range idx {
+		a.resources[j] = pt.all[i]
+	}
+	return a, true
+}
+
+// sent records that the client was sent pt: it holds pt as far as it asks for it.
+func (t *sotwType) sent(pt *preparedType, nonce string) {
+	t.base, t.unsent, t.nonce, t.watching = pt, nil, nonce, false
+}
