@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"testing"
+	"time"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -10,39 +11,53 @@ import (
 	"github.com/signalbox/signalbox/compiler"
 )
 
-// A prepared response goes out as the shared body plus its nonce, and decodes to exactly the
-// message the standard codec would have sent; any other response is marshalled normally.
+// A shared response goes out as the shared body plus its nonce, and decodes to exactly the
+// message the standard codec would have sent; any other message is marshalled normally.
 func TestSharedCodecBytes(t *testing.T) {
-	s := snapshot("a", role(compiler.SidecarRole, nil, "a", "reviews", "ratings"))
-	roles, err := prepareRoles(s, nil)
+	a := role(compiler.SidecarRole, nil, "a", "reviews", "ratings")
+	older, err := prepareRoles(snapshot("a", a), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := newBodyRegistry()
-	reg.set(roles)
-	codec := newSharedCodec(reg)
-	pt := roles[compiler.SidecarRole].types[resource.ClusterType]
-
-	shared := &discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: pt.all, TypeUrl: resource.ClusterType, Nonce: "42"}
-	subset := &discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: pt.all[:1], TypeUrl: resource.ClusterType, Nonce: "43"}
-	stale := &discovery.DiscoveryResponse{VersionInfo: "other", Resources: pt.all, TypeUrl: resource.ClusterType, Nonce: "44"}
-	for name, msg := range map[string]*discovery.DiscoveryResponse{"shared": shared, "subset": subset, "stale": stale} {
-		out, err := codec.Marshal(msg)
+	newer, err := prepareRoles(snapshot("b", retimed(a, "ratings", 3*time.Second)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := newer[compiler.SidecarRole].types[resource.ClusterType]
+	d := pt.diffFrom(older[compiler.SidecarRole].types[resource.ClusterType])
+	if len(d.changed) != 1 {
+		t.Fatalf("%d clusters changed, want 1", len(d.changed))
+	}
+	codec := newSharedCodec()
+	check := func(name string, v any, want, got proto.Message, buffers int) {
+		t.Helper()
+		out, err := codec.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := len(out); (name == "shared") != (got == 2) {
-			t.Errorf("%s: %d buffers; only the full prepared response is body + nonce", name, got)
+		if len(out) != buffers {
+			t.Errorf("%s: %d buffers, want %d", name, len(out), buffers)
 		}
-		var back discovery.DiscoveryResponse
-		if err := proto.Unmarshal(out.Materialize(), &back); err != nil {
+		if err := proto.Unmarshal(out.Materialize(), got); err != nil {
 			t.Fatal(err)
 		}
-		if !proto.Equal(&back, msg) {
-			t.Errorf("%s: decoded %v, want %v", name, &back, msg)
+		if !proto.Equal(got, want) {
+			t.Errorf("%s: decoded %v, want %v", name, got, want)
 		}
 	}
-	if reg.lookup(shared) == nil || &reg.lookup(shared)[0] != &pt.sotwBody()[0] {
-		t.Error("the body is not shared between lookups")
+	check("sotw whole type", &encodedResponse{body: pt.sotwBody(), nonce: "42"},
+		&discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: pt.all, TypeUrl: resource.ClusterType, Nonce: "42"},
+		&discovery.DiscoveryResponse{}, 2)
+	check("sotw changes", &encodedResponse{body: d.encodedSotw(pt), nonce: "43"},
+		&discovery.DiscoveryResponse{VersionInfo: pt.version, Resources: pt.all[pt.byKey["ratings"] : pt.byKey["ratings"]+1], TypeUrl: resource.ClusterType, Nonce: "43"},
+		&discovery.DiscoveryResponse{}, 2)
+	check("delta changes", &encodedResponse{body: d.encoded(pt), nonce: "44"},
+		&discovery.DeltaDiscoveryResponse{SystemVersionInfo: pt.version, Resources: d.changed, TypeUrl: resource.ClusterType, Nonce: "44"},
+		&discovery.DeltaDiscoveryResponse{}, 2)
+	plain := &discovery.DiscoveryResponse{VersionInfo: "v", Resources: pt.all[:1], TypeUrl: resource.ClusterType, Nonce: "45"}
+	check("any other", plain, plain, &discovery.DiscoveryResponse{}, 1)
+
+	if pt.diffFrom(older[compiler.SidecarRole].types[resource.ClusterType]) != d || &d.encoded(pt)[0] != &d.encoded(pt)[0] {
+		t.Error("the changes between two types are not shared")
 	}
 }

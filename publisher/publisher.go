@@ -20,8 +20,6 @@ type Publisher struct {
 	cfg   Config
 	log   *slog.Logger
 	cache *sharedCache
-	// bodies lets the gRPC codec send prepared SotW responses without marshalling (codec.go).
-	bodies *bodyRegistry
 
 	xdsLn, adminLn net.Listener
 	grpc           *grpc.Server
@@ -116,7 +114,6 @@ func New(cfg Config) (*Publisher, error) {
 		p.keyring = string(b)
 	}
 	p.cache = newSharedCache()
-	p.bodies = newBodyRegistry()
 	return p, nil
 }
 

@@ -58,7 +58,6 @@ func (p *Publisher) checkRoleRejectedLocked(role string) {
 		if r := s.Role(role); r != nil {
 			if pr, err := prepareRole(r, reuseKeys(p.roleSnaps)); err == nil {
 				rej.fallback = pr
-				p.bodies.add(pr)
 			}
 		}
 	}

@@ -185,7 +185,6 @@ func (p *Publisher) publishEntry(s *compiler.Snapshot, meta HistoryEntry, record
 		}
 	}
 	p.mu.Unlock()
-	p.bodies.set(roles)
 	p.metrics.published(s.Version, s.Commit, meta.CommittedAt, now)
 	if record && p.store != nil {
 		if err := p.store.record(s, e); err != nil {

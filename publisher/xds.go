@@ -15,7 +15,7 @@ import (
 
 func newGRPCServer(ctx context.Context, p *Publisher) *grpc.Server {
 	gs := grpc.NewServer(
-		grpc.ForceServerCodecV2(newSharedCodec(p.bodies)),
+		grpc.ForceServerCodecV2(newSharedCodec()),
 		// Keepalives find proxies that vanished without closing their stream, so /status stops
 		// counting them as connected.
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
