@@ -176,3 +176,26 @@ func TestSotwResumeAtVersionServing(t *testing.T) {
 		t.Errorf("after r1 changed: %v, want [r1]", got)
 	}
 }
+
+// Two roles with the same clusters share a cluster version, and a publish may give a role
+// either's prepared type for it: a wildcard client is not sent clusters again for that, only
+// the routes that changed.
+func TestSotwSameVersionOtherPreparedType(t *testing.T) {
+	gw := map[string]string{"istio": "ingressgateway"}
+	snap := func(tag string) *compiler.Snapshot {
+		return snapshot(tag, role(compiler.SidecarRole, nil, tag, "ratings", "reviews"), role("gateway/istio=ingressgateway", gw, tag, "ratings", "reviews"))
+	}
+	p := startServing(t, snap("a"))
+	c := dialSotw(t, p.XDSAddr(), "same-version")
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType})
+	c.next()
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType})
+	c.next()
+	for _, tag := range []string{"b", "c", "d", "e", "f", "g"} {
+		p.publish(snap(tag))
+		if resp := c.next(); resp.TypeUrl != resource.RouteType {
+			t.Fatalf("publish %s: sent %s, want routes only", tag, resp.TypeUrl)
+		}
+	}
+	c.none("after the last publish")
+}
