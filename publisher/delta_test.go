@@ -299,3 +299,24 @@ func TestDeltaWildcardChangesAndRemovals(t *testing.T) {
 	p.publish(snapshot("b", retimed(role(compiler.SidecarRole, nil, "b", "ratings", "reviews"), "reviews", 5*time.Second)))
 	cs[0].none("a publish of the version serving")
 }
+
+// A client naming every resource of a type shares the type's names; unsubscribing one of them
+// then stops its changes, and the others' still come.
+func TestDeltaNamingEveryResource(t *testing.T) {
+	a := role(compiler.SidecarRole, nil, "a", "ratings", "reviews")
+	p := startServing(t, snapshot("a", a))
+	c := dialDelta(t, p.XDSAddr(), "naming-all")
+	c.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType, ResourceNamesSubscribe: []string{"ratings", "reviews"}})
+	if got := resourceNames(c.next()); len(got) != 2 {
+		t.Fatalf("first: %v", got)
+	}
+	c.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType, ResourceNamesUnsubscribe: []string{"ratings"}})
+	c.none("after unsubscribing") // and the stream has read the request before the publish
+	b := retimed(a, "ratings", 3*time.Second)
+	p.publish(snapshot("b", b))
+	c.none("a change to the name unsubscribed")
+	p.publish(snapshot("c", retimed(b, "reviews", 3*time.Second)))
+	if got := resourceNames(c.next()); !slices.Equal(got, []string{"reviews"}) {
+		t.Errorf("after reviews changed: %v, want [reviews]", got)
+	}
+}

@@ -21,7 +21,7 @@ type deltaType struct {
 	// wildcard: every resource of the type; legacy: no name asked for yet, which the protocol
 	// reads as wildcard until the first name.
 	wildcard, legacy bool
-	subscribed       map[string]struct{} // names asked for explicitly
+	subscribed       nameSet // names asked for explicitly
 	base             *preparedType
 	held             map[string]string
 
@@ -62,18 +62,10 @@ func (t *deltaType) update(subscribe, unsubscribe []string, current *preparedTyp
 			}
 			continue
 		}
-		if _, ok := t.subscribed[name]; ok {
+		if t.subscribed.has(name) {
 			continue
 		}
-		if t.subscribed == nil {
-			t.subscribed = map[string]struct{}{}
-		}
-		if current != nil {
-			if i, ok := current.byKey[name]; ok {
-				name = current.names[i]
-			}
-		}
-		t.subscribed[name] = struct{}{}
+		t.subscribed.add(name, current)
 		if _, ok := t.held[name]; !ok && !t.wildcard && t.base != nil {
 			if _, inBase := t.base.byKey[name]; inBase {
 				t.setHeld(name, notHeld) // base has it, but the client was never sent it
@@ -85,14 +77,17 @@ func (t *deltaType) update(subscribe, unsubscribe []string, current *preparedTyp
 			t.wildcard = false
 			continue
 		}
-		if _, ok := t.subscribed[name]; ok && t.wildcard {
+		if t.subscribed.has(name) && t.wildcard {
 			// Still covered by the wildcard: the client must be sent it again (or told it is
 			// gone), as if it had changed.
 			t.setHeld(name, "")
 		} else {
 			delete(t.held, name)
 		}
-		delete(t.subscribed, name)
+		t.subscribed.remove(name)
+	}
+	if len(subscribe) > 0 {
+		t.subscribed.compact(current)
 	}
 }
 
@@ -104,7 +99,7 @@ func (t *deltaType) widen() {
 		return
 	}
 	for _, name := range t.base.names {
-		_, named := t.subscribed[name]
+		named := t.subscribed.has(name)
 		if _, ok := t.held[name]; !ok && !named {
 			t.setHeld(name, notHeld)
 		}
@@ -177,7 +172,7 @@ func (t *deltaType) changes(pt *preparedType) deltaChanges {
 		}
 	} else {
 		var idx []int
-		for name := range t.subscribed {
+		t.subscribed.each(func(name string) {
 			i, ok := pt.byKey[name]
 			v, held := t.known(name)
 			switch {
@@ -186,7 +181,7 @@ func (t *deltaType) changes(pt *preparedType) deltaChanges {
 			case !ok && held:
 				c.removed = append(c.removed, name)
 			}
-		}
+		})
 		slices.Sort(idx)
 		for _, i := range idx {
 			c.changed = append(c.changed, pt.delta[i])
@@ -200,12 +195,12 @@ func (t *deltaType) changes(pt *preparedType) deltaChanges {
 func (t *deltaType) filter(d *typeDiff) deltaChanges {
 	var c deltaChanges
 	for _, res := range d.changed {
-		if _, ok := t.subscribed[res.Name]; ok {
+		if t.subscribed.has(res.Name) {
 			c.changed = append(c.changed, res)
 		}
 	}
 	for _, name := range d.removed {
-		if _, ok := t.subscribed[name]; ok {
+		if t.subscribed.has(name) {
 			c.removed = append(c.removed, name)
 		}
 	}

@@ -104,3 +104,116 @@ func reuseKeys(roles map[string]*preparedRole) map[string]*preparedType {
 	}
 	return out
 }
+
+// nameSet is the names a client asks for. Most clients ask for every resource of a type they
+// name (an Envoy names the endpoints of all its clusters, the routes of all its listeners):
+// then the set is that prepared type's own names, shared, not a map per stream. The strings
+// of an own map are a prepared type's where it has the name, not copies per stream.
+type nameSet struct {
+	own map[string]struct{}
+	of  *preparedType
+}
+
+// newNameSet is the set of names other than the wildcard, current's when they are exactly
+// its names; its own map otherwise, of current's strings where it has them.
+func newNameSet(names []string, current *preparedType) nameSet {
+	if current != nil && len(names) == len(current.names) {
+		seen := make([]bool, len(current.names))
+		n := 0
+		for _, name := range names {
+			i, ok := current.byKey[name]
+			if !ok || seen[i] {
+				break
+			}
+			seen[i] = true
+			n++
+		}
+		if n == len(current.names) {
+			return nameSet{of: current}
+		}
+	}
+	own := make(map[string]struct{}, len(names))
+	for _, name := range names {
+		if name == explicitWildcard {
+			continue
+		}
+		if current != nil {
+			if i, ok := current.byKey[name]; ok {
+				name = current.names[i]
+			}
+		}
+		own[name] = struct{}{}
+	}
+	return nameSet{own: own}
+}
+
+func (s nameSet) has(name string) bool {
+	if s.of != nil {
+		_, ok := s.of.byKey[name]
+		return ok
+	}
+	_, ok := s.own[name]
+	return ok
+}
+
+func (s nameSet) each(f func(string)) {
+	if s.of != nil {
+		for _, name := range s.of.names {
+			f(name)
+		}
+		return
+	}
+	for name := range s.own {
+		f(name)
+	}
+}
+
+// add adds a name, of current's strings if it has it.
+func (s *nameSet) add(name string, current *preparedType) {
+	if s.has(name) {
+		return
+	}
+	s.materialize()
+	if current != nil {
+		if i, ok := current.byKey[name]; ok {
+			name = current.names[i]
+		}
+	}
+	if s.own == nil {
+		s.own = map[string]struct{}{}
+	}
+	s.own[name] = struct{}{}
+}
+
+func (s *nameSet) remove(name string) {
+	if !s.has(name) {
+		return
+	}
+	s.materialize()
+	delete(s.own, name)
+}
+
+// materialize turns a shared set into an own map, to change it.
+func (s *nameSet) materialize() {
+	if s.of == nil {
+		return
+	}
+	own := make(map[string]struct{}, len(s.of.names))
+	for _, name := range s.of.names {
+		own[name] = struct{}{}
+	}
+	*s = nameSet{own: own}
+}
+
+// compact shares current's names when the set is exactly them.
+func (s *nameSet) compact(current *preparedType) {
+	if s.of != nil || current == nil || len(s.own) != len(current.names) {
+		return
+	}
+	for name := range s.own {
+		if _, ok := current.byKey[name]; !ok {
+			return
+		}
+	}
+	*s = nameSet{of: current}
+}

@@ -66,68 +66,6 @@ func (t *sotwType) update(names []string, current *preparedType) {
 	t.subscribed, t.wildcard = subscribed, wildcard
 }
 
-// nameSet is the names a client asks for. Most clients ask for every resource of a type they
-// name (an Envoy names the endpoints of all its clusters, the routes of all its listeners):
-// then the set is that prepared type's own names, shared, not a map per stream.
-type nameSet struct {
-	own map[string]struct{}
-	of  *preparedType
-}
-
-// newNameSet is the set of names other than the wildcard, current's when they are exactly
-// its names; its own map otherwise, of current's strings where it has them.
-func newNameSet(names []string, current *preparedType) nameSet {
-	if current != nil && len(names) == len(current.names) {
-		seen := make([]bool, len(current.names))
-		n := 0
-		for _, name := range names {
-			i, ok := current.byKey[name]
-			if !ok || seen[i] {
-				break
-			}
-			seen[i] = true
-			n++
-		}
-		if n == len(current.names) {
-			return nameSet{of: current}
-		}
-	}
-	own := make(map[string]struct{}, len(names))
-	for _, name := range names {
-		if name == explicitWildcard {
-			continue
-		}
-		if current != nil {
-			if i, ok := current.byKey[name]; ok {
-				name = current.names[i]
-			}
-		}
-		own[name] = struct{}{}
-	}
-	return nameSet{own: own}
-}
-
-func (s nameSet) has(name string) bool {
-	if s.of != nil {
-		_, ok := s.of.byKey[name]
-		return ok
-	}
-	_, ok := s.own[name]
-	return ok
-}
-
-func (s nameSet) each(f func(string)) {
-	if s.of != nil {
-		for _, name := range s.of.names {
-			f(name)
-		}
-		return
-	}
-	for name := range s.own {
-		f(name)
-	}
-}
-
 func (t *sotwType) markUnsent(name string) {
 	if t.unsent == nil {
 		t.unsent = map[string]struct{}{}
