@@ -4,20 +4,22 @@
 // result over xDS v3 (ADS, state-of-the-world and delta). Each proxy gets the snapshot of the
 // role its node selects (labels; proxyless gRPC clients by user agent).
 //
-// Serving (xdscache.go, prepared.go): every publish serializes each role's resources once;
-// all streams of all proxies of that role are answered from those shared bytes, through a
-// cache.Cache of our own behind go-control-plane's SotW and delta stream servers. Versions
-// are per type and content digests, so a route-only commit re-sends routes only (delta: the
-// changed resources only), two replicas on the same commit serve identical versions, and a
-// proxy that reconnects holding them is sent nothing.
+// Serving (prepared.go, sotw.go, delta.go): every publish serializes each role's resources
+// once; all streams of all proxies of that role are answered from those shared bytes by the
+// publisher's own SotW and delta stream loops, which keep per stream the prepared type last
+// sent rather than a version per resource, and share the changes between two prepared types.
+// Versions are per type and content digests, so a route-only commit re-sends routes only (the
+// changed resources only, to delta clients and to SotW clients naming routes), two replicas on
+// the same commit serve identical versions, and a proxy that reconnects holding them is sent
+// nothing.
 //
 // It tracks what every proxy has applied, from the ACKs and NACKs on its streams, and
 // reports it on an admin HTTP server (/healthz, /status, /history, /metrics, /hooks/git). The
 // FetchStatus, Wait and FetchHistory helpers are the client side, for the CLI.
 //
-// NACKs (nack.go, rolereject.go): go-control-plane's state-of-the-world server answers a NACK
-// by sending the same version again at once, so a proxy that rejects a snapshot would loop;
-// the publisher holds the NACKed version per stream until a different snapshot is published.
+// NACKs (nack.go, rolereject.go): answered as it stands, a state-of-the-world NACK would get
+// the same version again at once, so a proxy that rejects a snapshot would loop; the
+// publisher holds the NACKed version per stream until a different snapshot is published.
 // When every connected proxy of a role rejects the version serving, the role is reported and
 // new proxies of it get the version it last applied.
 //

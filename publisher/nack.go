@@ -4,21 +4,21 @@ import "time"
 
 // The NACK hold.
 //
-// go-control-plane's state-of-the-world server hands every request to the cache as a new
-// watch. A NACK carries the version the proxy still runs (the one before the rejected push),
-// and the cache answers any watch whose version differs from the snapshot's by sending the
-// snapshot at once: the proxy rejects it again, and the two loop (thousands of round trips a
-// second per proxy).
+// A state-of-the-world stream (sotw.go) answers a request whose version differs from the
+// version serving. A NACK carries the version the proxy still runs (the one before the
+// rejected push), so answered as it stands it would get the same snapshot at once: the proxy
+// rejects it again, and the two loop (thousands of round trips a second per proxy), as they
+// do with go-control-plane's stream server.
 //
-// The stream server calls OnStreamRequest with the very request it then passes to
-// CreateWatch, so the callback rewrites a NACK's version_info to the version that was
-// rejected, looked up by its response_nonce. The cache then sees the proxy "at" the snapshot's
-// version, finds every resource already returned on this stream, and parks the watch until a
-// snapshot with a different version of that type is set. The hold is per stream: a proxy that
-// reconnects is sent the current snapshot once more, and NACKs it once more.
+// The stream calls OnStreamRequest with the very request it then acts on, so the callback
+// rewrites a NACK's version_info to the version that was rejected, looked up by its
+// response_nonce. The stream then sees the proxy "at" the version serving, holding what it was
+// sent, and waits for a snapshot with a different version of that type. The hold is per
+// stream: a proxy that reconnects is sent the current snapshot once more, and NACKs it once
+// more.
 //
-// Delta xDS needs no hold: its server records what it sent per resource and sends only
-// changes, so a NACK alone produces no response.
+// Delta xDS needs no hold: a delta stream (delta.go) counts what it sent as held and sends
+// only changes, so a NACK alone produces no response.
 
 // recordNACKLocked notes a NACK of the response with this nonce on stream st and returns the
 // rejected per-type version, to hold. A NACK of a response that is no longer the stream's last
