@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -41,6 +40,12 @@ type h1Conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	idleAt time.Time
+
+	// hdr is the header map of every response the connection's own parser reads: a map per
+	// response was the largest cost of parsing one. The forwarder reads a response's header
+	// only before its body, and the connection is reused only after the body's end, so the
+	// next response never clears a map still in use. Value slices are per response.
+	hdr http.Header
 }
 
 // errClientGone fails an upstream exchange whose client closed its connection.
@@ -82,7 +87,8 @@ func (t *h1Transport) get(ctx context.Context, addr string) (c *h1Conn, reused b
 	if err != nil {
 		return nil, false, err
 	}
-	return &h1Conn{t: t, addr: addr, conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096)}, false, nil
+	return &h1Conn{t: t, addr: addr, conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096),
+		hdr: make(http.Header, 8)}, false, nil
 }
 
 func (t *h1Transport) put(c *h1Conn) {
@@ -271,7 +277,8 @@ func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool
 }
 
 // h1Response is what the lean transport allocates per response read by its own parser: the
-// response, its body and the first value slices of its header, in one object.
+// response, its body and the first value slices of its header, in one object. Its Header is
+// the connection's map (see h1Conn.hdr): valid until the body has been read or closed.
 type h1Response struct {
 	resp http.Response
 	body h1Body
@@ -314,7 +321,8 @@ func (c *h1Conn) readResponse(req *http.Request) (resp *http.Response, x *h1Resp
 // net/http's parser.
 func (c *h1Conn) parseBuffered(buf []byte, req *http.Request) *h1Response {
 	x := new(h1Response)
-	h := make(http.Header, bytes.Count(buf, newline)-2)
+	h := c.hdr
+	clear(h)
 	vals := x.vals[:0]
 	var head h1ResponseHead
 	if !parseResponseHead(string(buf), req.Method, h, &vals, &head) {
@@ -333,7 +341,6 @@ func (c *h1Conn) parseBuffered(buf []byte, req *http.Request) *h1Response {
 	return x
 }
 
-var newline = []byte{'\n'} // bytes.Count of one byte is the vectorized count
 
 // h1Body returns the connection to the pool once the response body has been read to its end,
 // and closes it when the body is abandoned early.
