@@ -35,16 +35,24 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 }
 
-// TestFanOutSmall keeps the harness working: a few clients of each kind converge.
+// TestFanOutSmall keeps the harness working: a few clients of each kind converge. A one-route
+// change sends the publisher's delta clients, and its SotW clients naming their routes, the
+// changed RouteConfiguration only: a few percent of a full push at 10 services.
 func TestFanOutSmall(t *testing.T) {
 	for _, baseline := range []bool{false, true} {
 		for _, d := range []bool{false, true} {
-			res, err := Run(context.Background(), Config{Clients: 5, Services: 10, Rounds: 2, Delta: d, Baseline: baseline, Timeout: 20 * time.Second})
-			if err != nil {
-				t.Fatalf("%s/%s: %v", res.Server(), res.Mode(), err)
-			}
-			if res.ChangeBytes <= 0 || res.ChangeBytes >= res.FullPushBytes {
-				t.Errorf("%s/%s: a one-route change sent %.0f B per client, a full push %.0f B", res.Server(), res.Mode(), res.ChangeBytes, res.FullPushBytes)
+			for _, byName := range []bool{false, true} {
+				res, err := Run(context.Background(), Config{Clients: 5, Services: 10, Rounds: 2, Delta: d, ByName: byName,
+					Baseline: baseline, Timeout: 20 * time.Second})
+				if err != nil {
+					t.Fatalf("%s/%s: %v", res.Server(), res.Mode(), err)
+				}
+				if res.ChangeBytes <= 0 || res.ChangeBytes >= res.FullPushBytes {
+					t.Errorf("%s/%s: a one-route change sent %.0f B per client, a full push %.0f B", res.Server(), res.Mode(), res.ChangeBytes, res.FullPushBytes)
+				}
+				if !baseline && (d || byName) && res.ChangeBytes*20 > res.FullPushBytes {
+					t.Errorf("%s/%s: a one-route change sent %.0f B per client, over 5%% of a full push (%.0f B)", res.Server(), res.Mode(), res.ChangeBytes, res.FullPushBytes)
+				}
 			}
 		}
 	}
