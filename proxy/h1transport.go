@@ -341,7 +341,6 @@ func (c *h1Conn) parseBuffered(buf []byte, req *http.Request) *h1Response {
 	return x
 }
 
-
 // h1Body returns the connection to the pool once the response body has been read to its end,
 // and closes it when the body is abandoned early.
 type h1Body struct {

@@ -118,7 +118,7 @@ func TestListenerLifecycle(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	set("l1", httpListener("a", "0.0.0.0", 8080, "r"), httpListener("b", "0.0.0.0", 8081, "r"))
-	waitVersions(t, p, map[string]string{lds: "l1", rds: "r1"})
+	waitVersions(t, p, map[string]string{lds: "l1", rds: "r1", cds: "c1", eds: "e1"}) // the first routes are served before their endpoints arrive
 	a1, b1 := p.ListenerAddr("a"), p.ListenerAddr("b")
 	c := newClient()
 	defer c.CloseIdleConnections()
