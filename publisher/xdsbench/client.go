@@ -138,10 +138,7 @@ func (c *Client) runSotw(ctx context.Context, conn *grpc.ClientConn) error {
 		if err := s.RecvMsg(&raw); err != nil {
 			return err
 		}
-		resp, err := parseSotw(raw.data)
-		if err != nil {
-			return err
-		}
+		resp := raw.resp
 		c.mu.Lock()
 		c.countLocked(resp.typeURL, resp.resources, resp.size)
 		c.versions[resp.typeURL] = resp.version
@@ -186,14 +183,11 @@ func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
 		}
 	}
 	for {
-		var raw rawMessage
+		raw := rawMessage{delta: true, track: !c.Forget}
 		if err := s.RecvMsg(&raw); err != nil {
 			return err
 		}
-		resp, err := parseDelta(raw.data, !c.Forget)
-		if err != nil {
-			return err
-		}
+		resp := raw.resp
 		c.mu.Lock()
 		c.countLocked(resp.typeURL, resp.resources, resp.size)
 		if !c.Forget {
