@@ -17,10 +17,12 @@ import (
 )
 
 // h1Server serves HTTP/1.x on a listener's socket itself and hands every connection that opens
-// with the HTTP/2 preface to the listener's http.Server (h2c). Parsing stays net/http's
-// (http.ReadRequest); what it saves is net/http's per-request work that a proxy does not need:
-// a goroutine and a read per request to watch for the client going away, a context and a
-// response object per request, and a buffered writer per connection that is flushed twice.
+// with the HTTP/2 preface to the listener's http.Server (h2c). Plain request heads are parsed
+// in place into a request reused per connection (h1parse.go), others by http.ReadRequest.
+// What it saves is net/http's per-request work that a proxy does not need: a goroutine and a
+// read per request to watch for the client going away, a textproto reader, header map,
+// request, context and response object per request, and a buffered writer per connection
+// that is flushed twice.
 type h1Server struct {
 	handler http.Handler
 	h2      *chanListener // connections for the http.Server

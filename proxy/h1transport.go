@@ -14,9 +14,10 @@ import (
 
 // h1Transport is a lean HTTP/1.1 client for the shared upstream pool. It does what
 // http.Transport does for the proxy's common case — a keep-alive connection per request in
-// flight, the request written with one write, the response parsed by net/http — without the
-// two goroutines and channel hand-offs http.Transport spends on every request. A request it
-// does not handle (a body of unknown length, trailers, Expect) goes to fallback.
+// flight, the request written with one write, a plain response head parsed in place
+// (h1parse.go; others by http.ReadResponse) — without the two goroutines and channel
+// hand-offs http.Transport spends on every request. A request it does not handle (a body of
+// unknown length, trailers, Expect) goes to fallback.
 type h1Transport struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	fallback http.RoundTripper
