@@ -8,11 +8,11 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 )
 
-// typeDiff is what a wildcard delta stream holding one prepared type is sent to move to
-// another: the resources whose per-resource version differs, and the names that went away.
-// Every stream of a role moves between the same two types at a publish, so the changes are
-// computed once and their response encoded once (but for the nonce, which the codec appends),
-// however many streams send them.
+// typeDiff is what a client holding one prepared type lacks of another: the resources whose
+// per-resource version differs, and the names that went away. Every stream of a role moves
+// between the same two types at a publish, so the changes are computed once, and their
+// response (delta, or SotW for subscribers to names) encoded once but for the nonce, which the
+// codec appends, however many streams send them.
 type typeDiff struct {
 	once    sync.Once
 	changed []*discovery.Resource

@@ -36,12 +36,13 @@ type preparedType struct {
 	// its bytes), so a delta stream is sent only the resources whose bytes changed.
 	delta []*discovery.Resource
 
-	// body is the SotW response for all, without a nonce, encoded on first use (codec.go).
+	// body is the SotW response for all, without a nonce, encoded on first use: what every
+	// wildcard SotW stream sends, with its nonce appended by the codec (codec.go).
 	bodyOnce sync.Once
 	body     []byte
 
-	// id tells prepared types apart without holding on to them: delta changes are cached per
-	// older type's id (deltadiff.go), so a type never keeps its predecessors alive.
+	// id tells prepared types apart without holding on to them: the changes from an older
+	// type are cached per its id (deltadiff.go), so a type never keeps its predecessors alive.
 	id      uint64
 	diffMu  sync.Mutex
 	diffs   map[uint64]*typeDiff
