@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -141,4 +143,54 @@ func rawExchange2(t *testing.T, addr, raw string, wait time.Duration) string {
 	io.WriteString(c, raw)
 	b, _ := io.ReadAll(c)
 	return string(b)
+}
+
+// TestLeanServerIdleTimeout: the sweep closes a keep-alive connection left idle for the idle
+// timeout, and never one whose request is still being served.
+func TestLeanServerIdleTimeout(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(400 * time.Millisecond) // longer than the idle timeout
+		}
+		io.WriteString(w, "ok")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newH1Server(h, ln.Addr(), slog.New(slog.DiscardHandler))
+	s.idleTimeout, s.sweepEvery = 200*time.Millisecond, 20*time.Millisecond
+	go s.serve(ln)
+	t.Cleanup(func() {
+		ln.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s.shutdown(ctx)
+	})
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for _, path := range []string{"/slow", "/fast"} {
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: svc\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	idle := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection: read %v, want the server to close it", err)
+	}
+	if d := time.Since(idle); d < 150*time.Millisecond || d > 2*time.Second {
+		t.Errorf("idle connection closed after %v, want about 200ms", d)
+	}
 }
