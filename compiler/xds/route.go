@@ -9,19 +9,6 @@ import (
 	"github.com/signalbox/signalbox/compiler/ir"
 )
 
-// RouteConfiguration builds the route table of one listener.
-func RouteConfiguration(l *ir.Listener) (*route.RouteConfiguration, error) {
-	var vhosts []*route.VirtualHost
-	for _, vh := range l.VirtualHosts {
-		v, err := VirtualHost(vh, l.Proxyless)
-		if err != nil {
-			return nil, err
-		}
-		vhosts = append(vhosts, v)
-	}
-	return RouteConfigurationOf(l.RouteName, vhosts)
-}
-
 // RouteConfigurationOf assembles a route table from virtual hosts already built and validated
 // by VirtualHost, so a virtual host shared by several tables is built and checked once.
 func RouteConfigurationOf(name string, vhosts []*route.VirtualHost) (*route.RouteConfiguration, error) {
