@@ -84,8 +84,12 @@ func (s *deltaStream) handle(req *discovery.DeltaDiscoveryRequest) error {
 	} else {
 		t.update(req.GetResourceNamesSubscribe(), req.GetResourceNamesUnsubscribe(), current)
 	}
+	if req.GetErrorDetail() != nil {
+		t.reject(req.GetResponseNonce())
+	}
 	// Any request of a type (ACK, NACK or new names) opens the type for the next change; a
-	// NACK sends nothing by itself, since what it rejected counts as sent.
+	// NACK sends nothing by itself, since what it rejected counts as sent until a different
+	// version comes (deltaType.endHold).
 	t.watching = true
 	t.force = t.wildcard && req.GetResponseNonce() == ""
 	return s.respond(typeURL)
@@ -101,6 +105,7 @@ func (s *deltaStream) respond(typeURL string) error {
 	if pt == nil {
 		return nil // no snapshot yet, or a type the publisher does not serve
 	}
+	t.endHold(pt)
 	c := t.changes(pt)
 	if c.empty() && !t.force {
 		return nil
@@ -108,7 +113,7 @@ func (s *deltaStream) respond(typeURL string) error {
 	s.nonce++
 	nonce := strconv.FormatInt(s.nonce, 10)
 	s.p.recordSent(deltaID(s.id), typeURL, nonce, pt.version)
-	t.sent(pt)
+	t.sent(pt, nonce)
 	var msg any
 	if body := c.encoded(pt); body != nil {
 		msg = &encodedResponse{body: body, nonce: nonce}

@@ -206,7 +206,7 @@ func dialAndTake(t *testing.T, p *Publisher, id string) *discovery.DeltaDiscover
 }
 
 // A NACKed response is not sent again, and the status shows the NACK; the next publish sends
-// what changed since the rejected response.
+// what changed since the last response the client accepted: the refused change as well.
 func TestDeltaNACKHold(t *testing.T) {
 	a := role(compiler.SidecarRole, nil, "a", "ratings", "reviews")
 	p := startServing(t, snapshot("a", a))
@@ -230,8 +230,8 @@ func TestDeltaNACKHold(t *testing.T) {
 	})
 
 	p.publish(snapshot("c", retimed(b, "reviews", 4*time.Second)))
-	if got := resourceNames(c.next()); !slices.Equal(got, []string{"reviews"}) {
-		t.Errorf("after the next publish: sent %v, want [reviews]", got)
+	if got := resourceNames(c.next()); !slices.Equal(got, []string{"ratings", "reviews"}) {
+		t.Errorf("after the next publish: sent %v, want [ratings reviews] (the client refused the new ratings)", got)
 	}
 	eventually(t, "the proxy in sync after ACKing", func() bool {
 		px, _ := proxyStatus(p, "nacking")

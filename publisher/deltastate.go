@@ -1,6 +1,7 @@
 package publisher
 
 import (
+	"maps"
 	"slices"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -16,7 +17,8 @@ import (
 // reconnecting (initial_resource_versions), names it unsubscribed from while wildcard ("", so
 // they are sent again or reported removed), and names of base it subscribed to but was never
 // sent (notHeld). The state is the one sent, not the one ACKed: a NACKed response is not sent
-// again (the NACK hold), the next different one is.
+// again (the NACK hold), the next different one is, as the changes from what the client held
+// before the response it refused (before, with heldBefore), which the stream keeps for that.
 type deltaType struct {
 	// wildcard: every resource of the type; legacy: no name asked for yet, which the protocol
 	// reads as wildcard until the first name.
@@ -29,6 +31,37 @@ type deltaType struct {
 	// client has one response of a type in flight at most). force: answer even with nothing
 	// to send, so a wildcard client's first request completes its initialisation.
 	watching, force bool
+
+	// before and heldBefore are base and held as they were when the last response (nonce)
+	// was sent; rejected: the client NACKed it, so it still holds those.
+	before     *preparedType
+	heldBefore map[string]string
+	nonce      string
+	rejected   bool
+}
+
+// reject notes a NACK of the response with this nonce: the client runs what it held before.
+func (t *deltaType) reject(nonce string) {
+	if nonce == t.nonce && t.nonce != "" {
+		t.rejected = true
+	}
+}
+
+// endHold makes the state what the client holds once pt differs from the version it refused
+// (until then the stream holds, sending nothing, as the refused version counts as sent). What
+// changed in held since the NACK (names subscribed or dropped) stays.
+func (t *deltaType) endHold(pt *preparedType) {
+	if !t.rejected || (t.base != nil && t.base.version == pt.version) {
+		return
+	}
+	held := maps.Clone(t.heldBefore)
+	for name, v := range t.held {
+		if held == nil {
+			held = map[string]string{}
+		}
+		held[name] = v
+	}
+	t.base, t.held, t.rejected = t.before, held, false
 }
 
 // explicitWildcard is the name that subscribes to (or unsubscribes from) every resource.
@@ -212,7 +245,8 @@ func (t *deltaType) filter(d *typeDiff) deltaChanges {
 
 // sent records that the client was sent c for pt: it now holds pt as far as it subscribes to
 // it (a name of pt it did not ask for is marked when it does).
-func (t *deltaType) sent(pt *preparedType) {
+func (t *deltaType) sent(pt *preparedType, nonce string) {
 	t.watching, t.force = false, false
+	t.before, t.heldBefore, t.nonce, t.rejected = t.base, t.held, nonce, false
 	t.base, t.held = pt, nil
 }

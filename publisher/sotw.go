@@ -19,11 +19,12 @@ import (
 // response per type until the client's next request of it, the legacy wildcard, and the NACK
 // hold (the status callback rewrites a NACK's version to the one rejected).
 //
-// A wildcard subscriber is sent the whole type whenever its version changes, as the type's
-// pre-encoded body plus the nonce. A subscriber to names is sent the named resources whose
-// bytes it does not hold, all of them for Listener and Cluster; a new type version is always
-// sent, with no resources if none of its named ones changed, so the client ACKs the version
-// serving. A first request that carries the version serving is a client resuming a stream:
+// A client is sent the resources whose bytes it does not hold, of those it asks for (every one,
+// for a wildcard subscriber); all of them for the types whose responses must carry the whole
+// state (Listener, Cluster, and SRDS scopes: sotwFullState), as the type's pre-encoded body
+// plus the nonce when that is every resource. A new type version is always sent, with no
+// resources if none of the client's changed, so the client ACKs the version serving. After a
+// NACK the next different version is sent whole. A first request that carries the version serving is a client resuming a stream:
 // it holds what it names, and is sent nothing.
 type sotwServer struct {
 	p   *Publisher
@@ -94,6 +95,9 @@ func (s *sotwStream) handle(req *discovery.DiscoveryRequest) error {
 		return nil // answers an older response: a newer one is on its way
 	default:
 		t.update(req.GetResourceNames(), current)
+		if req.GetErrorDetail() != nil && t.base != nil {
+			t.rejected = true // a NACK of the last response: see sotwType.rejected
+		}
 	}
 	t.version, t.watching = req.GetVersionInfo(), true
 	return s.respond(typeURL)

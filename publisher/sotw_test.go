@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -198,4 +200,69 @@ func TestSotwSameVersionOtherPreparedType(t *testing.T) {
 		}
 	}
 	c.none("after the last publish")
+}
+
+// A wildcard subscriber to routes is sent only the route configurations that changed: the
+// protocol groups route responses as delta xDS does, and full state is for listeners,
+// clusters and scopes.
+func TestSotwWildcardRoutesOnlyChanged(t *testing.T) {
+	base := role(compiler.SidecarRole, nil, "a", "reviews")
+	p := startServing(t, snapshot("a", withRoutes(base, map[string]string{"r1": "a", "r2": "a", "r3": "a"})))
+	c := dialSotw(t, p.XDSAddr(), "wildcard-routes")
+	c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType})
+	if got := names(t, c.next()); !slices.Equal(got, []string{"r1", "r2", "r3"}) {
+		t.Fatalf("first: %v", got)
+	}
+	b := withRoutes(base, map[string]string{"r1": "a", "r2": "b", "r3": "a", "r4": "a"})
+	p.publish(snapshot("b", b))
+	resp := c.next()
+	if got := names(t, resp); !slices.Equal(got, []string{"r2", "r4"}) || resp.VersionInfo != b.Versions[resource.RouteType] {
+		t.Errorf("after r2 changed and r4 appeared: %v at %s, want [r2 r4] at %s", got, resp.VersionInfo, b.Versions[resource.RouteType])
+	}
+	// Back to a version the client held before: the routes that differ from what it holds.
+	p.publish(snapshot("c", withRoutes(base, map[string]string{"r1": "a", "r2": "a", "r3": "a", "r4": "a"})))
+	if got := names(t, c.next()); !slices.Equal(got, []string{"r2"}) {
+		t.Errorf("after r2 reverted: %v, want [r2]", got)
+	}
+}
+
+// After a NACK the client still runs what it held before the refused response: the next
+// version sends it everything it asks for, not the changes from what it refused (which would
+// leave it without the refused response's good part).
+func TestSotwAfterNACKNextVersionWhole(t *testing.T) {
+	base := role(compiler.SidecarRole, nil, "a", "reviews")
+	p := startServing(t, snapshot("a", withRoutes(base, map[string]string{"r1": "a", "r2": "a", "r3": "a"})))
+	for _, wildcard := range []bool{false, true} {
+		c := dialSotw(t, p.XDSAddr(), fmt.Sprintf("nack-then-whole-%v", wildcard))
+		routes := []string{"r1", "r2", "r3"}
+		if wildcard {
+			routes = nil
+		}
+		c.send(&discovery.DiscoveryRequest{TypeUrl: resource.RouteType, ResourceNames: routes})
+		c.next(routes...)
+
+		// r1 and r2 change; the client refuses the response (r2, say, is bad).
+		p.publish(snapshot("b", withRoutes(base, map[string]string{"r1": "b", "r2": "bad", "r3": "a"})))
+		var resp *discovery.DiscoveryResponse
+		select {
+		case resp = <-c.resps:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no response to the change")
+		}
+		c.send(&discovery.DiscoveryRequest{TypeUrl: resp.TypeUrl, VersionInfo: "", ResponseNonce: resp.Nonce,
+			ResourceNames: routes, ErrorDetail: &status.Status{Code: 3, Message: "r2 refused"}})
+		c.none("after the NACK")
+
+		// r2 is fixed: the client still holds the old r1, so r1 comes again with r2 and r3.
+		p.publish(snapshot("c", withRoutes(base, map[string]string{"r1": "b", "r2": "c", "r3": "a"})))
+		if got := names(t, c.next(routes...)); !slices.Equal(got, []string{"r1", "r2", "r3"}) {
+			t.Errorf("wildcard %v: after the fix: %v, want [r1 r2 r3]", wildcard, got)
+		}
+		p.publish(snapshot("d", withRoutes(base, map[string]string{"r1": "d", "r2": "c", "r3": "a"})))
+		if got := names(t, c.next(routes...)); !slices.Equal(got, []string{"r1"}) {
+			t.Errorf("wildcard %v: after r1 changed once more: %v, want [r1]", wildcard, got)
+		}
+		p.publish(snapshot("a", withRoutes(base, map[string]string{"r1": "a", "r2": "a", "r3": "a"})))
+		c.next(routes...)
+	}
 }

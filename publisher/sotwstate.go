@@ -9,8 +9,15 @@ import (
 
 // sotwFullState are the types whose every state-of-the-world response must carry every
 // resource the client asked for: the xDS protocol reads a Listener or Cluster missing from a
-// response as deleted. Of the other types a response needs to carry only what changed.
-var sotwFullState = map[string]bool{resource.ListenerType: true, resource.ClusterType: true}
+// response as deleted, and Envoy reads its scopes (SRDS) the same way. Of the other types
+// (routes, endpoints) a response needs to carry only what changed, wildcard or not: the
+// protocol's "Grouping Resources into Responses" has them grouped as in delta xDS, and a
+// route or endpoint goes away with the listener or cluster that names it, not by absence.
+var sotwFullState = map[string]bool{
+	resource.ListenerType:    true,
+	resource.ClusterType:     true,
+	resource.ScopedRouteType: true,
+}
 
 // sotwType is what a state-of-the-world stream knows of one type. Like a delta stream's
 // (deltastate.go) it is the prepared type last sent (base), which the client holds as far as it
@@ -23,6 +30,10 @@ type sotwType struct {
 	base             *preparedType
 	// unsent are names of base the client asked for after base was sent: it does not hold them.
 	unsent map[string]struct{}
+	// rejected: the client NACKed base, so it still runs what it held before, which the
+	// stream does not keep. base stays for the NACK hold; the next different version is
+	// sent whole (as far as the client asks), not as changes from what it refused.
+	rejected bool
 
 	// nonce of the last response of the type; a request answering an older one is stale.
 	nonce string
@@ -97,13 +108,21 @@ type sotwAnswer struct {
 // answer returns what to send the client from pt, or false when it has it all.
 func (t *sotwType) answer(pt *preparedType) (sotwAnswer, bool) {
 	versionChanged := t.version != pt.version
+	if t.rejected && t.base != nil && t.base.version != pt.version {
+		t.base, t.unsent = nil, nil // the hold is over: the client holds nothing we know of
+	}
 	if t.wildcard {
 		// Versions, not pointers: roles with the same resources of a type may share either
 		// of two prepared types for it (prepareRole's reuse), both with that version.
 		if !versionChanged && t.base != nil && t.base.version == pt.version && len(t.unsent) == 0 {
 			return sotwAnswer{}, false
 		}
-		return sotwAnswer{all: true}, true
+		if sotwFullState[pt.typeURL] || t.base == nil || len(t.unsent) > 0 {
+			return sotwAnswer{all: true}, true
+		}
+		// Routes and endpoints: what changed since base, computed and encoded once for every
+		// stream moving between the same two types (a version with none is sent empty).
+		return sotwAnswer{shared: pt.diffFrom(t.base)}, true
 	}
 	var idx []int
 	if !sotwFullState[pt.typeURL] && t.base != nil && len(t.unsent) == 0 {
@@ -153,5 +172,5 @@ func (t *sotwType) answer(pt *preparedType) (sotwAnswer, bool) {
 
 // sent records that the client was sent pt: it holds pt as far as it asks for it.
 func (t *sotwType) sent(pt *preparedType, nonce string) {
-	t.base, t.unsent, t.nonce, t.watching = pt, nil, nonce, false
+	t.base, t.unsent, t.nonce, t.watching, t.rejected = pt, nil, nonce, false, false
 }
