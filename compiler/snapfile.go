@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -49,7 +50,7 @@ func (s *Snapshot) Marshal() ([]byte, error) {
 	f := snapshotFile{Format: fileFormat, Version: s.Version}
 	for _, r := range s.Roles {
 		rf := roleFile{Name: r.Name, Selector: r.Selector, Versions: map[string]string{}, Resources: map[string][][]byte{}}
-		for _, t := range ResourceTypes {
+		for _, t := range r.types() {
 			rf.Versions[t] = r.Versions[t]
 			for _, res := range r.Resources[t] {
 				b, err := deterministic.Marshal(res)
@@ -81,7 +82,24 @@ func Unmarshal(data []byte) (*Snapshot, error) {
 	s := &Snapshot{}
 	for _, rf := range f.Roles {
 		r := &Role{Name: rf.Name, Selector: rf.Selector, Resources: map[resource.Type][]types.Resource{}}
+		if len(rf.Versions) < len(ResourceTypes) {
+			// An older file: its version digests the types it has (Role.fileTypes).
+			r.fileTypes = []resource.Type{}
+			for _, t := range ResourceTypes {
+				if _, ok := rf.Versions[t]; ok {
+					r.fileTypes = append(r.fileTypes, t)
+				}
+			}
+		}
+		for t := range rf.Versions {
+			if !slices.Contains(ResourceTypes, t) {
+				return nil, fmt.Errorf("role %s: resource type %s is not one this signalbox serves (a file from a newer version?)", rf.Name, t)
+			}
+		}
 		for t, list := range rf.Resources {
+			if _, ok := rf.Versions[t]; !ok {
+				return nil, fmt.Errorf("role %s: resources of type %s with no version", rf.Name, t)
+			}
 			for _, b := range list {
 				m, err := anypb.UnmarshalNew(&anypb.Any{TypeUrl: t, Value: b}, proto.UnmarshalOptions{})
 				if err != nil {

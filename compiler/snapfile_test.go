@@ -2,8 +2,12 @@ package compiler_test
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -50,5 +54,45 @@ func TestSnapshotFileRoundTrip(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A snapshot file written before scoped routes were a resource type (by `signalbox compile` at
+// the commit before f3c50fd, from testdata/compiler/canary/in) is read with its own version, so
+// a publisher's state dir from then still serves and lists it after an upgrade; and written
+// back unchanged.
+func TestSnapshotFileBeforeScopedRoutes(t *testing.T) {
+	path := "../testdata/snapshots/canary-before-scopes.snap"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := compiler.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Version != "ce3c50d6e086" {
+		t.Errorf("version %s, want the file's ce3c50d6e086", snap.Version)
+	}
+	sidecar := snap.Role(compiler.SidecarRole)
+	if sidecar == nil || len(sidecar.Resources[resource.RouteType]) != 1 || len(sidecar.Resources[resource.ScopedRouteType]) != 0 {
+		t.Fatalf("sidecar role %+v: want its one route table and no scopes", sidecar)
+	}
+	if _, ok := sidecar.Versions[resource.ScopedRouteType]; ok {
+		t.Errorf("a version for scopes, which the file does not have")
+	}
+	again, err := snap.Marshal()
+	if err != nil || !bytes.Equal(again, data) {
+		t.Errorf("written back (%v): not the same bytes", err)
+	}
+
+	// Edited by hand, it is still refused.
+	tampered := bytes.Replace(data, []byte(`"name": "sidecar"`), []byte(`"name": "sidecars"`), 1)
+	if _, err := compiler.Unmarshal(tampered); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("a role renamed: %v, want it refused as corrupt", err)
+	}
+	scopes := bytes.Replace(data, []byte(`"type.googleapis.com/envoy.config.listener.v3.Listener"`), []byte(`"type.googleapis.com/envoy.config.route.v3.Unknown"`), 1)
+	if _, err := compiler.Unmarshal(scopes); err == nil || !strings.Contains(err.Error(), "not one this signalbox serves") {
+		t.Errorf("an unknown type: %v, want it refused by name", err)
 	}
 }

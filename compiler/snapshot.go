@@ -46,6 +46,19 @@ type Role struct {
 	// Versions per type URL: a digest of that type's resources, so an update that changes only
 	// routes leaves the other types' versions (and so their pushes) alone.
 	Versions map[resource.Type]string
+
+	// fileTypes are the types a snapshot file read from disk carries, when it carries fewer
+	// than ResourceTypes: one written before a type was added (scoped routes) keeps its
+	// version, computed without that type, and so its place in the history (snapfile.go).
+	fileTypes []resource.Type
+}
+
+// types are the resource types the role's version covers.
+func (r *Role) types() []resource.Type {
+	if r.fileTypes != nil {
+		return r.fileTypes
+	}
+	return ResourceTypes
 }
 
 // RoleForNode returns the role of an xDS client from its node: proxyless gRPC clients (their
@@ -142,7 +155,7 @@ func (s *Snapshot) seal() error {
 			all = append(all, []byte(k), []byte(r.Selector[k]))
 		}
 		r.Versions = map[resource.Type]string{}
-		for _, t := range ResourceTypes {
+		for _, t := range r.types() {
 			var parts [][]byte
 			for _, res := range r.Resources[t] {
 				b, ok := marshaled[res]
