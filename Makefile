@@ -28,6 +28,9 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./schema/
 	$(GO) test -run '^$$' -fuzz FuzzAnalysis -fuzztime 30s ./compiler/analysis/
+	$(GO) test -run '^$$' -fuzz FuzzSnapshotFile -fuzztime 30s ./compiler/
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./proxy/
+	$(GO) test -run '^$$' -fuzz FuzzParseResponse -fuzztime 30s ./proxy/
 
 # Data-plane figures of docs/benchmarks.md: the proxy against direct, nginx, HAProxy and a plain
 # httputil.ReverseProxy with wrk and bench/openloop on pinned cores (installs wrk and nginx-light
