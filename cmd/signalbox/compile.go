@@ -9,7 +9,7 @@ import (
 )
 
 func runCompile(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("compile", "compile [DIR] [-o FILE] [flags]", stderr)
+	fs := newFlagSet("compile", "compile [DIR | FILE...] [-o FILE] [flags]", stderr)
 	var in input
 	out := fs.String("o", "", "write the snapshot file here (serve --snapshot and diff read it back)")
 	fs.StringVar(&in.repo, "repo", "", "compile the tree of a git repository at --ref instead of the directory on disk")

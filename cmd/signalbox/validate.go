@@ -12,7 +12,7 @@ import (
 )
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("validate", "validate [DIR] [flags]", stderr)
+	fs := newFlagSet("validate", "validate [DIR | FILE...] [flags]", stderr)
 	var in input
 	var sups suppressFlag
 	format := fs.String("format", "text", "output format: "+strings.Join(findingFormats, ", "))
@@ -47,7 +47,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	tree, findings := validateTree(files, *ignoreUnknown, !*schemaOnly)
 	findings = in.display(analysis.Suppress(findings, sups))
-	out := findingOutput{stdout: stdout, stderr: stderr, summaryPath: os.Getenv("GITHUB_STEP_SUMMARY"), dir: in.dir}
+	out := findingOutput{stdout: stdout, stderr: stderr, summaryPath: os.Getenv("GITHUB_STEP_SUMMARY"), dir: in.name()}
 	if err := write(out, findings); err != nil {
 		fmt.Fprintln(stderr, "signalbox validate:", err)
 		return exitUsage
@@ -56,7 +56,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	if *format == "text" && tree != nil {
-		fmt.Fprintf(stdout, "%s: %d documents valid%s\n", in.dir, len(tree.Documents), warningCount(findings))
+		fmt.Fprintf(stdout, "%s: %d documents valid%s\n", in.name(), len(tree.Documents), warningCount(findings))
 	}
 	return exitOK
 }
