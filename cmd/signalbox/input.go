@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // input is a policy tree to read: a directory on disk, policy files on disk (a pre-commit hook
-// passes the files it checks, as with istioctl validate -f), or a directory of a git revision.
+// passes the files it checks, as with istioctl validate -f; "-" is standard input), or a
+// directory of a git revision.
 type input struct {
 	dir   string   // policy directory (on disk, or inside the repository)
 	files []string // policy files on disk, as given, instead of a directory
@@ -73,6 +75,22 @@ func (in *input) readFiles() ([]schema.File, error) {
 			continue
 		}
 		seen[name] = true
+		if a == "-" {
+			// Standard input, as rendered by a template tool: findings say "stdin.yaml".
+			data, err := io.ReadAll(io.LimitReader(os.Stdin, source.MaxFileSize+1))
+			if err != nil {
+				return nil, err
+			}
+			if len(data) > source.MaxFileSize {
+				return nil, fmt.Errorf("stdin: over the limit of %d bytes", source.MaxFileSize)
+			}
+			files = append(files, schema.File{Path: "stdin.yaml", Data: data})
+			continue
+		}
+		if !source.IsPolicyFile(name) {
+			// Named on purpose, so not skipped as a directory walk skips it.
+			return nil, fmt.Errorf("%s: not a policy file (.yaml, .yml or .cue)", name)
+		}
 		st, err := os.Stat(a)
 		if err != nil {
 			return nil, err
