@@ -24,8 +24,8 @@ import (
 // state (Listener, Cluster, and SRDS scopes: sotwFullState), as the type's pre-encoded body
 // plus the nonce when that is every resource. A new type version is always sent, with no
 // resources if none of the client's changed, so the client ACKs the version serving. After a
-// NACK the next different version is sent whole. A first request that carries the version serving is a client resuming a stream:
-// it holds what it names, and is sent nothing.
+// NACK the next different version is sent whole. A first request that carries the version
+// serving is a client resuming a stream: it holds what it names, and is sent nothing.
 type sotwServer struct {
 	p   *Publisher
 	ids atomic.Int64
