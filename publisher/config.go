@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/signalbox/signalbox/source"
 )
 
 // Defaults for the zero values of Config.
@@ -19,6 +21,8 @@ const (
 type Config struct {
 	// Repo is a local path (read in place) or a URL (cloned into memory and fetched).
 	Repo string
+	// GitAuth signs in to a Repo URL (a private repository).
+	GitAuth source.GitAuth
 	// Branch is followed by its tip; a force push is followed too. Default "main".
 	Branch string
 	// Dir is the policy directory inside the repository, "." for its root. Default "policies".

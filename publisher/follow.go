@@ -25,9 +25,9 @@ type follower interface {
 // file transport, which runs git-upload-pack, so reading the repository directly is what keeps
 // the publisher free of a git binary; its refs are re-read on every poll, so new commits and
 // force pushes are seen all the same.
-func newFollower(ctx context.Context, repo, branch string) (follower, error) {
+func newFollower(ctx context.Context, repo, branch string, auth source.GitAuth) (follower, error) {
 	if source.IsRemote(repo) {
-		return cloneRemote(ctx, repo, branch)
+		return cloneRemote(ctx, repo, branch, auth)
 	}
 	abs, err := filepath.Abs(repo)
 	if err != nil {
@@ -56,24 +56,33 @@ func (f *localFollower) tip(ctx context.Context) (*object.Commit, error) {
 // remoteFollower keeps an in-memory clone; after each fetch the remote-tracking ref is the truth.
 type remoteFollower struct {
 	repo   *git.Repository
+	url    string
+	auth   source.GitAuth
 	branch string
 	spec   config.RefSpec
 	ref    plumbing.ReferenceName
 }
 
-func cloneRemote(ctx context.Context, url, branch string) (*remoteFollower, error) {
+func cloneRemote(ctx context.Context, url, branch string, auth source.GitAuth) (*remoteFollower, error) {
+	method, err := auth.Method(url)
+	if err != nil {
+		return nil, err
+	}
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
 		URL:           url,
+		Auth:          method,
 		ReferenceName: plumbing.NewBranchReferenceName(branch),
 		SingleBranch:  true,
 		NoCheckout:    true,
 		Tags:          git.NoTags,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("clone %s branch %s: %w", url, branch, err)
+		return nil, fmt.Errorf("clone %s branch %s: %w", source.RedactURL(url), branch, err)
 	}
 	return &remoteFollower{
 		repo:   repo,
+		url:    url,
+		auth:   auth,
 		branch: branch,
 		// "+" accepts non-fast-forward updates: a force push moves the tip backwards or sideways.
 		spec: config.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch)),
@@ -82,7 +91,11 @@ func cloneRemote(ctx context.Context, url, branch string) (*remoteFollower, erro
 }
 
 func (f *remoteFollower) tip(ctx context.Context) (*object.Commit, error) {
-	err := f.repo.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{f.spec}, Force: true, Tags: git.NoTags})
+	method, err := f.auth.Method(f.url) // per fetch: a token file may have been rotated
+	if err != nil {
+		return nil, err
+	}
+	err = f.repo.FetchContext(ctx, &git.FetchOptions{RefSpecs: []config.RefSpec{f.spec}, Auth: method, Force: true, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil, fmt.Errorf("fetch %s: %w", f.branch, err)
 	}

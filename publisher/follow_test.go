@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signalbox/signalbox/internal/gitrepo"
 	"github.com/signalbox/signalbox/schema"
 	"github.com/signalbox/signalbox/source"
 )
@@ -262,5 +263,54 @@ func TestFollowsARemote(t *testing.T) {
 	}
 	if _, m := httpGet(t, p, "/metrics"); !strings.Contains(m, "signalbox_fetch_errors_total 1\n") {
 		t.Errorf("metrics:\n%s", m)
+	}
+}
+
+// A private repository over smart HTTP (upload-pack behind basic auth, on loopback, no git
+// binary): followed with a token file re-read at every fetch, so a rotated token is picked up;
+// a token the server no longer takes fails the fetch, names the cause without the secret, and
+// the last snapshot keeps serving.
+func TestFollowsAPrivateRemoteOverHTTP(t *testing.T) {
+	r := newGitRepo(t)
+	first := r.commit("default tree", defaultPolicies(t))
+	srv, setPassword := gitrepo.NewHTTPServer(r.repo, "ci", "token-one")
+	defer srv.Close()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeToken := func(tok string) {
+		if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeToken("token-one")
+	p := start(t, Config{Repo: srv.URL + "/acme/policies.git", GitAuth: source.GitAuth{Username: "ci", TokenFile: tokenFile}})
+	if st := p.Status(); st.Commit != first || st.Version == "" {
+		t.Fatalf("status %+v", st)
+	}
+
+	second := r.commit("canary", canary(t))
+	if err := p.Sync(t.Context()); err != nil || p.Status().Commit != second {
+		t.Fatalf("after a commit: %v, %+v", err, p.Status())
+	}
+	version := p.Status().Version
+
+	setPassword("token-two") // the token is rotated: the server first, then the mounted file
+	writeToken("token-two")
+	r.forcePush(first)
+	if err := p.Sync(t.Context()); err != nil || p.Status().Commit != first {
+		t.Fatalf("after rotating the token and a force push: %v, %+v", err, p.Status())
+	}
+	r.forcePush(second)
+	if err := p.Sync(t.Context()); err != nil || p.Status().Version != version {
+		t.Fatalf("back to the canary: %v, %+v", err, p.Status())
+	}
+
+	setPassword("token-three") // revoked, and the file not updated
+	err := p.Sync(t.Context())
+	st := p.Status()
+	if err == nil || st.Version != version || st.LastError == nil || !strings.Contains(st.LastError.Message, "authentication required") {
+		t.Fatalf("with a revoked token: %v, %+v", err, st)
+	}
+	if strings.Contains(st.LastError.Message, "token-two") {
+		t.Errorf("last_error shows the token: %s", st.LastError.Message)
 	}
 }

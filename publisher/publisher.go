@@ -184,7 +184,7 @@ func (p *Publisher) firstSync(ctx context.Context) error {
 		p.publishEntry(last, HistoryEntry{}, false)
 		p.log.Info("serving the last published snapshot from the state dir", "version", last.Version, "commit", last.Commit)
 	}
-	f, err := newFollower(ctx, p.cfg.Repo, p.cfg.Branch)
+	f, err := newFollower(ctx, p.cfg.Repo, p.cfg.Branch, p.cfg.GitAuth)
 	if err != nil {
 		return err
 	}

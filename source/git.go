@@ -33,17 +33,22 @@ func IsRemote(pathOrURL string) bool {
 }
 
 // OpenRepo opens the repository at a local path (the path may be anywhere inside its worktree)
-// or, for a URL, clones it into memory without a worktree. No git binary is used for a local
-// path.
-func OpenRepo(pathOrURL string) (*git.Repository, error) {
+// or, for a URL, clones it into memory without a worktree, signing in with auth. No git binary
+// is used for a local path.
+func OpenRepo(pathOrURL string, auth GitAuth) (*git.Repository, error) {
 	if IsRemote(pathOrURL) {
+		method, err := auth.Method(pathOrURL)
+		if err != nil {
+			return nil, err
+		}
 		repo, err := git.CloneContext(context.Background(), memory.NewStorage(), nil, &git.CloneOptions{
 			URL:        pathOrURL,
+			Auth:       method,
 			NoCheckout: true,
 			Tags:       git.AllTags,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("clone %s: %w", pathOrURL, err)
+			return nil, fmt.Errorf("clone %s: %w", RedactURL(pathOrURL), err)
 		}
 		return repo, nil
 	}

@@ -155,14 +155,14 @@ func TestOpenRepo(t *testing.T) {
 	sha := r.commit("one", map[string][]byte{"policies/a.yaml": []byte("a\n")})
 
 	// From a subdirectory of the worktree, as `signalbox validate --repo .` run inside it does.
-	repo, err := OpenRepo(filepath.Join(r.Dir, "policies"))
+	repo, err := OpenRepo(filepath.Join(r.Dir, "policies"), GitAuth{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if commit, _, err := ReadRevision(repo, "HEAD", "policies"); err != nil || commit != sha {
 		t.Errorf("HEAD = %s, %v; want %s", commit, err, sha)
 	}
-	if _, err := OpenRepo(t.TempDir()); err == nil {
+	if _, err := OpenRepo(t.TempDir(), GitAuth{}); err == nil {
 		t.Error("OpenRepo of a directory outside any repository succeeded")
 	}
 }

@@ -87,7 +87,7 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 		return snap, filepath.ToSlash(arg), exitOK
 	}
 	if d.repo == nil {
-		repo, err := source.OpenRepo(d.repoPath)
+		repo, err := source.OpenRepo(d.repoPath, source.GitAuthFromEnv())
 		if err != nil {
 			fmt.Fprintf(stderr, "signalbox diff: %s is neither a snapshot file nor a revision: %v\n", arg, err)
 			return nil, "", exitUsage

@@ -124,7 +124,7 @@ func (in *input) read() ([]schema.File, string, error) {
 		files, err := source.ReadDir(in.dir)
 		return files, "", err
 	}
-	repo, err := source.OpenRepo(in.repo)
+	repo, err := source.OpenRepo(in.repo, source.GitAuthFromEnv())
 	if err != nil {
 		return nil, "", err
 	}

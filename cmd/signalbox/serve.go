@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/signalbox/signalbox/publisher"
+	"github.com/signalbox/signalbox/source"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -25,8 +26,18 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.StateDir, "state-dir", "", "keep every published snapshot and the publish history in this directory; a restart serves the last one at once")
 	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "shared secret POST /hooks/git must be signed with (X-Hub-Signature-256); default $SIGNALBOX_WEBHOOK_SECRET")
 	fs.StringVar(&cfg.RequireSignedBy, "require-signed-by", "", "armored PGP public keyring: publish only commits signed by one of its keys")
+	fs.StringVar(&cfg.GitAuth.TokenFile, "git-token-file", "", "file holding the HTTPS token of a private --repo URL, re-read at every fetch; default $SIGNALBOX_GIT_TOKEN_FILE, or the token itself in $SIGNALBOX_GIT_TOKEN (user $SIGNALBOX_GIT_USERNAME, default git)")
+	fs.StringVar(&cfg.GitAuth.SSHKeyFile, "ssh-key", "", "private key file for an ssh --repo URL, host keys checked against $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts; default $SIGNALBOX_SSH_KEY")
 	if _, err := parseArgs(fs, args); err != nil {
 		return parseExit(err)
+	}
+	env := source.GitAuthFromEnv() // secrets stay out of the process list
+	cfg.GitAuth.Username, cfg.GitAuth.Token, cfg.GitAuth.SSHKeyPassphrase = env.Username, env.Token, env.SSHKeyPassphrase
+	if cfg.GitAuth.TokenFile == "" {
+		cfg.GitAuth.TokenFile = env.TokenFile
+	}
+	if cfg.GitAuth.SSHKeyFile == "" {
+		cfg.GitAuth.SSHKeyFile = env.SSHKeyFile
 	}
 	if cfg.WebhookSecret == "" {
 		cfg.WebhookSecret = os.Getenv("SIGNALBOX_WEBHOOK_SECRET") // kept out of the process list
