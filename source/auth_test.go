@@ -1,10 +1,15 @@
 package source
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/signalbox/signalbox/internal/gitrepo"
 )
@@ -114,4 +119,66 @@ func TestSSHKeyFileErrors(t *testing.T) {
 	if m, err := (GitAuth{SSHKeyFile: bad}).Method("https://example.com/acme/policies.git"); m != nil || err != nil {
 		t.Errorf("an HTTPS URL used the SSH key: %v %v", m, err)
 	}
+}
+
+// A private repository over SSH with a deploy key (a real SSH server on loopback that takes
+// one key and runs only git-upload-pack): cloned with the key and the host in known_hosts;
+// refused with another key, and with a host key not in known_hosts.
+func TestOpenRepoWithSSHKey(t *testing.T) {
+	r := newTestRepo(t)
+	sha := r.commit("policies", map[string][]byte{"policies/vs.yaml": []byte(vsFile)})
+	dir := t.TempDir()
+	deployKey, deployPub := writeSSHKey(t, filepath.Join(dir, "deploy"))
+	otherKey, _ := writeSSHKey(t, filepath.Join(dir, "other"))
+
+	srv, err := gitrepo.NewSSHServer(r.repo, deployPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	knownHosts := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(knownHosts, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSH_KNOWN_HOSTS", knownHosts)
+	t.Setenv("SSH_AUTH_SOCK", "") // no agent: the key given is the only way in
+	url := "ssh://git@" + srv.Addr + "/acme/policies.git"
+
+	repo, err := OpenRepo(url, GitAuth{SSHKeyFile: deployKey})
+	if err != nil {
+		t.Fatalf("with the deploy key: %v", err)
+	}
+	if got, files, err := ReadRevision(repo, "main", "policies"); err != nil || got != sha || len(files) != 1 {
+		t.Fatalf("read: %s, %d files, %v; want %s", got, len(files), err, sha)
+	}
+	if _, err := OpenRepo(url, GitAuth{SSHKeyFile: otherKey}); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Errorf("with another key: %v", err)
+	}
+	if err := os.WriteFile(knownHosts, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenRepo(url, GitAuth{SSHKeyFile: deployKey}); err == nil || !strings.Contains(err.Error(), "key is unknown") {
+		t.Errorf("with the host not in known_hosts: %v", err)
+	}
+}
+
+// writeSSHKey writes a new ed25519 private key in OpenSSH form to path.
+func writeSSHKey(t *testing.T, path string) (string, ssh.PublicKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, sshPub
 }

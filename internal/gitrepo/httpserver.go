@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -90,15 +91,21 @@ func readUploadPackRequest(req *http.Request) (*packp.UploadPackRequest, error) 
 	if err := up.UploadRequest.Decode(req.Body); err != nil {
 		return nil, err
 	}
-	sc := pktline.NewScanner(req.Body)
+	return up, readHaves(req.Body, up)
+}
+
+// readHaves reads the "have" lines that follow the wants, up to "done" (go-git's decoder
+// stops at the wants' flush).
+func readHaves(r io.Reader, up *packp.UploadPackRequest) error {
+	sc := pktline.NewScanner(r)
 	for sc.Scan() {
 		line := bytes.TrimSuffix(sc.Bytes(), []byte("\n"))
 		if bytes.Equal(line, []byte("done")) {
-			break
+			return nil
 		}
 		if h, ok := bytes.CutPrefix(line, []byte("have ")); ok {
 			up.Haves = append(up.Haves, plumbing.NewHash(string(h)))
 		}
 	}
-	return up, sc.Err()
+	return sc.Err()
 }
