@@ -258,4 +258,31 @@ func TestGRPCClientFollowsPublisher(t *testing.T) {
 			t.Fatalf("without retries %d of 20 calls failed; the flaky backend fails every other call", failed)
 		}
 	})
+	t.Run("follows a commit", func(t *testing.T) {
+		// The split moves to v2 alone: a commit that changes one route configuration, which
+		// the client asks for by name and is sent as a change.
+		mesh := grpcMesh(v1, v2, flaky)["policies/echo.yaml"]
+		moved := strings.Replace(strings.Replace(mesh, "weight: 75", "weight: 0", 1), "weight: 25", "weight: 100", 1)
+		if _, err := repo.CommitFiles("echo: all on v2", map[string][]byte{"policies/echo.yaml": []byte(moved)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for streak := 0; streak < 50; {
+			name, err := call()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name != "v2" {
+				streak = 0
+				if time.Now().After(deadline) {
+					t.Fatalf("still routed to %s 5s after the commit", name)
+				}
+				continue
+			}
+			streak++
+		}
+	})
 }
