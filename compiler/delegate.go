@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,6 +28,7 @@ func (b *builder) effectiveRules(d *schema.Document) []rule {
 		if del == nil {
 			continue
 		}
+		in.Match = withFullGatewayNames(d.Namespace, in.Match)
 		for j, sub := range del.Spec.(*schema.VirtualService).HTTP {
 			subPath := fmt.Sprintf("spec.http[%d]", j)
 			if sub.Delegate != nil {
@@ -133,6 +135,9 @@ func mergeMatches(root, sub []schema.HTTPMatchRequest) ([]schema.HTTPMatchReques
 			if m.Port == 0 {
 				m.Port = r.Port
 			}
+			if len(m.Gateways) == 0 {
+				m.Gateways = r.Gateways // named from the root's namespace (effectiveRules)
+			}
 			m.Headers = mergeMap(r.Headers, s.Headers)
 			m.WithoutHeaders = mergeMap(r.WithoutHeaders, s.WithoutHeaders)
 			m.QueryParams = mergeMap(r.QueryParams, s.QueryParams)
@@ -194,4 +199,17 @@ func uriInside(root, sub schema.StringMatch) bool {
 		}
 		return strings.HasPrefix(p, root.Prefix)
 	}
+}
+
+// withFullGatewayNames names the gateways of root match blocks as namespace/name, so that once
+// merged into a delegate's rules (translated in the delegate's namespace) they still name the
+// root's gateways. The blocks are copied: the document stays as written.
+func withFullGatewayNames(namespace string, ms []schema.HTTPMatchRequest) []schema.HTTPMatchRequest {
+	out := slices.Clone(ms)
+	for i := range out {
+		if len(out[i].Gateways) > 0 {
+			out[i].Gateways = schema.BoundGateways(namespace, out[i].Gateways)
+		}
+	}
+	return out
 }

@@ -50,9 +50,6 @@ func (b *builder) translateMatch(d *schema.Document, path string, m schema.HTTPM
 	if len(m.SourceLabels) > 0 {
 		b.unsupported(d, path+".sourceLabels")
 	}
-	if len(m.Gateways) > 0 {
-		b.unsupported(d, path+".gateways")
-	}
 	if m.StatPrefix != "" {
 		b.unsupported(d, path+".statPrefix")
 	}

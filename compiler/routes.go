@@ -15,12 +15,15 @@ import (
 type vhostCtx struct {
 	host string
 	port uint32 // 0: any port (a host that is not a service)
+	// gateway is the one the routes are built for: "mesh" for sidecars, or "namespace/name";
+	// a match block naming other gateways does not apply.
+	gateway string
 }
 
 // routesFor translates the http rules of one VirtualService into ordered routes, with
 // delegated rules merged in place of the rule that delegates (as Istio does).
-func (b *builder) routesFor(d *schema.Document, vhostHost string, vhostPort uint32) []*ir.Route {
-	ctx := vhostCtx{host: vhostHost, port: vhostPort}
+func (b *builder) routesFor(d *schema.Document, gateway, vhostHost string, vhostPort uint32) []*ir.Route {
+	ctx := vhostCtx{host: vhostHost, port: vhostPort, gateway: gateway}
 	var routes []*ir.Route
 	for _, r := range b.effectiveRules(d) {
 		rs, catchAll := b.translateRule(r, ctx)
@@ -99,10 +102,13 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) ([]*ir.Route, bool) {
 		return []*ir.Route{base}, true
 	}
 	// Match blocks are ORed: one Envoy route each, in order, as Istio emits them. A block for
-	// another port does not apply here.
+	// another port, or for other gateways, does not apply here.
 	var routes []*ir.Route
 	for j, m := range in.Match {
 		if m.Port != 0 && ctx.port != 0 && m.Port != ctx.port {
+			continue
+		}
+		if len(m.Gateways) > 0 && !slices.Contains(schema.BoundGateways(d.Namespace, m.Gateways), ctx.gateway) {
 			continue
 		}
 		rt := *base
