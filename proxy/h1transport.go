@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -37,10 +39,17 @@ type h1Conn struct {
 	t      *h1Transport
 	addr   string
 	conn   net.Conn
-	dl     bool // a deadline is set on conn
-	br     *bufio.Reader
-	bw     *bufio.Writer
+	dl     bool          // a deadline is set on conn
+	br     *bufio.Reader // reads through upstreamReader (h1sendwait.go)
+	bw     *bufio.Writer // only for requests with a body larger than h1InlineBody
 	idleAt time.Time
+
+	// The request is built in wbuf and, on a TCP connection, sent by the first read of its
+	// answer (see h1sendwait.go): out is what is still to send, sent whether any of it was.
+	wbuf []byte
+	out  []byte
+	sent bool
+	rc   syscall.RawConn // nil when conn is not a socket of its own
 
 	// hdr is the header map of every response the connection's own parser reads: a map per
 	// response was the largest cost of parsing one. The forwarder reads a response's header
@@ -88,8 +97,7 @@ func (t *h1Transport) get(ctx context.Context, addr string) (c *h1Conn, reused b
 	if err != nil {
 		return nil, false, err
 	}
-	return &h1Conn{t: t, addr: addr, conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096),
-		hdr: make(http.Header, 8)}, false, nil
+	return newH1Conn(t, addr, conn), false, nil
 }
 
 func (t *h1Transport) put(c *h1Conn) {
@@ -208,25 +216,25 @@ func rewind(req *http.Request) bool {
 // roundTrip writes req and reads the response head; wrote reports whether any of the request
 // reached the connection.
 func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool, error) {
-	bw := c.bw
-	bw.WriteString(req.Method)
-	bw.WriteByte(' ')
+	b := c.wbuf[:0]
+	b = append(b, req.Method...)
+	b = append(b, ' ')
 	if p := req.URL.EscapedPath(); p != "" {
-		bw.WriteString(p)
+		b = append(b, p...)
 	} else {
-		bw.WriteByte('/')
+		b = append(b, '/')
 	}
 	if q := req.URL.RawQuery; q != "" {
-		bw.WriteByte('?')
-		bw.WriteString(q)
+		b = append(b, '?')
+		b = append(b, q...)
 	}
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	b = append(b, " HTTP/1.1\r\nHost: "...)
 	host := req.Host
 	if host == "" {
 		host = req.URL.Host
 	}
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
+	b = append(b, host...)
+	b = append(b, "\r\n"...)
 	for k, vv := range req.Header {
 		if k == "Host" || k == "Content-Length" || k == "Connection" {
 			continue
@@ -235,39 +243,60 @@ func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool
 			if v == "" && k == "User-Agent" {
 				continue // the proxy's way of sending no User-Agent
 			}
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
 		}
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	if hasBody {
-		var nb [20]byte
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(nb[:0], req.ContentLength, 10))
-		bw.WriteString("\r\n")
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.ContentLength, 10)
+		b = append(b, "\r\n"...)
 	} else if req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
-		bw.WriteString("Content-Length: 0\r\n")
+		b = append(b, "Content-Length: 0\r\n"...)
 	}
 	if req.Close {
-		bw.WriteString("Connection: close\r\n")
+		b = append(b, "Connection: close\r\n"...)
 	}
-	bw.WriteString("\r\n")
-	if hasBody {
+	b = append(b, "\r\n"...)
+	if hasBody && req.ContentLength > h1InlineBody {
+		// A large body streams through the writer after the head; the answer is then read
+		// the ordinary way.
+		c.wbuf = b
+		bw := c.bw
+		bw.Write(b)
 		n, err := io.CopyN(bw, req.Body, req.ContentLength)
 		req.Body.Close()
 		if err != nil {
 			return nil, nil, n > 0, err
 		}
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, nil, false, err
+		if err := bw.Flush(); err != nil {
+			return nil, nil, false, err
+		}
+		c.sent = true
+	} else {
+		if hasBody {
+			// A small body goes with the head, in the same write.
+			n := len(b)
+			b = slices.Grow(b, int(req.ContentLength))[:n+int(req.ContentLength)]
+			_, err := io.ReadFull(req.Body, b[n:])
+			req.Body.Close()
+			if err != nil {
+				c.wbuf = b[:0]
+				return nil, nil, false, err
+			}
+		}
+		c.wbuf = b
+		if err := c.send(b); err != nil {
+			return nil, nil, c.sent, err
+		}
 	}
 	for {
 		resp, x, err := c.readResponse(req)
 		if err != nil {
-			return nil, nil, true, err
+			return nil, nil, c.sent, err
 		}
 		// 1xx informational answers (other than 101) precede the real one.
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
