@@ -53,13 +53,14 @@ var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
 func newH1Server(h http.Handler, addr net.Addr, log *slog.Logger) *h1Server {
 	s := &h1Server{handler: h, h2: newChanListener(addr), log: log, conns: map[*h1ServerConn]struct{}{},
-		idleTimeout: h1ServerIdleTimeout, sweepEvery: time.Second}
+		idleTimeout: h1ServerIdleTimeout, sweepEvery: watchAfter / 2}
 	s.clock.Store(time.Now().UnixNano())
 	return s
 }
 
 // sweep closes connections idle for idleTimeout (to within sweepEvery) with a deadline in the
-// past, which ends their goroutines, until the server closes.
+// past, which ends their goroutines, and starts watching requests that have waited
+// watchAfter (clientwatch.go), until the server closes.
 func (s *h1Server) sweep() {
 	t := time.NewTicker(s.sweepEvery)
 	defer t.Stop()
@@ -74,6 +75,7 @@ func (s *h1Server) sweep() {
 			if since := sc.idleSince.Load(); since != 0 && now-since >= int64(s.idleTimeout) {
 				sc.conn.SetReadDeadline(aLongTimeAgo)
 			}
+			sc.watch.due(now)
 		}
 		s.mu.Unlock()
 	}
@@ -227,13 +229,8 @@ func (sc *h1ServerConn) serveOne() bool {
 		sc.watch.arm()
 	}
 	aborted := sc.runHandler(w, req)
-	if watched {
-		sc.watch.disarm()
-		if sc.watch.off {
-			// The watch's timer fired, so disarm may have stopped its read with a deadline
-			// in the past (off is only written by arm and disarm, on this goroutine).
-			c.SetReadDeadline(time.Time{})
-		}
+	if watched && sc.watch.disarm() {
+		c.SetReadDeadline(time.Time{}) // disarm stopped the watch's read with a past deadline
 	}
 	if sc.down.isGone() {
 		return false
