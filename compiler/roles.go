@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,16 +123,26 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		ref := g.Namespace + "/" + g.Name
 		claims := b.claims(func(x string) bool { return x == ref })
 		for i, srv := range gw.Servers {
-			if !b.checkServer(g, fmt.Sprintf("spec.servers[%d]", i), srv) {
+			path := fmt.Sprintf("spec.servers[%d]", i)
+			if !b.checkServer(g, path, srv) {
+				continue
+			}
+			tls, ok := b.serverTLS(g, path+".tls", srv)
+			if !ok {
 				continue
 			}
 			bind := orDefault(srv.Bind, "0.0.0.0")
 			name := listenerName(bind, srv.Port.Number)
 			l, ok := listeners[name]
 			if !ok {
-				l = &ir.Listener{Name: name, Address: bind, Port: srv.Port.Number, RouteName: "http." + itoa(srv.Port.Number)}
+				l = &ir.Listener{Name: name, Address: bind, Port: srv.Port.Number, RouteName: "http." + itoa(srv.Port.Number), TLS: tls}
 				listeners[name] = l
+			} else if !reflect.DeepEqual(l.TLS, tls) {
+				// Istio gives each server its own filter chain, chosen by SNI; here a port has one.
+				b.unsupportedf(g, path+".tls", "servers on port %d with different TLS settings: one certificate per port", srv.Port.Number)
+				continue
 			}
+			redirect := srv.TLS != nil && srv.TLS.HTTPSRedirect
 			for _, h := range sortedKeys(claims) {
 				if !slices.ContainsFunc(srv.Hosts, func(p string) bool { return hostMatches(p, h) }) {
 					continue
@@ -144,7 +155,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 				if h == "*" {
 					domains = []string{h} // "*" already covers every port
 				}
-				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesFor(claims[h].doc, ref, h, srv.Port.Number)}
+				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesFor(claims[h].doc, ref, h, srv.Port.Number), RequireTLS: redirect}
 				for _, r := range vh.Routes {
 					for _, c := range r.Clusters {
 						used[c.Name] = true
@@ -198,18 +209,14 @@ func sortVirtualHosts(l *ir.Listener) {
 	}
 }
 
-// checkServer reports what a Gateway server asks that signalbox cannot do: listeners are
-// plain-text HTTP.
+// checkServer reports what a Gateway server asks that signalbox cannot do: listeners speak
+// HTTP, in plain text or over TLS they terminate (serverTLS).
 func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server) bool {
 	ok := true
 	switch srv.Port.Protocol {
-	case "", "HTTP", "HTTP2", "GRPC":
+	case "", "HTTP", "HTTP2", "GRPC", "HTTPS":
 	default:
-		b.unsupportedf(d, path+".port.protocol", "protocol %s: gateway listeners speak plain HTTP", srv.Port.Protocol)
-		ok = false
-	}
-	if srv.TLS != nil {
-		b.unsupportedf(d, path+".tls", "gateway listeners do not terminate TLS")
+		b.unsupportedf(d, path+".port.protocol", "protocol %s: gateway listeners speak HTTP, in plain text or over TLS", srv.Port.Protocol)
 		ok = false
 	}
 	if srv.DefaultEndpoint != "" {

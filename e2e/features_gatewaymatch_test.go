@@ -3,9 +3,6 @@ package e2e
 import (
 	"net/http"
 	"testing"
-
-	"github.com/signalbox/signalbox/demo"
-	"github.com/signalbox/signalbox/proxy"
 )
 
 // One VirtualService serves the ingress gateway and the mesh, with rules for one or the other
@@ -47,12 +44,7 @@ spec:
   - route: [{destination: {host: front.example.com, subset: v1}}]
 `,
 	})
-	gw := proxy.New(proxy.Options{XDSAddr: m.pub.XDSAddr(), NodeID: "gateway-1", Labels: map[string]string{"istio": "ingressgateway"},
-		Rebind: func(string) string { return "127.0.0.1:0" }})
-	go gw.Run(m.ctx)
-	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, "gateway-1"); err != nil {
-		t.Fatalf("gateway never applied the tree: %v", err)
-	}
+	gw := startGateway(t, m, map[string]string{"istio": "ingressgateway"})
 	viaGateway := *m
 	viaGateway.addr = gw.ListenerAddr("0.0.0.0_80")
 	if viaGateway.addr == "" {

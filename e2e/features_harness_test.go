@@ -211,3 +211,16 @@ spec:
   endpoints:
 %s`, name, host, strings.Join(endpoints, ""))
 }
+
+// startGateway runs a second proxy on the mesh's publisher with labels that select a Gateway,
+// until it has applied the mesh's commit; its listeners bind loopback ports of their own.
+func startGateway(t *testing.T, m *meshEnv, labels map[string]string) *proxy.Proxy {
+	t.Helper()
+	gw := proxy.New(proxy.Options{XDSAddr: m.pub.XDSAddr(), NodeID: "gateway-1", Labels: labels,
+		Rebind: func(string) string { return "127.0.0.1:0" }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	go gw.Run(m.ctx)
+	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, "gateway-1"); err != nil {
+		t.Fatalf("gateway never applied the tree: %v", err)
+	}
+	return gw
+}

@@ -23,11 +23,12 @@ import (
 // pki is a throwaway certificate authority with a server and a client certificate, written as
 // PEM files the way a DestinationRule names them.
 type pki struct {
-	dir                 string
-	serverCert          tls.Certificate
-	pool                *x509.CertPool
-	caFile              string
-	clientCert, clientK string
+	dir                     string
+	serverCert              tls.Certificate
+	serverFile, serverKFile string // the server certificate as files, for a Gateway's tls
+	pool                    *x509.CertPool
+	caFile                  string
+	clientCert, clientK     string // the client's carries the DNS name partner.example.org
 }
 
 func newPKI(t *testing.T, serverName string) *pki {
@@ -68,7 +69,8 @@ func newPKI(t *testing.T, serverName string) *pki {
 	if p.serverCert, err = tls.X509KeyPair(sc, sk); err != nil {
 		t.Fatal(err)
 	}
-	cc, ck := issue(3, "signalbox-proxy", x509.ExtKeyUsageClientAuth, nil)
+	p.serverFile, p.serverKFile = write("server.pem", sc), write("server-key.pem", sk)
+	cc, ck := issue(3, "signalbox-proxy", x509.ExtKeyUsageClientAuth, []string{"partner.example.org"})
 	p.clientCert, p.clientK = write("client.pem", cc), write("client-key.pem", ck)
 	return p
 }

@@ -172,6 +172,14 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 		cfg := cfgs[name]
 		old := p.bound[name]
 		if old != nil && old.cfg.addr == cfg.addr {
+			if (old.cfg.tls == nil) != (cfg.tls == nil) {
+				// The socket serves plain text or TLS for good; certificates may change (the
+				// bound listener reads them per handshake), the mode may not.
+				for _, o := range opened {
+					o.closeUnstarted()
+				}
+				return fmt.Errorf("listener %q: filter_chains[0].transport_socket: turning TLS on or off at %s, which is bound: give the listener another address", name, cfg.addr)
+			}
 			next[name] = old
 			continue
 		}
@@ -201,6 +209,9 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 	for name, b := range next {
 		b.cfg = cfgs[name]
 		b.h.filters.Store(&b.cfg.filters)
+		if b.cfg.tls != nil {
+			b.tls.Store(b.cfg.tls)
+		}
 	}
 	p.bound = next
 	p.mu.Unlock()

@@ -35,7 +35,7 @@ func TestDecodeListenerRejects(t *testing.T) {
 			l.FilterChains = append(l.FilterChains, l.FilterChains[0])
 			return l
 		}(),
-		"filter_chains[0].transport_socket: field not supported": func() *listenerv3.Listener {
+		"filter_chains[0].transport_socket.typed_config: type \"\" is not supported": func() *listenerv3.Listener {
 			l := base()
 			l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: "tls"}
 			return l

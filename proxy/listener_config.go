@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"fmt"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -36,6 +37,8 @@ type listenerConfig struct {
 	// per request by a key taken from the request (scoped_routes.go).
 	scoped  *scopeKeyBuilder
 	filters httpFilters
+	// tls, when set, is the TLS the listener terminates (tls_downstream.go).
+	tls *tls.Config
 	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
 	// unchanged listener is never closed or rebound.
 	raw []byte
@@ -62,8 +65,14 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	}
 	p := fieldPath("filter_chains").index(0)
 	fc := l.GetFilterChains()[0]
-	if err := onlyFields(p, fc, "filters", "name"); err != nil {
+	if err := onlyFields(p, fc, "filters", "name", "transport_socket"); err != nil {
 		return nil, err
+	}
+	var serverTLS *tls.Config
+	if ts := fc.GetTransportSocket(); ts != nil {
+		if serverTLS, err = decodeDownstreamTLS(p.field("transport_socket"), ts); err != nil {
+			return nil, err
+		}
 	}
 	if n := len(fc.GetFilters()); n != 1 {
 		return nil, p.field("filters").errorf("exactly one filter (%s) is supported, got %d", hcmFilterName, n)
@@ -90,7 +99,7 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, scoped: scoped, filters: filters, raw: raw}, nil
+	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, scoped: scoped, filters: filters, tls: serverTLS, raw: raw}, nil
 }
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped

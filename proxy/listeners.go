@@ -2,12 +2,14 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +26,9 @@ type boundListener struct {
 	srv   *http.Server
 	h     *listenerHandler
 	state chan struct{} // closed when both servers have returned
+	// tls is the configuration each handshake of a TLS listener uses: an update that changes
+	// certificates keeps the socket and its connections.
+	tls atomic.Pointer[tls.Config]
 }
 
 func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, error) {
@@ -35,13 +40,24 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 	if err != nil {
 		return nil, err
 	}
+	b := &boundListener{cfg: cfg, h: h, state: make(chan struct{})}
+	var handler http.Handler = h
+	if cfg.tls != nil {
+		// TLS is terminated beneath both servers: the lean one reads HTTP/1.1 from the TLS
+		// connection, and h2 (ALPN) reaches the http.Server as prior-knowledge HTTP/2 on it.
+		b.tls.Store(cfg.tls)
+		ln = tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return b.tls.Load(), nil
+		}})
+		handler = tlsRequests{h}
+	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	// Prior-knowledge h2c, what Envoy's AUTO codec accepts on plaintext: net/http serves it
 	// natively, so golang.org/x/net/http2/h2c (deprecated) is not needed.
 	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           handler,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: time.Minute,
 		IdleTimeout:       5 * time.Minute,
@@ -50,8 +66,8 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     log.New(slogWriter{p.log}, "", 0),
 	}
-	return &boundListener{cfg: cfg, addr: ln.Addr().String(), ln: ln, h1: newH1Server(h, ln.Addr(), p.log), srv: srv, h: h,
-		state: make(chan struct{})}, nil
+	b.addr, b.ln, b.h1, b.srv = ln.Addr().String(), ln, newH1Server(handler, ln.Addr(), p.log), srv
+	return b, nil
 }
 
 func (b *boundListener) start(log *slog.Logger) {

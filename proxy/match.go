@@ -192,6 +192,9 @@ func (h *headerMatcher) value(r *http.Request) (string, bool) {
 	case pseudoPath:
 		return r.RequestURI, true
 	case pseudoScheme:
+		if r.TLS != nil {
+			return "https", true
+		}
 		return "http", true
 	}
 	vv := r.Header[h.key]

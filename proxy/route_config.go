@@ -49,13 +49,15 @@ const (
 )
 
 type route struct {
-	name     string
-	kind     pathKind
-	path     string // lower-cased when !caseSensitive
-	re       *regexp.Regexp
-	foldCase bool
-	headers  []headerMatcher
-	query    []queryMatcher
+	name string
+	// plainTextOnly: the route takes only requests that did not come over TLS (require_tls).
+	plainTextOnly bool
+	kind          pathKind
+	path          string // lower-cased when !caseSensitive
+	re            *regexp.Regexp
+	foldCase      bool
+	headers       []headerMatcher
+	query         []queryMatcher
 
 	action    actionKind
 	redirect  *redirectAction
@@ -113,7 +115,7 @@ func decodeRouteConfiguration(rc *routev3.RouteConfiguration) (*routeConfig, err
 	for i, vh := range rc.GetVirtualHosts() {
 		p := fieldPath("virtual_hosts").index(i)
 		if err := onlyFields(p, vh, "name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
-			"response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config", "include_request_attempt_count"); err != nil {
+			"response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config", "include_request_attempt_count", "require_tls"); err != nil {
 			return nil, err
 		}
 		for j, d := range vh.GetDomains() {
@@ -130,6 +132,13 @@ func decodeRouteConfiguration(rc *routev3.RouteConfiguration) (*routeConfig, err
 		}
 		if v.filters, err = decodePerFilterConfig(p, vh.GetTypedPerFilterConfig()); err != nil {
 			return nil, err
+		}
+		switch vh.GetRequireTls() {
+		case routev3.VirtualHost_NONE:
+		case routev3.VirtualHost_ALL:
+			v.routes = append(v.routes, requireTLSRoute)
+		default:
+			return nil, p.field("require_tls").errorf("%s is not supported: NONE and ALL are", vh.GetRequireTls())
 		}
 		for j, r := range vh.GetRoutes() {
 			rt, err := decodeRoute(p.field("routes").index(j), r)
@@ -361,7 +370,15 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 }
 
 // matches tests a request whose path (query and fragment removed) is path.
+// requireTLSRoute comes first in a virtual host with require_tls ALL: a request that did not
+// come over TLS is redirected to https, 301, as Envoy answers it.
+var requireTLSRoute = route{name: "require_tls", kind: pathPrefix, plainTextOnly: true, action: actionRedirect,
+	redirect: &redirectAction{scheme: "https", code: http.StatusMovedPermanently}}
+
 func (rt *route) matches(r *http.Request, path string) bool {
+	if rt.plainTextOnly && r.TLS != nil {
+		return false
+	}
 	switch rt.kind {
 	case pathPrefix:
 		if rt.foldCase {

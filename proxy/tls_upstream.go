@@ -45,42 +45,15 @@ func decodeTransportSocket(p fieldPath, ts *core.TransportSocket) (*tls.Config, 
 	if err := onlyFields(cp, ctx, "tls_params", "tls_certificates", "validation_context", "combined_validation_context", "alpn_protocols"); err != nil {
 		return nil, err
 	}
-	if tp := ctx.GetTlsParams(); tp != nil {
-		pp := cp.field("tls_params")
-		if err := onlyFields(pp, tp, "tls_minimum_protocol_version", "tls_maximum_protocol_version"); err != nil {
-			return nil, err
-		}
-		versions := map[tlsv3.TlsParameters_TlsProtocol]uint16{
-			tlsv3.TlsParameters_TLSv1_0: tls.VersionTLS10, tlsv3.TlsParameters_TLSv1_1: tls.VersionTLS11,
-			tlsv3.TlsParameters_TLSv1_2: tls.VersionTLS12, tlsv3.TlsParameters_TLSv1_3: tls.VersionTLS13,
-		}
-		if v, ok := versions[tp.GetTlsMinimumProtocolVersion()]; ok {
-			cfg.MinVersion = v
-		}
-		if v, ok := versions[tp.GetTlsMaximumProtocolVersion()]; ok {
-			cfg.MaxVersion = v
-		}
+	if err := decodeTLSParams(cp, ctx, cfg); err != nil {
+		return nil, err
 	}
 	// ALPN is left to the transport: the cluster's protocol options decide HTTP/1.1 or h2.
-	for i, c := range ctx.GetTlsCertificates() {
-		tp := cp.field("tls_certificates").index(i)
-		if err := onlyFields(tp, c, "certificate_chain", "private_key"); err != nil {
-			return nil, err
-		}
-		chain, err := dataSource(tp.field("certificate_chain"), c.GetCertificateChain())
-		if err != nil {
-			return nil, err
-		}
-		key, err := dataSource(tp.field("private_key"), c.GetPrivateKey())
-		if err != nil {
-			return nil, err
-		}
-		pair, err := tls.X509KeyPair(chain, key)
-		if err != nil {
-			return nil, tp.errorf("%v", err)
-		}
-		cfg.Certificates = append(cfg.Certificates, pair)
+	certs, err := decodeCertificates(cp, ctx)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Certificates = certs
 	vc, vp := ctx.GetValidationContext(), cp.field("validation_context")
 	if cc := ctx.GetCombinedValidationContext(); cc != nil {
 		vp = cp.field("combined_validation_context")
@@ -101,6 +74,87 @@ func decodeTransportSocket(p fieldPath, ts *core.TransportSocket) (*tls.Config, 
 	if err != nil {
 		return nil, err
 	}
+	sans, err := decodeSANMatchers(vp, vc)
+	if err != nil {
+		return nil, err
+	}
+	// Verify ourselves: Envoy checks the chain against trusted_ca and the SANs against the
+	// matchers, not the SNI against the certificate's names.
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		return verifyPeer(cs.PeerCertificates, roots, sans, "upstream")
+	}
+	return cfg, nil
+}
+
+// decodeTLSParams applies tls_params' protocol versions (and, for a server, cipher suites).
+func decodeTLSParams(cp fieldPath, ctx *tlsv3.CommonTlsContext, cfg *tls.Config) error {
+	tp := ctx.GetTlsParams()
+	if tp == nil {
+		return nil
+	}
+	pp := cp.field("tls_params")
+	if err := onlyFields(pp, tp, "tls_minimum_protocol_version", "tls_maximum_protocol_version", "cipher_suites"); err != nil {
+		return err
+	}
+	versions := map[tlsv3.TlsParameters_TlsProtocol]uint16{
+		tlsv3.TlsParameters_TLSv1_0: tls.VersionTLS10, tlsv3.TlsParameters_TLSv1_1: tls.VersionTLS11,
+		tlsv3.TlsParameters_TLSv1_2: tls.VersionTLS12, tlsv3.TlsParameters_TLSv1_3: tls.VersionTLS13,
+	}
+	if v, ok := versions[tp.GetTlsMinimumProtocolVersion()]; ok {
+		cfg.MinVersion = v
+	}
+	if v, ok := versions[tp.GetTlsMaximumProtocolVersion()]; ok {
+		cfg.MaxVersion = v
+	}
+	for i, name := range tp.GetCipherSuites() {
+		id, ok := cipherSuites[name]
+		if !ok {
+			return pp.field("cipher_suites").index(i).errorf("%q is not a cipher suite this proxy offers (TLS 1.2 ECDHE with AES-GCM or ChaCha20-Poly1305; TLS 1.3's are always on)", name)
+		}
+		cfg.CipherSuites = append(cfg.CipherSuites, id)
+	}
+	return nil
+}
+
+// cipherSuites are Envoy's (BoringSSL's) names of the TLS 1.2 suites crypto/tls offers and
+// does not consider insecure.
+var cipherSuites = map[string]uint16{
+	"ECDHE-ECDSA-AES128-GCM-SHA256": tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	"ECDHE-RSA-AES128-GCM-SHA256":   tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	"ECDHE-ECDSA-AES256-GCM-SHA384": tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	"ECDHE-RSA-AES256-GCM-SHA384":   tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	"ECDHE-ECDSA-CHACHA20-POLY1305": tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	"ECDHE-RSA-CHACHA20-POLY1305":   tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// decodeCertificates loads tls_certificates: each a certificate chain and its private key.
+func decodeCertificates(cp fieldPath, ctx *tlsv3.CommonTlsContext) ([]tls.Certificate, error) {
+	var out []tls.Certificate
+	for i, c := range ctx.GetTlsCertificates() {
+		tp := cp.field("tls_certificates").index(i)
+		if err := onlyFields(tp, c, "certificate_chain", "private_key"); err != nil {
+			return nil, err
+		}
+		chain, err := dataSource(tp.field("certificate_chain"), c.GetCertificateChain())
+		if err != nil {
+			return nil, err
+		}
+		key, err := dataSource(tp.field("private_key"), c.GetPrivateKey())
+		if err != nil {
+			return nil, err
+		}
+		pair, err := tls.X509KeyPair(chain, key)
+		if err != nil {
+			return nil, tp.errorf("%v", err)
+		}
+		out = append(out, pair)
+	}
+	return out, nil
+}
+
+// decodeSANMatchers reads match_typed_subject_alt_names.
+func decodeSANMatchers(vp fieldPath, vc *tlsv3.CertificateValidationContext) ([]sanMatcher, error) {
 	var sans []sanMatcher
 	for i, m := range vc.GetMatchTypedSubjectAltNames() {
 		mp := vp.field("match_typed_subject_alt_names").index(i)
@@ -113,32 +167,32 @@ func decodeTransportSocket(p fieldPath, ts *core.TransportSocket) (*tls.Config, 
 		}
 		sans = append(sans, sanMatcher{typ: m.GetSanType(), m: sm})
 	}
-	// Verify ourselves: Envoy checks the chain against trusted_ca and the SANs against the
-	// matchers, not the SNI against the certificate's names.
-	cfg.InsecureSkipVerify = true
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return fmt.Errorf("upstream sent no certificate")
-		}
-		opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
-		for _, c := range cs.PeerCertificates[1:] {
-			opts.Intermediates.AddCert(c)
-		}
-		leaf := cs.PeerCertificates[0]
-		if _, err := leaf.Verify(opts); err != nil {
-			return err
-		}
-		if len(sans) == 0 {
+	return sans, nil
+}
+
+// verifyPeer checks a peer's chain against roots and its leaf against the SAN matchers (any
+// one), as Envoy's validation context does.
+func verifyPeer(chain []*x509.Certificate, roots *x509.CertPool, sans []sanMatcher, who string) error {
+	if len(chain) == 0 {
+		return fmt.Errorf("%s sent no certificate", who)
+	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	for _, c := range chain[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	leaf := chain[0]
+	if _, err := leaf.Verify(opts); err != nil {
+		return err
+	}
+	if len(sans) == 0 {
+		return nil
+	}
+	for _, s := range sans {
+		if s.matches(leaf) {
 			return nil
 		}
-		for _, s := range sans {
-			if s.matches(leaf) {
-				return nil
-			}
-		}
-		return fmt.Errorf("upstream certificate matches none of the subject alt names wanted")
 	}
-	return cfg, nil
+	return fmt.Errorf("%s certificate matches none of the subject alt names wanted", who)
 }
 
 // trustedRoots is the pool an upstream's chain must lead to: trusted_ca, or the machine's

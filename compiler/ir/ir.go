@@ -40,6 +40,25 @@ type Listener struct {
 	Scoped bool `json:"scoped,omitempty"`
 	// Filters the routes need besides the router: "fault" and "cors", in Istio's order.
 	Filters []string `json:"filters,omitempty"`
+	// TLS, when set, terminates TLS on the listener (a Gateway's HTTPS servers on its port).
+	TLS *ServerTLS `json:"tls,omitempty"`
+}
+
+// ServerTLS is a gateway listener's TLS termination, as a Gateway server's tls asks it, with
+// the certificate and key (and, to verify clients, the CA) read from files on the gateway
+// proxy's machine.
+type ServerTLS struct {
+	CertificateChain string `json:"certificateChain,omitempty"`
+	PrivateKey       string `json:"privateKey,omitempty"`
+	// CACertificates verifies client certificates: required with RequireClientCertificate
+	// (MUTUAL), checked when presented without it (OPTIONAL_MUTUAL).
+	CACertificates           string   `json:"caCertificates,omitempty"`
+	RequireClientCertificate bool     `json:"requireClientCertificate,omitempty"`
+	SubjectAltNames          []string `json:"subjectAltNames,omitempty"` // a client certificate must carry one
+	// MinVersion and MaxVersion are Istio's names (TLSV1_2…); empty: TLS 1.2 and the newest.
+	MinVersion   string   `json:"minVersion,omitempty"`
+	MaxVersion   string   `json:"maxVersion,omitempty"`
+	CipherSuites []string `json:"cipherSuites,omitempty"`
 }
 
 // HTTP filters a listener may carry before the router.
@@ -53,4 +72,7 @@ type VirtualHost struct {
 	Name    string   `json:"name,omitempty"`
 	Domains []string `json:"domains,omitempty"`
 	Routes  []*Route `json:"routes,omitempty"` // in evaluation order
+	// RequireTLS redirects every plain-text request to https (a Gateway server's
+	// tls.httpsRedirect).
+	RequireTLS bool `json:"requireTls,omitempty"`
 }

@@ -73,15 +73,21 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 			ApiListener: &listener.ApiListener{ApiListener: managerCfg},
 		})
 	}
-	return validated(&listener.Listener{
-		Name:    l.Name,
-		Address: socketAddress(l.Address, l.Port),
-		FilterChains: []*listener.FilterChain{{
-			Filters: []*listener.Filter{{
-				Name:       wellknown.HTTPConnectionManager,
-				ConfigType: &listener.Filter_TypedConfig{TypedConfig: managerCfg},
-			}},
+	chain := &listener.FilterChain{
+		Filters: []*listener.Filter{{
+			Name:       wellknown.HTTPConnectionManager,
+			ConfigType: &listener.Filter_TypedConfig{TypedConfig: managerCfg},
 		}},
+	}
+	if l.TLS != nil {
+		if chain.TransportSocket, err = downstreamTLSSocket(l.TLS); err != nil {
+			return nil, err
+		}
+	}
+	return validated(&listener.Listener{
+		Name:         l.Name,
+		Address:      socketAddress(l.Address, l.Port),
+		FilterChains: []*listener.FilterChain{chain},
 	})
 }
 

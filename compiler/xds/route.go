@@ -22,6 +22,9 @@ func RouteConfigurationOf(name string, vhosts []*route.VirtualHost) (*route.Rout
 // for proxyless gRPC clients (ir.Listener.Proxyless).
 func VirtualHost(vh *ir.VirtualHost, proxyless bool) (*route.VirtualHost, error) {
 	v := &route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
+	if vh.RequireTLS {
+		v.RequireTls = route.VirtualHost_ALL
+	}
 	for _, r := range vh.Routes {
 		xr, err := Route(r, proxyless)
 		if err != nil {

@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"net/http"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+)
+
+// A listener's DownstreamTlsContext becomes the crypto/tls server configuration it terminates
+// TLS with (a gateway's HTTPS server); what of it the proxy cannot honour is a NACK naming the
+// field. Certificates are read when the listener is applied, so a missing or bad file is a NACK
+// too, never a listener that fails every handshake.
+
+// decodeDownstreamTLS builds the server TLS configuration of a filter chain's transport socket.
+func decodeDownstreamTLS(p fieldPath, ts *core.TransportSocket) (*tls.Config, error) {
+	if err := onlyFields(p, ts, "name", "typed_config"); err != nil {
+		return nil, err
+	}
+	var d tlsv3.DownstreamTlsContext
+	tc := ts.GetTypedConfig()
+	if tc.GetTypeUrl() != typeURLOf(&d) {
+		return nil, p.field("typed_config").errorf("type %q is not supported: only %s (%s) is", tc.GetTypeUrl(), typeURLOf(&d), tlsTransportSocketName)
+	}
+	p = p.field("typed_config")
+	if err := tc.UnmarshalTo(&d); err != nil {
+		return nil, p.errorf("%v", err)
+	}
+	if err := validateAll(p, &d); err != nil {
+		return nil, err
+	}
+	if err := onlyFields(p, &d, "common_tls_context", "require_client_certificate"); err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	ctx := d.GetCommonTlsContext()
+	cp := p.field("common_tls_context")
+	if err := onlyFields(cp, ctx, "tls_params", "tls_certificates", "validation_context", "alpn_protocols"); err != nil {
+		return nil, err
+	}
+	if err := decodeTLSParams(cp, ctx, cfg); err != nil {
+		return nil, err
+	}
+	certs, err := decodeCertificates(cp, ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) == 0 {
+		return nil, cp.field("tls_certificates").errorf("a server needs a certificate")
+	}
+	cfg.Certificates = certs
+	for i, proto := range ctx.GetAlpnProtocols() {
+		if proto != "h2" && proto != "http/1.1" {
+			return nil, cp.field("alpn_protocols").index(i).errorf("%q is not supported: h2 and http/1.1 are", proto)
+		}
+		cfg.NextProtos = append(cfg.NextProtos, proto)
+	}
+	required := d.GetRequireClientCertificate().GetValue()
+	vc := ctx.GetValidationContext()
+	if vc == nil {
+		if required {
+			return nil, cp.field("validation_context").errorf("required to verify the client certificates require_client_certificate asks for")
+		}
+		return cfg, nil
+	}
+	vp := cp.field("validation_context")
+	if err := onlyFields(vp, vc, "trusted_ca", "match_typed_subject_alt_names"); err != nil {
+		return nil, err
+	}
+	roots, err := trustedRoots(vp, vc)
+	if err != nil {
+		return nil, err
+	}
+	sans, err := decodeSANMatchers(vp, vc)
+	if err != nil {
+		return nil, err
+	}
+	// Verified here, as Envoy does: the chain against trusted_ca, the leaf against the SANs.
+	cfg.ClientAuth = tls.RequestClientCert
+	if required {
+		cfg.ClientAuth = tls.RequireAnyClientCert
+	}
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 && !required {
+			return nil // OPTIONAL_MUTUAL: no certificate is fine, a bad one is not
+		}
+		return verifyPeer(cs.PeerCertificates, roots, sans, "client")
+	}
+	return cfg, nil
+}
+
+// overTLS is what the requests of a TLS listener carry as r.TLS: the lean server and the h2
+// server see the connection beneath TLS, and only whether the request came over TLS is asked
+// (the :scheme match, redirects, require_tls, x-forwarded-proto).
+var overTLS = &tls.ConnectionState{HandshakeComplete: true}
+
+// protoHTTPS is x-forwarded-proto for requests that arrived over TLS.
+var protoHTTPS = []string{"https"}
+
+// tlsRequests marks every request of a TLS listener as arriving over TLS.
+type tlsRequests struct{ next http.Handler }
+
+func (t tlsRequests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil {
+		r.TLS = overTLS
+	}
+	if _, ok := r.Header["X-Forwarded-Proto"]; !ok {
+		r.Header["X-Forwarded-Proto"] = protoHTTPS
+	}
+	t.next.ServeHTTP(w, r)
+}
