@@ -28,6 +28,7 @@ func newH1Conn(t *h1Transport, addr string, conn net.Conn) *h1Conn {
 	if sc, ok := conn.(*net.TCPConn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.rc = rc
+			c.step = c.rawStep
 		}
 	}
 	c.br = bufio.NewReaderSize(upstreamReader{c}, 4096)
@@ -60,45 +61,11 @@ func (r upstreamReader) Read(p []byte) (int, error) {
 // sendAndRead writes the pending request and reads the first bytes of its answer into p,
 // without a read before the poller reports the answer.
 func (c *h1Conn) sendAndRead(p []byte) (int, error) {
-	var n int
-	var werr, rerr error
-	sending := true
-	err := c.rc.Read(func(fd uintptr) bool {
-		if sending {
-			for len(c.out) > 0 {
-				m, e := syscall.Write(int(fd), c.out)
-				if m > 0 {
-					c.out = c.out[m:]
-					c.sent = true
-				}
-				if e == syscall.EINTR {
-					continue
-				}
-				if e != nil {
-					if e != syscall.EAGAIN {
-						werr = e
-					}
-					return true // the rest is written below, where the poller waits for room
-				}
-			}
-			sending = false
-			return false // wait for the answer before the first read
-		}
-		for {
-			m, e := syscall.Read(int(fd), p)
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			case nil:
-				n = m
-			default:
-				rerr = e
-			}
-			return true
-		}
-	})
+	st := &c.raw
+	*st = rawSendRead{p: p, sending: true}
+	err := c.rc.Read(c.step)
+	n, werr, rerr := st.n, st.werr, st.rerr
+	st.p = nil
 	out := c.out
 	c.out = nil
 	switch {
@@ -124,6 +91,55 @@ func (c *h1Conn) sendAndRead(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// rawSendRead is sendAndRead's state, kept in the connection so that neither it nor the
+// callback (c.step, bound once per connection) is allocated per request.
+type rawSendRead struct {
+	p          []byte
+	n          int
+	werr, rerr error
+	sending    bool
+}
+
+// rawStep is the raw read's callback: first it writes c.out and reports "not ready", so the
+// poller waits for the answer; then it reads into raw.p until a read returns data or an error.
+func (c *h1Conn) rawStep(fd uintptr) bool {
+	st := &c.raw
+	if st.sending {
+		for len(c.out) > 0 {
+			m, e := syscall.Write(int(fd), c.out)
+			if m > 0 {
+				c.out = c.out[m:]
+				c.sent = true
+			}
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != nil {
+				if e != syscall.EAGAIN {
+					st.werr = e
+				}
+				return true // the rest is written by sendAndRead, where the poller waits for room
+			}
+		}
+		st.sending = false
+		return false // wait for the answer before the first read
+	}
+	for {
+		m, e := syscall.Read(int(fd), st.p)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case nil:
+			st.n = m
+		default:
+			st.rerr = e
+		}
+		return true
+	}
 }
 
 // opError wraps err as net.Conn's Read and Write report theirs.

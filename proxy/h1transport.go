@@ -50,6 +50,8 @@ type h1Conn struct {
 	out  []byte
 	sent bool
 	rc   syscall.RawConn // nil when conn is not a socket of its own
+	step func(fd uintptr) bool
+	raw  rawSendRead
 
 	// hdr is the header map of every response the connection's own parser reads: a map per
 	// response was the largest cost of parsing one. The forwarder reads a response's header
