@@ -15,19 +15,9 @@ import (
 
 // decodeDownstreamTLS builds the server TLS configuration of a filter chain's transport socket.
 func decodeDownstreamTLS(p fieldPath, ts *core.TransportSocket) (*tls.Config, error) {
-	if err := onlyFields(p, ts, "name", "typed_config"); err != nil {
-		return nil, err
-	}
 	var d tlsv3.DownstreamTlsContext
-	tc := ts.GetTypedConfig()
-	if tc.GetTypeUrl() != typeURLOf(&d) {
-		return nil, p.field("typed_config").errorf("type %q is not supported: only %s (%s) is", tc.GetTypeUrl(), typeURLOf(&d), tlsTransportSocketName)
-	}
-	p = p.field("typed_config")
-	if err := tc.UnmarshalTo(&d); err != nil {
-		return nil, p.errorf("%v", err)
-	}
-	if err := validateAll(p, &d); err != nil {
+	p, err := unpackTLSSocket(p, ts, &d)
+	if err != nil {
 		return nil, err
 	}
 	if err := onlyFields(p, &d, "common_tls_context", "require_client_certificate"); err != nil {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 )
@@ -21,19 +23,9 @@ func decodeTransportSocket(p fieldPath, ts *core.TransportSocket) (*tls.Config, 
 	if ts == nil {
 		return nil, nil
 	}
-	if err := onlyFields(p, ts, "name", "typed_config"); err != nil {
-		return nil, err
-	}
 	var u tlsv3.UpstreamTlsContext
-	tc := ts.GetTypedConfig()
-	if tc.GetTypeUrl() != typeURLOf(&u) {
-		return nil, p.field("typed_config").errorf("type %q is not supported: only %s (%s) is", tc.GetTypeUrl(), typeURLOf(&u), tlsTransportSocketName)
-	}
-	p = p.field("typed_config")
-	if err := tc.UnmarshalTo(&u); err != nil {
-		return nil, p.errorf("%v", err)
-	}
-	if err := validateAll(p, &u); err != nil {
+	p, err := unpackTLSSocket(p, ts, &u)
+	if err != nil {
 		return nil, err
 	}
 	if err := onlyFields(p, &u, "common_tls_context", "sni"); err != nil {
@@ -85,6 +77,30 @@ func decodeTransportSocket(p fieldPath, ts *core.TransportSocket) (*tls.Config, 
 		return verifyPeer(cs.PeerCertificates, roots, sans, "upstream")
 	}
 	return cfg, nil
+}
+
+// tlsContext is what a TLS transport socket carries: an UpstreamTlsContext or a
+// DownstreamTlsContext.
+type tlsContext interface {
+	proto.Message
+	ValidateAll() error
+}
+
+// unpackTLSSocket checks a TLS transport socket and unpacks its typed config into m, returning
+// the path of the typed config.
+func unpackTLSSocket(p fieldPath, ts *core.TransportSocket, m tlsContext) (fieldPath, error) {
+	if err := onlyFields(p, ts, "name", "typed_config"); err != nil {
+		return p, err
+	}
+	tc := ts.GetTypedConfig()
+	if tc.GetTypeUrl() != typeURLOf(m) {
+		return p, p.field("typed_config").errorf("type %q is not supported: only %s (%s) is", tc.GetTypeUrl(), typeURLOf(m), tlsTransportSocketName)
+	}
+	p = p.field("typed_config")
+	if err := tc.UnmarshalTo(m); err != nil {
+		return p, p.errorf("%v", err)
+	}
+	return p, validateAll(p, m)
 }
 
 // decodeTLSParams applies tls_params' protocol versions (and, for a server, cipher suites).
