@@ -12,7 +12,8 @@ import (
 
 // An ingress gateway terminates TLS with certificates from files, as a Gateway's HTTPS servers
 // name them: HTTPS and h2 on one port, client certificates required on another (MUTUAL, with
-// a subject alt name), and plain HTTP redirected to https (httpsRedirect). Requests that came
+// a subject alt name) or checked when presented (OPTIONAL_MUTUAL), and plain HTTP redirected
+// to https (httpsRedirect). Requests that came
 // over TLS match scheme https and reach the backend with x-forwarded-proto https.
 func TestFeatureGatewayTLS(t *testing.T) {
 	p := newPKI(t, "shop.example.com")
@@ -36,6 +37,9 @@ spec:
       privateKey: %[2]s
       caCertificates: %[3]s
       subjectAltNames: [partner.example.org]
+  - port: {number: 9443, name: https-optional, protocol: HTTPS}
+    hosts: [shop.example.com]
+    tls: {mode: OPTIONAL_MUTUAL, serverCertificate: %[1]s, privateKey: %[2]s, caCertificates: %[3]s}
   - port: {number: 80, name: http, protocol: HTTP}
     hosts: [shop.example.com]
     tls: {httpsRedirect: true}
@@ -121,5 +125,13 @@ spec:
 	other := newPKI(t, "shop.example.com")
 	if _, _, err := get(client(false, other.serverCert), "https://"+addr(8443)+"/"); err == nil {
 		t.Error("MUTUAL served a certificate from another CA")
+	}
+
+	// OPTIONAL_MUTUAL: no certificate is fine, one the CA did not sign is not.
+	if resp, _, err := get(client(false), "https://"+addr(9443)+"/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("OPTIONAL_MUTUAL without a certificate: %v %v", resp, err)
+	}
+	if _, _, err := get(client(false, other.serverCert), "https://"+addr(9443)+"/"); err == nil {
+		t.Error("OPTIONAL_MUTUAL served a certificate from another CA")
 	}
 }
