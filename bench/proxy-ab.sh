@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# bench/proxy-ab.sh: two builds of `signalbox proxy` and nginx, set up as bench/proxy.sh
+# measures them (backend and proxies on core 1 with GOMAXPROCS=1, wrk -t1 -c32 on core 0),
+# with short wrk runs interleaved round by round, to tell whether a change to the data plane
+# helps before a full bench/proxy.sh run. Prints req/s, CPU per request and core 1's idle time
+# and time taken by other programs per run (a run with "other" was disturbed), and per round the
+# ratio of each build to that round's nginx.
+#
+#   CONTROL=path/to/old/signalbox bash bench/proxy-ab.sh     the tree's build against CONTROL
+#   ROUNDS=6 DURATION=4 CONTROL=... bash bench/proxy-ab.sh
+#   NGINX=0 CONTROL=... ...   the two builds only (more rounds in the same time)
+#   PERF=1 ...       also a perf profile per process (PERF_KEEP=PREFIX keeps perf.data)
+#   SYSCALLS=1 ...   also count syscalls per request (perf tracepoints) over one extra run each
+#
+# Without CONTROL it measures the tree's build alone against nginx. Shares bench/proxy.sh's
+# machine lock; every process it starts is stopped on exit.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-4}
+DURATION=${DURATION:-4}
+CONNS=${CONNS:-32}
+HOST=backend.bench.local
+GO=${GO:-go}
+
+exec 9>"${TMPDIR:-/tmp}/signalbox-bench-proxy.lock"
+flock -w 900 9 || { echo "proxy-ab: the machine is busy measuring" >&2; exit 1; }
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-ab.XXXXXX")
+chmod 755 "$work"
+pids=()
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+export PATH=$PATH:/usr/sbin
+
+if (($(nproc) >= 2)); then LOAD=(taskset -c 0) SUT=(taskset -c 1); else LOAD=() SUT=(); fi
+
+bin=$work/bin
+(cd "$root" && for p in cmd/signalbox bench/backend bench/freeport; do "$GO" build -o "$bin/$(basename "$p")" "./$p"; done)
+port=($("$bin/freeport" -n 5))
+backend_port=${port[0]} xds_port=${port[1]} cand_port=${port[2]} ctl_port=${port[3]} nginx_port=${port[4]}
+
+wait_http() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(curl -s -o /dev/null -w '%{http_code}' -m 1 -H "Host: $HOST" "$1") == 200 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+"${SUT[@]}" env GOMAXPROCS=1 "$bin/backend" -addr "127.0.0.1:$backend_port" >"$work/backend.log" 2>&1 &
+pids+=($!)
+backend_pid=$!
+mkdir -p "$work/policies"
+echo 'sidecarListener: 127.0.0.1:15001' >"$work/policies/signalbox.yaml"
+cat >"$work/policies/backend.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: backend
+spec:
+  hosts: [$HOST]
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  resolution: STATIC
+  endpoints:
+  - address: 127.0.0.1
+    ports: {http: $backend_port}
+EOF
+"$bin/signalbox" compile "$work/policies" -o "$work/snapshot" >/dev/null
+"${LOAD[@]}" "$bin/signalbox" serve --snapshot "$work/snapshot" --xds-addr "127.0.0.1:$xds_port" >"$work/serve.log" 2>&1 &
+pids+=($!)
+
+declare -A url cpu_pid
+configs=(nginx cand)
+[[ ${NGINX:-1} == 0 ]] && configs=(cand)
+"${SUT[@]}" env GOMAXPROCS=1 "$bin/signalbox" proxy --xds "127.0.0.1:$xds_port" --node-id cand \
+	--bind "*=127.0.0.1:$cand_port" >"$work/cand.log" 2>&1 &
+pids+=($!)
+cpu_pid[cand]=$!
+url[cand]=http://127.0.0.1:$cand_port/
+if [[ -n ${CONTROL:-} ]]; then
+	"${SUT[@]}" env GOMAXPROCS=1 "$CONTROL" proxy --xds "127.0.0.1:$xds_port" --node-id ctl \
+		--bind "*=127.0.0.1:$ctl_port" >"$work/ctl.log" 2>&1 &
+	pids+=($!)
+	cpu_pid[ctl]=$!
+	url[ctl]=http://127.0.0.1:$ctl_port/
+	configs+=(ctl)
+fi
+
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    upstream backend {
+        server 127.0.0.1:$backend_port;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+"${SUT[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx.log" 2>&1 &
+nginx_master=$!
+pids+=($nginx_master)
+url[nginx]=http://127.0.0.1:$nginx_port/
+for c in "${configs[@]}"; do
+	wait_http "${url[$c]}" || { echo "$c did not come up" >&2; cat "$work/$c.log" >&2 2>/dev/null; exit 1; }
+done
+wait_http "${url[nginx]}" || { echo "nginx did not come up" >&2; exit 1; }
+cpu_pid[nginx]=$(pgrep -P "$nginx_master" | head -1)
+
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+hz=$(getconf CLK_TCK)
+cpu1() { awk '$1 == "cpu1" { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; } # idle, busy ticks of core 1
+run() { # run CONFIG: prints "rps cpu_us_per_req core1_idle% core1_other%" (other: neither idle nor proxy nor backend)
+	local c=$1 t0 t1 b0 b1 reqs rps i0 s0 i1 s1
+	"${LOAD[@]}" wrk -t1 -c"$CONNS" -d1s -H "Host: $HOST" "${url[$c]}" >/dev/null
+	t0=$(ticks "${cpu_pid[$c]}")
+	b0=$(ticks "$backend_pid")
+	read -r i0 s0 < <(cpu1)
+	"${LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Host: $HOST" "${url[$c]}" >"$work/wrk.txt"
+	read -r i1 s1 < <(cpu1)
+	b1=$(ticks "$backend_pid")
+	t1=$(ticks "${cpu_pid[$c]}")
+	reqs=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")
+	awk -v r="$rps" -v d=$((t1 - t0)) -v hz="$hz" -v n="$reqs" -v i=$((i1 - i0)) -v s=$((s1 - s0 - (t1 - t0) - (b1 - b0))) -v all=$((i1 - i0 + s1 - s0)) \
+		'BEGIN { all += 0.001; printf "%.0f %.1f %.0f %.0f\n", r, d * 1e6 / hz / n, i * 100 / all, s * 100 / all }'
+}
+
+summary=$work/summary.tsv
+: >"$summary"
+printf 'round'
+for c in "${configs[@]}"; do printf '\t%s req/s\tcpu us\tidle%%\tother%%' "$c"; done
+printf '\tcand/nginx'
+[[ -n ${CONTROL:-} ]] && printf '\tctl/nginx\tcand/ctl'
+printf '\n'
+for ((r = 1; r <= ROUNDS; r++)); do
+	declare -A rps=()
+	printf '%d' "$r"
+	for c in "${configs[@]}"; do
+		read -r rps[$c] cpu idle steal < <(run "$c")
+		printf '\t%s\t%s\t%s\t%s' "${rps[$c]}" "$cpu" "$idle" "$steal"
+	done
+	awk -v a="${rps[cand]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f", n ? a / n : 0 }' | tee -a "$summary"
+	[[ -n ${CONTROL:-} ]] && awk -v a="${rps[cand]}" -v b="${rps[ctl]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f\t%.3f", n ? b / n : 0, a / b }' | tee -a "$summary"
+	printf '\n' | tee -a "$summary" >/dev/null
+	printf '\n'
+done
+# Medians of the per-round ratios: the machine's load drifts between rounds, not within one.
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+printf 'median ratios: cand/nginx %s' "$(cut -f2 "$summary" | median)"
+[[ -n ${CONTROL:-} ]] && printf ', ctl/nginx %s, cand/ctl %s' "$(cut -f3 "$summary" | median)" "$(cut -f4 "$summary" | median)"
+printf '\n'
+
+if [[ ${SYSCALLS:-0} == 1 ]]; then
+	# Kernel tracepoints counted by perf: unlike strace, they barely slow the proxy, so a read
+	# that would find no data still finds none.
+	ev=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,syscalls:sys_enter_recvfrom,syscalls:sys_enter_readv,syscalls:sys_enter_epoll_wait,net:net_dev_xmit,sched:sched_switch,sched:sched_wakeup
+	for c in "${configs[@]}"; do
+		perf stat -x, -e "$ev" -p "${cpu_pid[$c]}" -o "$work/perf.txt" -- sleep "$DURATION" &
+		p=$!
+		"${LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Host: $HOST" "${url[$c]}" >"$work/wrk.txt"
+		wait "$p" || true
+		reqs=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
+		printf '%s syscalls per request:' "$c"
+		awk -F, -v n="$reqs" '$3 ~ /^(syscalls|net|sched):/ { sub(/.*sys_enter_/, "", $3); sub(/^(net|sched):/, "", $3); printf " %s %.2f", $3, $1 / n }' "$work/perf.txt"
+		printf '\n'
+	done
+fi
+if [[ ${PERF:-0} == 1 ]]; then
+	# Where each process's time goes, kernel included (perf's software clock, call graphs).
+	for c in "${configs[@]}"; do
+		perf record -q -g -o "$work/perf.data" -p "${cpu_pid[$c]}" -- sleep "$DURATION" >/dev/null 2>&1 &
+		p=$!
+		"${LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Host: $HOST" "${url[$c]}" >/dev/null
+		wait "$p" || true
+		echo "== $c: perf report --no-children, top symbols"
+		perf report -q -i "$work/perf.data" --no-children --sort sym -g none --percent-limit 0.7 2>/dev/null | head -45
+		[[ -n ${PERF_KEEP:-} ]] && cp "$work/perf.data" "$PERF_KEEP.$c"
+	done
+fi
