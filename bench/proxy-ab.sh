@@ -26,6 +26,8 @@ exec 9>"${TMPDIR:-/tmp}/signalbox-bench-proxy.lock"
 flock -w 900 9 || { echo "proxy-ab: the machine is busy measuring" >&2; exit 1; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-ab.XXXXXX")
 chmod 755 "$work"
 pids=()
@@ -58,22 +60,7 @@ wait_http() {
 "${SUT[@]}" env GOMAXPROCS=1 "$bin/backend" -addr "127.0.0.1:$backend_port" >"$work/backend.log" 2>&1 &
 pids+=($!)
 backend_pid=$!
-mkdir -p "$work/policies"
-echo 'sidecarListener: 127.0.0.1:15001' >"$work/policies/signalbox.yaml"
-cat >"$work/policies/backend.yaml" <<EOF
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: backend
-spec:
-  hosts: [$HOST]
-  ports:
-  - {number: 80, name: http, protocol: HTTP}
-  resolution: STATIC
-  endpoints:
-  - address: 127.0.0.1
-    ports: {http: $backend_port}
-EOF
+write_policies "$work/policies" "$HOST" "$backend_port"
 "$bin/signalbox" compile "$work/policies" -o "$work/snapshot" >/dev/null
 "${LOAD[@]}" "$bin/signalbox" serve --snapshot "$work/snapshot" --xds-addr "127.0.0.1:$xds_port" >"$work/serve.log" 2>&1 &
 pids+=($!)
@@ -95,32 +82,7 @@ if [[ -n ${CONTROL:-} ]]; then
 	configs+=(ctl)
 fi
 
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    upstream backend {
-        server 127.0.0.1:$backend_port;
-        keepalive 64;
-    }
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
+write_nginx_conf "$work/nginx" "$backend_port" "$nginx_port"
 "${SUT[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx.log" 2>&1 &
 nginx_master=$!
 pids+=($nginx_master)

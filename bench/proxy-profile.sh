@@ -21,6 +21,8 @@ exec 9>"${TMPDIR:-/tmp}/signalbox-bench-proxy.lock"
 flock -w 900 9 || { echo "proxy-profile: the machine is busy measuring" >&2; exit 1; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 out=${1:-${TMPDIR:-/tmp}/signalbox-proxy-cpu.prof}
 work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-profile.XXXXXX")
 pids=()
@@ -52,22 +54,7 @@ wait_http() {
 
 "${SUT[@]}" env GOMAXPROCS=1 "$bin/backend" -addr "127.0.0.1:$backend_port" >"$work/backend.log" 2>&1 &
 pids+=($!)
-mkdir -p "$work/policies"
-echo 'sidecarListener: 127.0.0.1:15001' >"$work/policies/signalbox.yaml"
-cat >"$work/policies/backend.yaml" <<EOF
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: backend
-spec:
-  hosts: [$HOST]
-  ports:
-  - {number: 80, name: http, protocol: HTTP}
-  resolution: STATIC
-  endpoints:
-  - address: 127.0.0.1
-    ports: {http: $backend_port}
-EOF
+write_policies "$work/policies" "$HOST" "$backend_port"
 "$control" compile "$work/policies" -o "$work/snapshot" >/dev/null
 "${LOAD[@]}" "$control" serve --snapshot "$work/snapshot" --xds-addr "127.0.0.1:$xds_port" >"$work/serve.log" 2>&1 &
 pids+=($!)

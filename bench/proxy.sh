@@ -40,6 +40,8 @@ if ! flock -n 9; then
 fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 results=$root/bench/results
 work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-bench.XXXXXX")
 chmod 755 "$work" # nginx's worker runs as an unprivileged user when the script runs as root
@@ -153,22 +155,7 @@ wait_http "http://127.0.0.1:$backend_port/" || die "the backend did not come up:
 
 # signalbox: a one-service policy tree whose ServiceEntry endpoint is the backend, compiled to a
 # snapshot file the publisher serves; the sidecar's listener is rebound to a free port.
-mkdir -p "$work/policies"
-echo 'sidecarListener: 127.0.0.1:15001' >"$work/policies/signalbox.yaml"
-cat >"$work/policies/backend.yaml" <<EOF
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: backend
-spec:
-  hosts: [$HOST]
-  ports:
-  - {number: 80, name: http, protocol: HTTP}
-  resolution: STATIC
-  endpoints:
-  - address: 127.0.0.1
-    ports: {http: $backend_port}
-EOF
+write_policies "$work/policies" "$HOST" "$backend_port"
 "$bin/signalbox" compile "$work/policies" -o "$work/snapshot" >/dev/null
 # The publisher is idle once the proxy has its snapshot; it shares the load generator's core.
 start serve "${LOAD[@]}" "$bin/signalbox" serve --snapshot "$work/snapshot" \
@@ -176,32 +163,7 @@ start serve "${LOAD[@]}" "$bin/signalbox" serve --snapshot "$work/snapshot" \
 start signalbox "${SUT[@]}" env GOMAXPROCS=1 "$bin/signalbox" proxy --xds "127.0.0.1:$xds_port" \
 	--node-id bench --bind "*=127.0.0.1:$sb_port" --admin-addr "127.0.0.1:$sb_admin_port"
 
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    upstream backend {
-        server 127.0.0.1:$backend_port;
-        keepalive 64;
-    }
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
+write_nginx_conf "$work/nginx" "$backend_port" "$nginx_port"
 start nginx "${SUT[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
 
 have_haproxy=0

@@ -1,0 +1,55 @@
+# bench/lib.sh: what the proxy benchmark scripts set up alike, sourced by them.
+
+# write_policies DIR HOST BACKEND_PORT writes the one-service policy tree every proxy benchmark
+# compiles: a ServiceEntry for HOST whose endpoint is the backend, and the sidecar listener.
+write_policies() {
+	local dir=$1 host=$2 backend_port=$3
+	mkdir -p "$dir"
+	echo 'sidecarListener: 127.0.0.1:15001' >"$dir/signalbox.yaml"
+	cat >"$dir/backend.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: backend
+spec:
+  hosts: [$host]
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  resolution: STATIC
+  endpoints:
+  - address: 127.0.0.1
+    ports: {http: $backend_port}
+EOF
+}
+
+# write_nginx_conf DIR BACKEND_PORT NGINX_PORT writes DIR/nginx.conf as DESIGN.md's anchors were
+# measured: one worker, no access log, an upstream with keepalive 64 over HTTP/1.1.
+write_nginx_conf() {
+	local dir=$1 backend_port=$2 nginx_port=$3
+	mkdir -p "$dir"
+	cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    upstream backend {
+        server 127.0.0.1:$backend_port;
+        keepalive 64;
+    }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+}
