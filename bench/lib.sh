@@ -1,4 +1,35 @@
-# bench/lib.sh: what the proxy benchmark scripts set up alike, sourced by them.
+# bench/lib.sh: what the proxy benchmark scripts set up alike, sourced by them. A script sets
+# work (its scratch directory) and pids (the processes it starts) and calls stop_on_exit; the
+# URLs it waits on answer to the Host header $HOST.
+
+# stop_on_exit stops every process in pids and removes work when the script ends.
+stop_on_exit() {
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+
+# wait_http URL: until it answers 200 with the bench Host header, at most 10 s.
+wait_http() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(curl -s -o /dev/null -w '%{http_code}' -m 1 -H "Host: $HOST" "$1") == 200 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# cpu_ticks PID: the process's utime+stime, in clock ticks.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+
+# median: of the numbers on standard input, one a line ("nan" for none).
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # write_policies DIR HOST BACKEND_PORT writes the one-service policy tree every proxy benchmark
 # compiles: a ServiceEntry for HOST whose endpoint is the backend, and the sidecar listener.

@@ -31,14 +31,7 @@ source "$root/bench/lib.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-ab.XXXXXX")
 chmod 755 "$work"
 pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_on_exit
 export PATH=$PATH:/usr/sbin
 
 if (($(nproc) >= 2)); then LOAD=(taskset -c 0) SUT=(taskset -c 1); else LOAD=() SUT=(); fi
@@ -47,15 +40,6 @@ bin=$work/bin
 (cd "$root" && for p in cmd/signalbox bench/backend bench/freeport; do "$GO" build -o "$bin/$(basename "$p")" "./$p"; done)
 port=($("$bin/freeport" -n 5))
 backend_port=${port[0]} xds_port=${port[1]} cand_port=${port[2]} ctl_port=${port[3]} nginx_port=${port[4]}
-
-wait_http() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[[ $(curl -s -o /dev/null -w '%{http_code}' -m 1 -H "Host: $HOST" "$1") == 200 ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 "${SUT[@]}" env GOMAXPROCS=1 "$bin/backend" -addr "127.0.0.1:$backend_port" >"$work/backend.log" 2>&1 &
 pids+=($!)
@@ -93,19 +77,18 @@ done
 wait_http "${url[nginx]}" || { echo "nginx did not come up" >&2; exit 1; }
 cpu_pid[nginx]=$(pgrep -P "$nginx_master" | head -1)
 
-ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 hz=$(getconf CLK_TCK)
 cpu1() { awk '$1 == "cpu1" { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; } # idle, busy ticks of core 1
 run() { # run CONFIG: prints "rps cpu_us_per_req core1_idle% core1_other%" (other: neither idle nor proxy nor backend)
 	local c=$1 t0 t1 b0 b1 reqs rps i0 s0 i1 s1
 	"${LOAD[@]}" wrk -t1 -c"$CONNS" -d1s -H "Host: $HOST" "${url[$c]}" >/dev/null
-	t0=$(ticks "${cpu_pid[$c]}")
-	b0=$(ticks "$backend_pid")
+	t0=$(cpu_ticks "${cpu_pid[$c]}")
+	b0=$(cpu_ticks "$backend_pid")
 	read -r i0 s0 < <(cpu1)
 	"${LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Host: $HOST" "${url[$c]}" >"$work/wrk.txt"
 	read -r i1 s1 < <(cpu1)
-	b1=$(ticks "$backend_pid")
-	t1=$(ticks "${cpu_pid[$c]}")
+	b1=$(cpu_ticks "$backend_pid")
+	t1=$(cpu_ticks "${cpu_pid[$c]}")
 	reqs=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")
 	awk -v r="$rps" -v d=$((t1 - t0)) -v hz="$hz" -v n="$reqs" -v i=$((i1 - i0)) -v s=$((s1 - s0 - (t1 - t0) - (b1 - b0))) -v all=$((i1 - i0 + s1 - s0)) \
@@ -132,7 +115,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	printf '\n'
 done
 # Medians of the per-round ratios: the machine's load drifts between rounds, not within one.
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 printf 'median ratios: cand/nginx %s' "$(cut -f2 "$summary" | median)"
 [[ -n ${CONTROL:-} ]] && printf ', ctl/nginx %s, cand/ctl %s' "$(cut -f3 "$summary" | median)" "$(cut -f4 "$summary" | median)"
 printf '\n'

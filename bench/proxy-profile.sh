@@ -26,14 +26,7 @@ source "$root/bench/lib.sh"
 out=${1:-${TMPDIR:-/tmp}/signalbox-proxy-cpu.prof}
 work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-profile.XXXXXX")
 pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_on_exit
 
 if (($(nproc) >= 2)); then LOAD=(taskset -c 0) SUT=(taskset -c 1); else LOAD=() SUT=(); fi
 
@@ -42,15 +35,6 @@ bin=$work/bin
 control=${CONTROL:-$bin/signalbox}
 port=($("$bin/freeport" -n 3))
 backend_port=${port[0]} xds_port=${port[1]} sb_port=${port[2]}
-
-wait_http() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[[ $(curl -s -o /dev/null -w '%{http_code}' -m 1 -H "Host: $HOST" "$1") == 200 ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 "${SUT[@]}" env GOMAXPROCS=1 "$bin/backend" -addr "127.0.0.1:$backend_port" >"$work/backend.log" 2>&1 &
 pids+=($!)
@@ -65,10 +49,9 @@ pids+=($proxy_pid)
 wait_http "http://127.0.0.1:$sb_port/" || { cat "$work/proxy.log" >&2; exit 1; }
 
 "${LOAD[@]}" wrk -t1 -c"$CONNS" -d2s -H "Host: $HOST" "http://127.0.0.1:$sb_port/" >/dev/null
-ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
-t0=$(ticks "$proxy_pid")
+t0=$(cpu_ticks "$proxy_pid")
 "${LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H "Host: $HOST" "http://127.0.0.1:$sb_port/" | tee "$work/wrk.txt"
-t1=$(ticks "$proxy_pid")
+t1=$(cpu_ticks "$proxy_pid")
 reqs=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
 awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" 'BEGIN { printf "proxy CPU per request: %.1f us\n", d * 1e6 / hz / n }'
 

@@ -47,18 +47,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-bench.XXXXXX")
 chmod 755 "$work" # nginx's worker runs as an unprivileged user when the script runs as root
 pids=()
 
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_on_exit
 
 log() { printf '%s\n' "$*" >&2; }
 die() {
@@ -139,17 +128,6 @@ start() { # start NAME CMD...: run in the background, log to $work/NAME.log, rem
 	eval "pid_$name=$!"
 }
 
-wait_http() { # wait_http URL: until it answers 200 with the bench Host header, at most 10 s
-	local i
-	for ((i = 0; i < 100; i++)); do
-		if [[ $(curl -s -o /dev/null -w '%{http_code}' -m 1 -H "Host: $HOST" "$1") == 200 ]]; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
 start backend "${SUT[@]}" env GOMAXPROCS=1 "$bin/backend" -addr "127.0.0.1:$backend_port"
 wait_http "http://127.0.0.1:$backend_port/" || die "the backend did not come up: $(cat "$work/backend.log")"
 
@@ -214,7 +192,6 @@ cpu_pid[reverseproxy]=$pid_reverseproxy
 # --- measure ---------------------------------------------------------------------------------
 
 clk_tck=$(getconf CLK_TCK)
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; } # utime+stime
 
 to_us() { # a wrk duration (812.00us, 1.20ms, 2.00s) in microseconds
 	awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
@@ -256,7 +233,6 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- summarise -------------------------------------------------------------------------------
 
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 col() { awk -F'\t' -v c="$1" -v k="$2" 'NR > 1 && $2 == c { print $k }' "$raw"; }
 paired() { # paired CONFIG COLUMN: that round's value minus direct's, one a line
 	awk -F'\t' -v c="$1" -v k="$2" 'NR > 1 && $2 == "direct" { d[$1] = $k } NR > 1 && $2 == c { print $k - d[$1] }' "$raw"
