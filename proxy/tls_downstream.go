@@ -55,14 +55,7 @@ func decodeDownstreamTLS(p fieldPath, ts *core.TransportSocket) (*tls.Config, er
 		return cfg, nil
 	}
 	vp := cp.field("validation_context")
-	if err := onlyFields(vp, vc, "trusted_ca", "match_typed_subject_alt_names"); err != nil {
-		return nil, err
-	}
-	roots, err := trustedRoots(vp, vc)
-	if err != nil {
-		return nil, err
-	}
-	sans, err := decodeSANMatchers(vp, vc)
+	roots, sans, err := decodeValidationContext(vp, vc)
 	if err != nil {
 		return nil, err
 	}

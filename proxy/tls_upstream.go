@@ -59,14 +59,7 @@ func decodeTransportSocket(p fieldPath, ts *core.TransportSocket) (*tls.Config, 
 		cfg.InsecureSkipVerify = true
 		return cfg, nil
 	}
-	if err := onlyFields(vp, vc, "trusted_ca", "system_root_certs", "match_typed_subject_alt_names"); err != nil {
-		return nil, err
-	}
-	roots, err := trustedRoots(vp, vc)
-	if err != nil {
-		return nil, err
-	}
-	sans, err := decodeSANMatchers(vp, vc)
+	roots, sans, err := decodeValidationContext(vp, vc, "system_root_certs")
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +160,23 @@ func decodeCertificates(cp fieldPath, ctx *tlsv3.CommonTlsContext) ([]tls.Certif
 		out = append(out, pair)
 	}
 	return out, nil
+}
+
+// decodeValidationContext reads what a peer's certificate is verified against: the roots
+// (trusted_ca, or the fields extra name) and the SANs its leaf must match.
+func decodeValidationContext(vp fieldPath, vc *tlsv3.CertificateValidationContext, extra ...string) (*x509.CertPool, []sanMatcher, error) {
+	if err := onlyFields(vp, vc, append([]string{"trusted_ca", "match_typed_subject_alt_names"}, extra...)...); err != nil {
+		return nil, nil, err
+	}
+	roots, err := trustedRoots(vp, vc)
+	if err != nil {
+		return nil, nil, err
+	}
+	sans, err := decodeSANMatchers(vp, vc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return roots, sans, nil
 }
 
 // decodeSANMatchers reads match_typed_subject_alt_names.
