@@ -24,15 +24,14 @@ import (
 const h1InlineBody = 16 << 10
 
 func newH1Conn(t *h1Transport, addr string, conn net.Conn) *h1Conn {
-	c := &h1Conn{t: t, addr: addr, conn: conn, hdr: make(http.Header, 8), wbuf: make([]byte, 0, 1024)}
-	if sc, ok := conn.(*net.TCPConn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.rc = rc
-			c.step = c.rawStep
-		}
+	c := &h1Conn{t: t, addr: addr, conn: conn, io: conn, hdr: make(http.Header, 8), wbuf: make([]byte, 0, 1024)}
+	if s := newSockIO(conn); s != nil {
+		c.io = s
+		c.rc = s.rc
+		c.step = c.rawStep
 	}
 	c.br = bufio.NewReaderSize(upstreamReader{c}, 4096)
-	c.bw = bufio.NewWriterSize(conn, 4096)
+	c.bw = bufio.NewWriterSize(c.io, 4096)
 	return c
 }
 
@@ -43,7 +42,7 @@ func (c *h1Conn) send(b []byte) error {
 		c.out = b
 		return nil
 	}
-	n, err := c.conn.Write(b)
+	n, err := c.io.Write(b)
 	c.sent = n > 0
 	return err
 }
@@ -53,7 +52,7 @@ type upstreamReader struct{ c *h1Conn }
 
 func (r upstreamReader) Read(p []byte) (int, error) {
 	if r.c.out == nil {
-		return r.c.conn.Read(p)
+		return r.c.io.Read(p)
 	}
 	return r.c.sendAndRead(p)
 }
@@ -79,12 +78,12 @@ func (c *h1Conn) sendAndRead(p []byte) (int, error) {
 		return 0, c.opError("write", os.NewSyscallError("write", werr))
 	case len(out) > 0:
 		// The socket's send buffer was full: finish the request, then read as usual.
-		if m, err := c.conn.Write(out); err != nil {
+		if m, err := c.io.Write(out); err != nil {
 			c.sent = c.sent || m > 0
 			return 0, err
 		}
 		c.sent = true
-		return c.conn.Read(p)
+		return c.io.Read(p)
 	case rerr != nil:
 		return 0, c.opError("read", os.NewSyscallError("read", rerr))
 	case n == 0 && len(p) > 0:
@@ -108,7 +107,7 @@ func (c *h1Conn) rawStep(fd uintptr) bool {
 	st := &c.raw
 	if st.sending {
 		for len(c.out) > 0 {
-			m, e := syscall.Write(int(fd), c.out)
+			m, e := sysWrite(fd, c.out)
 			if m > 0 {
 				c.out = c.out[m:]
 				c.sent = true
@@ -116,7 +115,7 @@ func (c *h1Conn) rawStep(fd uintptr) bool {
 			if e == syscall.EINTR {
 				continue
 			}
-			if e != nil {
+			if e != 0 {
 				if e != syscall.EAGAIN {
 					st.werr = e
 				}
@@ -127,13 +126,13 @@ func (c *h1Conn) rawStep(fd uintptr) bool {
 		return false // wait for the answer before the first read
 	}
 	for {
-		m, e := syscall.Read(int(fd), st.p)
+		m, e := sysRead(fd, st.p)
 		switch e {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
 			return false
-		case nil:
+		case 0:
 			st.n = m
 		default:
 			st.rerr = e

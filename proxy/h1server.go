@@ -126,7 +126,11 @@ type h1ServerConn struct {
 }
 
 func (s *h1Server) serveConn(c net.Conn) {
-	lim := &limitedConnReader{conn: c, left: maxHeaderBytes}
+	var rw io.ReadWriter = c
+	if s := newSockIO(c); s != nil {
+		rw = s
+	}
+	lim := &limitedConnReader{conn: rw, left: maxHeaderBytes}
 	br := bufio.NewReaderSize(lim, 4096)
 	c.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
 	if head, err := br.Peek(3); err != nil {
@@ -142,7 +146,7 @@ func (s *h1Server) serveConn(c net.Conn) {
 		return
 	}
 	// The first head has h1ReadHeaderTimeout from the connection's start, cleared once read.
-	sc := &h1ServerConn{s: s, conn: c, lim: lim, br: br, bw: bufio.NewWriterSize(c, 4096), deadline: true}
+	sc := &h1ServerConn{s: s, conn: c, lim: lim, br: br, bw: bufio.NewWriterSize(rw, 4096), deadline: true}
 	sc.raddr = c.RemoteAddr().String()
 	ci := newConnInfo(sc.raddr)
 	sc.down = &downstream{}
@@ -350,7 +354,7 @@ var errHeaderTooLarge = errors.New("request header too large")
 
 // limitedConnReader bounds how much the request head may read, as http.Server does.
 type limitedConnReader struct {
-	conn  net.Conn
+	conn  io.Reader // the connection, or its raw socket reads (sockio.go)
 	left  int64
 	watch *clientWatch // may hold a byte it read while watching
 }

@@ -39,6 +39,7 @@ type h1Conn struct {
 	t      *h1Transport
 	addr   string
 	conn   net.Conn
+	io     io.ReadWriter // conn, or its raw socket reads and writes (sockio.go)
 	dl     bool          // a deadline is set on conn
 	br     *bufio.Reader // reads through upstreamReader (h1sendwait.go)
 	bw     *bufio.Writer // only for requests with a body larger than h1InlineBody
