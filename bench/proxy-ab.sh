@@ -122,7 +122,7 @@ printf '\n'
 if [[ ${SYSCALLS:-0} == 1 ]]; then
 	# Kernel tracepoints counted by perf: unlike strace, they barely slow the proxy, so a read
 	# that would find no data still finds none.
-	ev=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,syscalls:sys_enter_recvfrom,syscalls:sys_enter_readv,syscalls:sys_enter_epoll_wait,net:net_dev_xmit,sched:sched_switch,sched:sched_wakeup
+	ev=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_readv,syscalls:sys_enter_epoll_wait,net:net_dev_xmit,sched:sched_switch,sched:sched_wakeup
 	for c in "${configs[@]}"; do
 		perf stat -x, -e "$ev" -p "${cpu_pid[$c]}" -o "$work/perf.txt" -- sleep "$DURATION" &
 		p=$!
