@@ -50,7 +50,9 @@ func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
 	if sidecar != nil {
 		mesh.Roles = append(mesh.Roles, sidecar)
 	}
-	mesh.Roles = append(mesh.Roles, b.gatewayRoles()...)
+	gateways := b.gatewayRoles()
+	b.authorize(gateways)
+	mesh.Roles = append(mesh.Roles, gateways...)
 	for _, r := range mesh.Roles {
 		for _, l := range r.Listeners {
 			listenerFilters(l)

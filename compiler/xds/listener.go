@@ -23,11 +23,16 @@ var ads = &core.ConfigSource{
 
 func adsSource() *core.ConfigSource { return ads }
 
-// Listener builds an HTTP listener whose routes come from RDS, with the filters its routes need
-// (CORS, then fault, as Istio orders them) and the Router last (Envoy and gRPC both require it).
+// Listener builds an HTTP listener whose routes come from RDS, with the RBAC filters of its
+// authorization first (Istio puts them before the route filters, so a refused request never
+// meets a fault), the filters its routes need (CORS, then fault) and the Router last (Envoy and
+// gRPC both require it).
 // An API listener has no socket: proxyless gRPC clients read its connection manager directly.
 func Listener(l *ir.Listener) (*listener.Listener, error) {
-	var filters []*hcm.HttpFilter
+	filters, err := rbacFilters(l.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+	}
 	for _, f := range l.Filters {
 		switch f {
 		case ir.FilterCORS:
