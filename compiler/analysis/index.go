@@ -58,6 +58,11 @@ func buildIndex(tree *schema.Tree) *index {
 			}
 		case schema.KindGateway:
 			idx.gateways[d.Namespace+"/"+d.Name] = true
+			// The proxies a Gateway selects carry at least its selector's labels: they are
+			// workloads an AuthorizationPolicy can select (the compiler enforces it there).
+			if sel := d.Spec.(*schema.Gateway).Selector; len(sel) > 0 {
+				idx.workloads.add(d.Namespace, sel)
+			}
 		case schema.KindWorkloadEntry:
 			idx.workloads.add(d.Namespace, d.Spec.(*schema.WorkloadEntry).Labels)
 		}

@@ -70,7 +70,8 @@ func labelsMatch(selector, labels map[string]string) bool {
 }
 
 // workloadPolicy reports an AuthorizationPolicy or PeerAuthentication whose
-// selector.matchLabels picks no WorkloadEntry and no ServiceEntry endpoint. A policy without a
+// selector.matchLabels picks no WorkloadEntry, no ServiceEntry endpoint and no Gateway's proxies
+// (those carry the Gateway's selector labels). A policy without a
 // selector is namespace-wide and is not reported; neither is one attached by targetRef(s).
 func (a *analyzer) workloadPolicy(d *schema.Document, sel *schema.WorkloadSelector) {
 	if sel == nil || len(sel.MatchLabels) == 0 || a.idx.workloads.selects(d.Namespace, sel.MatchLabels) {
@@ -86,6 +87,6 @@ func (a *analyzer) workloadPolicy(d *schema.Document, sel *schema.WorkloadSelect
 		where = "the mesh"
 	}
 	a.report(d, CodeSelectsNoWorkload, "spec.selector.matchLabels",
-		"selector %s matches no WorkloadEntry or ServiceEntry endpoint in %s: this %s applies to nothing",
+		"selector %s matches no WorkloadEntry, ServiceEntry endpoint or Gateway selector in %s: this %s applies to nothing",
 		strings.Join(keys, ","), where, d.Kind)
 }
