@@ -82,6 +82,9 @@ func (f fraction) hit() bool {
 type httpFilters struct {
 	cors  bool
 	fault *faultPolicy // the filter's own configuration; nil when the filter is absent
+	// rbac is the listener's RBAC filters (rbac.go); nil when it has none, so a listener
+	// without them pays one nil check.
+	rbac *rbacChain
 }
 
 // corsPolicy is a CorsPolicy from typed_per_filter_config, Envoy's cors filter semantics.

@@ -31,12 +31,18 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusServiceUnavailable, "no route configuration yet\n")
 		return
 	}
+	// RBAC runs before the route is looked up, as Envoy's filter runs before the router: a
+	// denied request is refused whether or not a route would have served it.
+	hf := h.filters.Load()
+	if hf != nil && hf.rbac != nil && !hf.rbac.permit(w, r, &h.fwd.stats) {
+		return
+	}
 	lr := t.lookup(r)
 	if lr == nil {
 		reply(w, http.StatusNotFound, "")
 		return
 	}
-	h.fwd.serve(w, r, lr, h.filters.Load())
+	h.fwd.serve(w, r, lr, hf)
 }
 
 // forwarder sends requests upstream over the shared pools: HTTP/1.1 for most clusters,
@@ -788,6 +794,9 @@ type connInfo struct {
 	ip   string
 	xff  []string
 	down *downstream // set by the lean server
+	// conn is the connection net/http's server serves (h2c, h2 over TLS), for what RBAC
+	// reads of it: the local address, the TLS SNI and client certificate.
+	conn net.Conn
 }
 
 type connInfoKey struct{}
@@ -801,5 +810,7 @@ func newConnInfo(remoteAddr string) *connInfo {
 }
 
 func withConnInfo(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connInfoKey{}, newConnInfo(c.RemoteAddr().String()))
+	ci := newConnInfo(c.RemoteAddr().String())
+	ci.conn = c
+	return context.WithValue(ctx, connInfoKey{}, ci)
 }

@@ -95,6 +95,10 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	if filters.rbac != nil {
+		filters.rbac.listener = l.GetName()
+		filters.rbac.port = l.GetAddress().GetSocketAddress().GetPortValue()
+	}
 	raw, err := deterministic.Marshal(l)
 	if err != nil {
 		return nil, err
@@ -103,8 +107,8 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 }
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped
-// routes over SRDS) from ADS, the cors and fault filters, and the router last. It returns the
-// route config (or scoped routes) name.
+// routes over SRDS) from ADS, the rbac, cors and fault filters, and the router last. It returns
+// the route config (or scoped routes) name.
 func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, httpFilters, error) {
 	var hf httpFilters
 	if err := validateAll(p, m); err != nil {
@@ -123,6 +127,10 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 		return "", nil, hf, err
 	}
 	router := false
+	// RBAC runs before CORS and fault (forward.go); a chain that orders them otherwise is
+	// refused rather than run in another order.
+	corsOrFault := false
+	var chain rbacChain
 	filters := m.GetHttpFilters()
 	for i, f := range filters {
 		fp := p.field("http_filters").index(i)
@@ -139,6 +147,15 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 				return "", nil, hf, err
 			}
 			router = true
+		case tc.GetTypeUrl() == rbacTypeURL || f.GetName() == rbacFilterName:
+			// Before the is_optional case: access rules are enforced whether or not the
+			// filter is marked optional, and never skipped.
+			if corsOrFault {
+				return "", nil, hf, fp.errorf("the RBAC filter must come before the %s and %s filters", corsFilterName, faultFilterName)
+			}
+			if err := decodeRBACFilter(fp.field("typed_config"), tc, &chain); err != nil {
+				return "", nil, hf, err
+			}
 		case tc.GetTypeUrl() == corsTypeURL || (tc == nil && f.GetName() == corsFilterName):
 			if tc != nil {
 				var c corsv3.Cors
@@ -149,19 +166,22 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 					return "", nil, hf, err
 				}
 			}
-			hf.cors = true
+			hf.cors, corsOrFault = true, true
 		case tc.GetTypeUrl() == faultTypeURL:
 			fault, err := decodeFaultAny(fp.field("typed_config"), tc)
 			if err != nil {
 				return "", nil, hf, err
 			}
-			hf.fault = fault
+			hf.fault, corsOrFault = fault, true
 		case f.GetIsOptional():
 			// Envoy skips an optional filter it does not know; so do we.
 		default:
-			return "", nil, hf, fp.errorf("unsupported http filter %q (%s): only %s, %s and %s are supported",
-				f.GetName(), tc.GetTypeUrl(), corsFilterName, faultFilterName, routerFilterName)
+			return "", nil, hf, fp.errorf("unsupported http filter %q (%s): only %s, %s, %s and %s are supported",
+				f.GetName(), tc.GetTypeUrl(), rbacFilterName, corsFilterName, faultFilterName, routerFilterName)
 		}
+	}
+	if len(chain.filters) > 0 {
+		hf.rbac = &chain
 	}
 	if !router {
 		return "", nil, hf, p.field("http_filters").errorf("the router filter (%s) is required", routerFilterName)

@@ -59,12 +59,34 @@ func (s *routeStats) record(code int) {
 	}
 }
 
-// statsRegistry holds every cluster's and route's stats by name; they outlive configuration
-// changes, so counters only ever grow.
+// listenerStats are one listener's counters, by listener name: for now its RBAC filters'
+// decisions (Envoy's rbac.denied and rbac.shadow_denied).
+type listenerStats struct {
+	rbacDenied       atomic.Uint64
+	rbacShadowDenied atomic.Uint64
+}
+
+// statsRegistry holds every cluster's, route's and listener's stats by name; they outlive
+// configuration changes, so counters only ever grow.
 type statsRegistry struct {
-	mu     sync.Mutex
-	m      map[string]*clusterStats
-	routes map[routeKey]*routeStats
+	mu        sync.Mutex
+	m         map[string]*clusterStats
+	routes    map[routeKey]*routeStats
+	listeners map[string]*listenerStats
+}
+
+func (r *statsRegistry) listener(name string) *listenerStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.listeners == nil {
+		r.listeners = map[string]*listenerStats{}
+	}
+	s, ok := r.listeners[name]
+	if !ok {
+		s = &listenerStats{}
+		r.listeners[name] = s
+	}
+	return s
 }
 
 func (r *statsRegistry) route(k routeKey) *routeStats {
@@ -102,6 +124,7 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 	routes := slices.SortedFunc(maps.Values(r.routes), func(a, b *routeStats) int {
 		return strings.Compare(a.key.config+"\x00"+a.key.vhost+"\x00"+a.key.route, b.key.config+"\x00"+b.key.vhost+"\x00"+b.key.route)
 	})
+	listeners := maps.Clone(r.listeners)
 	r.mu.Unlock()
 	names := slices.Sorted(maps.Keys(stats))
 	counter := func(name, help string, get func(*clusterStats) uint64) {
@@ -140,6 +163,20 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 		func(s *clusterStats) uint64 { return s.ejections.Load() })
 	counter("signalbox_proxy_mirror_requests_total", "Shadow requests sent to the cluster.",
 		func(s *clusterStats) uint64 { return s.mirrors.Load() })
+	for _, c := range []struct {
+		name, help string
+		get        func(*listenerStats) uint64
+	}{
+		{"signalbox_proxy_rbac_denied_total", "Requests a listener's RBAC filters denied (403).",
+			func(s *listenerStats) uint64 { return s.rbacDenied.Load() }},
+		{"signalbox_proxy_rbac_shadow_denied_total", "Requests a listener's RBAC shadow rules would have denied.",
+			func(s *listenerStats) uint64 { return s.rbacShadowDenied.Load() }},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", c.name, c.help, c.name)
+		for _, n := range slices.Sorted(maps.Keys(listeners)) {
+			fmt.Fprintf(w, "%s{listener=%q} %d\n", c.name, n, c.get(listeners[n]))
+		}
+	}
 	const h = "signalbox_proxy_request_duration_seconds"
 	fmt.Fprintf(w, "# HELP %s Time from routing a request to the end of its response, by cluster.\n# TYPE %s histogram\n", h, h)
 	for _, n := range names {
