@@ -17,7 +17,8 @@ import (
 //	GET /config   JSON: listeners with their bound addresses, ACKed versions, the last NACK,
 //	              clusters with their endpoints and circuit-breaker counters
 //	GET /metrics  Prometheus text: per-cluster requests by code, latency histograms,
-//	              circuit-breaker overflows, retries, ejections, mirrored requests
+//	              circuit-breaker overflows, retries, ejections, mirrored requests, requests
+//	              denied by RBAC per listener
 func (p *Proxy) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -11,11 +11,12 @@
 //   - the configuration model: each xDS resource is validated against the exact subset of
 //     Envoy's API this proxy honours and compiled into immutable values; a field outside that
 //     subset is an error naming the field, never ignored. Listeners (listener_config.go: the
-//     HTTP connection manager with the cors, fault and router filters; a Listener with an
+//     HTTP connection manager with the rbac, cors, fault and router filters; a Listener with an
 //     api_listener is for proxyless gRPC clients and is skipped), routes (route_config.go,
 //     match.go, domains.go, route_action.go for redirects, direct responses, rewrites, hash
 //     and mirror policies, retry.go, headers.go for header operations at every level,
-//     filters.go for CORS and fault injection), clusters (cluster_config.go, cluster_policy.go
+//     filters.go for CORS and fault injection, rbac.go and rbac_eval.go for Envoy's RBAC
+//     authorization filter), clusters (cluster_config.go, cluster_policy.go
 //     for circuit breakers, outlier detection, upstream TLS and TCP keep-alive) and endpoints
 //     (endpoint_config.go, with priorities);
 //   - applying it (apply.go, table.go): a response is applied whole or not at all, listener
@@ -23,7 +24,8 @@
 //     make-before-break, so an update fails no request whatever order the server sends the
 //     types in;
 //   - the data plane: listeners (listeners.go) run a lean HTTP/1.x server (h1server.go) and
-//     hand h2c connections to net/http; forward.go runs CORS, fault, the route action,
+//     hand h2c connections to net/http; RBAC runs first (a denied request gets 403 and
+//     reaches nothing else), then forward.go runs CORS, fault, the route action,
 //     retries, timeouts and mirrors; balancer.go and hashlb.go pick endpoints (round robin,
 //     least request, random, ring hash, Maglev) under circuit breakers, outlier ejection and
 //     the healthy panic threshold; upstream requests go over a lean HTTP/1.1 pool
