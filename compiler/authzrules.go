@@ -13,25 +13,30 @@ import (
 // The translation of one AuthorizationPolicy into RBAC policies follows Istio's
 // (pilot/pkg/security/authz/model): a policy per rule, named "ns[NS]-policy[NAME]-rule[I]"; a
 // permission per `to` and a principal per `from` (one matching everything when there are none),
-// each the AND of its fields, in Istio's order, followed by the `when` conditions of its side;
-// the values of a field ORed, its not-form negated.
+// each the AND of its fields, in Istio's order (requestPrincipals, remoteIpBlocks, ipBlocks on a
+// principal), followed by the `when` conditions of its side; the values of a field ORed, its
+// not-form negated.
 
-// authzPolicies translates an ALLOW or DENY policy, or reports what signalbox cannot enforce
-// of it (and returns nil).
-func (b *builder) authzPolicies(d *schema.Document) []*ir.RBACPolicy {
+// authzPolicies translates a policy that checkAuthorizationPolicy accepted for one gateway role
+// (a policy matching request tokens depends on the role's issuers). What the role cannot enforce
+// is reported, and the policy left out.
+func (b *builder) authzPolicies(d *schema.Document, scope jwtScope) []*ir.RBACPolicy {
 	ap := d.Spec.(*schema.AuthorizationPolicy)
-	if !b.checkAuthorizationPolicy(d, ap) {
-		return nil
-	}
 	if len(ap.Rules) == 0 {
 		// Istio's explicit never-matching policy: an ALLOW policy without rules allows nothing
 		// (validation refuses a DENY policy without rules).
 		return []*ir.RBACPolicy{{Name: rbacPolicyName(d, 0), MatchNever: true}}
 	}
+	n := len(b.findings)
 	var out []*ir.RBACPolicy
 	for i, r := range ap.Rules {
 		var basePermission, basePrincipal []ir.RBACCondition
-		for _, c := range r.When {
+		for j, c := range r.When {
+			if isJWTKey(c.Key) {
+				path := fmt.Sprintf("spec.rules[%d].when[%d].key", i, j)
+				basePrincipal = appendCondition(basePrincipal, b.jwtCondition(d, path, c, scope))
+				continue
+			}
 			cond := whenCondition(c)
 			switch c.Key {
 			case "destination.ip", "destination.port", "connection.sni":
@@ -54,9 +59,11 @@ func (b *builder) authzPolicies(d *schema.Document) []*ir.RBACPolicy {
 		if len(r.To) == 0 {
 			p.Permissions = []ir.RBACRule{{Conditions: basePermission}}
 		}
-		for _, from := range r.From {
+		for j, from := range r.From {
 			var conds []ir.RBACCondition
 			if src := from.Source; src != nil {
+				path := fmt.Sprintf("spec.rules[%d].from[%d].source", i, j)
+				conds = appendCondition(conds, b.requestPrincipalCondition(d, path, src, scope))
 				conds = appendCondition(conds, condition(ir.RBACRemoteIP, src.RemoteIPBlocks, src.NotRemoteIPBlocks, cidrValue))
 				conds = appendCondition(conds, condition(ir.RBACDirectRemoteIP, src.IPBlocks, src.NotIPBlocks, cidrValue))
 			}
@@ -66,6 +73,9 @@ func (b *builder) authzPolicies(d *schema.Document) []*ir.RBACPolicy {
 			p.Principals = []ir.RBACRule{{Conditions: basePrincipal}}
 		}
 		out = append(out, p)
+	}
+	if schema.HasErrors(b.findings[n:]) {
+		return nil
 	}
 	return out
 }
@@ -99,7 +109,8 @@ func headerCondition(name string, values, notValues []string, conv func(string) 
 	return c
 }
 
-// whenCondition translates a condition whose key checkAuthorizationPolicy accepted.
+// whenCondition translates a condition whose key checkAuthorizationPolicy accepted, other than
+// the request token's (jwtCondition).
 func whenCondition(c schema.Condition) ir.RBACCondition {
 	switch c.Key {
 	case "source.ip":

@@ -51,7 +51,7 @@ func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
 		mesh.Roles = append(mesh.Roles, sidecar)
 	}
 	gateways := b.gatewayRoles()
-	b.authorize(gateways)
+	b.authorize(gateways, b.authenticate(gateways))
 	mesh.Roles = append(mesh.Roles, gateways...)
 	for _, r := range mesh.Roles {
 		for _, l := range r.Listeners {

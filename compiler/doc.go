@@ -7,8 +7,10 @@
 // actions.go turn VirtualService rules into routes (delegate.go merges delegated rules in);
 // services.go and policy.go turn ServiceEntries, WorkloadEntries and DestinationRules into
 // clusters; roles.go assembles the sidecar and gateway roles and grpc.go the role of proxyless
-// gRPC clients. authz.go and authzrules.go turn AuthorizationPolicies into the RBAC filters of
-// the gateway roles they apply to, as Istio's pilot/pkg/security/authz does (signalbox proxies
-// receive no workload's inbound traffic, so a policy that reaches no gateway is refused). What signalbox cannot honour is a positioned "not supported yet" finding at the
-// field, never dropped silently.
+// gRPC clients. authn.go turns RequestAuthentications into the jwt_authn filter of the gateway
+// roles they apply to, as Istio's pilot/pkg/security/authn does; authz.go, authzrules.go and
+// authzjwt.go turn AuthorizationPolicies into the RBAC filters after it, as Istio's
+// pilot/pkg/security/authz does (reach.go: signalbox proxies receive no workload's inbound
+// traffic, so a policy that reaches no gateway is refused). What signalbox cannot honour is a
+// positioned "not supported yet" finding at the field, never dropped silently.
 package compiler

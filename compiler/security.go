@@ -5,10 +5,9 @@ import "github.com/signalbox/signalbox/schema"
 // uncompiledKinds are valid Istio kinds the compiler does not translate yet. A security policy
 // that validates but is not enforced would be worse than a refusal: each is an error at its
 // kind, so the tree is not published until the policy is removed or the compiler learns it.
-// (AuthorizationPolicy is compiled: authz.go.)
+// (AuthorizationPolicy and RequestAuthentication are compiled: authz.go, authn.go.)
 var uncompiledKinds = []string{
 	schema.KindPeerAuthentication,
-	schema.KindRequestAuthentication,
 }
 
 func (b *builder) refuseUncompiledKinds() {

@@ -32,8 +32,9 @@ type RBACRule struct {
 
 // RBAC attributes a condition tests. On a permission: a request header (Host as ":authority",
 // the method as ":method"), the path, the destination port, address and SNI. On a principal: a
-// request header, the peer's address (DirectRemoteIP) and the client's address (RemoteIP: the
-// first x-forwarded-for hop the proxy trusts, else the peer).
+// request header, the peer's address (DirectRemoteIP), the client's address (RemoteIP: the
+// first x-forwarded-for hop the proxy trusts, else the peer) and the claims of the request's
+// verified token (JWT: each value's Claims).
 const (
 	RBACHeader          = "header"
 	RBACPath            = "path"
@@ -42,6 +43,7 @@ const (
 	RBACServerName      = "serverName"
 	RBACDirectRemoteIP  = "directRemoteIp"
 	RBACRemoteIP        = "remoteIp"
+	RBACJWT             = "jwt"
 )
 
 // RBACCondition is one attribute of a request: it holds when one of Values matches (or Values is
@@ -57,12 +59,25 @@ type RBACCondition struct {
 const MatchSuffix = "suffix"
 
 // RBACValue is one value of a condition: a string match (header, path, server name), an address
-// range (the IP attributes) or a port.
+// range (the IP attributes), a port, or claims of a verified token that must all match (JWT).
 type RBACValue struct {
-	Kind       string `json:"kind,omitempty"` // a string match kind
-	Value      string `json:"value,omitempty"`
-	IgnoreCase bool   `json:"ignoreCase,omitempty"`
-	Address    string `json:"address,omitempty"`
-	PrefixLen  uint32 `json:"prefixLen,omitempty"`
-	Port       uint32 `json:"port,omitempty"`
+	Kind       string      `json:"kind,omitempty"` // a string match kind
+	Value      string      `json:"value,omitempty"`
+	IgnoreCase bool        `json:"ignoreCase,omitempty"`
+	Address    string      `json:"address,omitempty"`
+	PrefixLen  uint32      `json:"prefixLen,omitempty"`
+	Port       uint32      `json:"port,omitempty"`
+	Claims     []RBACClaim `json:"claims,omitempty"`
+}
+
+// RBACClaim matches one claim of a token the jwt_authn filter verified, in the payload the filter
+// stored in its dynamic metadata under the provider's issuer (JWTProvider): Kind and Value are a
+// string match of the claim (MatchPresent: the claim is there), List a match of one element of
+// a list claim.
+type RBACClaim struct {
+	Issuer string   `json:"issuer"`
+	Path   []string `json:"path"` // the claim's name, then nested names (claims[a][b])
+	Kind   string   `json:"kind"`
+	Value  string   `json:"value,omitempty"`
+	List   bool     `json:"list,omitempty"`
 }

@@ -42,6 +42,9 @@ type Listener struct {
 	Filters []string `json:"filters,omitempty"`
 	// TLS, when set, terminates TLS on the listener (a Gateway's HTTPS servers on its port).
 	TLS *ServerTLS `json:"tls,omitempty"`
+	// Authentication, when set, verifies request tokens ahead of Authorization (gateways only:
+	// the same value on every listener of the role).
+	Authentication *Authentication `json:"authentication,omitempty"`
 	// Authorization, when set, is enforced by RBAC filters ahead of Filters (gateways only: the
 	// same value on every listener of the role).
 	Authorization *Authorization `json:"authorization,omitempty"`

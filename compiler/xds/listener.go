@@ -23,16 +23,26 @@ var ads = &core.ConfigSource{
 
 func adsSource() *core.ConfigSource { return ads }
 
-// Listener builds an HTTP listener whose routes come from RDS, with the RBAC filters of its
-// authorization first (Istio puts them before the route filters, so a refused request never
+// Listener builds an HTTP listener whose routes come from RDS, with the jwt_authn filter of its
+// authentication first (the RBAC filters read the payloads it verified), then the RBAC filters
+// of its authorization (Istio puts them before the route filters, so a refused request never
 // meets a fault), the filters its routes need (CORS, then fault) and the Router last (Envoy and
 // gRPC both require it).
 // An API listener has no socket: proxyless gRPC clients read its connection manager directly.
 func Listener(l *ir.Listener) (*listener.Listener, error) {
-	filters, err := rbacFilters(l.Authorization)
+	var filters []*hcm.HttpFilter
+	jwt, err := jwtFilter(l.Authentication)
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 	}
+	if jwt != nil {
+		filters = append(filters, jwt)
+	}
+	rbacs, err := rbacFilters(l.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+	}
+	filters = append(filters, rbacs...)
 	for _, f := range l.Filters {
 		switch f {
 		case ir.FilterCORS:

@@ -142,7 +142,7 @@ func permissions(c ir.RBACCondition) ([]*rbac.Permission, error) {
 }
 
 // principals is a condition on the principal side: or_ids of its values, then not_id of or_ids
-// of its not-values.
+// of its not-values. A token condition's value is and_ids of metadata matchers (claimMatcher).
 func principals(c ir.RBACCondition) ([]*rbac.Principal, error) {
 	one := func(v ir.RBACValue) (*rbac.Principal, error) {
 		switch c.Attribute {
@@ -152,6 +152,15 @@ func principals(c ir.RBACCondition) ([]*rbac.Principal, error) {
 			return &rbac.Principal{Identifier: &rbac.Principal_DirectRemoteIp{DirectRemoteIp: cidr(v)}}, nil
 		case ir.RBACRemoteIP:
 			return &rbac.Principal{Identifier: &rbac.Principal_RemoteIp{RemoteIp: cidr(v)}}, nil
+		case ir.RBACJWT:
+			var and []*rbac.Principal
+			for _, cl := range v.Claims {
+				and = append(and, &rbac.Principal{Identifier: &rbac.Principal_Metadata{Metadata: claimMatcher(cl)}})
+			}
+			if len(and) == 1 {
+				return and[0], nil
+			}
+			return &rbac.Principal{Identifier: &rbac.Principal_AndIds{AndIds: &rbac.Principal_Set{Ids: and}}}, nil
 		}
 		return nil, fmt.Errorf("unknown principal attribute %q", c.Attribute)
 	}
@@ -163,6 +172,9 @@ func principals(c ir.RBACCondition) ([]*rbac.Principal, error) {
 				return nil, err
 			}
 			ids = append(ids, p)
+		}
+		if c.Attribute == ir.RBACJWT && len(ids) == 1 {
+			return ids[0], nil // as Istio's generators of token conditions: no OR of one
 		}
 		return &rbac.Principal{Identifier: &rbac.Principal_OrIds{OrIds: &rbac.Principal_Set{Ids: ids}}}, nil
 	}

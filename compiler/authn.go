@@ -1,0 +1,137 @@
+package compiler
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/schema"
+)
+
+// authenticate gives each gateway role the JWT providers of the RequestAuthentications that
+// reach it (the reach rule of AuthorizationPolicy), as Istio's policy applier does
+// (pilot/pkg/security/authn, convertToEnvoyJwtConfig): every jwtRule of every such policy, sorted
+// by issuer, is provider "origins-<index>". It returns each role's issuers, sorted, for the
+// AuthorizationPolicy conditions on request tokens.
+func (b *builder) authenticate(roles []*ir.Role) map[*ir.Role][]string {
+	type rule struct {
+		d     *schema.Document
+		index int
+		jwt   schema.JWTRule
+	}
+	reached := map[*ir.Role][]rule{}
+	for _, d := range b.docs(schema.KindRequestAuthentication) {
+		ra := d.Spec.(*schema.RequestAuthentication)
+		if !b.checkRequestAuthentication(d, ra) {
+			continue
+		}
+		for _, r := range b.reach(d, ra.Selector, roles) {
+			for i, j := range ra.JWTRules {
+				reached[r] = append(reached[r], rule{d, i, j})
+			}
+		}
+	}
+	issuers := map[*ir.Role][]string{}
+	for _, r := range roles {
+		rules := reached[r]
+		if len(rules) == 0 {
+			continue
+		}
+		// Istio sorts by issuer alone, keeping its own order of policies; signalbox's tree has no
+		// creation times, so ties go by namespace, name and rule index.
+		slices.SortStableFunc(rules, func(a, c rule) int {
+			return cmp.Or(cmp.Compare(a.jwt.Issuer, c.jwt.Issuer), cmp.Compare(a.d.Namespace, c.d.Namespace),
+				cmp.Compare(a.d.Name, c.d.Name), cmp.Compare(a.index, c.index))
+		})
+		a := &ir.Authentication{}
+		for i, x := range rules {
+			a.Providers = append(a.Providers, jwtProvider(fmt.Sprintf("origins-%d", i), x.jwt))
+			issuers[r] = append(issuers[r], x.jwt.Issuer)
+		}
+		issuers[r] = slices.Compact(issuers[r])
+		for _, l := range r.Listeners {
+			l.Authentication = a
+		}
+	}
+	return issuers
+}
+
+func jwtProvider(name string, j schema.JWTRule) *ir.JWTProvider {
+	p := &ir.JWTProvider{
+		Name:                 name,
+		Issuer:               j.Issuer,
+		Audiences:            j.Audiences,
+		JWKS:                 j.JWKS,
+		FromParams:           j.FromParams,
+		Forward:              j.ForwardOriginalToken,
+		ForwardPayloadHeader: j.OutputPayloadToHeader,
+	}
+	for _, h := range j.FromHeaders {
+		p.FromHeaders = append(p.FromHeaders, ir.JWTHeader{Name: h.Name, Prefix: h.Prefix})
+	}
+	return p
+}
+
+// checkRequestAuthentication reports what signalbox cannot honour of a RequestAuthentication:
+// attachment by targetRef, keys it would have to fetch (jwksUri, or OpenID discovery when neither
+// jwksUri nor jwks is set), and the jwtRule fields its proxies do not implement.
+func (b *builder) checkRequestAuthentication(d *schema.Document, ra *schema.RequestAuthentication) bool {
+	n := len(b.findings)
+	if ra.TargetRef != nil {
+		b.unsupportedf(d, "spec.targetRef", "policies attach to gateways by selector")
+	}
+	if len(ra.TargetRefs) > 0 {
+		b.unsupportedf(d, "spec.targetRefs", "policies attach to gateways by selector")
+	}
+	for i, r := range ra.JWTRules {
+		p := fmt.Sprintf("spec.jwtRules[%d]", i)
+		switch {
+		case r.JWKSURI != "":
+			b.unsupportedf(d, p+".jwksUri", "signalbox does not fetch keys at compile time: inline them with jwks")
+		case r.JWKS == "":
+			b.unsupportedf(d, p, "without jwks the keys would be discovered from the issuer, which signalbox does not do: inline them with jwks")
+		default:
+			if err := checkJWKS(r.JWKS); err != nil {
+				b.errorf(d, p+".jwks", "%v", err)
+			}
+		}
+		for _, f := range []struct {
+			name, why string
+			set       bool
+		}{
+			{"fromCookies", "tokens are read from headers and query parameters", len(r.FromCookies) > 0},
+			{"outputClaimToHeaders", "outputPayloadToHeader passes the whole payload on", len(r.OutputClaimToHeaders) > 0},
+			{"timeout", "it bounds fetching jwksUri, which signalbox does not do", r.Timeout != ""},
+			{"spaceDelimitedClaims", "claims are matched as the token carries them", len(r.SpaceDelimitedClaims) > 0},
+			{"presence", "a missing token passes the filter: an AuthorizationPolicy with requestPrincipals [\"*\"] requires one", r.Presence == "REQUIRED"},
+		} {
+			if f.set {
+				b.unsupportedf(d, p+"."+f.name, "%s", f.why)
+			}
+		}
+	}
+	return len(b.findings) == n
+}
+
+// checkJWKS checks what Envoy needs of an inline key set: a JSON object whose "keys" is a
+// non-empty array of keys, each an object naming its type (kty). A set Envoy cannot read would
+// be accepted by the proxy and fail every token.
+func checkJWKS(s string) error {
+	var set map[string]any
+	if err := json.Unmarshal([]byte(s), &set); err != nil {
+		return fmt.Errorf("not a JSON Web Key Set: %v", err)
+	}
+	keys, ok := set["keys"].([]any)
+	if !ok || len(keys) == 0 {
+		return fmt.Errorf("not a JSON Web Key Set: no \"keys\" array of keys")
+	}
+	for i, k := range keys {
+		key, _ := k.(map[string]any)
+		if kty, _ := key["kty"].(string); kty == "" {
+			return fmt.Errorf("key %d of the JSON Web Key Set has no \"kty\"", i)
+		}
+	}
+	return nil
+}
