@@ -16,15 +16,7 @@ func TestFeatureAuthorizationPolicyAtGateway(t *testing.T) {
 	shop := startEchoServer(t, "shop")
 	m := startMesh(t, map[string]string{
 		"policies/shop.yaml": serviceEntry("shop", "shop.example.com", shop.endpoint("app: shop")) + `---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: public}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [shop.example.com]
----
+` + ingressGateway("shop.example.com") + `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: shop}
@@ -96,8 +88,8 @@ spec:
 		{"HEAD", "/catalogue/", nil, true},
 		{"GET", "/catalogue", nil, false}, // "/catalogue/*" is a prefix of "/catalogue/"
 		{"DELETE", "/catalogue/shoes", nil, false},
-		{"GET", "/admin", nil, false},        // allowed by ALLOW, denied by DENY
-		{"GET", "/admin/users", nil, false},  // likewise
+		{"GET", "/admin", nil, false},       // allowed by ALLOW, denied by DENY
+		{"GET", "/admin/users", nil, false}, // likewise
 		{"POST", "/orders", map[string]string{"X-Tenant": "acme"}, true},
 		{"POST", "/orders", map[string]string{"X-Tenant": "globex"}, true},
 		{"POST", "/orders", map[string]string{"X-Tenant": "initech"}, false},

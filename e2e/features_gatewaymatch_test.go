@@ -21,15 +21,7 @@ spec:
   - {name: v1, labels: {version: v1}}
   - {name: v2, labels: {version: v2}}
 ---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: public}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [front.example.com]
----
+` + ingressGateway("front.example.com") + `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: front}

@@ -212,6 +212,20 @@ spec:
 %s`, name, host, strings.Join(endpoints, ""))
 }
 
+// ingressGateway is a Gateway named public, selecting istio=ingressgateway, with one plain
+// HTTP server on port 80 for hosts.
+func ingressGateway(hosts string) string {
+	return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [` + hosts + `]
+`
+}
+
 // startGateway runs a second proxy on the mesh's publisher with labels that select a Gateway,
 // until it has applied the mesh's commit; its listeners bind loopback ports of their own.
 func startGateway(t *testing.T, m *meshEnv, labels map[string]string) *proxy.Proxy {
