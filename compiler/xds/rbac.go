@@ -123,22 +123,9 @@ func permissions(c ir.RBACCondition) ([]*rbac.Permission, error) {
 		}
 		return &rbac.Permission{Rule: &rbac.Permission_OrRules{OrRules: &rbac.Permission_Set{Rules: rules}}}, nil
 	}
-	var out []*rbac.Permission
-	if len(c.Values) > 0 {
-		p, err := or(c.Values)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	if len(c.NotValues) > 0 {
-		p, err := or(c.NotValues)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &rbac.Permission{Rule: &rbac.Permission_NotRule{NotRule: p}})
-	}
-	return out, nil
+	return valuesThenNot(c, or, func(p *rbac.Permission) *rbac.Permission {
+		return &rbac.Permission{Rule: &rbac.Permission_NotRule{NotRule: p}}
+	})
 }
 
 // principals is a condition on the principal side: or_ids of its values, then not_id of or_ids
@@ -178,7 +165,15 @@ func principals(c ir.RBACCondition) ([]*rbac.Principal, error) {
 		}
 		return &rbac.Principal{Identifier: &rbac.Principal_OrIds{OrIds: &rbac.Principal_Set{Ids: ids}}}, nil
 	}
-	var out []*rbac.Principal
+	return valuesThenNot(c, or, func(p *rbac.Principal) *rbac.Principal {
+		return &rbac.Principal{Identifier: &rbac.Principal_NotId{NotId: p}}
+	})
+}
+
+// valuesThenNot is a condition's shape on either side of a policy, as Istio builds it: the OR
+// of its values, then the negation of the OR of its not-values (each only when present).
+func valuesThenNot[T any](c ir.RBACCondition, or func([]ir.RBACValue) (T, error), not func(T) T) ([]T, error) {
+	var out []T
 	if len(c.Values) > 0 {
 		p, err := or(c.Values)
 		if err != nil {
@@ -191,7 +186,7 @@ func principals(c ir.RBACCondition) ([]*rbac.Principal, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &rbac.Principal{Identifier: &rbac.Principal_NotId{NotId: p}})
+		out = append(out, not(p))
 	}
 	return out, nil
 }
