@@ -79,12 +79,7 @@ func jwtProvider(name string, j schema.JWTRule) *ir.JWTProvider {
 // jwksUri nor jwks is set), and the jwtRule fields its proxies do not implement.
 func (b *builder) checkRequestAuthentication(d *schema.Document, ra *schema.RequestAuthentication) bool {
 	n := len(b.findings)
-	if ra.TargetRef != nil {
-		b.unsupportedf(d, "spec.targetRef", "policies attach to gateways by selector")
-	}
-	if len(ra.TargetRefs) > 0 {
-		b.unsupportedf(d, "spec.targetRefs", "policies attach to gateways by selector")
-	}
+	b.refuseTargetRefs(d, ra.TargetRef, ra.TargetRefs)
 	for i, r := range ra.JWTRules {
 		p := fmt.Sprintf("spec.jwtRules[%d]", i)
 		switch {

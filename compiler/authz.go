@@ -54,12 +54,7 @@ func rbacOf(policies []*ir.RBACPolicy) *ir.RBAC {
 // request.auth.*) are checked per gateway role by the translation (authzjwt.go).
 func (b *builder) checkAuthorizationPolicy(d *schema.Document, ap *schema.AuthorizationPolicy) bool {
 	n := len(b.findings)
-	if ap.TargetRef != nil {
-		b.unsupportedf(d, "spec.targetRef", "policies attach to gateways by selector")
-	}
-	if len(ap.TargetRefs) > 0 {
-		b.unsupportedf(d, "spec.targetRefs", "policies attach to gateways by selector")
-	}
+	b.refuseTargetRefs(d, ap.TargetRef, ap.TargetRefs)
 	switch ap.Action {
 	case "", "ALLOW", "DENY":
 	case "AUDIT":
@@ -124,5 +119,16 @@ func (b *builder) checkPathTemplates(d *schema.Document, path string, paths []st
 		if strings.Contains(v, "{*}") || strings.Contains(v, "{**}") {
 			b.unsupportedf(d, fmt.Sprintf("%s[%d]", path, i), "path template %q", v)
 		}
+	}
+}
+
+// refuseTargetRefs reports a security policy attached by targetRef(s): signalbox attaches
+// policies to gateways by selector only (reach.go).
+func (b *builder) refuseTargetRefs(d *schema.Document, ref *schema.PolicyTargetReference, refs []schema.PolicyTargetReference) {
+	if ref != nil {
+		b.unsupportedf(d, "spec.targetRef", "policies attach to gateways by selector")
+	}
+	if len(refs) > 0 {
+		b.unsupportedf(d, "spec.targetRefs", "policies attach to gateways by selector")
 	}
 }
