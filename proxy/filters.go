@@ -85,6 +85,8 @@ type httpFilters struct {
 	// rbac is the listener's RBAC filters (rbac.go); nil when it has none, so a listener
 	// without them pays one nil check.
 	rbac *rbacChain
+	// jwt is the listener's jwt_authn filter (jwt.go), run before RBAC; nil when it has none.
+	jwt *jwtFilter
 }
 
 // corsPolicy is a CorsPolicy from typed_per_filter_config, Envoy's cors filter semantics.

@@ -31,13 +31,29 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusServiceUnavailable, "no route configuration yet\n")
 		return
 	}
-	// RBAC runs before the route is looked up, as Envoy's filter runs before the router: a
-	// denied request is refused whether or not a route would have served it.
+	// jwt_authn, then RBAC, run before the route is looked up, as Envoy's filters run before
+	// the router: a refused request is refused whether or not a route would have served it.
 	hf := h.filters.Load()
-	if hf != nil && hf.rbac != nil && !hf.rbac.permit(w, r, &h.fwd.stats) {
+	var lr *linkedRoute
+	var md jwtMetadata
+	looked := false
+	if hf != nil && hf.jwt != nil {
+		// Without clear_route_cache Envoy keeps the route it picked on the headers as they
+		// arrived, before the filter removed the token or added the payload header.
+		if !hf.jwt.clearRouteCache {
+			lr, looked = t.lookup(r), true
+		}
+		var ok bool
+		if md, ok = hf.jwt.authenticate(w, r, &h.fwd.stats); !ok {
+			return
+		}
+	}
+	if hf != nil && hf.rbac != nil && !hf.rbac.permit(w, r, &h.fwd.stats, md) {
 		return
 	}
-	lr := t.lookup(r)
+	if !looked {
+		lr = t.lookup(r)
+	}
 	if lr == nil {
 		reply(w, http.StatusNotFound, "")
 		return

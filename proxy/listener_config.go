@@ -95,6 +95,9 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	if filters.jwt != nil {
+		filters.jwt.listener = l.GetName()
+	}
 	if filters.rbac != nil {
 		filters.rbac.listener = l.GetName()
 		filters.rbac.port = l.GetAddress().GetSocketAddress().GetPortValue()
@@ -107,7 +110,7 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 }
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped
-// routes over SRDS) from ADS, the rbac, cors and fault filters, and the router last. It returns
+// routes over SRDS) from ADS, the jwt_authn, rbac, cors and fault filters, and the router last. It returns
 // the route config (or scoped routes) name.
 func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, httpFilters, error) {
 	var hf httpFilters
@@ -147,6 +150,20 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 				return "", nil, hf, err
 			}
 			router = true
+		case tc.GetTypeUrl() == jwtTypeURL || f.GetName() == jwtFilterName:
+			// Enforced even when marked optional, as RBAC is. It runs before RBAC, which reads
+			// the payloads it verified; Istio orders them so.
+			if len(chain.filters) > 0 || corsOrFault {
+				return "", nil, hf, fp.errorf("the jwt_authn filter must come before the %s, %s and %s filters", rbacFilterName, corsFilterName, faultFilterName)
+			}
+			if hf.jwt != nil {
+				return "", nil, hf, fp.errorf("only one jwt_authn filter is supported")
+			}
+			jf, err := decodeJWTFilter(fp.field("typed_config"), tc)
+			if err != nil {
+				return "", nil, hf, err
+			}
+			hf.jwt = jf
 		case tc.GetTypeUrl() == rbacTypeURL || f.GetName() == rbacFilterName:
 			// Before the is_optional case: access rules are enforced whether or not the
 			// filter is marked optional, and never skipped.
@@ -176,8 +193,8 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 		case f.GetIsOptional():
 			// Envoy skips an optional filter it does not know; so do we.
 		default:
-			return "", nil, hf, fp.errorf("unsupported http filter %q (%s): only %s, %s, %s and %s are supported",
-				f.GetName(), tc.GetTypeUrl(), rbacFilterName, corsFilterName, faultFilterName, routerFilterName)
+			return "", nil, hf, fp.errorf("unsupported http filter %q (%s): only %s, %s, %s, %s and %s are supported",
+				f.GetName(), tc.GetTypeUrl(), jwtFilterName, rbacFilterName, corsFilterName, faultFilterName, routerFilterName)
 		}
 	}
 	if len(chain.filters) > 0 {

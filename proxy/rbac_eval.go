@@ -18,6 +18,9 @@ type rbacInput struct {
 	remote netip.Addr // the downstream peer
 	// tls is the downstream TLS connection's state; nil when the connection is plain text.
 	tls *tls.ConnectionState
+	// jwt is the request's jwt_authn dynamic metadata, which metadata matchers read; nil
+	// when no payload was verified.
+	jwt jwtMetadata
 }
 
 // rbacDeniedBody is Envoy's body for a request its RBAC filter denies.
@@ -28,8 +31,8 @@ var rbacDeniedLength = []string{strconv.Itoa(len(rbacDeniedBody))}
 // permit runs the chain over a request, in order, as Envoy runs the filters: the first filter
 // that denies answers 403 and nothing after it (CORS, fault, the router) runs. Shadow rules
 // are evaluated before the filter's own rules and only counted.
-func (c *rbacChain) permit(w http.ResponseWriter, r *http.Request, reg *statsRegistry) bool {
-	in := rbacInput{r: r, port: c.port}
+func (c *rbacChain) permit(w http.ResponseWriter, r *http.Request, reg *statsRegistry, md jwtMetadata) bool {
+	in := rbacInput{r: r, port: c.port, jwt: md}
 	if c.needRemote {
 		if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 			in.remote = ap.Addr().Unmap()

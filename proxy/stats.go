@@ -60,10 +60,11 @@ func (s *routeStats) record(code int) {
 }
 
 // listenerStats are one listener's counters, by listener name: for now its RBAC filters'
-// decisions (Envoy's rbac.denied and rbac.shadow_denied).
+// decisions (Envoy's rbac.denied and rbac.shadow_denied) and its jwt_authn refusals.
 type listenerStats struct {
 	rbacDenied       atomic.Uint64
 	rbacShadowDenied atomic.Uint64
+	jwtDenied        atomic.Uint64 // requests the jwt_authn filter refused (Envoy's jwt_authn.denied)
 }
 
 // statsRegistry holds every cluster's, route's and listener's stats by name; they outlive
@@ -171,6 +172,8 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 			func(s *listenerStats) uint64 { return s.rbacDenied.Load() }},
 		{"signalbox_proxy_rbac_shadow_denied_total", "Requests a listener's RBAC shadow rules would have denied.",
 			func(s *listenerStats) uint64 { return s.rbacShadowDenied.Load() }},
+		{"signalbox_proxy_jwt_authn_denied_total", "Requests a listener's jwt_authn filter refused (401 or 403).",
+			func(s *listenerStats) uint64 { return s.jwtDenied.Load() }},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", c.name, c.help, c.name)
 		for _, n := range slices.Sorted(maps.Keys(listeners)) {
