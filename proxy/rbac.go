@@ -67,6 +67,7 @@ const (
 	rbSNI           // requested_server_name: the TLS SNI, "" without TLS
 	rbRemoteIP      // direct_remote_ip, remote_ip, source_ip: the downstream peer
 	rbAuthenticated // authenticated: the client certificate
+	rbMetadata      // metadata: the payloads jwt_authn verified (rbac_metadata.go)
 )
 
 // rbacMatcher is a Permission or a Principal (they share every kind they both have), a plain
@@ -79,6 +80,7 @@ type rbacMatcher struct {
 	hasStr   bool          // authenticated without principal_name matches any TLS peer
 	prefix   netip.Prefix  // masked
 	lo, hi   uint32
+	meta     *metadataMatcher
 }
 
 // decodeRBACFilter decodes one RBAC http filter's typed_config, appending it to chain.
@@ -163,7 +165,7 @@ func decodePermission(p fieldPath, m *rbacv3.Permission, chain *rbacChain) (rbac
 		return rbacMatcher{}, p.errorf("required")
 	}
 	if err := onlyFields(p, m, "any", "and_rules", "or_rules", "not_rule", "header", "url_path", "destination_ip",
-		"destination_port", "destination_port_range", "requested_server_name"); err != nil {
+		"destination_port", "destination_port_range", "requested_server_name", "metadata"); err != nil {
 		return rbacMatcher{}, err
 	}
 	set := func(name string, s *rbacv3.Permission_Set, kind rbacKind) (rbacMatcher, error) {
@@ -219,12 +221,14 @@ func decodePermission(p fieldPath, m *rbacv3.Permission, chain *rbacChain) (rbac
 			return rbacMatcher{}, rp.errorf("start %d must be less than end %d", lo, hi)
 		}
 		return rbacMatcher{kind: rbDestRange, lo: uint32(lo), hi: uint32(hi)}, nil
+	case *rbacv3.Permission_Metadata:
+		return decodeMetadataMatcher(p.field("metadata"), r.Metadata)
 	case *rbacv3.Permission_RequestedServerName:
 		chain.needTLS = true
 		sm, err := decodeStringMatcher(p.field("requested_server_name"), r.RequestedServerName)
 		return rbacMatcher{kind: rbSNI, str: sm}, err
 	}
-	return rbacMatcher{}, p.errorf("one of any, and_rules, or_rules, not_rule, header, url_path, destination_ip, destination_port, destination_port_range, requested_server_name is required")
+	return rbacMatcher{}, p.errorf("one of any, and_rules, or_rules, not_rule, header, url_path, destination_ip, destination_port, destination_port_range, requested_server_name, metadata is required")
 }
 
 func decodePrincipal(p fieldPath, m *rbacv3.Principal, chain *rbacChain) (rbacMatcher, error) {
@@ -232,7 +236,7 @@ func decodePrincipal(p fieldPath, m *rbacv3.Principal, chain *rbacChain) (rbacMa
 		return rbacMatcher{}, p.errorf("required")
 	}
 	if err := onlyFields(p, m, "any", "and_ids", "or_ids", "not_id", "direct_remote_ip", "remote_ip", "source_ip",
-		"header", "url_path", "authenticated"); err != nil {
+		"header", "url_path", "authenticated", "metadata"); err != nil {
 		return rbacMatcher{}, err
 	}
 	set := func(name string, s *rbacv3.Principal_Set, kind rbacKind) (rbacMatcher, error) {
@@ -278,6 +282,8 @@ func decodePrincipal(p fieldPath, m *rbacv3.Principal, chain *rbacChain) (rbacMa
 		return rbacMatcher{kind: rbHeader, header: hm}, err
 	case *rbacv3.Principal_UrlPath:
 		return decodeRBACPath(p.field("url_path"), id.UrlPath)
+	case *rbacv3.Principal_Metadata:
+		return decodeMetadataMatcher(p.field("metadata"), id.Metadata)
 	case *rbacv3.Principal_Authenticated_:
 		ap := p.field("authenticated")
 		if err := onlyFields(ap, id.Authenticated, "principal_name"); err != nil {
@@ -294,7 +300,7 @@ func decodePrincipal(p fieldPath, m *rbacv3.Principal, chain *rbacChain) (rbacMa
 		}
 		return out, nil
 	}
-	return rbacMatcher{}, p.errorf("one of any, and_ids, or_ids, not_id, direct_remote_ip, remote_ip, source_ip, header, url_path, authenticated is required")
+	return rbacMatcher{}, p.errorf("one of any, and_ids, or_ids, not_id, direct_remote_ip, remote_ip, source_ip, header, url_path, authenticated, metadata is required")
 }
 
 func decodeRBACPath(p fieldPath, m *matcherv3.PathMatcher) (rbacMatcher, error) {

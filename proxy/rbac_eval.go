@@ -136,6 +136,8 @@ func (m *rbacMatcher) match(in *rbacInput) bool {
 		return m.str.match(sni)
 	case rbAuthenticated:
 		return m.authenticated(in.tls)
+	case rbMetadata:
+		return m.meta.match(in.jwt)
 	}
 	return false
 }

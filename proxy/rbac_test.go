@@ -155,7 +155,7 @@ func TestRBACDecodeRejects(t *testing.T) {
 		f0 + "rules.action: LOG is not supported": {rbacHTTPFilter(rbacv3.RBAC_LOG, nil)},
 		f0 + "rules.audit_logging_options: field not supported": {rbacFilterOf(&rbacfilterv3.RBAC{Rules: &rbacv3.RBAC{
 			AuditLoggingOptions: &rbacv3.RBAC_AuditLoggingOptions{AuditCondition: rbacv3.RBAC_AuditLoggingOptions_ON_DENY}}})},
-		f0 + "shadow_rules.policies[\"p\"].permissions[0].metadata: field not supported": {rbacFilterOf(&rbacfilterv3.RBAC{
+		f0 + "shadow_rules.policies[\"p\"].permissions[0].metadata.filter: \"f\" is not supported": {rbacFilterOf(&rbacfilterv3.RBAC{
 			ShadowRules: &rbacv3.RBAC{Policies: map[string]*rbacv3.Policy{"p": policy(perms(&rbacv3.Permission{
 				Rule: &rbacv3.Permission_Metadata{Metadata: &matcherv3.MetadataMatcher{Filter: "f",
 					Path:  []*matcherv3.MetadataMatcher_PathSegment{{Segment: &matcherv3.MetadataMatcher_PathSegment_Key{Key: "k"}}},
@@ -180,7 +180,7 @@ func TestRBACDecodeRejects(t *testing.T) {
 			Rule: &rbacv3.Permission_DestinationPortRange{DestinationPortRange: &typev3.Int32Range{Start: 1, End: 70000}}})},
 		pol + "principals[0].filter_state: field not supported": {id(&rbacv3.Principal{Identifier: &rbacv3.Principal_FilterState{
 			FilterState: &matcherv3.FilterStateMatcher{Key: "k", Matcher: &matcherv3.FilterStateMatcher_StringMatch{StringMatch: exact("v")}}}})},
-		pol + "principals[0].or_ids.ids[0].metadata: field not supported": {id(&rbacv3.Principal{Identifier: &rbacv3.Principal_OrIds{
+		pol + "principals[0].or_ids.ids[0].metadata.filter: \"f\" is not supported": {id(&rbacv3.Principal{Identifier: &rbacv3.Principal_OrIds{
 			OrIds: &rbacv3.Principal_Set{Ids: ids(&rbacv3.Principal{Identifier: &rbacv3.Principal_Metadata{Metadata: &matcherv3.MetadataMatcher{Filter: "f",
 				Path:  []*matcherv3.MetadataMatcher_PathSegment{{Segment: &matcherv3.MetadataMatcher_PathSegment_Key{Key: "k"}}},
 				Value: &matcherv3.ValueMatcher{MatchPattern: &matcherv3.ValueMatcher_PresentMatch{PresentMatch: true}}}}})}}})},
