@@ -97,9 +97,13 @@ type jwtRequirement struct {
 	kind     jwtReqKind
 	provider *jwtProvider     // jrProvider
 	aud      []string         // provider_and_audiences: replaces the provider's audiences
-	children []jwtRequirement // jrAny (regular ones first, then at most one allow_*), jrAll
-	// ext is where allow_missing and allow_missing_or_failed look for tokens: the locations
-	// of the providers named beside them in requires_any, as Envoy does (none at the top).
+	children []jwtRequirement // jrAny, jrAll
+	// allowMissing and allowFailed are requires_any's allow_missing and
+	// allow_missing_or_failed: a request passes when every child failed for want of a
+	// token, or whatever they failed for.
+	allowMissing, allowFailed bool
+	// ext is where a standalone allow_missing or allow_missing_or_failed looks for tokens:
+	// the locations of every provider, as Envoy does.
 	ext *jwtExtractor
 }
 
@@ -152,6 +156,7 @@ func decodeJWTFilter(p fieldPath, a *anypb.Any) (*jwtFilter, error) {
 		f.providers = append(f.providers, jp)
 		byName[name] = jp
 	}
+	all := newJWTExtractor(f.providers)
 	for i, r := range m.GetRules() {
 		rp := p.field("rules").index(i)
 		if err := onlyFields(rp, r, "match", "requires"); err != nil {
@@ -162,7 +167,7 @@ func decodeJWTFilter(p fieldPath, a *anypb.Any) (*jwtFilter, error) {
 			return nil, err
 		}
 		if req := r.GetRequires(); req != nil {
-			jr, err := decodeJWTRequirement(rp.field("requires"), req, byName, nil)
+			jr, err := decodeJWTRequirement(rp.field("requires"), req, byName, all)
 			if err != nil {
 				return nil, err
 			}
@@ -259,9 +264,9 @@ func decodeJWTProvider(p fieldPath, name string, m *jwtv3.JwtProvider) (*jwtProv
 	return jp, nil
 }
 
-// decodeJWTRequirement builds the requirement tree; siblings are the providers named beside
-// an allow_missing or allow_missing_or_failed in the enclosing requires_any.
-func decodeJWTRequirement(p fieldPath, m *jwtv3.JwtRequirement, byName map[string]*jwtProvider, siblings []*jwtProvider) (jwtRequirement, error) {
+// decodeJWTRequirement builds the requirement tree; all is the locations of every
+// provider, where a standalone allow_missing or allow_missing_or_failed looks for tokens.
+func decodeJWTRequirement(p fieldPath, m *jwtv3.JwtRequirement, byName map[string]*jwtProvider, all *jwtExtractor) (jwtRequirement, error) {
 	if err := onlyFields(p, m, "provider_name", "provider_and_audiences", "requires_any", "requires_all",
 		"allow_missing", "allow_missing_or_failed"); err != nil {
 		return jwtRequirement{}, err
@@ -294,7 +299,7 @@ func decodeJWTRequirement(p fieldPath, m *jwtv3.JwtRequirement, byName map[strin
 		}
 		out := jwtRequirement{kind: jrAll}
 		for i, c := range t.RequiresAll.GetRequirements() {
-			cr, err := decodeJWTRequirement(ap.field("requirements").index(i), c, byName, nil)
+			cr, err := decodeJWTRequirement(ap.field("requirements").index(i), c, byName, all)
 			if err != nil {
 				return jwtRequirement{}, err
 			}
@@ -302,50 +307,43 @@ func decodeJWTRequirement(p fieldPath, m *jwtv3.JwtRequirement, byName map[strin
 		}
 		return out, nil
 	case *jwtv3.JwtRequirement_RequiresAny:
-		return decodeJWTAny(p.field("requires_any"), t.RequiresAny, byName)
+		return decodeJWTAny(p.field("requires_any"), t.RequiresAny, byName, all)
 	case *jwtv3.JwtRequirement_AllowMissing:
-		return jwtRequirement{kind: jrAllowMissing, ext: newJWTExtractor(siblings)}, nil
+		return jwtRequirement{kind: jrAllowMissing, ext: all}, nil
 	case *jwtv3.JwtRequirement_AllowMissingOrFailed:
-		return jwtRequirement{kind: jrAllowFailed, ext: newJWTExtractor(siblings)}, nil
+		return jwtRequirement{kind: jrAllowFailed, ext: all}, nil
 	}
 	return jwtRequirement{}, p.errorf("one of provider_name, provider_and_audiences, requires_any, requires_all, allow_missing, allow_missing_or_failed is required")
 }
 
-// decodeJWTAny follows Envoy's AnyVerifier: the regular requirements in order, then one
-// bypass (allow_missing_or_failed wins over allow_missing) over the providers named directly
-// in the list.
-func decodeJWTAny(p fieldPath, m *jwtv3.JwtRequirementOrList, byName map[string]*jwtProvider) (jwtRequirement, error) {
+// decodeJWTAny follows Envoy's AnyVerifier: allow_missing and allow_missing_or_failed in the
+// list are flags on how the other requirements' failures are judged, not requirements of
+// their own, unless nothing else is listed.
+func decodeJWTAny(p fieldPath, m *jwtv3.JwtRequirementOrList, byName map[string]*jwtProvider, all *jwtExtractor) (jwtRequirement, error) {
 	if err := onlyFields(p, m, "requirements"); err != nil {
 		return jwtRequirement{}, err
 	}
-	var named []*jwtProvider
-	for _, c := range m.GetRequirements() {
-		switch {
-		case c.GetProviderName() != "":
-			named = append(named, byName[c.GetProviderName()])
-		case c.GetProviderAndAudiences() != nil:
-			named = append(named, byName[c.GetProviderAndAudiences().GetProviderName()])
-		}
-	}
-	named = slices.DeleteFunc(named, func(jp *jwtProvider) bool { return jp == nil }) // reported below
 	out := jwtRequirement{kind: jrAny}
-	var bypass *jwtRequirement
 	for i, c := range m.GetRequirements() {
-		cr, err := decodeJWTRequirement(p.field("requirements").index(i), c, byName, named)
+		cr, err := decodeJWTRequirement(p.field("requirements").index(i), c, byName, all)
 		if err != nil {
 			return jwtRequirement{}, err
 		}
 		switch cr.kind {
-		case jrAllowMissing, jrAllowFailed:
-			if bypass == nil || bypass.kind == jrAllowMissing {
-				bypass = &cr
-			}
+		case jrAllowMissing:
+			out.allowMissing = true
+		case jrAllowFailed:
+			out.allowFailed = true
 		default:
 			out.children = append(out.children, cr)
 		}
 	}
-	if bypass != nil {
-		out.children = append(out.children, *bypass)
+	if len(out.children) == 0 {
+		kind := jrAllowMissing
+		if out.allowFailed {
+			kind = jrAllowFailed
+		}
+		out.children = []jwtRequirement{{kind: kind, ext: all}}
 	}
 	return out, nil
 }

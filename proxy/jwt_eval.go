@@ -107,8 +107,10 @@ type jwtContext struct {
 	md        jwtMetadata
 }
 
-// verify follows Envoy's verifiers: requires_any answers with its first success or its last
-// child's failure, requires_all with its first failure.
+// verify follows Envoy's verifiers: requires_all answers with its first failure;
+// requires_any with its first success, else with the failures aggregated as Envoy does: the
+// last that is neither "missing" nor "issuer not configured", else "issuer not configured"
+// if a child said so, else "missing"; then its allow_missing(_or_failed) flags apply.
 func (c *jwtContext) verify(q *jwtRequirement) jwtStatus {
 	switch q.kind {
 	case jrProvider:
@@ -116,15 +118,22 @@ func (c *jwtContext) verify(q *jwtRequirement) jwtStatus {
 	case jrAllowMissing:
 		return c.authenticate(q.ext, nil, nil, false, true)
 	case jrAllowFailed:
-		return c.authenticate(q.ext, nil, nil, true, false)
+		return c.authenticate(q.ext, nil, nil, true, true)
 	case jrAny:
-		st := jwtMissing
+		final := jwtMissing
 		for i := range q.children {
-			if st = c.verify(&q.children[i]); st == jwtOK {
+			st := c.verify(&q.children[i])
+			if st == jwtOK {
 				return jwtOK
 			}
+			if (st != jwtMissing && st != jwtUnknownIssuer) || final == jwtMissing {
+				final = st
+			}
 		}
-		return st
+		if q.allowFailed || (q.allowMissing && final == jwtMissing) {
+			return jwtOK
+		}
+		return final
 	case jrAll:
 		for i := range q.children {
 			if st := c.verify(&q.children[i]); st != jwtOK {

@@ -384,3 +384,58 @@ func FuzzJWTParse(f *testing.F) {
 		_ = v
 	})
 }
+
+// TestJWTRequirements: Envoy's requirement semantics over two providers, as Istio emits
+// them for two issuers (requires_any of both and allow_missing) and the other forms.
+func TestJWTRequirements(t *testing.T) {
+	a := jwtProviderOf(jwksOf(map[string]crypto.PublicKey{"rsa": &testRSA.PublicKey}))
+	a.PayloadInMetadata = "a"
+	b := jwtProviderOf(jwksOf(map[string]crypto.PublicKey{"ec": &testEC256.PublicKey}))
+	b.Issuer, b.PayloadInMetadata = "other", "b"
+	b.FromHeaders = []*jwtv3.JwtHeader{{Name: "x-b"}}
+	providers := map[string]*jwtv3.JwtProvider{"a": a, "b": b}
+	anyOf := func(rs ...*jwtv3.JwtRequirement) *jwtv3.JwtRequirement {
+		return &jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_RequiresAny{RequiresAny: &jwtv3.JwtRequirementOrList{Requirements: rs}}}
+	}
+	allOf := func(rs ...*jwtv3.JwtRequirement) *jwtv3.JwtRequirement {
+		return &jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_RequiresAll{RequiresAll: &jwtv3.JwtRequirementAndList{Requirements: rs}}}
+	}
+	failed := &jwtv3.JwtRequirement{RequiresType: &jwtv3.JwtRequirement_AllowMissingOrFailed{AllowMissingOrFailed: &emptypb.Empty{}}}
+	istio := jwtFilterOf(t, jwtConfig(providers, anyOf(providerReq("a"), providerReq("b"), allowMissingReq)))
+	both := jwtFilterOf(t, jwtConfig(providers, allOf(providerReq("a"), providerReq("b"))))
+	lenient := jwtFilterOf(t, jwtConfig(providers, failed))
+	onlyMissing := jwtFilterOf(t, jwtConfig(providers, anyOf(allowMissingReq, allowMissingReq)))
+
+	ta := "Bearer " + signJWT(t, "RS256", "rsa", testRSA, claims())
+	tb := signJWT(t, "ES256", "ec", testEC256, claims("iss", "other"))
+	expired := "Bearer " + signJWT(t, "RS256", "rsa", testRSA, claims("exp", time.Now().Unix()-3600))
+	unknown := "Bearer " + signJWT(t, "RS256", "rsa", testRSA, claims("iss", "nobody"))
+	for _, c := range []struct {
+		name string
+		f    *jwtFilter
+		hdr  []string
+		body string   // "" passes
+		keys []string // the payloads verified
+	}{
+		{"istio: none", istio, nil, "", nil},
+		{"istio: a", istio, []string{"Authorization", ta}, "", []string{"a"}},
+		{"istio: b", istio, []string{"X-B", tb}, "", []string{"b"}},
+		{"istio: unknown issuer", istio, []string{"Authorization", unknown}, "Jwt issuer is not configured", nil},
+		{"istio: expired beats missing", istio, []string{"Authorization", expired}, "Jwt is expired", nil},
+		{"all: both", both, []string{"Authorization", ta, "X-B", tb}, "", []string{"a", "b"}},
+		{"all: one missing", both, []string{"Authorization", ta}, "Jwt is missing", nil},
+		{"allow_missing_or_failed: bad", lenient, []string{"Authorization", expired}, "", nil},
+		{"allow_missing_or_failed: good", lenient, []string{"X-B", tb}, "", []string{"b"}},
+		{"allow_missing alone: none", onlyMissing, nil, "", nil},
+		{"allow_missing alone: a bad token fails", onlyMissing, []string{"Authorization", expired}, "Jwt is expired", nil},
+		{"allow_missing alone: good", onlyMissing, []string{"Authorization", ta}, "", []string{"a"}},
+	} {
+		w, _, md, ok := jwtRun(t, c.f, "/", c.hdr...)
+		if ok != (c.body == "") || w.Body.String() != c.body {
+			t.Errorf("%s: ok %v %q, want %q", c.name, ok, w.Body.String(), c.body)
+		}
+		if got := sortedKeys(md); strings.Join(got, ",") != strings.Join(c.keys, ",") {
+			t.Errorf("%s: payloads %v, want %v", c.name, got, c.keys)
+		}
+	}
+}
