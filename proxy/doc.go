@@ -8,29 +8,31 @@
 //     LDS, EDS and RDS for the names those reference, ACK what was applied, NACK what cannot be
 //     honoured (and then apply none of that response), reconnect with jittered backoff while the
 //     last good configuration keeps serving;
-//   - the configuration model: each xDS resource is validated against the exact subset of
-//     Envoy's API this proxy honours and compiled into immutable values; a field outside that
-//     subset is an error naming the field, never ignored. Listeners (listener_config.go: the
-//     HTTP connection manager with the rbac, cors, fault and router filters; a Listener with an
+//   - the configuration model: each xDS resource is validated against the exact subset of Envoy's
+//     API this proxy honours and compiled into immutable values; a field outside that subset is an
+//     error naming the field, never ignored. Listeners (listener_config.go: the HTTP connection
+//     manager with the jwt_authn, rbac, cors, fault and router filters; a Listener with an
 //     api_listener is for proxyless gRPC clients and is skipped), routes (route_config.go,
-//     match.go, domains.go, route_action.go for redirects, direct responses, rewrites, hash
-//     and mirror policies, retry.go, headers.go for header operations at every level,
-//     filters.go for CORS and fault injection, rbac.go and rbac_eval.go for Envoy's RBAC
-//     authorization filter), clusters (cluster_config.go, cluster_policy.go
-//     for circuit breakers, outlier detection, upstream TLS and TCP keep-alive) and endpoints
-//     (endpoint_config.go, with priorities);
+//     match.go, domains.go, route_action.go for redirects, direct responses, rewrites, hash and
+//     mirror policies, retry.go, headers.go for header operations at every level, filters.go for
+//     CORS and fault injection, jwt.go, jwt_token.go and jwt_eval.go for Envoy's JWT authentication
+//     filter with inline JWKS, rbac.go, rbac_eval.go and rbac_metadata.go for Envoy's RBAC
+//     authorization filter), clusters (cluster_config.go, cluster_policy.go for circuit breakers,
+//     outlier detection, upstream TLS and TCP keep-alive) and endpoints (endpoint_config.go, with
+//     priorities);
 //   - applying it (apply.go, table.go): a response is applied whole or not at all, listener
 //     sockets are bound before anything changes, and route tables are relinked
 //     make-before-break, so an update fails no request whatever order the server sends the
 //     types in;
-//   - the data plane: listeners (listeners.go) run a lean HTTP/1.x server (h1server.go) and
-//     hand h2c connections to net/http; RBAC runs first (a denied request gets 403 and
-//     reaches nothing else), then forward.go runs CORS, fault, the route action,
-//     retries, timeouts and mirrors; balancer.go and hashlb.go pick endpoints (round robin,
-//     least request, random, ring hash, Maglev) under circuit breakers, outlier ejection and
-//     the healthy panic threshold; upstream requests go over a lean HTTP/1.1 pool
-//     (h1transport.go), net/http's h2c pool, or a cluster's own pool when it needs TLS or
-//     connection options (transport.go); STRICT_DNS clusters re-resolve in dns.go.
+//   - the data plane: listeners (listeners.go) run a lean HTTP/1.x server (h1server.go) and hand
+//     h2c connections to net/http; jwt_authn runs first (a bad token gets 401 and reaches nothing
+//     else; the payloads it verifies go to RBAC, whose metadata matchers read them), then RBAC (a
+//     denied request gets 403), then forward.go runs CORS, fault, the route action, retries,
+//     timeouts and mirrors; balancer.go and hashlb.go pick endpoints (round robin, least request,
+//     random, ring hash, Maglev) under circuit breakers, outlier ejection and the healthy panic
+//     threshold; upstream requests go over a lean HTTP/1.1 pool (h1transport.go), net/http's h2c
+//     pool, or a cluster's own pool when it needs TLS or connection options (transport.go);
+//     STRICT_DNS clusters re-resolve in dns.go.
 //
 // AdminHandler (admin.go) serves /healthz, /ready, /config and /metrics (stats.go) for
 // operators and tests.
