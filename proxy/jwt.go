@@ -117,12 +117,12 @@ type jwtExtractor struct {
 
 type jwtLocation struct {
 	jwtLocationSpec
-	issuers  []string
-	anyIssue bool // a provider without an issuer named this location
+	issuers   []string
+	anyIssuer bool // a provider without an issuer named this location
 }
 
 func (l *jwtLocation) allows(iss string) bool {
-	return l.anyIssue || slices.Contains(l.issuers, iss)
+	return l.anyIssuer || slices.Contains(l.issuers, iss)
 }
 
 // decodeJWTFilter decodes a jwt_authn filter's typed_config.
@@ -363,7 +363,7 @@ func newJWTExtractor(providers []*jwtProvider) *jwtExtractor {
 				i = len(e.locs) - 1
 			}
 			if jp.issuer == "" {
-				e.locs[i].anyIssue = true
+				e.locs[i].anyIssuer = true
 			} else {
 				e.locs[i].issuers = append(e.locs[i].issuers, jp.issuer)
 			}

@@ -180,3 +180,26 @@ func TestJWTServes(t *testing.T) {
 		t.Errorf("metrics do not count the 6 refusals:\n%s", grepLines(m, "jwt"))
 	}
 }
+
+// TestJWTRouteCache: with forward false the filter removes the token; a route that matches
+// on the Authorization header still serves the request unless clear_route_cache asks for
+// the route to be picked again after the filter, as Envoy does.
+func TestJWTRouteCache(t *testing.T) {
+	var hits atomic.Int64
+	b := countingBackend(t, "b", &hits)
+	routes := routeConfiguration("r", vhost("v", []string{"svc"}, withHeader(prefixRoute("/", "b"), "authorization", prefixSM("Bearer "))))
+	tok := "Bearer " + signJWT(t, "ES256", "ec", testEC256, claims())
+	for _, clear := range []bool{false, true} {
+		p := jwtProviderOf(jwksOf(map[string]crypto.PublicKey{"ec": &testEC256.PublicKey}))
+		p.ClearRouteCache = clear
+		_, _, addr := setup(t, sidecar{version: "r1", routes: routes, clusters: map[string][]*httptest.Server{"b": {b}},
+			filters: []*hcmv3.HttpFilter{jwtHTTPFilter(istioJWT(p))}})
+		want := 200
+		if clear {
+			want = 404
+		}
+		if resp := do(t, newClient(), "GET", addr, "svc", "/", "Authorization", tok); resp.StatusCode != want {
+			t.Errorf("clear_route_cache %v: %d, want %d", clear, resp.StatusCode, want)
+		}
+	}
+}

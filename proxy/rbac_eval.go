@@ -30,7 +30,8 @@ var rbacDeniedLength = []string{strconv.Itoa(len(rbacDeniedBody))}
 
 // permit runs the chain over a request, in order, as Envoy runs the filters: the first filter
 // that denies answers 403 and nothing after it (CORS, fault, the router) runs. Shadow rules
-// are evaluated before the filter's own rules and only counted.
+// are evaluated before the filter's own rules and only counted. md is what jwt_authn verified
+// for this request, which metadata matchers read.
 func (c *rbacChain) permit(w http.ResponseWriter, r *http.Request, reg *statsRegistry, md jwtMetadata) bool {
 	in := rbacInput{r: r, port: c.port, jwt: md}
 	if c.needRemote {
