@@ -21,6 +21,7 @@ func (b *builder) authorize(roles []*ir.Role, issuers map[*ir.Role][]string) {
 			continue
 		}
 		for _, r := range b.reach(d, ap.Selector, roles) {
+			b.peerIdentityWithoutClientCerts(d, ap, r)
 			policies := b.authzPolicies(d, jwtScope{role: r, issuers: issuers[r]})
 			if ap.Action == "DENY" {
 				deny[r] = append(deny[r], policies...)
@@ -49,9 +50,10 @@ func rbacOf(policies []*ir.RBACPolicy) *ir.RBAC {
 }
 
 // checkAuthorizationPolicy reports what signalbox cannot enforce of an AuthorizationPolicy:
-// attachment by targetRef, the AUDIT and CUSTOM actions, and every source or condition that
-// needs a peer's mTLS identity (signalbox proxies have none yet). Request tokens (requestPrincipals,
-// request.auth.*) are checked per gateway role by the translation (authzjwt.go).
+// attachment by targetRef, the AUDIT and CUSTOM actions, the deprecated trustDomains, path
+// templates and unknown condition keys. Request tokens (requestPrincipals, request.auth.*) are
+// checked per gateway role by the translation (authzjwt.go); so are peer identities
+// (authzpeer.go), which only listeners asking for client certificates can see.
 func (b *builder) checkAuthorizationPolicy(d *schema.Document, ap *schema.AuthorizationPolicy) bool {
 	n := len(b.findings)
 	b.refuseTargetRefs(d, ap.TargetRef, ap.TargetRefs)
@@ -81,9 +83,7 @@ func (b *builder) checkAuthorizationPolicy(d *schema.Document, ap *schema.Author
 			case c.Key == "source.ip", c.Key == "remote.ip", c.Key == "destination.ip",
 				c.Key == "destination.port", c.Key == "connection.sni":
 			case strings.HasPrefix(c.Key, "request.headers[") && strings.HasSuffix(c.Key, "]"):
-			case isJWTKey(c.Key):
-			case strings.HasPrefix(c.Key, "source."):
-				b.unsupportedf(d, fmt.Sprintf("%s.when[%d].key", p, j), "%s needs the peer's mTLS identity", c.Key)
+			case isJWTKey(c.Key), isPeerKey(c.Key):
 			default:
 				b.unsupportedf(d, fmt.Sprintf("%s.when[%d].key", p, j), "%s", c.Key)
 			}
@@ -97,17 +97,11 @@ func (b *builder) checkSource(d *schema.Document, path string, s *schema.Source)
 		name string
 		set  bool
 	}{
-		{"principals", len(s.Principals) > 0},
-		{"notPrincipals", len(s.NotPrincipals) > 0},
-		{"namespaces", len(s.Namespaces) > 0},
-		{"notNamespaces", len(s.NotNamespaces) > 0},
-		{"serviceAccounts", len(s.ServiceAccounts) > 0},
-		{"notServiceAccounts", len(s.NotServiceAccounts) > 0},
 		{"trustDomains", len(s.TrustDomains) > 0},
 		{"notTrustDomains", len(s.NotTrustDomains) > 0},
 	} {
 		if f.set {
-			b.unsupportedf(d, path+"."+f.name, "it needs the peer's mTLS identity")
+			b.unsupportedf(d, path+"."+f.name, "deprecated by Istio: match the trust domain in principals")
 		}
 	}
 }

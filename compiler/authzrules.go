@@ -13,8 +13,8 @@ import (
 // The translation of one AuthorizationPolicy into RBAC policies follows Istio's
 // (pilot/pkg/security/authz/model): a policy per rule, named "ns[NS]-policy[NAME]-rule[I]"; a
 // permission per `to` and a principal per `from` (one matching everything when there are none),
-// each the AND of its fields, in Istio's order (requestPrincipals, remoteIpBlocks, ipBlocks on a
-// principal), followed by the `when` conditions of its side; the values of a field ORed, its
+// each the AND of its fields, in Istio's order (principals, requestPrincipals, serviceAccounts,
+// namespaces, remoteIpBlocks, ipBlocks on a principal), followed by the `when` conditions of its side; the values of a field ORed, its
 // not-form negated.
 
 // authzPolicies translates a policy that checkAuthorizationPolicy accepted for one gateway role
@@ -35,6 +35,10 @@ func (b *builder) authzPolicies(d *schema.Document, scope jwtScope) []*ir.RBACPo
 			if isJWTKey(c.Key) {
 				path := fmt.Sprintf("spec.rules[%d].when[%d].key", i, j)
 				basePrincipal = appendCondition(basePrincipal, b.jwtCondition(d, path, c, scope))
+				continue
+			}
+			if cond, ok := peerWhenCondition(d, c); ok {
+				basePrincipal = appendCondition(basePrincipal, cond)
 				continue
 			}
 			cond := whenCondition(c)
@@ -63,7 +67,9 @@ func (b *builder) authzPolicies(d *schema.Document, scope jwtScope) []*ir.RBACPo
 			var conds []ir.RBACCondition
 			if src := from.Source; src != nil {
 				path := fmt.Sprintf("spec.rules[%d].from[%d].source", i, j)
+				conds = appendCondition(conds, peerPrincipals(src))
 				conds = appendCondition(conds, b.requestPrincipalCondition(d, path, src, scope))
+				conds = append(conds, peerAccountsAndNamespaces(d, src)...)
 				conds = appendCondition(conds, condition(ir.RBACRemoteIP, src.RemoteIPBlocks, src.NotRemoteIPBlocks, cidrValue))
 				conds = appendCondition(conds, condition(ir.RBACDirectRemoteIP, src.IPBlocks, src.NotIPBlocks, cidrValue))
 			}

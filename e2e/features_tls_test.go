@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,9 @@ type pki struct {
 	pool                    *x509.CertPool
 	caFile                  string
 	clientCert, clientK     string // the client's carries the DNS name partner.example.org
+	// workload issues a client certificate carrying a workload identity as its URI SAN
+	// ("spiffe://cluster.local/ns/NS/sa/SA"), as a mesh's certificate authority does.
+	workload func(spiffeID string) tls.Certificate
 }
 
 func newPKI(t *testing.T, serverName string) *pki {
@@ -43,11 +47,11 @@ func newPKI(t *testing.T, serverName string) *pki {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, dns []string) ([]byte, []byte) {
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, dns []string, uris ...*url.URL) ([]byte, []byte) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, DNSNames: dns, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, DNSNames: dns, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, URIs: uris}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
 			t.Fatal(err)
@@ -72,6 +76,20 @@ func newPKI(t *testing.T, serverName string) *pki {
 	p.serverFile, p.serverKFile = write("server.pem", sc), write("server-key.pem", sk)
 	cc, ck := issue(3, "signalbox-proxy", x509.ExtKeyUsageClientAuth, []string{"partner.example.org"})
 	p.clientCert, p.clientK = write("client.pem", cc), write("client-key.pem", ck)
+	serial := int64(3)
+	p.workload = func(id string) tls.Certificate {
+		u, err := url.Parse(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serial++
+		c, k := issue(serial, u.Path, x509.ExtKeyUsageClientAuth, nil, u)
+		cert, err := tls.X509KeyPair(c, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cert
+	}
 	return p
 }
 

@@ -44,6 +44,9 @@ const (
 	RBACDirectRemoteIP  = "directRemoteIp"
 	RBACRemoteIP        = "remoteIp"
 	RBACJWT             = "jwt"
+	// RBACPeerPrincipal is the identity in the peer's client certificate (its URI SAN, e.g.
+	// spiffe://cluster.local/ns/NS/sa/SA), Envoy's authenticated principal_name.
+	RBACPeerPrincipal = "peerPrincipal"
 )
 
 // RBACCondition is one attribute of a request: it holds when one of Values matches (or Values is

@@ -139,6 +139,9 @@ func principals(c ir.RBACCondition) ([]*rbac.Principal, error) {
 			return &rbac.Principal{Identifier: &rbac.Principal_DirectRemoteIp{DirectRemoteIp: cidr(v)}}, nil
 		case ir.RBACRemoteIP:
 			return &rbac.Principal{Identifier: &rbac.Principal_RemoteIp{RemoteIp: cidr(v)}}, nil
+		case ir.RBACPeerPrincipal:
+			return &rbac.Principal{Identifier: &rbac.Principal_Authenticated_{
+				Authenticated: &rbac.Principal_Authenticated{PrincipalName: rbacString(v)}}}, nil
 		case ir.RBACJWT:
 			var and []*rbac.Principal
 			for _, cl := range v.Claims {
