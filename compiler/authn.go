@@ -52,7 +52,10 @@ func (b *builder) authenticate(roles []*ir.Role) map[*ir.Role][]string {
 		}
 		issuers[r] = slices.Compact(issuers[r])
 		for _, l := range r.Listeners {
-			l.Authentication = a
+			// A TCP connection carries no token, and Istio verifies none there: nothing to do.
+			if l.TCP == nil {
+				l.Authentication = a
+			}
 		}
 	}
 	return issuers

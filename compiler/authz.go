@@ -21,6 +21,9 @@ func (b *builder) authorize(roles []*ir.Role, issuers map[*ir.Role][]string) {
 			continue
 		}
 		for _, r := range b.reach(d, ap.Selector, roles) {
+			if b.tcpUnauthorized(d, r) {
+				continue
+			}
 			b.peerIdentityWithoutClientCerts(d, ap, r)
 			policies := b.authzPolicies(d, jwtScope{role: r, issuers: issuers[r]})
 			if ap.Action == "DENY" {
@@ -125,4 +128,22 @@ func (b *builder) refuseTargetRefs(d *schema.Document, ref *schema.PolicyTargetR
 	if len(refs) > 0 {
 		b.unsupportedf(d, "spec.targetRefs", "policies attach to gateways by selector")
 	}
+}
+
+// tcpUnauthorized refuses a policy for a gateway role with TCP listeners: signalbox enforces
+// authorization with HTTP filters, so connections to a TCP listener would pass unchecked (Istio
+// has a network RBAC filter for them).
+func (b *builder) tcpUnauthorized(d *schema.Document, r *ir.Role) bool {
+	var ports []string
+	for _, l := range r.Listeners {
+		if l.TCP != nil {
+			ports = append(ports, itoa(l.Port))
+		}
+	}
+	if len(ports) == 0 {
+		return false
+	}
+	b.unsupportedf(d, "spec", "gateway %s forwards TCP on port %s, where signalbox enforces no authorization: its connections would pass unchecked",
+		strings.TrimPrefix(r.Name, "gateway/"), strings.Join(ports, ", "))
+	return true
 }

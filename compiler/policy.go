@@ -216,8 +216,10 @@ func (b *builder) connectionPool(d *schema.Document, part policyPart[schema.Conn
 		if t.MaxConnectionDuration != "" {
 			b.unsupported(d, tp+".maxConnectionDuration")
 		}
-		if t.IdleTimeout != "" {
-			b.unsupported(d, tp+".idleTimeout")
+		// Istio's cluster idle timeout is the http one, else the tcp one (which also bounds the
+		// idle connections of a gateway's TCP listener: tcpProxy).
+		if t.IdleTimeout != "" && (cp.HTTP == nil || cp.HTTP.IdleTimeout == "") {
+			p.IdleTimeout = b.duration(d, tp+".idleTimeout", t.IdleTimeout)
 		}
 	}
 }

@@ -74,12 +74,14 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 	return &ir.Role{Name: SidecarRole, Listeners: []*ir.Listener{l}, Clusters: clusters}
 }
 
-// claims maps each host to the VirtualService that routes it on the gateways bound accepts.
+// claims maps each host to the VirtualService whose http rules route it on the gateways bound
+// accepts.
 // Two VirtualServices claiming one host there is an error at the second.
 func (b *builder) claims(bound func(gateway string) bool) map[string]vsClaim {
 	out := map[string]vsClaim{}
 	for _, d := range b.docs(schema.KindVirtualService) {
-		if !slices.ContainsFunc(boundGateways(d), bound) {
+		// A VirtualService with tcp routes alone routes no HTTP host (tcpRouteFor routes it).
+		if len(d.Spec.(*schema.VirtualService).HTTP) == 0 || !slices.ContainsFunc(boundGateways(d), bound) {
 			continue
 		}
 		for i, h := range d.Spec.(*schema.VirtualService).Hosts {
@@ -96,7 +98,8 @@ func (b *builder) claims(bound func(gateway string) bool) map[string]vsClaim {
 }
 
 // gatewayRoles builds one role per distinct Gateway selector: a listener per server port,
-// routing the VirtualServices bound to those Gateways.
+// routing the VirtualServices bound to those Gateways (HTTP servers by their http rules, TCP
+// servers by their tcp routes).
 func (b *builder) gatewayRoles() []*ir.Role {
 	bySelector := map[string][]*schema.Document{}
 	for _, d := range b.docs(schema.KindGateway) {
@@ -117,6 +120,9 @@ func (b *builder) gatewayRoles() []*ir.Role {
 func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role {
 	role := &ir.Role{Name: "gateway/" + key, Selector: gateways[0].Spec.(*schema.Gateway).Selector}
 	listeners := map[string]*ir.Listener{}
+	// tcpPorts says, per listener name, whether the first server on it was TCP: Istio refuses
+	// to merge HTTP and TCP servers on one port, and so does signalbox.
+	tcpPorts := map[string]bool{}
 	used := map[string]bool{}
 	for _, g := range gateways {
 		gw := g.Spec.(*schema.Gateway)
@@ -124,15 +130,38 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		claims := b.claims(func(x string) bool { return x == ref })
 		for i, srv := range gw.Servers {
 			path := fmt.Sprintf("spec.servers[%d]", i)
-			if !b.checkServer(g, path, srv) {
+			isTCP, ok := b.checkServer(g, path, srv)
+			if !ok {
+				continue
+			}
+			bind := orDefault(srv.Bind, "0.0.0.0")
+			name := listenerName(bind, srv.Port.Number)
+			if tcp, seen := tcpPorts[name]; seen && (tcp || isTCP) {
+				kind := "an HTTP"
+				if tcp {
+					kind = "a TCP"
+				}
+				b.errorf(g, path, "port %d already has %s server on gateway %s: a port serves HTTP or one TCP server",
+					srv.Port.Number, kind, strings.TrimPrefix(role.Name, "gateway/"))
+				continue
+			}
+			tcpPorts[name] = isTCP
+			if isTCP {
+				if l := b.tcpServer(g, path, srv, ref); l != nil {
+					listeners[name] = l
+					if l.TCP.Cluster != "" {
+						used[l.TCP.Cluster] = true
+					}
+					for _, c := range l.TCP.Clusters {
+						used[c.Name] = true
+					}
+				}
 				continue
 			}
 			tls, ok := b.serverTLS(g, path+".tls", srv)
 			if !ok {
 				continue
 			}
-			bind := orDefault(srv.Bind, "0.0.0.0")
-			name := listenerName(bind, srv.Port.Number)
 			l, ok := listeners[name]
 			if !ok {
 				l = &ir.Listener{Name: name, Address: bind, Port: srv.Port.Number, RouteName: "http." + itoa(srv.Port.Number), TLS: tls}
@@ -209,14 +238,22 @@ func sortVirtualHosts(l *ir.Listener) {
 	}
 }
 
-// checkServer reports what a Gateway server asks that signalbox cannot do: listeners speak
-// HTTP, in plain text or over TLS they terminate (serverTLS).
-func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server) bool {
-	ok := true
+// checkServer reports what a Gateway server asks that signalbox cannot do, and whether it is a
+// TCP server: listeners speak HTTP, in plain text or over TLS they terminate (serverTLS), or
+// forward plain TCP. MYSQL and REDIS servers are TCP servers as in Istio, whose protocol filters
+// for them are off by default; MONGO would get Istio's mongo_proxy filter, which signalbox lacks.
+func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server) (tcp, ok bool) {
+	ok = true
 	switch srv.Port.Protocol {
 	case "", "HTTP", "HTTP2", "GRPC", "HTTPS":
+	case "TCP", "MYSQL", "REDIS":
+		tcp = true
+		if srv.TLS != nil {
+			b.unsupportedf(d, path+".tls", "TLS on a %s server: signalbox forwards TCP in plain text", srv.Port.Protocol)
+			ok = false
+		}
 	default:
-		b.unsupportedf(d, path+".port.protocol", "protocol %s: gateway listeners speak HTTP, in plain text or over TLS", srv.Port.Protocol)
+		b.unsupportedf(d, path+".port.protocol", "protocol %s: gateway listeners speak HTTP (in plain text or over TLS) or plain TCP", srv.Port.Protocol)
 		ok = false
 	}
 	if srv.DefaultEndpoint != "" {
@@ -225,18 +262,16 @@ func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server
 	if srv.Port.TargetPort != 0 {
 		b.unsupported(d, path+".port.targetPort")
 	}
-	return ok
+	return tcp, ok
 }
 
 // checkVirtualService reports the parts of a VirtualService that signalbox cannot compile
-// (its http rules are checked as they are translated).
+// (its http rules are checked as they are translated, its tcp routes by checkTCPRoutes).
 func (b *builder) checkVirtualService(d *schema.Document) {
 	vs := d.Spec.(*schema.VirtualService)
-	if len(vs.TCP) > 0 {
-		b.unsupportedf(d, "spec.tcp", "signalbox routes HTTP only")
-	}
+	b.checkTCPRoutes(d, vs)
 	if len(vs.TLS) > 0 {
-		b.unsupportedf(d, "spec.tls", "signalbox routes HTTP only")
+		b.unsupportedf(d, "spec.tls", "signalbox routes HTTP, and plain TCP at gateways, not TLS by SNI")
 	}
 	if len(vs.ExportTo) > 0 {
 		b.unsupported(d, "spec.exportTo")

@@ -57,6 +57,9 @@ func (a *analyzer) virtualService(d *schema.Document) {
 		}
 	}
 	for i, h := range vs.Hosts {
+		if len(vs.HTTP) == 0 {
+			break // only http rules claim hosts (index.go)
+		}
 		host := expandHost(h, d.Namespace)
 		for _, g := range gateways {
 			key := claimKey{gateway: g, host: host}

@@ -78,6 +78,9 @@ func buildIndex(tree *schema.Tree) *index {
 		for _, g := range gws {
 			idx.boundGateways[g] = true
 		}
+		if len(vs.HTTP) == 0 {
+			continue // tcp routes alone claim no host: several may share "*" (one per port)
+		}
 		for _, h := range vs.Hosts {
 			host := expandHost(h, d.Namespace)
 			for _, g := range gws {

@@ -19,8 +19,9 @@ type Role struct {
 	Clusters  []*Cluster        `json:"clusters,omitempty"`  // sorted by name
 }
 
-// Listener is one HTTP listener and its route table. A gRPC listener (API) is not bound by
-// anyone: proxyless gRPC clients fetch it by its "host:port" name and read only its routes.
+// Listener is one HTTP listener and its route table, or (TCP set) a gateway's TCP listener,
+// which has neither. A gRPC listener (API) is not bound by anyone: proxyless gRPC clients fetch
+// it by its "host:port" name and read only its routes.
 type Listener struct {
 	Name    string `json:"name,omitempty"` // "<address>_<port>", as Istio names them
 	Address string `json:"address,omitempty"`
@@ -48,6 +49,23 @@ type Listener struct {
 	// Authorization, when set, is enforced by RBAC filters ahead of Filters (gateways only: the
 	// same value on every listener of the role).
 	Authorization *Authorization `json:"authorization,omitempty"`
+	// TCP, when set, makes this a gateway's TCP listener (a Gateway server of protocol TCP):
+	// every connection is forwarded whole to the destinations of one VirtualService tcp route.
+	TCP *TCPProxy `json:"tcp,omitempty"`
+}
+
+// TCPProxy forwards connections as Istio's outbound network filters do: a route with one
+// destination names its cluster; a route with several splits connections by weight.
+type TCPProxy struct {
+	// StatPrefix is Istio's: the cluster name for one destination, "<name>.<namespace>" of the
+	// VirtualService for several.
+	StatPrefix string `json:"statPrefix,omitempty"`
+	// Cluster is the lone destination; Clusters, when Cluster is empty, the weighted ones
+	// (relative weights, zero weights dropped; Istio keeps this form even when one remains).
+	Cluster  string            `json:"cluster,omitempty"`
+	Clusters []WeightedCluster `json:"clusters,omitempty"`
+	// IdleTimeout closes a connection idle that long (0: never); nil leaves the proxy's default.
+	IdleTimeout *Duration `json:"idleTimeout,omitempty"`
 }
 
 // ServerTLS is a gateway listener's TLS termination, as a Gateway server's tls asks it, with

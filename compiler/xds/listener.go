@@ -29,7 +29,11 @@ func adsSource() *core.ConfigSource { return ads }
 // meets a fault), the filters its routes need (CORS, then fault) and the Router last (Envoy and
 // gRPC both require it).
 // An API listener has no socket: proxyless gRPC clients read its connection manager directly.
+// A TCP listener (ir.Listener.TCP) has the TCP proxy instead (tcpListener).
 func Listener(l *ir.Listener) (*listener.Listener, error) {
+	if l.TCP != nil {
+		return tcpListener(l)
+	}
 	var filters []*hcm.HttpFilter
 	jwt, err := jwtFilter(l.Authentication)
 	if err != nil {

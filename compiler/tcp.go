@@ -1,0 +1,143 @@
+package compiler
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/schema"
+)
+
+// tcpServer makes the listener of a Gateway server of protocol TCP, as Istio's
+// buildGatewayNetworkFiltersFromTCPRoutes does: the connections go to the destinations of the
+// first tcp route that applies (tcpRouteFor). A server no route applies to gets no listener,
+// with a warning: Istio leaves its listener without a filter, which refuses every connection.
+func (b *builder) tcpServer(g *schema.Document, path string, srv schema.Server, ref string) *ir.Listener {
+	d, rulePath, r := b.tcpRouteFor(srv, ref)
+	if d == nil {
+		b.warnf(g, path, "no VirtualService bound to gateway %s has a tcp route for port %d and hosts %v: no listener is made for this server",
+			ref, srv.Port.Number, srv.Hosts)
+		return nil
+	}
+	t, ok := b.tcpProxy(d, rulePath, r)
+	if !ok {
+		return nil
+	}
+	bind := orDefault(srv.Bind, "0.0.0.0")
+	return &ir.Listener{Name: listenerName(bind, srv.Port.Number), Address: bind, Port: srv.Port.Number, TCP: t}
+}
+
+// tcpRouteFor finds Istio's route for a TCP server: VirtualServices bound to the gateway in
+// tree order, the first whose hosts the server admits, and in it the first tcp route with a
+// match for this port and gateway (or no match at all). Istio ignores the host of a TCP
+// connection, which has none: hosts only select the VirtualService.
+func (b *builder) tcpRouteFor(srv schema.Server, gateway string) (*schema.Document, string, schema.TCPRoute) {
+	for _, d := range b.docs(schema.KindVirtualService) {
+		vs := d.Spec.(*schema.VirtualService)
+		if len(vs.TCP) == 0 || !slices.Contains(boundGateways(d), gateway) {
+			continue
+		}
+		admitted := slices.ContainsFunc(vs.Hosts, func(h string) bool {
+			h = expandHost(h, d.Namespace)
+			return slices.ContainsFunc(srv.Hosts, func(p string) bool { return hostMatches(p, h) })
+		})
+		if !admitted {
+			continue
+		}
+		for i, r := range vs.TCP {
+			if len(r.Route) > 0 && l4Matches(d, r.Match, srv.Port.Number, gateway) {
+				return d, fmt.Sprintf("spec.tcp[%d]", i), r
+			}
+		}
+	}
+	return nil, "", schema.TCPRoute{}
+}
+
+// l4Matches is Istio's l4MultiMatch: match blocks are ORed, each needing its port (when set)
+// to be the server's and its gateways (when set) to name this one; no block matches all.
+func l4Matches(d *schema.Document, ms []schema.L4MatchAttributes, port uint32, gateway string) bool {
+	if len(ms) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(ms, func(m schema.L4MatchAttributes) bool {
+		portOK := m.Port == 0 || m.Port == port
+		gatewayOK := len(m.Gateways) == 0 || slices.Contains(schema.BoundGateways(d.Namespace, m.Gateways), gateway)
+		return portOK && gatewayOK
+	})
+}
+
+// tcpProxy resolves a tcp route's destinations to clusters, as Istio's buildOutboundNetworkFilters
+// does: one destination is the cluster whatever its weight; several are weighted, zero weights
+// dropped. The idle timeout is the one the first destination's DestinationRule sets at its top
+// level (Istio reads neither subsets nor port-level settings there).
+func (b *builder) tcpProxy(d *schema.Document, rulePath string, r schema.TCPRoute) (*ir.TCPProxy, bool) {
+	t := &ir.TCPProxy{}
+	ok := true
+	for k, rd := range r.Route {
+		// No virtual host: a destination without a port needs a service with one port.
+		name, good := b.resolveDestination(d, fmt.Sprintf("%s.route[%d].destination", rulePath, k), rd.Destination, "", 0)
+		switch {
+		case !good:
+			ok = false
+		case len(r.Route) == 1:
+			t.Cluster, t.StatPrefix = name, name
+		case rd.Weight != nil && *rd.Weight > 0:
+			t.Clusters = append(t.Clusters, ir.WeightedCluster{Name: name, Weight: uint32(*rd.Weight)})
+		}
+	}
+	if !ok {
+		return nil, false
+	}
+	if t.Cluster == "" {
+		if len(t.Clusters) == 0 {
+			b.errorf(d, rulePath+".route", "every destination has weight 0: no connection could be routed")
+			return nil, false
+		}
+		t.StatPrefix = d.Name + "." + d.Namespace
+	}
+	t.IdleTimeout = b.tcpIdleTimeout(expandHost(r.Route[0].Destination.Host, d.Namespace))
+	return t, true
+}
+
+func (b *builder) tcpIdleTimeout(host string) *ir.Duration {
+	svc := b.services[host]
+	if svc == nil || svc.subsetDoc == nil {
+		return nil
+	}
+	tp := svc.subsetDoc.Spec.(*schema.DestinationRule).TrafficPolicy
+	if tp == nil || tp.ConnectionPool == nil || tp.ConnectionPool.TCP == nil || tp.ConnectionPool.TCP.IdleTimeout == "" {
+		return nil
+	}
+	v := b.duration(svc.subsetDoc, "spec.trafficPolicy.connectionPool.tcp.idleTimeout", tp.ConnectionPool.TCP.IdleTimeout)
+	return &v
+}
+
+// checkTCPRoutes reports what signalbox cannot do with a VirtualService's tcp routes: route
+// TCP for the mesh (a sidecar has one HTTP listener, for every service), or select connections
+// by their source or destination address (a gateway listener takes every connection on its
+// port).
+func (b *builder) checkTCPRoutes(d *schema.Document, vs *schema.VirtualService) {
+	if len(vs.TCP) == 0 {
+		return
+	}
+	if slices.Contains(boundGateways(d), meshGateway) {
+		b.unsupportedf(d, "spec.tcp", "only gateways route TCP: signalbox sidecars have one HTTP outbound listener; bind the VirtualService to Gateways with spec.gateways, without mesh")
+	}
+	for i, r := range vs.TCP {
+		for j, m := range r.Match {
+			p := fmt.Sprintf("spec.tcp[%d].match[%d]", i, j)
+			if len(m.DestinationSubnets) > 0 {
+				b.unsupported(d, p+".destinationSubnets")
+			}
+			if len(m.SourceLabels) > 0 {
+				b.unsupported(d, p+".sourceLabels")
+			}
+			if m.SourceNamespace != "" {
+				b.unsupported(d, p+".sourceNamespace")
+			}
+			if m.SourceSubnet != "" {
+				b.unsupported(d, p+".sourceSubnet")
+			}
+		}
+	}
+}
