@@ -180,6 +180,15 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 				}
 				return fmt.Errorf("listener %q: filter_chains[0].transport_socket: turning TLS on or off at %s, which is bound: give the listener another address", name, cfg.addr)
 			}
+			if (old.cfg.tcp == nil) != (cfg.tcp == nil) {
+				// As for TLS: the socket's server (HTTP or TCP proxy) is fixed while it is
+				// bound, and this address cannot be rebound while it is.
+				for _, o := range opened {
+					o.closeUnstarted()
+				}
+				return fmt.Errorf("listener %q: filter_chains[0].filters[0]: changing between %s and %s at %s, which is bound: give the listener another address",
+					name, hcmFilterName, tcpProxyFilterName, cfg.addr)
+			}
 			next[name] = old
 			continue
 		}
@@ -286,6 +295,10 @@ func (p *Proxy) relinkTables() {
 		return link(rc)
 	}
 	for _, b := range p.bound {
+		if b.tcp != nil {
+			b.tcp.link(b.cfg, p.clusters, &p.fwd.stats)
+			continue
+		}
 		old := b.h.table.Load()
 		if b.cfg.scoped != nil {
 			b.h.table.Store(p.scopedTable(b.cfg.scoped, old, choose))
@@ -393,6 +406,9 @@ func (p *Proxy) rdsNames() []string {
 		if l.scoped != nil {
 			scoped = true
 			continue
+		}
+		if l.tcp != nil {
+			continue // a TCP proxy listener has no routes
 		}
 		names = append(names, l.routeName)
 	}

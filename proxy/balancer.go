@@ -17,10 +17,11 @@ type cluster struct {
 	stats *clusterStats
 
 	// Circuit-breaker accounting.
-	rq      atomic.Int64  // requests in flight
-	pending atomic.Int64  // requests waiting for a connection slot
-	retries atomic.Int64  // retries in flight
-	connSem chan struct{} // HTTP/1 connection slots when max_connections is set below the default
+	rq       atomic.Int64  // requests in flight
+	pending  atomic.Int64  // requests waiting for a connection slot
+	retries  atomic.Int64  // retries in flight
+	connSem  chan struct{} // HTTP/1 connection slots when max_connections is set below the default
+	tcpConns atomic.Int64  // TCP proxy connections open, when connSem does not count them
 
 	// pool is the cluster's own connection pool when its options need one, else nil.
 	pool *clusterPool

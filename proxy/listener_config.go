@@ -39,6 +39,9 @@ type listenerConfig struct {
 	filters httpFilters
 	// tls, when set, is the TLS the listener terminates (tls_downstream.go).
 	tls *tls.Config
+	// tcp, when set, makes this a TCP proxy listener (tcp_config.go): no routes, no HTTP
+	// filters; each connection is relayed to a cluster.
+	tcp *tcpProxyConfig
 	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
 	// unchanged listener is never closed or rebound.
 	raw []byte
@@ -75,7 +78,7 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		}
 	}
 	if n := len(fc.GetFilters()); n != 1 {
-		return nil, p.field("filters").errorf("exactly one filter (%s) is supported, got %d", hcmFilterName, n)
+		return nil, p.field("filters").errorf("exactly one filter (%s or %s) is supported, got %d", hcmFilterName, tcpProxyFilterName, n)
 	}
 	p = p.field("filters").index(0)
 	f := fc.GetFilters()[0]
@@ -83,8 +86,19 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		return nil, err
 	}
 	tc := f.GetTypedConfig()
+	if tc != nil && tc.GetTypeUrl() == tcpProxyTypeURL {
+		tcp, err := decodeTCPProxy(p.field("typed_config"), tc)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := deterministic.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		return &listenerConfig{name: l.GetName(), addr: addr, tls: serverTLS, tcp: tcp, raw: raw}, nil
+	}
 	if tc == nil || tc.GetTypeUrl() != hcmTypeURL {
-		return nil, p.errorf("unsupported network filter %q (%s): only %s is supported", f.GetName(), tc.GetTypeUrl(), hcmFilterName)
+		return nil, p.errorf("unsupported network filter %q (%s): only %s and %s are supported", f.GetName(), tc.GetTypeUrl(), hcmFilterName, tcpProxyFilterName)
 	}
 	p = p.field("typed_config")
 	var hcm hcmv3.HttpConnectionManager
@@ -247,6 +261,9 @@ func adsConfigSource(p fieldPath, cs *core.ConfigSource) error {
 }
 
 func (l *listenerConfig) String() string {
+	if l.tcp != nil {
+		return fmt.Sprintf("%s(%s -> tcp %v)", l.name, l.addr, l.tcp.clusters())
+	}
 	return fmt.Sprintf("%s(%s -> %s)", l.name, l.addr, l.routeName)
 }
 

@@ -29,6 +29,8 @@ type boundListener struct {
 	// tls is the configuration each handshake of a TLS listener uses: an update that changes
 	// certificates keeps the socket and its connections.
 	tls atomic.Pointer[tls.Config]
+	// tcp, for a TCP proxy listener, serves the socket instead of h1 and srv (both nil).
+	tcp *tcpServer
 }
 
 func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, error) {
@@ -51,6 +53,10 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 		}})
 		handler = tlsRequests{h}
 	}
+	if cfg.tcp != nil {
+		b.addr, b.ln, b.tcp = ln.Addr().String(), ln, newTCPServer(ln, p.fwd, p.log)
+		return b, nil
+	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	// Prior-knowledge h2c, what Envoy's AUTO codec accepts on plaintext: net/http serves it
@@ -71,6 +77,13 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 }
 
 func (b *boundListener) start(log *slog.Logger) {
+	if b.tcp != nil {
+		go func() {
+			b.tcp.serve(b.cfg.name)
+			close(b.state)
+		}()
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := b.srv.Serve(b.h1.h2); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -88,11 +101,16 @@ func (b *boundListener) start(log *slog.Logger) {
 	}()
 }
 
-// drain stops accepting, lets requests in flight finish (up to timeout), then closes.
+// drain stops accepting, lets requests in flight finish (up to timeout), then closes. A TCP
+// proxy listener's connections are its requests: each runs until it ends or timeout passes.
 func (b *boundListener) drain(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	b.ln.Close()
+	if b.tcp != nil {
+		b.tcp.drain(ctx)
+		return
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { b.h1.shutdown(ctx) })
 	wg.Go(func() {

@@ -21,6 +21,7 @@ type clusterStats struct {
 	retryOverflow   atomic.Uint64
 	ejections       atomic.Uint64
 	mirrors         atomic.Uint64
+	cxOverflow      atomic.Uint64 // TCP proxy connections refused by max_connections
 	buckets         [len(latencyBuckets) + 1]atomic.Uint64
 	sumNanos        atomic.Uint64
 	count           atomic.Uint64
@@ -74,6 +75,7 @@ type statsRegistry struct {
 	m         map[string]*clusterStats
 	routes    map[routeKey]*routeStats
 	listeners map[string]*listenerStats
+	tcpConns  map[tcpKey]*tcpStats
 }
 
 func (r *statsRegistry) listener(name string) *listenerStats {
@@ -126,6 +128,7 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 		return strings.Compare(a.key.config+"\x00"+a.key.vhost+"\x00"+a.key.route, b.key.config+"\x00"+b.key.vhost+"\x00"+b.key.route)
 	})
 	listeners := maps.Clone(r.listeners)
+	tcp := maps.Clone(r.tcpConns)
 	r.mu.Unlock()
 	names := slices.Sorted(maps.Keys(stats))
 	counter := func(name, help string, get func(*clusterStats) uint64) {
@@ -164,6 +167,9 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 		func(s *clusterStats) uint64 { return s.ejections.Load() })
 	counter("signalbox_proxy_mirror_requests_total", "Shadow requests sent to the cluster.",
 		func(s *clusterStats) uint64 { return s.mirrors.Load() })
+	counter("signalbox_proxy_upstream_cx_overflow_total", "TCP proxy connections closed because the cluster's max_connections circuit breaker was open.",
+		func(s *clusterStats) uint64 { return s.cxOverflow.Load() })
+	writeTCPStats(w, tcp)
 	for _, c := range []struct {
 		name, help string
 		get        func(*listenerStats) uint64

@@ -1,0 +1,253 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// tcpServer serves a TCP proxy listener: each accepted connection is relayed, bytes as they
+// are, to an endpoint of the cluster its TcpProxy names, as Envoy's tcp_proxy filter does.
+type tcpServer struct {
+	ln  net.Listener
+	fwd *forwarder
+	log *slog.Logger
+	// route is what new connections use; an update swaps it, and connections already relayed
+	// keep the clusters they were given.
+	route atomic.Pointer[tcpRoute]
+
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	closing  bool
+	finished chan struct{} // closed when draining and the last connection ends
+}
+
+// tcpRoute is a TcpProxy linked to the clusters known when it was linked.
+type tcpRoute struct {
+	cfg      *tcpProxyConfig
+	clusters []*cluster  // parallel to cfg.targets; nil: a cluster CDS has not sent
+	stats    []*tcpStats // parallel to cfg.targets
+}
+
+func newTCPServer(ln net.Listener, fwd *forwarder, log *slog.Logger) *tcpServer {
+	return &tcpServer{ln: ln, fwd: fwd, log: log, conns: map[net.Conn]struct{}{}}
+}
+
+// link resolves the listener's clusters against today's. Unlike routes, a TCP proxy does not
+// keep a cluster CDS removed: Envoy looks the cluster up per connection, and a connection to a
+// cluster that is gone is closed.
+func (s *tcpServer) link(cfg *listenerConfig, clusters map[string]*cluster, reg *statsRegistry) {
+	r := &tcpRoute{cfg: cfg.tcp}
+	for _, t := range cfg.tcp.targets {
+		r.clusters = append(r.clusters, clusters[t.cluster])
+		r.stats = append(r.stats, reg.tcp(cfg.name, t.cluster))
+	}
+	s.route.Store(r)
+}
+
+// pick chooses a target at random by weight, as Envoy's weighted_clusters does.
+func (r *tcpRoute) pick() int {
+	if len(r.clusters) == 1 {
+		return 0
+	}
+	x := rand.Uint64N(r.cfg.weightSum)
+	for i, t := range r.cfg.targets {
+		if x < t.weight {
+			return i
+		}
+		x -= t.weight
+	}
+	return len(r.cfg.targets) - 1
+}
+
+// serve accepts until the socket is closed.
+func (s *tcpServer) serve(name string) {
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off as net/http does, not spin.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("tcp listener accept failed", "listener", name, "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if !s.track(c) {
+			c.Close()
+			continue
+		}
+		go func() {
+			defer s.untrack(c)
+			s.handle(c)
+		}()
+	}
+}
+
+func (s *tcpServer) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *tcpServer) untrack(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if s.closing && len(s.conns) == 0 && s.finished != nil {
+		close(s.finished)
+		s.finished = nil
+	}
+}
+
+// drain lets the connections run until they end or ctx is done, then closes the rest (which
+// ends their upstream connections too). The socket is already closed.
+func (s *tcpServer) drain(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	done := make(chan struct{})
+	if len(s.conns) == 0 {
+		close(done)
+	} else {
+		s.finished = done
+	}
+	s.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// tlsHandshakeTimeout bounds a downstream TLS handshake, so a silent client holds no upstream.
+const tlsHandshakeTimeout = time.Minute
+
+// handle relays one downstream connection; on every failure the downstream is closed, the
+// only answer TCP has.
+func (s *tcpServer) handle(down net.Conn) {
+	defer down.Close()
+	r := s.route.Load()
+	if r == nil {
+		return
+	}
+	if tc, ok := down.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), tlsHandshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
+	i := r.pick()
+	st, c := r.stats[i], r.clusters[i]
+	st.total.Add(1)
+	if c == nil {
+		st.noRoute.Add(1) // Envoy's downstream_cx_no_route
+		return
+	}
+	if !c.admitConn() {
+		return
+	}
+	defer c.releaseConn()
+	up, ep := connectUpstream(c, r.cfg.maxAttempts, st)
+	if up == nil {
+		return
+	}
+	defer ep.active.Add(-1)
+	st.active.Add(1)
+	defer st.active.Add(-1)
+	relay(down, up, r.cfg.idle, st)
+}
+
+// admitConn applies max_connections to a new upstream connection. HTTP/1 requests of a
+// cluster with a connection limit hold slots of the same semaphore, so the cluster's limit is
+// one limit, as Envoy's is; otherwise TCP connections are counted on their own.
+func (c *cluster) admitConn() bool {
+	if c.connSem != nil {
+		select {
+		case c.connSem <- struct{}{}:
+			return true
+		default:
+			c.stats.cxOverflow.Add(1)
+			return false
+		}
+	}
+	if c.tcpConns.Add(1) > c.cfg.limits.maxConnections {
+		c.tcpConns.Add(-1)
+		c.stats.cxOverflow.Add(1)
+		return false
+	}
+	return true
+}
+
+func (c *cluster) releaseConn() {
+	if c.connSem != nil {
+		<-c.connSem
+		return
+	}
+	c.tcpConns.Add(-1)
+}
+
+// connectUpstream dials endpoints chosen by the cluster's load balancer, another one per
+// attempt while there are others, and reports each outcome to outlier detection as Envoy's
+// tcp_proxy does (a connect failure counts as a gateway error, a connection as a success). On
+// success the endpoint is counted active; the caller releases it.
+func connectUpstream(c *cluster, attempts int, st *tcpStats) (net.Conn, *endpoint) {
+	var triedBuf [4]*endpoint
+	tried := triedBuf[:0]
+	for range attempts {
+		ep := c.pickFor(0, false, tried)
+		if ep == nil {
+			return nil, nil // no healthy upstream
+		}
+		tried = append(tried, ep)
+		ep.active.Add(1)
+		up, err := dialCluster(c.cfg, ep.addr)
+		if err == nil {
+			c.report(ep, 200)
+			return up, ep
+		}
+		ep.active.Add(-1)
+		st.connectFail.Add(1)
+		c.report(ep, 0)
+	}
+	return nil, nil
+}
+
+// dialCluster opens one upstream connection within the cluster's connect_timeout, TLS
+// handshake included when the cluster has an upstream TLS transport socket.
+func dialCluster(cfg *clusterConfig, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.connectTimeout)
+	defer cancel()
+	d := net.Dialer{KeepAlive: 30 * time.Second}
+	if cfg.keepalive != nil {
+		d.KeepAliveConfig = *cfg.keepalive
+	}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil || cfg.tls == nil {
+		return conn, err
+	}
+	tc := tls.Client(conn, cfg.tls)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
+}
