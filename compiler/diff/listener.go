@@ -55,7 +55,8 @@ func httpFilters(l *listener.Listener) []httpFilter {
 }
 
 // compareListeners reports listeners added and removed, and for a changed listener what
-// changed in its HTTP filters (a policy added, removed or edited), else which fields changed.
+// changed in its HTTP filters (a policy added, removed or edited) or its TCP proxy (where
+// connections go), else which fields changed.
 func (r *Report) compareListeners(role string, before, after map[string]*listener.Listener) {
 	names := map[string]bool{}
 	for k := range before {
@@ -75,6 +76,9 @@ func (r *Report) compareListeners(role string, before, after map[string]*listene
 		case a == nil:
 			add(ListenerRemoved, listenerAddress(b), "")
 		case !proto.Equal(b, a):
+			if bt, at := tcpProxyOf(b), tcpProxyOf(a); bt != nil && at != nil && compareTCP(bt, at, add) {
+				continue
+			}
 			bf, af := httpFilters(b), httpFilters(a)
 			reported := false
 			if bn, an := filterNames(bf), filterNames(af); bn != an {
