@@ -6,8 +6,9 @@
 // The translation follows Istio's (pilot/pkg/networking/core): routes.go, match.go and
 // actions.go turn VirtualService rules into routes (delegate.go merges delegated rules in);
 // services.go and policy.go turn ServiceEntries, WorkloadEntries and DestinationRules into
-// clusters; roles.go assembles the sidecar and gateway roles and grpc.go the role of proxyless
-// gRPC clients. authn.go turns RequestAuthentications into the jwt_authn filter of the gateway
+// clusters; roles.go assembles the sidecar and gateway roles (tcp.go turns a gateway's TCP
+// servers and the tcp routes bound to them into TCP proxy listeners, as Istio's gateway.go and
+// networkfilter.go do) and grpc.go the role of proxyless gRPC clients. authn.go turns RequestAuthentications into the jwt_authn filter of the gateway
 // roles they apply to, as Istio's pilot/pkg/security/authn does; authz.go, authzrules.go and
 // authzjwt.go turn AuthorizationPolicies into the RBAC filters after it, as Istio's
 // pilot/pkg/security/authz does (reach.go: signalbox proxies receive no workload's inbound
