@@ -11,7 +11,7 @@ import (
 // tcpServer makes the listener of a Gateway server of protocol TCP, as Istio's
 // buildGatewayNetworkFiltersFromTCPRoutes does: the connections go to the destinations of the
 // first tcp route that applies (tcpRouteFor). A server no route applies to gets no listener,
-// with a warning: Istio leaves its listener without a filter, which refuses every connection.
+// as in Istio (which omits a listener without filter chains), with a warning.
 func (b *builder) tcpServer(g *schema.Document, path string, srv schema.Server, ref string) *ir.Listener {
 	d, rulePath, r := b.tcpRouteFor(srv, ref)
 	if d == nil {
@@ -75,7 +75,13 @@ func (b *builder) tcpProxy(d *schema.Document, rulePath string, r schema.TCPRout
 	ok := true
 	for k, rd := range r.Route {
 		// No virtual host: a destination without a port needs a service with one port.
-		name, good := b.resolveDestination(d, fmt.Sprintf("%s.route[%d].destination", rulePath, k), rd.Destination, "", 0)
+		path := fmt.Sprintf("%s.route[%d].destination", rulePath, k)
+		name, good := b.resolveDestination(d, path, rd.Destination, "", 0)
+		if good && b.hashesSourceIP(name) {
+			// Istio sets the TCP proxy's hash policy for it, which the signalbox proxy lacks.
+			b.unsupportedf(d, path, "the DestinationRule of %s hashes by source IP (consistentHash.useSourceIp), which TCP routes do not do", name)
+			good = false
+		}
 		switch {
 		case !good:
 			ok = false
@@ -97,6 +103,11 @@ func (b *builder) tcpProxy(d *schema.Document, rulePath string, r schema.TCPRout
 	}
 	t.IdleTimeout = b.tcpIdleTimeout(expandHost(r.Route[0].Destination.Host, d.Namespace))
 	return t, true
+}
+
+func (b *builder) hashesSourceIP(cluster string) bool {
+	c := b.clusters[cluster]
+	return c != nil && c.Policy != nil && slices.ContainsFunc(c.Policy.Hash, func(h ir.HashPolicy) bool { return h.SourceIP })
 }
 
 func (b *builder) tcpIdleTimeout(host string) *ir.Duration {
