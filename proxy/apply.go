@@ -296,7 +296,7 @@ func (p *Proxy) relinkTables() {
 	}
 	for _, b := range p.bound {
 		if b.tcp != nil {
-			b.tcp.link(b.cfg, p.clusters, &p.fwd.stats)
+			p.linkTCP(b, now, warming)
 			continue
 		}
 		old := b.h.table.Load()
@@ -318,7 +318,12 @@ func (p *Proxy) relinkTables() {
 
 // warm reports whether every cluster rc names is known and has its endpoints.
 func (p *Proxy) warm(rc *routeConfig) bool {
-	for _, name := range rc.clusters {
+	return p.warmClusters(rc.clusters)
+}
+
+// warmClusters reports whether every cluster named is known and has its endpoints.
+func (p *Proxy) warmClusters(names []string) bool {
+	for _, name := range names {
 		c := p.clusters[name]
 		if c == nil || (c.cfg.static == nil && p.state.endpoints[c.cfg.edsName] == nil) {
 			return false

@@ -78,8 +78,9 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 
 func (b *boundListener) start(log *slog.Logger) {
 	if b.tcp != nil {
+		name := b.cfg.name // b.cfg is replaced by updates; read it here, on their goroutine
 		go func() {
-			b.tcp.serve(b.cfg.name)
+			b.tcp.serve(name)
 			close(b.state)
 		}()
 		return

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"io"
 	"net"
 	"strconv"
@@ -105,10 +106,14 @@ type tcpGateway struct {
 	listeners []*listenerv3.Listener
 	clusters  map[string][]string
 	edit      map[string]func(*clusterv3.Cluster)
+	// ev is the endpoints' version ("e1" when empty); clusters in noEDS get no endpoints.
+	ev, cv string
+	noEDS  map[string]bool
 }
 
 func (g tcpGateway) snapshot(t testing.TB) snapshot {
-	snap := snapshot{versions: map[string]string{lds: g.lv, cds: "c1", eds: "e1"}, resources: map[string][]types.Resource{lds: {}}}
+	ev := cmp.Or(g.ev, "e1")
+	snap := snapshot{versions: map[string]string{lds: g.lv, cds: cmp.Or(g.cv, "c1"), eds: ev}, resources: map[string][]types.Resource{lds: {}}}
 	for _, l := range g.listeners {
 		snap.resources[lds] = append(snap.resources[lds], l)
 	}
@@ -118,7 +123,9 @@ func (g tcpGateway) snapshot(t testing.TB) snapshot {
 			e(c)
 		}
 		snap.resources[cds] = append(snap.resources[cds], c)
-		snap.resources[eds] = append(snap.resources[eds], addrAssignment(t, name, addrs...))
+		if !g.noEDS[name] {
+			snap.resources[eds] = append(snap.resources[eds], addrAssignment(t, name, addrs...))
+		}
 	}
 	return snap
 }

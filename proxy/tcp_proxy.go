@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -30,6 +31,7 @@ type tcpServer struct {
 
 // tcpRoute is a TcpProxy linked to the clusters known when it was linked.
 type tcpRoute struct {
+	lc       *listenerConfig
 	cfg      *tcpProxyConfig
 	clusters []*cluster  // parallel to cfg.targets; nil: a cluster CDS has not sent
 	stats    []*tcpStats // parallel to cfg.targets
@@ -43,12 +45,35 @@ func newTCPServer(ln net.Listener, fwd *forwarder, log *slog.Logger) *tcpServer 
 // keep a cluster CDS removed: Envoy looks the cluster up per connection, and a connection to a
 // cluster that is gone is closed.
 func (s *tcpServer) link(cfg *listenerConfig, clusters map[string]*cluster, reg *statsRegistry) {
-	r := &tcpRoute{cfg: cfg.tcp}
+	r := &tcpRoute{lc: cfg, cfg: cfg.tcp}
 	for _, t := range cfg.tcp.targets {
 		r.clusters = append(r.clusters, clusters[t.cluster])
 		r.stats = append(r.stats, reg.tcp(cfg.name, t.cluster))
 	}
 	s.route.Store(r)
+}
+
+// linkTCP gives a TCP proxy listener its clusters, making before breaking as relinkTables does
+// for routes: an update that names a cluster not received yet, or without endpoints, waits up
+// to warmTimeout while the previous configuration keeps taking connections, so the order the
+// server sends types in fails no connection.
+func (p *Proxy) linkTCP(b *boundListener, now time.Time, warming map[string]time.Time) {
+	cfg := b.cfg
+	if old := b.tcp.route.Load(); old != nil && !bytes.Equal(old.lc.raw, cfg.raw) && !p.warmClusters(cfg.tcp.clusters()) {
+		key := "tcp listener " + cfg.name // route configuration names share the map
+		since, waiting := p.warming[key]
+		if !waiting {
+			since = now
+		}
+		if now.Sub(since) < p.warmTimeout {
+			warming[key] = since
+			b.tcp.link(old.lc, p.clusters, &p.fwd.stats)
+			return
+		}
+		p.log.Warn("tcp proxy listener names clusters without endpoints; applying it anyway",
+			"listener", cfg.name, "waited", now.Sub(since))
+	}
+	b.tcp.link(cfg, p.clusters, &p.fwd.stats)
 }
 
 // pick chooses a target at random by weight, as Envoy's weighted_clusters does.

@@ -233,3 +233,65 @@ func TestTCPProxyHTTPSwitchNACK(t *testing.T) {
 	}
 	_ = core.ApiVersion_V3
 }
+
+// TestTCPProxyUnknownClusterAndOutlier: a cluster CDS does not have is accepted (as Envoy
+// does) and its connections are closed and counted; a failed connect is reported to outlier
+// detection, which ejects the dead endpoint so later connections all reach the live one.
+func TestTCPProxyUnknownClusterAndOutlier(t *testing.T) {
+	a, dead := tcpBackend(t, "a"), deadAddr(t)
+	_, p := setupTCP(t, tcpGateway{lv: "l1", clusters: map[string][]string{"a": {dead, a}},
+		listeners: []*listenerv3.Listener{
+			tcpProxyListener("tcp", 9000, toTCPCluster("a")),
+			tcpProxyListener("nowhere", 9001, toTCPCluster("missing")),
+		},
+		edit: map[string]func(*clusterv3.Cluster){"a": func(c *clusterv3.Cluster) {
+			c.OutlierDetection = &clusterv3.OutlierDetection{
+				ConsecutiveGatewayFailure:          wrapperspb.UInt32(1),
+				EnforcingConsecutiveGatewayFailure: wrapperspb.UInt32(100),
+				MaxEjectionPercent:                 wrapperspb.UInt32(50),
+			}
+		}}})
+	if got := dialTCP(t, p.ListenerAddr("nowhere")).greeting(); got != "" {
+		t.Fatalf("unknown cluster: reached %q, want the connection closed", got)
+	}
+	wantMetric(t, p, `signalbox_proxy_tcp_no_cluster_total{listener="nowhere",cluster="missing"} 1`)
+
+	addr := p.ListenerAddr("tcp")
+	failed := 0
+	for range 6 {
+		if dialTCP(t, addr).greeting() == "" {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d of 6 connections failed, want 1: the dead endpoint ejected after its first failure", failed)
+	}
+	wantMetric(t, p, `signalbox_proxy_outlier_ejections_total{cluster="a"} 1`)
+}
+
+// TestTCPProxyUpdateWaitsForEndpoints: an update that points the listener at a cluster whose
+// endpoints have not arrived keeps the previous cluster taking connections until they do, as
+// route configurations wait for theirs.
+func TestTCPProxyUpdateWaitsForEndpoints(t *testing.T) {
+	a, c := tcpBackend(t, "a"), tcpBackend(t, "c")
+	g := tcpGateway{lv: "l1", clusters: map[string][]string{"a": {a}},
+		listeners: []*listenerv3.Listener{tcpProxyListener("tcp", 9000, toTCPCluster("a"))}}
+	xds, p := setupTCP(t, g)
+	addr := p.ListenerAddr("tcp")
+
+	g.lv, g.clusters = "l2", map[string][]string{"a": {a}, "c": {c}}
+	g.listeners = []*listenerv3.Listener{tcpProxyListener("tcp", 9000, toTCPCluster("c"))}
+	g.noEDS, g.cv = map[string]bool{"c": true}, "c2"
+	xds.set(t, "node-"+t.Name(), g.snapshot(t))
+	waitVersions(t, p, map[string]string{lds: "l2", cds: "c2"})
+	if got := dialTCP(t, addr).greeting(); got != "a" {
+		t.Fatalf("before c's endpoints: reached %q, want a", got)
+	}
+
+	g.ev, g.noEDS = "e2", nil
+	xds.set(t, "node-"+t.Name(), g.snapshot(t))
+	waitVersions(t, p, map[string]string{eds: "e2"})
+	if got := dialTCP(t, addr).greeting(); got != "c" {
+		t.Fatalf("after c's endpoints: reached %q, want c", got)
+	}
+}
