@@ -12,7 +12,8 @@
 //     API this proxy honours and compiled into immutable values; a field outside that subset is an
 //     error naming the field, never ignored. Listeners (listener_config.go: the HTTP connection
 //     manager with the jwt_authn, rbac, cors, fault and router filters; a Listener with an
-//     api_listener is for proxyless gRPC clients and is skipped), routes (route_config.go,
+//     api_listener is for proxyless gRPC clients and is skipped; tcp_config.go for the tcp_proxy
+//     network filter in its place), routes (route_config.go,
 //     match.go, domains.go, route_action.go for redirects, direct responses, rewrites, hash and
 //     mirror policies, retry.go, headers.go for header operations at every level, filters.go for
 //     CORS and fault injection, jwt.go, jwt_token.go and jwt_eval.go for Envoy's JWT authentication
@@ -32,7 +33,11 @@
 //     random, ring hash, Maglev) under circuit breakers, outlier ejection and the healthy panic
 //     threshold; upstream requests go over a lean HTTP/1.1 pool (h1transport.go), net/http's h2c
 //     pool, or a cluster's own pool when it needs TLS or connection options (transport.go);
-//     STRICT_DNS clusters re-resolve in dns.go.
+//     STRICT_DNS clusters re-resolve in dns.go. A TCP proxy listener (tcp_proxy.go) relays
+//     each connection to an endpoint of its cluster (weighted_clusters at random by weight)
+//     under the same balancer, max_connections and outlier detection, with max_connect_attempts,
+//     the cluster's connect_timeout and upstream TLS; tcp_relay.go copies bytes both ways with
+//     half-close and idle_timeout, tcp_stats.go counts per listener and cluster.
 //
 // AdminHandler (admin.go) serves /healthz, /ready, /config and /metrics (stats.go) for
 // operators and tests.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -231,7 +230,6 @@ func TestTCPProxyHTTPSwitchNACK(t *testing.T) {
 	if p.Versions()[lds] != "l1" || p.ListenerAddr("gw") != addr {
 		t.Fatal("the refused update changed the listener")
 	}
-	_ = core.ApiVersion_V3
 }
 
 // TestTCPProxyUnknownClusterAndOutlier: a cluster CDS does not have is accepted (as Envoy
