@@ -1,12 +1,18 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signalbox/signalbox/proxy"
 )
 
 // Istio's "TCP traffic shifting" task at an ingress gateway: a Gateway TCP server and a
@@ -66,6 +72,20 @@ spec:
 	addr := gw.ListenerAddr("0.0.0.0_31400")
 	if addr == "" {
 		t.Fatal("the gateway has no listener for TCP port 31400")
+	}
+
+	// The admin page shows the listener as a TCP proxy to both subsets' clusters.
+	rec := httptest.NewRecorder()
+	gw.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/config", nil))
+	var dump proxy.ConfigDump
+	if err := json.Unmarshal(rec.Body.Bytes(), &dump); err != nil {
+		t.Fatalf("GET /config: %v", err)
+	}
+	want := []string{"outbound|9000|v1|tcp-echo.example.com", "outbound|9000|v2|tcp-echo.example.com"}
+	for _, l := range dump.Listeners {
+		if l.Name == "0.0.0.0_31400" && (!l.Routed || !slices.Equal(l.TCPClusters, want)) {
+			t.Errorf("admin /config listener %+v, want routed to %v", l, want)
+		}
 	}
 
 	// One exchange per connection: the client writes a line and half-closes; the backend

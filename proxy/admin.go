@@ -61,8 +61,11 @@ type ListenerDump struct {
 	Address      string `json:"address"`       // as xDS gave it
 	BoundAddress string `json:"bound_address"` // what the socket is bound to
 	RouteConfig  string `json:"route_config"`
-	// Routed is false until the listener's route configuration has arrived.
+	// Routed is false until the listener's route configuration has arrived; a TCP proxy
+	// listener has none and is routed from the start.
 	Routed bool `json:"routed"`
+	// TCPClusters are the clusters a TCP proxy listener sends connections to (no routes).
+	TCPClusters []string `json:"tcp_clusters,omitempty"`
 }
 
 type ClusterDump struct {
@@ -104,10 +107,12 @@ func (p *Proxy) configDump() ConfigDump {
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.bound)) {
 		b := p.bound[name]
-		d.Listeners = append(d.Listeners, ListenerDump{
-			Name: name, Address: b.cfg.addr, BoundAddress: b.addr,
-			RouteConfig: b.cfg.routeName, Routed: b.h.table.Load() != nil,
-		})
+		ld := ListenerDump{Name: name, Address: b.cfg.addr, BoundAddress: b.addr,
+			RouteConfig: b.cfg.routeName, Routed: b.h.table.Load() != nil}
+		if b.cfg.tcp != nil {
+			ld.Routed, ld.TCPClusters = true, b.cfg.tcp.clusters()
+		}
+		d.Listeners = append(d.Listeners, ld)
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.clusters)) {
 		c := p.clusters[name]
