@@ -42,6 +42,9 @@ type listenerConfig struct {
 	// tcp, when set, makes this a TCP proxy listener (tcp_config.go): no routes, no HTTP
 	// filters; each connection is relayed to a cluster.
 	tcp *tcpProxyConfig
+	// netRBAC, when set, is a TCP proxy listener's network RBAC filters (rbac_network.go),
+	// judged once per connection; nil when it has none.
+	netRBAC *rbacChain
 	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
 	// unchanged listener is never closed or rebound.
 	raw []byte
@@ -77,11 +80,12 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 			return nil, err
 		}
 	}
-	if n := len(fc.GetFilters()); n != 1 {
-		return nil, p.field("filters").errorf("exactly one filter (%s or %s) is supported, got %d", hcmFilterName, tcpProxyFilterName, n)
+	netRBAC, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
+	if err != nil {
+		return nil, err
 	}
-	p = p.field("filters").index(0)
-	f := fc.GetFilters()[0]
+	p = p.field("filters").index(last)
+	f := fc.GetFilters()[last]
 	if err := onlyFields(p, f, "name", "typed_config"); err != nil {
 		return nil, err
 	}
@@ -91,11 +95,18 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		if err != nil {
 			return nil, err
 		}
+		if netRBAC != nil {
+			netRBAC.listener = l.GetName()
+			netRBAC.port = l.GetAddress().GetSocketAddress().GetPortValue()
+		}
 		raw, err := deterministic.Marshal(l)
 		if err != nil {
 			return nil, err
 		}
-		return &listenerConfig{name: l.GetName(), addr: addr, tls: serverTLS, tcp: tcp, raw: raw}, nil
+		return &listenerConfig{name: l.GetName(), addr: addr, tls: serverTLS, tcp: tcp, netRBAC: netRBAC, raw: raw}, nil
+	}
+	if last > 0 {
+		return nil, p.errorf("the %s filter is supported only before %s", netRBACFilterName, tcpProxyFilterName)
 	}
 	if tc == nil || tc.GetTypeUrl() != hcmTypeURL {
 		return nil, p.errorf("unsupported network filter %q (%s): only %s and %s are supported", f.GetName(), tc.GetTypeUrl(), hcmFilterName, tcpProxyFilterName)

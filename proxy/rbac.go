@@ -29,6 +29,9 @@ type rbacChain struct {
 	port     uint32
 	// What the matchers read beyond the request, so a request pays only for what is asked.
 	needRemote, needLocal, needTLS bool
+	// network says the chain is a TCP listener's network RBAC filters (rbac_network.go),
+	// which see a connection, never a request: HTTP-level matchers are refused.
+	network bool
 	// stats is resolved from the registry at the first request that counts.
 	stats atomic.Pointer[listenerStats]
 }
@@ -194,9 +197,15 @@ func decodePermission(p fieldPath, m *rbacv3.Permission, chain *rbacChain) (rbac
 		c, err := decodePermission(p.field("not_rule"), r.NotRule, chain)
 		return rbacMatcher{kind: rbNot, children: []rbacMatcher{c}}, err
 	case *rbacv3.Permission_Header:
+		if err := chain.httpOnly(p, "header"); err != nil {
+			return rbacMatcher{}, err
+		}
 		hm, err := decodeHeaderMatcher(p.field("header"), r.Header)
 		return rbacMatcher{kind: rbHeader, header: hm}, err
 	case *rbacv3.Permission_UrlPath:
+		if err := chain.httpOnly(p, "url_path"); err != nil {
+			return rbacMatcher{}, err
+		}
 		return decodeRBACPath(p.field("url_path"), r.UrlPath)
 	case *rbacv3.Permission_DestinationIp:
 		chain.needLocal = true
@@ -222,6 +231,9 @@ func decodePermission(p fieldPath, m *rbacv3.Permission, chain *rbacChain) (rbac
 		}
 		return rbacMatcher{kind: rbDestRange, lo: uint32(lo), hi: uint32(hi)}, nil
 	case *rbacv3.Permission_Metadata:
+		if err := chain.httpOnly(p, "metadata"); err != nil {
+			return rbacMatcher{}, err
+		}
 		return decodeMetadataMatcher(p.field("metadata"), r.Metadata)
 	case *rbacv3.Permission_RequestedServerName:
 		chain.needTLS = true
@@ -278,11 +290,20 @@ func decodePrincipal(p fieldPath, m *rbacv3.Principal, chain *rbacChain) (rbacMa
 	case *rbacv3.Principal_SourceIp:
 		return remote("source_ip", id.SourceIp)
 	case *rbacv3.Principal_Header:
+		if err := chain.httpOnly(p, "header"); err != nil {
+			return rbacMatcher{}, err
+		}
 		hm, err := decodeHeaderMatcher(p.field("header"), id.Header)
 		return rbacMatcher{kind: rbHeader, header: hm}, err
 	case *rbacv3.Principal_UrlPath:
+		if err := chain.httpOnly(p, "url_path"); err != nil {
+			return rbacMatcher{}, err
+		}
 		return decodeRBACPath(p.field("url_path"), id.UrlPath)
 	case *rbacv3.Principal_Metadata:
+		if err := chain.httpOnly(p, "metadata"); err != nil {
+			return rbacMatcher{}, err
+		}
 		return decodeMetadataMatcher(p.field("metadata"), id.Metadata)
 	case *rbacv3.Principal_Authenticated_:
 		ap := p.field("authenticated")

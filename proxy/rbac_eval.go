@@ -48,22 +48,38 @@ func (c *rbacChain) permit(w http.ResponseWriter, r *http.Request, reg *statsReg
 			in.tls = tlsStateOf(conn, r)
 		}
 	}
-	for i := range c.filters {
-		f := &c.filters[i]
-		if f.shadow != nil && !f.shadow.allows(&in) {
-			c.counters(reg).rbacShadowDenied.Add(1)
-		}
-		if f.rules != nil && !f.rules.allows(&in) {
-			c.counters(reg).rbacDenied.Add(1)
-			h := w.Header()
-			h["Content-Type"] = textPlainDR
-			h["Content-Length"] = rbacDeniedLength
-			w.WriteHeader(http.StatusForbidden)
-			io.WriteString(w, rbacDeniedBody)
-			return false
-		}
+	shadowDenied, ok := c.decide(&in)
+	if shadowDenied > 0 {
+		c.counters(reg).rbacShadowDenied.Add(shadowDenied)
+	}
+	if !ok {
+		c.counters(reg).rbacDenied.Add(1)
+		h := w.Header()
+		h["Content-Type"] = textPlainDR
+		h["Content-Length"] = rbacDeniedLength
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, rbacDeniedBody)
+		return false
 	}
 	return true
+}
+
+// decide runs the chain's filters in order over what in holds, for a request (permit) or a
+// connection (rbac_network.go): each filter's shadow rules are evaluated before its rules
+// and only counted, and the first filter whose rules deny ends the evaluation, as the
+// filters after it would not run in Envoy. It counts nothing itself, so each caller keeps
+// its own counters, and it allocates nothing.
+func (c *rbacChain) decide(in *rbacInput) (shadowDenied uint64, ok bool) {
+	for i := range c.filters {
+		f := &c.filters[i]
+		if f.shadow != nil && !f.shadow.allows(in) {
+			shadowDenied++
+		}
+		if f.rules != nil && !f.rules.allows(in) {
+			return shadowDenied, false
+		}
+	}
+	return shadowDenied, true
 }
 
 // counters resolves the listener's counters once per configuration; they outlive it.

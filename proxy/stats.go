@@ -66,6 +66,10 @@ type listenerStats struct {
 	rbacDenied       atomic.Uint64
 	rbacShadowDenied atomic.Uint64
 	jwtDenied        atomic.Uint64 // requests the jwt_authn filter refused (Envoy's jwt_authn.denied)
+	// A TCP proxy listener's network RBAC filters (rbac_network.go): connections closed at
+	// accept, and connections its shadow rules would have closed.
+	tcpRBACDenied       atomic.Uint64
+	tcpRBACShadowDenied atomic.Uint64
 }
 
 // statsRegistry holds every cluster's, route's and listener's stats by name; they outlive
@@ -180,6 +184,10 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 			func(s *listenerStats) uint64 { return s.rbacShadowDenied.Load() }},
 		{"signalbox_proxy_jwt_authn_denied_total", "Requests a listener's jwt_authn filter refused (401 or 403).",
 			func(s *listenerStats) uint64 { return s.jwtDenied.Load() }},
+		{"signalbox_proxy_tcp_rbac_denied_total", "Connections a TCP proxy listener's network RBAC filters closed at accept.",
+			func(s *listenerStats) uint64 { return s.tcpRBACDenied.Load() }},
+		{"signalbox_proxy_tcp_rbac_shadow_denied_total", "Connections a TCP proxy listener's network RBAC shadow rules would have closed.",
+			func(s *listenerStats) uint64 { return s.tcpRBACShadowDenied.Load() }},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", c.name, c.help, c.name)
 		for _, n := range slices.Sorted(maps.Keys(listeners)) {

@@ -89,7 +89,7 @@ func TestDecodeTCPProxyNACK(t *testing.T) {
 		{"no cluster", with(func(m *tcpv3.TcpProxy) { m.ClusterSpecifier = nil }), "ClusterSpecifier: value is required"},
 		{"no stat prefix", with(func(m *tcpv3.TcpProxy) { m.StatPrefix = "" }), "StatPrefix"},
 		{"zero attempts", with(func(m *tcpv3.TcpProxy) { m.MaxConnectAttempts = wrapperspb.UInt32(0) }), "MaxConnectAttempts"},
-		{"two filters", twoFilters, "filter_chains[0].filters: exactly one filter"},
+		{"two filters", twoFilters, "filter_chains[0].filters[0]: unsupported network filter"},
 		{"two chains", twoChains, "filter_chains: exactly one filter chain"},
 		{"filter chain match", matched, "filter_chains[0].filter_chain_match: field not supported"},
 	} {

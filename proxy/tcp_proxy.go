@@ -180,6 +180,9 @@ func (s *tcpServer) handle(down net.Conn) {
 			return
 		}
 	}
+	if rb := r.lc.netRBAC; rb != nil && !rb.admitConn(down, &s.fwd.stats) {
+		return // closed before any upstream is chosen or dialled
+	}
 	i := r.pick()
 	st, c := r.stats[i], r.clusters[i]
 	st.total.Add(1)
