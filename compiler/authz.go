@@ -11,41 +11,61 @@ import (
 
 // authorize gives each gateway role the AuthorizationPolicies that reach it (reach), translated
 // for that role: conditions on request tokens match the payloads of the issuers whose
-// RequestAuthentications reach the role (issuers, from authenticate).
+// RequestAuthentications reach the role (issuers, from authenticate). The role's HTTP listeners
+// enforce them with HTTP RBAC filters, its TCP listeners with network RBAC filters of what a
+// connection can be tested on (authztcp.go).
 func (b *builder) authorize(roles []*ir.Role, issuers map[*ir.Role][]string) {
 	allow := map[*ir.Role][]*ir.RBACPolicy{}
 	deny := map[*ir.Role][]*ir.RBACPolicy{}
+	allowTCP := map[*ir.Role][]*ir.RBACPolicy{}
+	denyTCP := map[*ir.Role][]*ir.RBACPolicy{}
+	// hasAllow: an ALLOW policy reaches the role, even when none of its rules holds for TCP.
+	hasAllow := map[*ir.Role]bool{}
 	for _, d := range b.docs(schema.KindAuthorizationPolicy) {
 		ap := d.Spec.(*schema.AuthorizationPolicy)
 		if !b.checkAuthorizationPolicy(d, ap) {
 			continue
 		}
 		for _, r := range b.reach(d, ap.Selector, roles) {
-			if b.tcpUnauthorized(d, r) {
-				continue
-			}
 			b.peerIdentityWithoutClientCerts(d, ap, r)
 			policies := b.authzPolicies(d, jwtScope{role: r, issuers: issuers[r]})
+			if policies == nil {
+				continue
+			}
+			tcp := tcpListeners(r)
+			if tcp != "" {
+				b.warnHTTPOnlyOnTCP(d, ap, r, tcp)
+			}
 			if ap.Action == "DENY" {
 				deny[r] = append(deny[r], policies...)
+				denyTCP[r] = append(denyTCP[r], forTCP(policies, true)...)
 			} else {
 				allow[r] = append(allow[r], policies...)
+				allowTCP[r] = append(allowTCP[r], forTCP(policies, false)...)
+				hasAllow[r] = true
 			}
 		}
 	}
 	for _, r := range roles {
-		if len(deny[r]) == 0 && len(allow[r]) == 0 {
+		if len(deny[r]) == 0 && !hasAllow[r] {
 			continue
 		}
-		a := &ir.Authorization{Deny: rbacOf(deny[r]), Allow: rbacOf(allow[r])}
+		http := &ir.Authorization{Deny: rbacOf(deny[r], false), Allow: rbacOf(allow[r], hasAllow[r])}
+		tcp := &ir.Authorization{Deny: rbacOf(denyTCP[r], false), Allow: rbacOf(allowTCP[r], hasAllow[r])}
 		for _, l := range r.Listeners {
-			l.Authorization = a
+			if l.TCP != nil {
+				l.Authorization = tcp
+			} else {
+				l.Authorization = http
+			}
 		}
 	}
 }
 
-func rbacOf(policies []*ir.RBACPolicy) *ir.RBAC {
-	if len(policies) == 0 {
+// rbacOf is one RBAC filter's policies; applies keeps the filter without policies, which
+// matches nothing (an ALLOW filter whose policies were all left out for TCP still refuses).
+func rbacOf(policies []*ir.RBACPolicy, applies bool) *ir.RBAC {
+	if len(policies) == 0 && !applies {
 		return nil
 	}
 	slices.SortFunc(policies, func(a, c *ir.RBACPolicy) int { return strings.Compare(a.Name, c.Name) })
@@ -128,22 +148,4 @@ func (b *builder) refuseTargetRefs(d *schema.Document, ref *schema.PolicyTargetR
 	if len(refs) > 0 {
 		b.unsupportedf(d, "spec.targetRefs", "policies attach to gateways by selector")
 	}
-}
-
-// tcpUnauthorized refuses a policy for a gateway role with TCP listeners: signalbox enforces
-// authorization with HTTP filters, so connections to a TCP listener would pass unchecked (Istio
-// has a network RBAC filter for them).
-func (b *builder) tcpUnauthorized(d *schema.Document, r *ir.Role) bool {
-	var ports []string
-	for _, l := range r.Listeners {
-		if l.TCP != nil {
-			ports = append(ports, itoa(l.Port))
-		}
-	}
-	if len(ports) == 0 {
-		return false
-	}
-	b.unsupportedf(d, "spec", "gateway %s forwards TCP on port %s, where signalbox enforces no authorization: its connections would pass unchecked",
-		strings.TrimPrefix(r.Name, "gateway/"), strings.Join(ports, ", "))
-	return true
 }

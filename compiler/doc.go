@@ -11,7 +11,7 @@
 // networkfilter.go do) and grpc.go the role of proxyless gRPC clients. authn.go turns RequestAuthentications into the jwt_authn filter of the gateway
 // roles they apply to, as Istio's pilot/pkg/security/authn does; authz.go, authzrules.go and
 // authzjwt.go turn AuthorizationPolicies into the RBAC filters after it, as Istio's
-// pilot/pkg/security/authz does (reach.go: signalbox proxies receive no workload's inbound
+// pilot/pkg/security/authz does (authztcp.go: into network RBAC filters on TCP listeners) (reach.go: signalbox proxies receive no workload's inbound
 // traffic, so a policy that reaches no gateway is refused). What signalbox cannot honour is a
 // positioned "not supported yet" finding at the field, never dropped silently.
 package compiler

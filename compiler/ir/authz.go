@@ -3,7 +3,10 @@ package ir
 // Authorization is what a gateway listener enforces of the AuthorizationPolicies that apply to
 // its role, as Istio translates them: Envoy's RBAC filter once with every DENY policy, then once
 // with every ALLOW policy, both before the other filters. A request is refused when a DENY policy
-// matches it, or when ALLOW policies apply and none matches it.
+// matches it, or when ALLOW policies apply and none matches it. On a TCP listener the filters are
+// network RBAC filters judging each connection, and the policies hold only conditions a
+// connection has (no header, path or token condition): Allow may then have no policies, which
+// refuses every connection.
 type Authorization struct {
 	Deny  *RBAC `json:"deny,omitempty"`
 	Allow *RBAC `json:"allow,omitempty"`

@@ -46,8 +46,9 @@ type Listener struct {
 	// Authentication, when set, verifies request tokens ahead of Authorization (gateways only:
 	// the same value on every listener of the role).
 	Authentication *Authentication `json:"authentication,omitempty"`
-	// Authorization, when set, is enforced by RBAC filters ahead of Filters (gateways only: the
-	// same value on every listener of the role).
+	// Authorization, when set, is enforced by RBAC filters ahead of Filters, or ahead of the TCP
+	// proxy on a TCP listener (gateways only: the same value on every HTTP listener of the role,
+	// and its connection-only form on every TCP listener).
 	Authorization *Authorization `json:"authorization,omitempty"`
 	// TCP, when set, makes this a gateway's TCP listener (a Gateway server of protocol TCP):
 	// every connection is forwarded whole to the destinations of one VirtualService tcp route.

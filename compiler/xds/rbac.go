@@ -18,10 +18,29 @@ import (
 // rbacFilters builds the RBAC filters of a listener's authorization, DENY before ALLOW as Istio
 // orders them. Never optional: a proxy that cannot enforce a policy must refuse the listener.
 func rbacFilters(a *ir.Authorization) ([]*hcm.HttpFilter, error) {
+	sets, err := rbacSets(a)
+	if err != nil {
+		return nil, err
+	}
+	var out []*hcm.HttpFilter
+	for _, rules := range sets {
+		cfg, err := pack(&rbachttp.RBAC{Rules: rules})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &hcm.HttpFilter{Name: wellknown.HTTPRoleBasedAccessControl,
+			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: cfg}})
+	}
+	return out, nil
+}
+
+// rbacSets is the rules of each RBAC filter of an authorization: DENY, then ALLOW, each only
+// when set (an ALLOW set without policies matches nothing, so it refuses everything).
+func rbacSets(a *ir.Authorization) ([]*rbac.RBAC, error) {
 	if a == nil {
 		return nil, nil
 	}
-	var out []*hcm.HttpFilter
+	var out []*rbac.RBAC
 	for _, set := range []struct {
 		rules  *ir.RBAC
 		action rbac.RBAC_Action
@@ -37,12 +56,7 @@ func rbacFilters(a *ir.Authorization) ([]*hcm.HttpFilter, error) {
 			}
 			rules.Policies[p.Name] = policy
 		}
-		cfg, err := pack(&rbachttp.RBAC{Rules: rules})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, &hcm.HttpFilter{Name: wellknown.HTTPRoleBasedAccessControl,
-			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: cfg}})
+		out = append(out, rules)
 	}
 	return out, nil
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/signalbox/signalbox/compiler/ir"
 )
 
-// tcpListener builds a gateway's TCP listener: one filter chain whose only filter is the TCP
-// proxy, as Istio builds a plain-text TCP server's (no HTTP connection manager, no RDS).
+// tcpListener builds a gateway's TCP listener: one filter chain of the network RBAC filters of
+// its authorization, if any, then the TCP proxy, as Istio builds a plain-text TCP server's (no
+// HTTP connection manager, no RDS).
 func tcpListener(l *ir.Listener) (*listener.Listener, error) {
 	t := l.TCP
 	proxy := &tcp.TcpProxy{StatPrefix: t.StatPrefix}
@@ -33,12 +34,17 @@ func tcpListener(l *ir.Listener) (*listener.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 	}
+	filters, err := networkRBACFilters(l.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+	}
+	filters = append(filters, &listener.Filter{
+		Name:       wellknown.TCPProxy,
+		ConfigType: &listener.Filter_TypedConfig{TypedConfig: cfg},
+	})
 	return validated(&listener.Listener{
-		Name:    l.Name,
-		Address: socketAddress(l.Address, l.Port),
-		FilterChains: []*listener.FilterChain{{Filters: []*listener.Filter{{
-			Name:       wellknown.TCPProxy,
-			ConfigType: &listener.Filter_TypedConfig{TypedConfig: cfg},
-		}}}},
+		Name:         l.Name,
+		Address:      socketAddress(l.Address, l.Port),
+		FilterChains: []*listener.FilterChain{{Filters: filters}},
 	})
 }
