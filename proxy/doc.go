@@ -13,7 +13,7 @@
 //     error naming the field, never ignored. Listeners (listener_config.go: the HTTP connection
 //     manager with the jwt_authn, rbac, cors, fault and router filters; a Listener with an
 //     api_listener is for proxyless gRPC clients and is skipped; tcp_config.go for the tcp_proxy
-//     network filter in its place), routes (route_config.go,
+//     network filter in its place, after any network RBAC filters, rbac_network.go), routes (route_config.go,
 //     match.go, domains.go, route_action.go for redirects, direct responses, rewrites, hash and
 //     mirror policies, retry.go, headers.go for header operations at every level, filters.go for
 //     CORS and fault injection, jwt.go, jwt_token.go and jwt_eval.go for Envoy's JWT authentication
@@ -33,8 +33,10 @@
 //     random, ring hash, Maglev) under circuit breakers, outlier ejection and the healthy panic
 //     threshold; upstream requests go over a lean HTTP/1.1 pool (h1transport.go), net/http's h2c
 //     pool, or a cluster's own pool when it needs TLS or connection options (transport.go);
-//     STRICT_DNS clusters re-resolve in dns.go. A TCP proxy listener (tcp_proxy.go) relays
-//     each connection to an endpoint of its cluster (weighted_clusters at random by weight)
+//     STRICT_DNS clusters re-resolve in dns.go. A TCP proxy listener (tcp_proxy.go) first
+//     judges each connection by its network RBAC filters (rbac_network.go: once, at accept,
+//     after any TLS handshake; a denied one is closed before any upstream is dialled), then relays
+//     it to an endpoint of its cluster (weighted_clusters at random by weight)
 //     under the same balancer, max_connections and outlier detection, with max_connect_attempts,
 //     the cluster's connect_timeout and upstream TLS; tcp_relay.go copies bytes both ways with
 //     half-close and idle_timeout, tcp_stats.go counts per listener and cluster.

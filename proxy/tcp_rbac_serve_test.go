@@ -1,14 +1,21 @@
 package proxy
 
 import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 )
 
 // countingTCPBackend is tcpBackend that counts the connections it accepts, so a test can tell
@@ -134,4 +141,47 @@ func TestTCPRBACUpdate(t *testing.T) {
 		t.Fatalf("after the RBAC was removed: greeting %q, want a", got)
 	}
 	old.echo(t, "still relayed")
+}
+
+// TestTCPRBACServesTLS: on a listener that terminates TLS, requested_server_name matches the
+// SNI the handshake carried, so the decision waits for the handshake and still precedes any
+// upstream connection.
+func TestTCPRBACServesTLS(t *testing.T) {
+	pki := newPKI(t, "backend.example")
+	var accepted atomic.Int64
+	a := countingTCPBackend(t, "a", &accepted)
+	sni := &rbacv3.Permission{Rule: &rbacv3.Permission_RequestedServerName{RequestedServerName: &matcherv3.StringMatcher{
+		MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "backend.example"}}}}
+	l := tcpRBACListener("tls-in", 9443, netRBACRules(rbacv3.RBAC_ALLOW, map[string]*rbacv3.Policy{"sni": policy(perms(sni), ids(anyID))}))
+	l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: tlsTransportSocketName,
+		ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{
+			CommonTlsContext: &tlsv3.CommonTlsContext{TlsCertificates: []*tlsv3.TlsCertificate{{
+				CertificateChain: &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: serverCertPEM(t, pki)}},
+				PrivateKey:       &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: serverKeyPEM(t, pki)}},
+			}}}})}}
+	_, p := setupTCP(t, tcpGateway{lv: "l1", clusters: map[string][]string{"a": {a}}, listeners: []*listenerv3.Listener{l}})
+	pool := x509.NewCertPool()
+	pool.AddCert(pki.ca)
+	greeting := func(cfg *tls.Config) string {
+		t.Helper()
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: testTimeout}, "tcp", p.ListenerAddr("tls-in"), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(testTimeout))
+		s, _ := bufio.NewReader(c).ReadString('\n')
+		return strings.TrimSuffix(s, "\n")
+	}
+	// Another name: the handshake completes (one certificate), then the RBAC closes it.
+	if got := greeting(&tls.Config{RootCAs: pool, ServerName: "other.example", InsecureSkipVerify: true}); got != "" {
+		t.Fatalf("SNI other.example reached %q, want the connection closed", got)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Fatalf("the backend accepted %d denied connections", n)
+	}
+	if got := greeting(&tls.Config{RootCAs: pool, ServerName: "backend.example"}); got != "a" {
+		t.Fatalf("SNI backend.example: greeting %q, want a", got)
+	}
+	wantMetric(t, p, `signalbox_proxy_tcp_rbac_denied_total{listener="tls-in"} 1`)
 }
