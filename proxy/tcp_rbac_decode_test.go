@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +142,33 @@ func TestTCPRBACDecodeRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestTCPRBACNoAlloc: judging a connection (addresses, port, the rules of two filters)
+// allocates nothing, as the HTTP path's shared decide does not.
+func TestTCPRBACNoAlloc(t *testing.T) {
+	lc, err := decodeListener(tcpRBACListener("tcp", 9000, netRBACRules(rbacv3.RBAC_DENY, map[string]*rbacv3.Policy{
+		"d": policy(perms(&rbacv3.Permission{Rule: &rbacv3.Permission_DestinationIp{DestinationIp: cidr("10.0.0.0", 8)}}), ids(anyID))}),
+		netRBACRules(rbacv3.RBAC_ALLOW, allowFrom(9000, "127.0.0.0", 8))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var reg statsRegistry
+	if !lc.netRBAC.admitConn(c, &reg) {
+		t.Fatal("a loopback peer on the configured port was denied")
+	}
+	if n := testing.AllocsPerRun(100, func() { lc.netRBAC.admitConn(c, &reg) }); n != 0 {
+		t.Fatalf("admitConn allocates %v times per connection", n)
 	}
 }
