@@ -106,15 +106,21 @@ func decodeRBACFilter(p fieldPath, a *anypb.Any, chain *rbacChain) error {
 	if err := onlyFields(p, &m, "rules", "shadow_rules", "rules_stat_prefix", "shadow_rules_stat_prefix"); err != nil {
 		return err
 	}
+	return decodeRBACRules(p, m.GetRules(), m.GetShadowRules(), chain)
+}
+
+// decodeRBACRules adds a filter's enforced and shadow rules to the chain, HTTP or network: a
+// filter with neither enforces nothing and is left out.
+func decodeRBACRules(p fieldPath, rules, shadow *rbacv3.RBAC, chain *rbacChain) error {
 	var f rbacFilter
 	var err error
-	if m.GetRules() != nil {
-		if f.rules, err = decodeRBACEngine(p.field("rules"), m.GetRules(), chain); err != nil {
+	if rules != nil {
+		if f.rules, err = decodeRBACEngine(p.field("rules"), rules, chain); err != nil {
 			return err
 		}
 	}
-	if m.GetShadowRules() != nil {
-		if f.shadow, err = decodeRBACEngine(p.field("shadow_rules"), m.GetShadowRules(), chain); err != nil {
+	if shadow != nil {
+		if f.shadow, err = decodeRBACEngine(p.field("shadow_rules"), shadow, chain); err != nil {
 			return err
 		}
 	}

@@ -56,22 +56,7 @@ func decodeNetRBACFilter(p fieldPath, a *anypb.Any, chain *rbacChain) error {
 		return p.field("enforcement_type").errorf("%s is not supported", et)
 	}
 	chain.network = true
-	var f rbacFilter
-	var err error
-	if m.GetRules() != nil {
-		if f.rules, err = decodeRBACEngine(p.field("rules"), m.GetRules(), chain); err != nil {
-			return err
-		}
-	}
-	if m.GetShadowRules() != nil {
-		if f.shadow, err = decodeRBACEngine(p.field("shadow_rules"), m.GetShadowRules(), chain); err != nil {
-			return err
-		}
-	}
-	if f.rules != nil || f.shadow != nil {
-		chain.filters = append(chain.filters, f)
-	}
-	return nil
+	return decodeRBACRules(p, m.GetRules(), m.GetShadowRules(), chain)
 }
 
 // httpOnly refuses a matcher that reads the HTTP request in a network RBAC: a connection has

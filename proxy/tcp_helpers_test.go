@@ -23,10 +23,25 @@ import (
 // reads, and after the client's FIN answers "bye <name>\n" and closes.
 func tcpBackend(t testing.TB, name string) string {
 	t.Helper()
+	return serveConns(t, listenLoopback(t), func(c net.Conn) {
+		io.WriteString(c, name+"\n")
+		io.Copy(c, c)
+		io.WriteString(c, "bye "+name+"\n")
+	})
+}
+
+func listenLoopback(t testing.TB) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// serveConns runs handle on every connection ln accepts, each bounded by testTimeout, until
+// the test ends; it returns ln's address.
+func serveConns(t testing.TB, ln net.Listener, handle func(net.Conn)) string {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -37,9 +52,7 @@ func tcpBackend(t testing.TB, name string) string {
 			go func() {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(testTimeout))
-				io.WriteString(c, name+"\n")
-				io.Copy(c, c)
-				io.WriteString(c, "bye "+name+"\n")
+				handle(c)
 			}()
 		}
 	}()

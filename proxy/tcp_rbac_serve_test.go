@@ -22,27 +22,24 @@ import (
 // that a denied connection never reached it.
 func countingTCPBackend(t *testing.T, name string, accepted *atomic.Int64) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return serveConns(t, &countingListener{Listener: listenLoopback(t), n: accepted}, func(c net.Conn) {
+		io.WriteString(c, name+"\n")
+		io.Copy(c, c)
+	})
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(testTimeout))
-				io.WriteString(c, name+"\n")
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return c, err
 }
 
 func allowFrom(port uint32, prefix string, bits uint32) map[string]*rbacv3.Policy {

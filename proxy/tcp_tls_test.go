@@ -29,27 +29,15 @@ func tlsTCPBackend(t testing.TB, pki *testPKI, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(testTimeout))
-				tc := c.(*tls.Conn)
-				if tc.Handshake() != nil {
-					return
-				}
-				io.WriteString(c, name+" "+tc.ConnectionState().PeerCertificates[0].Subject.CommonName+"\n")
-				io.Copy(c, c)
-				io.WriteString(c, "bye "+name+"\n")
-			}()
+	return serveConns(t, ln, func(c net.Conn) {
+		tc := c.(*tls.Conn)
+		if tc.Handshake() != nil {
+			return
 		}
-	}()
-	return ln.Addr().String()
+		io.WriteString(c, name+" "+tc.ConnectionState().PeerCertificates[0].Subject.CommonName+"\n")
+		io.Copy(c, c)
+		io.WriteString(c, "bye "+name+"\n")
+	})
 }
 
 // TestTCPProxyUpstreamTLS: a cluster's UpstreamTlsContext applies to TCP proxy connections:
