@@ -14,26 +14,8 @@ import (
 // closed before the proxy connects upstream.
 func TestFeatureAuthorizationPolicyForTCP(t *testing.T) {
 	var accepted atomic.Int64
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				io.Copy(c, c) // echo until the client's FIN
-			}()
-		}
-	}()
-	h, p, _ := net.SplitHostPort(ln.Addr().String())
+	backend := serveTCP(t, &accepted, func(c net.Conn) { io.Copy(c, c) }) // echo until the client's FIN
+	h, p, _ := net.SplitHostPort(backend)
 	m := startMesh(t, map[string]string{
 		"policies/tcp.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,6 +127,15 @@ spec:
 // startTCPEcho is a TCP backend on 127.0.0.1:0: for each connection it reads until the
 // client's half-close, then answers "VERSION DATA" and closes.
 func startTCPEcho(t *testing.T, version string) string {
+	return serveTCP(t, nil, func(c net.Conn) {
+		data, _ := io.ReadAll(c) // until the client's FIN, passed on by the proxy
+		fmt.Fprintf(c, "%s %s\n", version, strings.TrimSpace(string(data)))
+	})
+}
+
+// serveTCP runs handle on every connection to a listener on 127.0.0.1:0 (each bounded to 10 s)
+// until the test ends, counting them in accepted when it is not nil; it returns the address.
+func serveTCP(t *testing.T, accepted *atomic.Int64, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -138,11 +148,13 @@ func startTCPEcho(t *testing.T, version string) string {
 			if err != nil {
 				return
 			}
+			if accepted != nil {
+				accepted.Add(1)
+			}
 			go func() {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(10 * time.Second))
-				data, _ := io.ReadAll(c) // until the client's FIN, passed on by the proxy
-				fmt.Fprintf(c, "%s %s\n", version, strings.TrimSpace(string(data)))
+				handle(c)
 			}()
 		}
 	}()
