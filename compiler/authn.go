@@ -13,23 +13,26 @@ import (
 // authenticate gives each gateway role the JWT providers of the RequestAuthentications that
 // reach it (the reach rule of AuthorizationPolicy), as Istio's policy applier does
 // (pilot/pkg/security/authn, convertToEnvoyJwtConfig): every jwtRule of every such policy, sorted
-// by issuer, is provider "origins-<index>". It returns each role's issuers, sorted, for the
-// AuthorizationPolicy conditions on request tokens.
+// by issuer, is provider "origins-<index>". A role whose providers fetch their keys carries the
+// clusters they fetch through. It returns each role's issuers, sorted, for the AuthorizationPolicy
+// conditions on request tokens.
 func (b *builder) authenticate(roles []*ir.Role) map[*ir.Role][]string {
 	type rule struct {
-		d     *schema.Document
-		index int
-		jwt   schema.JWTRule
+		d      *schema.Document
+		index  int
+		jwt    schema.JWTRule
+		remote *ir.RemoteJWKS
 	}
 	reached := map[*ir.Role][]rule{}
 	for _, d := range b.docs(schema.KindRequestAuthentication) {
 		ra := d.Spec.(*schema.RequestAuthentication)
-		if !b.checkRequestAuthentication(d, ra) {
+		remotes, ok := b.checkRequestAuthentication(d, ra)
+		if !ok {
 			continue
 		}
 		for _, r := range b.reach(d, ra.Selector, roles) {
 			for i, j := range ra.JWTRules {
-				reached[r] = append(reached[r], rule{d, i, j})
+				reached[r] = append(reached[r], rule{d, i, j, remotes[i]})
 			}
 		}
 	}
@@ -47,26 +50,33 @@ func (b *builder) authenticate(roles []*ir.Role) map[*ir.Role][]string {
 		})
 		a := &ir.Authentication{}
 		for i, x := range rules {
-			a.Providers = append(a.Providers, jwtProvider(fmt.Sprintf("origins-%d", i), x.jwt))
+			a.Providers = append(a.Providers, jwtProvider(fmt.Sprintf("origins-%d", i), x.jwt, x.remote))
 			issuers[r] = append(issuers[r], x.jwt.Issuer)
 		}
 		issuers[r] = slices.Compact(issuers[r])
+		verifies := false
 		for _, l := range r.Listeners {
 			// A TCP connection carries no token, and Istio verifies none there: nothing to do.
 			if l.TCP == nil {
-				l.Authentication = a
+				l.Authentication, verifies = a, true
+			}
+		}
+		for _, x := range rules {
+			if x.remote != nil && verifies {
+				carryCluster(r, b.clusters[x.remote.Cluster])
 			}
 		}
 	}
 	return issuers
 }
 
-func jwtProvider(name string, j schema.JWTRule) *ir.JWTProvider {
+// jwtProvider translates one jwtRule; remote, when set, replaces the inline keys.
+func jwtProvider(name string, j schema.JWTRule, remote *ir.RemoteJWKS) *ir.JWTProvider {
 	p := &ir.JWTProvider{
 		Name:                 name,
 		Issuer:               j.Issuer,
 		Audiences:            j.Audiences,
-		JWKS:                 j.JWKS,
+		RemoteJWKS:           remote,
 		FromParams:           j.FromParams,
 		Forward:              j.ForwardOriginalToken,
 		ForwardPayloadHeader: j.OutputPayloadToHeader,
@@ -74,34 +84,29 @@ func jwtProvider(name string, j schema.JWTRule) *ir.JWTProvider {
 	for _, h := range j.FromHeaders {
 		p.FromHeaders = append(p.FromHeaders, ir.JWTHeader{Name: h.Name, Prefix: h.Prefix})
 	}
+	if remote == nil {
+		p.JWKS = j.JWKS
+	}
 	return p
 }
 
-// checkRequestAuthentication reports what signalbox cannot honour of a RequestAuthentication:
-// attachment by targetRef, keys it would have to fetch (jwksUri, or OpenID discovery when neither
-// jwksUri nor jwks is set), and the jwtRule fields its proxies do not implement.
-func (b *builder) checkRequestAuthentication(d *schema.Document, ra *schema.RequestAuthentication) bool {
+// checkRequestAuthentication reports what signalbox cannot honour of a RequestAuthentication
+// (attachment by targetRef, keys discovered from the issuer, the jwtRule fields its proxies do
+// not implement) and resolves where each rule's keys come from (keySource): the remote source of
+// each rule whose keys the proxy fetches, by rule index, nil for inline keys.
+func (b *builder) checkRequestAuthentication(d *schema.Document, ra *schema.RequestAuthentication) ([]*ir.RemoteJWKS, bool) {
 	n := len(b.findings)
 	b.refuseTargetRefs(d, ra.TargetRef, ra.TargetRefs)
+	remotes := make([]*ir.RemoteJWKS, len(ra.JWTRules))
 	for i, r := range ra.JWTRules {
 		p := fmt.Sprintf("spec.jwtRules[%d]", i)
-		switch {
-		case r.JWKSURI != "":
-			b.unsupportedf(d, p+".jwksUri", "signalbox does not fetch keys at compile time: inline them with jwks")
-		case r.JWKS == "":
-			b.unsupportedf(d, p, "without jwks the keys would be discovered from the issuer, which signalbox does not do: inline them with jwks")
-		default:
-			if err := checkJWKS(r.JWKS); err != nil {
-				b.errorf(d, p+".jwks", "%v", err)
-			}
-		}
+		remotes[i] = b.keySource(d, p, r)
 		for _, f := range []struct {
 			name, why string
 			set       bool
 		}{
 			{"fromCookies", "tokens are read from headers and query parameters", len(r.FromCookies) > 0},
 			{"outputClaimToHeaders", "outputPayloadToHeader passes the whole payload on", len(r.OutputClaimToHeaders) > 0},
-			{"timeout", "it bounds fetching jwksUri, which signalbox does not do", r.Timeout != ""},
 			{"spaceDelimitedClaims", "claims are matched as the token carries them", len(r.SpaceDelimitedClaims) > 0},
 			{"presence", "a missing token passes the filter: an AuthorizationPolicy with requestPrincipals [\"*\"] requires one", r.Presence == "REQUIRED"},
 		} {
@@ -110,7 +115,8 @@ func (b *builder) checkRequestAuthentication(d *schema.Document, ra *schema.Requ
 			}
 		}
 	}
-	return len(b.findings) == n
+	// Warnings (ignored jwks, a timeout with nothing to fetch) leave the policy compiled.
+	return remotes, !schema.HasErrors(b.findings[n:])
 }
 
 // checkJWKS checks what Envoy needs of an inline key set: a JSON object whose "keys" is a

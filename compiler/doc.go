@@ -9,7 +9,9 @@
 // clusters; roles.go assembles the sidecar and gateway roles (tcp.go turns a gateway's TCP
 // servers and the tcp routes bound to them into TCP proxy listeners, as Istio's gateway.go and
 // networkfilter.go do) and grpc.go the role of proxyless gRPC clients. authn.go turns RequestAuthentications into the jwt_authn filter of the gateway
-// roles they apply to, as Istio's pilot/pkg/security/authn does; authz.go, authzrules.go and
+// roles they apply to, as Istio's pilot/pkg/security/authn does (authnjwks.go: keys at a
+// jwksUri are fetched by the proxy through the cluster of the ServiceEntry declaring its host and
+// port, which the roles then carry); authz.go, authzrules.go and
 // authzjwt.go turn AuthorizationPolicies into the RBAC filters after it, as Istio's
 // pilot/pkg/security/authz does (authztcp.go: into network RBAC filters on TCP listeners) (reach.go: signalbox proxies receive no workload's inbound
 // traffic, so a policy that reaches no gateway is refused). What signalbox cannot honour is a

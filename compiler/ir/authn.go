@@ -17,8 +17,11 @@ type JWTProvider struct {
 	Name      string   `json:"name"`
 	Issuer    string   `json:"issuer"`
 	Audiences []string `json:"audiences,omitempty"`
-	// JWKS is the key set, inline (signalbox fetches no keys: jwksUri is refused).
-	JWKS string `json:"jwks"`
+	// JWKS is the key set, inline; empty when RemoteJWKS is set.
+	JWKS string `json:"jwks,omitempty"`
+	// RemoteJWKS, when set, has the proxy fetch the key set itself (jwksUri): signalbox fetches
+	// nothing at compile time, so keys rotated at the identity provider need no new commit.
+	RemoteJWKS *RemoteJWKS `json:"remoteJwks,omitempty"`
 	// FromHeaders and FromParams say where the token is; both empty: Envoy's default, the
 	// Authorization header with the "Bearer " prefix, then the access_token parameter.
 	FromHeaders []JWTHeader `json:"fromHeaders,omitempty"`
@@ -28,6 +31,17 @@ type JWTProvider struct {
 	// ForwardPayloadHeader names a header that carries the verified payload upstream
 	// (base64url-encoded JSON; outputPayloadToHeader).
 	ForwardPayloadHeader string `json:"forwardPayloadHeader,omitempty"`
+}
+
+// RemoteJWKS is where the proxy fetches a provider's key set, as Istio has Envoy fetch it
+// (remote_jwks): an HTTP GET of URI sent through Cluster, the outbound cluster of the URI's host
+// and port (which originates TLS for an https URI), given up after Timeout; the keys fetched are
+// used for CacheDuration before they are fetched again.
+type RemoteJWKS struct {
+	URI           string   `json:"uri"`
+	Cluster       string   `json:"cluster"`
+	Timeout       Duration `json:"timeout"`
+	CacheDuration Duration `json:"cacheDuration"`
 }
 
 // JWTHeader is a header holding a token, with the prefix before it ("Bearer ").

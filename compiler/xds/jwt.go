@@ -1,11 +1,14 @@
 package xds
 
 import (
+	"time"
+
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	jwt "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/signalbox/signalbox/compiler/ir"
@@ -28,15 +31,14 @@ func jwtFilter(a *ir.Authentication) (*hcm.HttpFilter, error) {
 	var requires []*jwt.JwtRequirement
 	for _, p := range a.Providers {
 		provider := &jwt.JwtProvider{
-			Issuer:    p.Issuer,
-			Audiences: p.Audiences,
-			JwksSourceSpecifier: &jwt.JwtProvider_LocalJwks{LocalJwks: &core.DataSource{
-				Specifier: &core.DataSource_InlineString{InlineString: p.JWKS}}},
+			Issuer:               p.Issuer,
+			Audiences:            p.Audiences,
 			FromParams:           p.FromParams,
 			Forward:              p.Forward,
 			ForwardPayloadHeader: p.ForwardPayloadHeader,
 			PayloadInMetadata:    p.Issuer,
 		}
+		setJWKS(provider, p)
 		for _, h := range p.FromHeaders {
 			provider.FromHeaders = append(provider.FromHeaders, &jwt.JwtHeader{Name: h.Name, ValuePrefix: h.Prefix})
 		}
@@ -54,6 +56,25 @@ func jwtFilter(a *ir.Authentication) (*hcm.HttpFilter, error) {
 		return nil, err
 	}
 	return &hcm.HttpFilter{Name: jwtFilterName, ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: packed}}, nil
+}
+
+// setJWKS gives a provider its key set: inline (local_jwks), or fetched by the proxy through a
+// cluster (remote_jwks) in the shape Istio gives it, without async_fetch or retry_policy: the
+// keys are fetched when a token first needs them and again once the cache duration has passed.
+func setJWKS(provider *jwt.JwtProvider, p *ir.JWTProvider) {
+	if r := p.RemoteJWKS; r != nil {
+		provider.JwksSourceSpecifier = &jwt.JwtProvider_RemoteJwks{RemoteJwks: &jwt.RemoteJwks{
+			HttpUri: &core.HttpUri{
+				Uri:              r.URI,
+				HttpUpstreamType: &core.HttpUri_Cluster{Cluster: r.Cluster},
+				Timeout:          durationpb.New(time.Duration(r.Timeout)),
+			},
+			CacheDuration: durationpb.New(time.Duration(r.CacheDuration)),
+		}}
+		return
+	}
+	provider.JwksSourceSpecifier = &jwt.JwtProvider_LocalJwks{LocalJwks: &core.DataSource{
+		Specifier: &core.DataSource_InlineString{InlineString: p.JWKS}}}
 }
 
 // claimMatcher matches one claim of a verified payload: the filter's metadata, the issuer's
