@@ -79,6 +79,7 @@ func (p *Proxy) applyClusters(res []*anypb.Any) error {
 	prev := p.clusters
 	p.clusters = next
 	p.mu.Unlock()
+	p.fwd.stats.clusters.Store(&next)
 	for name, c := range prev {
 		if next[name] != c {
 			c.close()
@@ -217,6 +218,9 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 	p.mu.Lock()
 	for name, b := range next {
 		b.cfg = cfgs[name]
+		if old := b.h.filters.Load(); old != nil {
+			b.cfg.filters.jwt.keepJWKS(old.jwt)
+		}
 		b.h.filters.Store(&b.cfg.filters)
 		if b.cfg.tls != nil {
 			b.tls.Store(b.cfg.tls)

@@ -17,7 +17,8 @@
 //     match.go, domains.go, route_action.go for redirects, direct responses, rewrites, hash and
 //     mirror policies, retry.go, headers.go for header operations at every level, filters.go for
 //     CORS and fault injection, jwt.go, jwt_token.go and jwt_eval.go for Envoy's JWT authentication
-//     filter with inline JWKS, rbac.go, rbac_eval.go and rbac_metadata.go for Envoy's RBAC
+//     filter with inline JWKS, jwks_remote.go for remote_jwks fetched through a cluster and
+//     cached for cache_duration, rbac.go, rbac_eval.go and rbac_metadata.go for Envoy's RBAC
 //     authorization filter), clusters (cluster_config.go, cluster_policy.go for circuit breakers,
 //     outlier detection, upstream TLS and TCP keep-alive) and endpoints (endpoint_config.go, with
 //     priorities);

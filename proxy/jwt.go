@@ -43,8 +43,9 @@ type jwtFilter struct {
 type jwtProvider struct {
 	name      string
 	issuer    string
-	audiences []string // sanitized (sanitizeAudience); empty allows any
-	keys      []jwk    // nil when the JWKS has no usable key: every token then fails
+	audiences []string    // sanitized (sanitizeAudience); empty allows any
+	keys      []jwk       // nil when the JWKS has no usable key: every token then fails
+	remote    *remoteJWKS // remote_jwks: keys is unused, the fetched keys are cached here
 	locs      []jwtLocationSpec
 	forward   bool
 	// payloadHeader, when set, carries the verified payload (base64url) upstream; the header
@@ -196,10 +197,9 @@ func decodeJWTMatch(p fieldPath, m *routev3.RouteMatch) (jwtRule, error) {
 }
 
 func decodeJWTProvider(p fieldPath, name string, m *jwtv3.JwtProvider) (*jwtProvider, error) {
-	// remote_jwks needs a fetcher and a cache this proxy does not have; claim_to_headers,
-	// header_in_metadata, failed_status_in_metadata, subjects, max_lifetime,
-	// require_expiration and jwt_cache_config are not implemented, so they NACK.
-	if err := onlyFields(p, m, "issuer", "audiences", "local_jwks", "forward", "from_headers", "from_params",
+	// claim_to_headers, header_in_metadata, failed_status_in_metadata, subjects,
+	// max_lifetime, require_expiration and jwt_cache_config are not implemented, so they NACK.
+	if err := onlyFields(p, m, "issuer", "audiences", "local_jwks", "remote_jwks", "forward", "from_headers", "from_params",
 		"from_cookies", "forward_payload_header", "pad_forward_payload_header", "payload_in_metadata",
 		"normalize_payload_in_metadata", "clock_skew_seconds", "clear_route_cache"); err != nil {
 		return nil, err
@@ -219,30 +219,9 @@ func decodeJWTProvider(p fieldPath, name string, m *jwtv3.JwtProvider) (*jwtProv
 		}
 		jp.spaceClaims = n.GetSpaceDelimitedClaims()
 	}
-	lj := m.GetLocalJwks()
-	if lj == nil {
-		return nil, p.field("local_jwks").errorf("required: only inline JWKS are supported")
-	}
-	lp := p.field("local_jwks")
-	if err := onlyFields(lp, lj, "inline_string", "inline_bytes", "filename"); err != nil {
+	if err := decodeJWKSSource(p, m, jp); err != nil {
 		return nil, err
 	}
-	var jwks []byte
-	switch {
-	case lj.GetFilename() != "":
-		b, err := os.ReadFile(lj.GetFilename())
-		if err != nil {
-			return nil, lp.field("filename").errorf("%v", err)
-		}
-		jwks = b
-	case lj.GetInlineBytes() != nil:
-		jwks = lj.GetInlineBytes()
-	default:
-		jwks = []byte(lj.GetInlineString())
-	}
-	// Envoy accepts a JWKS it cannot parse (with a warning) and fails every token of the
-	// provider; so does this proxy: parseJWKS keeps the keys it can use.
-	jp.keys = parseJWKS(jwks)
 	for i, h := range m.GetFromHeaders() {
 		hp := p.field("from_headers").index(i)
 		if err := onlyFields(hp, h, "name", "value_prefix"); err != nil {
@@ -385,4 +364,38 @@ func sanitizeAudience(a string) string {
 	a = strings.TrimPrefix(a, "http://")
 	a = strings.TrimPrefix(a, "https://")
 	return strings.TrimSuffix(a, "/")
+}
+
+// decodeJWKSSource sets the provider's keys from local_jwks, or its fetcher from remote_jwks.
+func decodeJWKSSource(p fieldPath, m *jwtv3.JwtProvider, jp *jwtProvider) error {
+	if rj := m.GetRemoteJwks(); rj != nil {
+		r, err := decodeRemoteJWKS(p.field("remote_jwks"), rj)
+		jp.remote = r
+		return err
+	}
+	lj := m.GetLocalJwks()
+	if lj == nil {
+		return p.errorf("one of local_jwks, remote_jwks is required")
+	}
+	lp := p.field("local_jwks")
+	if err := onlyFields(lp, lj, "inline_string", "inline_bytes", "filename"); err != nil {
+		return err
+	}
+	var jwks []byte
+	switch {
+	case lj.GetFilename() != "":
+		b, err := os.ReadFile(lj.GetFilename())
+		if err != nil {
+			return lp.field("filename").errorf("%v", err)
+		}
+		jwks = b
+	case lj.GetInlineBytes() != nil:
+		jwks = lj.GetInlineBytes()
+	default:
+		jwks = []byte(lj.GetInlineString())
+	}
+	// Envoy accepts a JWKS it cannot parse (with a warning) and fails every token of the
+	// provider; so does this proxy: parseJWKS keeps the keys it can use.
+	jp.keys = parseJWKS(jwks)
+	return nil
 }

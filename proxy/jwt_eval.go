@@ -27,7 +27,7 @@ func (f *jwtFilter) authenticate(w http.ResponseWriter, r *http.Request, reg *st
 	if req == nil {
 		return nil, true
 	}
-	c := jwtContext{r: r, providers: f.providers, now: time.Now().Unix()}
+	c := jwtContext{r: r, providers: f.providers, now: time.Now().Unix(), reg: reg}
 	st := c.verify(req)
 	if st == jwtOK {
 		return c.md, true
@@ -98,13 +98,14 @@ func (f *jwtFilter) counters(reg *statsRegistry) *listenerStats {
 	return s
 }
 
-// jwtContext is one request's verification: Envoy's verifier tree run synchronously, since
-// every key is local.
+// jwtContext is one request's verification: Envoy's verifier tree run synchronously; a
+// provider with remote_jwks may block it on a fetch (jwks_remote.go).
 type jwtContext struct {
 	r         *http.Request
 	providers []*jwtProvider
 	now       int64
 	md        jwtMetadata
+	reg       *statsRegistry // the clusters remote_jwks fetches go through, and its counters
 }
 
 // verify follows Envoy's verifiers: requires_all answers with its first failure;
@@ -247,7 +248,15 @@ func (c *jwtContext) verifyToken(x *extracted, jp *jwtProvider, aud []string) jw
 	if len(aud) > 0 && !slices.ContainsFunc(t.aud, func(a string) bool { return slices.Contains(aud, sanitizeAudience(a)) }) {
 		return jwtAudienceNotAllowed
 	}
-	if st := verifyJWT(t, jp.keys); st != jwtOK {
+	keys := jp.keys
+	if jp.remote != nil {
+		// As in Envoy, the keys are wanted only once everything else about the token passed.
+		var ok bool
+		if keys, ok = jp.remote.keysFor(c.r.Context(), c.reg, jp.name); !ok {
+			return jwksFetchFail
+		}
+	}
+	if st := verifyJWT(t, keys); st != jwtOK {
 		return st
 	}
 	h := c.r.Header

@@ -199,9 +199,10 @@ func TestJWTDecodeRejects(t *testing.T) {
 	const f0 = "http_filters[0].typed_config."
 	const pr = f0 + `providers["origins-0"].`
 	for want, filters := range map[string][]*hcmv3.HttpFilter{
-		pr + "remote_jwks: field not supported": with(func(p *jwtv3.JwtProvider) {
+		pr + "remote_jwks.async_fetch: field not supported": with(func(p *jwtv3.JwtProvider) {
 			p.JwksSourceSpecifier = &jwtv3.JwtProvider_RemoteJwks{RemoteJwks: &jwtv3.RemoteJwks{HttpUri: &corev3.HttpUri{
-				Uri: "https://x/jwks", HttpUpstreamType: &corev3.HttpUri_Cluster{Cluster: "c"}, Timeout: durationpb.New(time.Second)}}}
+				Uri: "https://x/jwks", HttpUpstreamType: &corev3.HttpUri_Cluster{Cluster: "c"}, Timeout: durationpb.New(time.Second)},
+				AsyncFetch: &jwtv3.JwksAsyncFetch{}}}
 		}),
 		pr + "jwt_cache_config: field not supported": with(func(p *jwtv3.JwtProvider) {
 			p.JwtCacheConfig = &jwtv3.JwtCacheConfig{JwtCacheSize: 10}

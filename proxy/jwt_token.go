@@ -56,6 +56,7 @@ const (
 	jwtVerificationFails
 	jwksNoValidKeys
 	jwksKidAlgMismatch
+	jwksFetchFail
 )
 
 // jwtStatusText is getStatusString's text for each status: the body of Envoy's 401.
@@ -89,6 +90,7 @@ var jwtStatusText = [...]string{
 	jwtVerificationFails:       "Jwt verification fails",
 	jwksNoValidKeys:            "Jwks doesn't have any valid public key",
 	jwksKidAlgMismatch:         "Jwks doesn't have key to match kid or alg from Jwt",
+	jwksFetchFail:              "Jwks remote fetch is failed",
 }
 
 func (s jwtStatus) String() string { return jwtStatusText[s] }

@@ -75,11 +75,16 @@ type listenerStats struct {
 // statsRegistry holds every cluster's, route's and listener's stats by name; they outlive
 // configuration changes, so counters only ever grow.
 type statsRegistry struct {
-	mu        sync.Mutex
-	m         map[string]*clusterStats
-	routes    map[routeKey]*routeStats
-	listeners map[string]*listenerStats
-	tcpConns  map[tcpKey]*tcpStats
+	mu          sync.Mutex
+	m           map[string]*clusterStats
+	routes      map[routeKey]*routeStats
+	listeners   map[string]*listenerStats
+	tcpConns    map[tcpKey]*tcpStats
+	jwksFetches map[jwksFetchKey]*atomic.Uint64 // remote_jwks fetches (jwks_remote_stats.go)
+	// clusters is the applied clusters by name, published by applyClusters for the one
+	// reader outside the request path's linked tables: remote_jwks fetches, which name a
+	// cluster no route may reference.
+	clusters atomic.Pointer[map[string]*cluster]
 }
 
 func (r *statsRegistry) listener(name string) *listenerStats {
@@ -133,6 +138,7 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 	})
 	listeners := maps.Clone(r.listeners)
 	tcp := maps.Clone(r.tcpConns)
+	jwks := maps.Clone(r.jwksFetches)
 	r.mu.Unlock()
 	names := slices.Sorted(maps.Keys(stats))
 	counter := func(name, help string, get func(*clusterStats) uint64) {
@@ -174,6 +180,7 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 	counter("signalbox_proxy_upstream_cx_overflow_total", "TCP proxy connections closed because the cluster's max_connections circuit breaker was open.",
 		func(s *clusterStats) uint64 { return s.cxOverflow.Load() })
 	writeTCPStats(w, tcp)
+	writeJWKSStats(w, jwks)
 	for _, c := range []struct {
 		name, help string
 		get        func(*listenerStats) uint64
