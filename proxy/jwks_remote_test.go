@@ -359,3 +359,44 @@ func TestRemoteJWKSDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteJWKSPlainCluster: a cluster without upstream TLS is fetched over plain HTTP with
+// the http:// URI's Host, port included.
+func TestRemoteJWKSPlainCluster(t *testing.T) {
+	var hits atomic.Int64
+	var host atomic.Pointer[string]
+	js := jwksOf(map[string]crypto.PublicKey{"k1": &testEC256.PublicKey})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		h := r.Host
+		host.Store(&h)
+		io.WriteString(w, js)
+	}))
+	t.Cleanup(srv.Close)
+	h, port := splitHostPort(t, srv.Listener.Addr().String())
+	cc := &clusterv3.Cluster{Name: "plain", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+		ConnectTimeout: durationpb.New(time.Second),
+		LoadAssignment: &endpointv3.ClusterLoadAssignment{ClusterName: "plain", Endpoints: []*endpointv3.LocalityLbEndpoints{{
+			LbEndpoints: []*endpointv3.LbEndpoint{lbEndpoint(h, port)}}}}}
+	cfg, err := decodeCluster(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(cfg, nil)
+	c.setEndpoints(cfg.static)
+	t.Cleanup(c.close)
+	var reg statsRegistry
+	reg.clusters.Store(&map[string]*cluster{"plain": c})
+	p := remoteProvider("plain", 2*time.Second, time.Minute)
+	p.GetRemoteJwks().HttpUri.Uri = "http://keys.example:8080/jwks"
+	f := jwtFilterOf(t, istioJWT(p))
+	tok := signJWT(t, "ES256", "k1", testEC256, claims())
+	for range 3 {
+		if code, body := jwtServe(f, &reg, tok); code != 200 {
+			t.Fatalf("%d %q", code, body)
+		}
+	}
+	if hits.Load() != 1 || *host.Load() != "keys.example:8080" {
+		t.Fatalf("%d fetches with Host %q, want 1 with keys.example:8080", hits.Load(), *host.Load())
+	}
+}
