@@ -323,9 +323,7 @@ func (b *builder) checkRule(d *schema.Document, dr *schema.DestinationRule) {
 	if dr.WorkloadSelector != nil {
 		b.unsupported(d, "spec.workloadSelector")
 	}
-	if len(dr.ExportTo) > 0 {
-		b.unsupported(d, "spec.exportTo")
-	}
+	b.checkExportTo(d, dr.ExportTo)
 	check := func(tp *schema.TrafficPolicy, path string) {
 		if tp == nil {
 			return

@@ -273,7 +273,5 @@ func (b *builder) checkVirtualService(d *schema.Document) {
 	if len(vs.TLS) > 0 {
 		b.unsupportedf(d, "spec.tls", "signalbox routes HTTP, and plain TCP at gateways, not TLS by SNI")
 	}
-	if len(vs.ExportTo) > 0 {
-		b.unsupported(d, "spec.exportTo")
-	}
+	b.checkExportTo(d, vs.ExportTo)
 }

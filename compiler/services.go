@@ -114,9 +114,7 @@ func (b *builder) checkEntry(d *schema.Document, se *schema.ServiceEntry) {
 	if se.WorkloadSelector != nil && len(se.Endpoints) > 0 {
 		b.errorf(d, "spec.workloadSelector", "a ServiceEntry has either endpoints or a workloadSelector")
 	}
-	if len(se.ExportTo) > 0 {
-		b.unsupported(d, "spec.exportTo")
-	}
+	b.checkExportTo(d, se.ExportTo)
 }
 
 // buildClusters makes one cluster per service port and one per (port, subset), each with the
@@ -196,4 +194,14 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// checkExportTo accepts exportTo that includes "*" (every namespace: Istio's default, so
+// nothing to do) and refuses a narrower one: signalbox proxies carry no namespace, so
+// visibility limited to some namespaces could not be honoured.
+func (b *builder) checkExportTo(d *schema.Document, exportTo []string) {
+	if len(exportTo) == 0 || slices.Contains(exportTo, "*") {
+		return
+	}
+	b.unsupportedf(d, "spec.exportTo", "signalbox proxies carry no namespace, so visibility narrower than \"*\" cannot be honoured")
 }
