@@ -34,17 +34,7 @@ func TestFeatureRequestAuthenticationAtGateway(t *testing.T) {
 
 	shop := startEchoServer(t, "shop")
 	m := startMesh(t, map[string]string{
-		"policies/shop.yaml": serviceEntry("shop", "shop.example.com", shop.endpoint("app: shop")) + `---
-` + ingressGateway("shop.example.com") + `---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop}
-spec:
-  hosts: [shop.example.com]
-  gateways: [public]
-  http:
-  - route: [{destination: {host: shop.example.com}}]
-`,
+		"policies/shop.yaml": shopBehindGateway(shop),
 		"policies/authn.yaml": fmt.Sprintf(`apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt, namespace: istio-system}

@@ -226,6 +226,22 @@ spec:
 `
 }
 
+// shopBehindGateway is the shop.example.com service on shop's endpoint, exposed on port 80 of
+// the ingress gateway (ingressGateway) by a VirtualService routing everything to it.
+func shopBehindGateway(shop *echoServer) string {
+	return serviceEntry("shop", "shop.example.com", shop.endpoint("app: shop")) + `---
+` + ingressGateway("shop.example.com") + `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop}
+spec:
+  hosts: [shop.example.com]
+  gateways: [public]
+  http:
+  - route: [{destination: {host: shop.example.com}}]
+`
+}
+
 // startGateway runs a second proxy on the mesh's publisher with labels that select a Gateway,
 // until it has applied the mesh's commit; its listeners bind loopback ports of their own.
 func startGateway(t *testing.T, m *meshEnv, labels map[string]string) *proxy.Proxy {

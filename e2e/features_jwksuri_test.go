@@ -43,17 +43,7 @@ func TestFeatureRequestAuthenticationJWKSURI(t *testing.T) {
 
 	shop := startEchoServer(t, "shop")
 	m := startMesh(t, map[string]string{
-		"policies/shop.yaml": serviceEntry("shop", "shop.example.com", shop.endpoint("app: shop")) + `---
-` + ingressGateway("shop.example.com") + `---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop}
-spec:
-  hosts: [shop.example.com]
-  gateways: [public]
-  http:
-  - route: [{destination: {host: shop.example.com}}]
-`,
+		"policies/shop.yaml": shopBehindGateway(shop),
 		"policies/idp.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: idp, namespace: istio-system}
