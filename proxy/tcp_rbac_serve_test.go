@@ -11,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
-	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 )
 
@@ -150,12 +148,7 @@ func TestTCPRBACServesTLS(t *testing.T) {
 	sni := &rbacv3.Permission{Rule: &rbacv3.Permission_RequestedServerName{RequestedServerName: &matcherv3.StringMatcher{
 		MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "backend.example"}}}}
 	l := tcpRBACListener("tls-in", 9443, netRBACRules(rbacv3.RBAC_ALLOW, map[string]*rbacv3.Policy{"sni": policy(perms(sni), ids(anyID))}))
-	l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: tlsTransportSocketName,
-		ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{
-			CommonTlsContext: &tlsv3.CommonTlsContext{TlsCertificates: []*tlsv3.TlsCertificate{{
-				CertificateChain: &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: serverCertPEM(t, pki)}},
-				PrivateKey:       &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: serverKeyPEM(t, pki)}},
-			}}}})}}
+	terminateTLS(t, l, pki)
 	_, p := setupTCP(t, tcpGateway{lv: "l1", clusters: map[string][]string{"a": {a}}, listeners: []*listenerv3.Listener{l}})
 	pool := x509.NewCertPool()
 	pool.AddCert(pki.ca)

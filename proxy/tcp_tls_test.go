@@ -82,6 +82,17 @@ func TestTCPProxyUpstreamTLS(t *testing.T) {
 	wantMetric(t, p, `signalbox_proxy_tcp_connect_failures_total{listener="wrong",cluster="wrong"} 1`)
 }
 
+// terminateTLS makes l's filter chain terminate TLS with the PKI's server certificate.
+func terminateTLS(t *testing.T, l *listenerv3.Listener, pki *testPKI) {
+	t.Helper()
+	l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: tlsTransportSocketName,
+		ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{
+			CommonTlsContext: &tlsv3.CommonTlsContext{TlsCertificates: []*tlsv3.TlsCertificate{{
+				CertificateChain: &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: serverCertPEM(t, pki)}},
+				PrivateKey:       &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: serverKeyPEM(t, pki)}},
+			}}}})}}
+}
+
 // TestTCPProxyDownstreamTLS: a TCP proxy listener with a DownstreamTlsContext terminates TLS
 // (Istio's SIMPLE Gateway server with a TCP route) and relays the plain bytes, half-close
 // (close_notify) included.
@@ -89,12 +100,7 @@ func TestTCPProxyDownstreamTLS(t *testing.T) {
 	pki := newPKI(t, "backend.example")
 	a := tcpBackend(t, "a")
 	l := tcpProxyListener("tls-in", 9443, toTCPCluster("a"))
-	l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: tlsTransportSocketName,
-		ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{
-			CommonTlsContext: &tlsv3.CommonTlsContext{TlsCertificates: []*tlsv3.TlsCertificate{{
-				CertificateChain: &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: serverCertPEM(t, pki)}},
-				PrivateKey:       &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: serverKeyPEM(t, pki)}},
-			}}}})}}
+	terminateTLS(t, l, pki)
 	_, p := setupTCP(t, tcpGateway{lv: "l1", clusters: map[string][]string{"a": {a}}, listeners: []*listenerv3.Listener{l}})
 	pool := x509.NewCertPool()
 	pool.AddCert(pki.ca)
