@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -50,9 +49,7 @@ type h1Conn struct {
 	wbuf []byte
 	out  []byte
 	sent bool
-	rc   syscall.RawConn // nil when conn is not a socket of its own
-	step func(fd uintptr) bool
-	raw  rawSendRead
+	sock *sockIO // nil when conn is not a socket of its own
 
 	// hdr is the header map of every response the connection's own parser reads: a map per
 	// response was the largest cost of parsing one. The forwarder reads a response's header

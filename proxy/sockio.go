@@ -21,6 +21,13 @@ type sockIO struct {
 	errno   syscall.Errno
 	readFn  func(uintptr) bool
 	writeFn func(uintptr) bool
+
+	// WriteThenRead's state: what to write before waiting, how much went, a write's error.
+	out         []byte
+	wrote       int
+	sending     bool
+	werrno      syscall.Errno
+	writeReadFn func(uintptr) bool
 }
 
 // newSockIO returns the raw reader and writer of conn, or nil when conn is not a plain TCP
@@ -37,6 +44,7 @@ func newSockIO(conn net.Conn) *sockIO {
 	s := &sockIO{conn: conn, rc: rc}
 	s.readFn = s.readStep
 	s.writeFn = s.writeStep
+	s.writeReadFn = s.writeReadStep
 	return s
 }
 
@@ -105,6 +113,60 @@ func (s *sockIO) writeStep(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// WriteThenRead writes out and then reads into p from inside one raw read, so that the
+// poller is armed before out goes and the answer to it is read once it is there, without a
+// read that finds nothing first (h1sendwait.go). wrote is how much of out was written, even
+// on error: a request partly sent cannot be sent again elsewhere.
+func (s *sockIO) WriteThenRead(out, p []byte) (wrote, n int, err error) {
+	s.p, s.n, s.errno = p, 0, 0
+	s.out, s.wrote, s.sending, s.werrno = out, 0, true, 0
+	rerr := s.rc.Read(s.writeReadFn)
+	wrote, n, errno, werrno := s.wrote, s.n, s.errno, s.werrno
+	s.p, s.out = nil, nil
+	switch {
+	case rerr != nil:
+		return wrote, 0, s.opError("read", unwrapOp(rerr))
+	case werrno != 0:
+		return wrote, 0, s.opError("write", os.NewSyscallError("write", werrno))
+	case wrote < len(out):
+		// The socket's send buffer was full: finish writing, then read as usual.
+		m, err := s.Write(out[wrote:])
+		if wrote += m; err != nil {
+			return wrote, 0, err
+		}
+		n, err = s.Read(p)
+		return wrote, n, err
+	case errno != 0:
+		return wrote, 0, s.opError("read", os.NewSyscallError("read", errno))
+	case n == 0 && len(p) > 0:
+		return wrote, 0, io.EOF
+	}
+	return wrote, n, nil
+}
+
+// writeReadStep is WriteThenRead's callback: first it writes s.out and reports "not ready",
+// so the poller waits for the answer; then it reads as readStep does. A full send buffer
+// stops it early, and WriteThenRead writes the rest.
+func (s *sockIO) writeReadStep(fd uintptr) bool {
+	if !s.sending {
+		return s.readStep(fd)
+	}
+	for s.wrote < len(s.out) {
+		m, e := sysWrite(fd, s.out[s.wrote:])
+		s.wrote += m
+		switch e {
+		case 0, syscall.EINTR:
+		case syscall.EAGAIN:
+			return true
+		default:
+			s.werrno = e
+			return true
+		}
+	}
+	s.sending = false
+	return false
 }
 
 // opError wraps err as net.Conn's Read and Write report theirs.
