@@ -128,12 +128,19 @@ func (lr *linkedRoute) pickCluster() int {
 	if len(lr.clusters) <= 1 {
 		return 0
 	}
-	x := rand.Uint64N(lr.r.weightSum)
-	for i, t := range lr.r.targets {
-		if x < t.weight {
+	return pickWeighted(lr.r.targets, lr.r.weightSum, func(t *target) uint64 { return t.weight })
+}
+
+// pickWeighted chooses an index of ts at random by weight, as Envoy's weighted clusters do
+// for HTTP routes and TCP proxies alike; sum is the weights' total (not 0).
+func pickWeighted[T any](ts []T, sum uint64, weight func(*T) uint64) int {
+	x := rand.Uint64N(sum)
+	for i := range ts {
+		w := weight(&ts[i])
+		if x < w {
 			return i
 		}
-		x -= t.weight
+		x -= w
 	}
-	return len(lr.r.targets) - 1
+	return len(ts) - 1
 }

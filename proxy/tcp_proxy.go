@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -81,14 +80,7 @@ func (r *tcpRoute) pick() int {
 	if len(r.clusters) == 1 {
 		return 0
 	}
-	x := rand.Uint64N(r.cfg.weightSum)
-	for i, t := range r.cfg.targets {
-		if x < t.weight {
-			return i
-		}
-		x -= t.weight
-	}
-	return len(r.cfg.targets) - 1
+	return pickWeighted(r.cfg.targets, r.cfg.weightSum, func(t *tcpTarget) uint64 { return t.weight })
 }
 
 // serve accepts until the socket is closed.
