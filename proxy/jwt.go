@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
@@ -35,8 +34,7 @@ type jwtFilter struct {
 	// clearRouteCache says some provider asks for the route to be picked after the filter
 	// changed the headers; otherwise the route is picked on the headers as received.
 	clearRouteCache bool
-	listener        string
-	stats           atomic.Pointer[listenerStats]
+	listenerCounters
 }
 
 // jwtProvider is a JwtProvider with its keys parsed.

@@ -89,15 +89,6 @@ func (f *jwtFilter) deny(w http.ResponseWriter, r *http.Request, st jwtStatus) {
 
 var zeroLength = []string{"0"}
 
-func (f *jwtFilter) counters(reg *statsRegistry) *listenerStats {
-	if s := f.stats.Load(); s != nil {
-		return s
-	}
-	s := reg.listener(f.listener)
-	f.stats.Store(s)
-	return s
-}
-
 // jwtContext is one request's verification: Envoy's verifier tree run synchronously; a
 // provider with remote_jwks may block it on a fetch (jwks_remote.go).
 type jwtContext struct {

@@ -3,7 +3,6 @@ package proxy
 import (
 	"net/netip"
 	"strconv"
-	"sync/atomic"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
@@ -23,17 +22,16 @@ var rbacTypeURL = typeURLOf(&rbacfilterv3.RBAC{})
 // rbacChain is a listener's RBAC filters, in the order its connection manager lists them.
 type rbacChain struct {
 	filters []rbacFilter
-	// listener names the counters; port is the listener's port as xDS configures it, which
-	// destination_port matches (tests and --bind rebind the socket elsewhere).
-	listener string
-	port     uint32
+	// listenerCounters names the counters (resolved at the first request that counts); port
+	// is the listener's port as xDS configures it, which destination_port matches (tests and
+	// --bind rebind the socket elsewhere).
+	listenerCounters
+	port uint32
 	// What the matchers read beyond the request, so a request pays only for what is asked.
 	needRemote, needLocal, needTLS bool
 	// network says the chain is a TCP listener's network RBAC filters (rbac_network.go),
 	// which see a connection, never a request: HTTP-level matchers are refused.
 	network bool
-	// stats is resolved from the registry at the first request that counts.
-	stats atomic.Pointer[listenerStats]
 }
 
 // rbacFilter is one RBAC filter: rules are enforced, shadow rules only counted. Either may be

@@ -82,16 +82,6 @@ func (c *rbacChain) decide(in *rbacInput) (shadowDenied uint64, ok bool) {
 	return shadowDenied, true
 }
 
-// counters resolves the listener's counters once per configuration; they outlive it.
-func (c *rbacChain) counters(reg *statsRegistry) *listenerStats {
-	if s := c.stats.Load(); s != nil {
-		return s
-	}
-	s := reg.listener(c.listener)
-	c.stats.Store(s)
-	return s
-}
-
 // allows reports whether the engine lets the request through: ALLOW needs a matching policy
 // (so an ALLOW without policies denies everything), DENY needs none to match.
 func (e *rbacEngine) allows(in *rbacInput) bool {

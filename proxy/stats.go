@@ -216,3 +216,19 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 		fmt.Fprintf(w, "%s_count{cluster=%q} %d\n", h, n, s.count.Load())
 	}
 }
+
+// listenerCounters names a listener's counters for the filters that count per listener (RBAC,
+// jwt_authn) and resolves them from the registry once per configuration; they outlive it.
+type listenerCounters struct {
+	listener string
+	stats    atomic.Pointer[listenerStats]
+}
+
+func (l *listenerCounters) counters(reg *statsRegistry) *listenerStats {
+	if s := l.stats.Load(); s != nil {
+		return s
+	}
+	s := reg.listener(l.listener)
+	l.stats.Store(s)
+	return s
+}
