@@ -21,14 +21,8 @@ import (
 // expired one is refused with 401, a missing one is left to authorization), and the
 // AuthorizationPolicy then decides on the verified issuer/subject and claims.
 func TestFeatureRequestAuthenticationAtGateway(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := rsaKey(t)
+	other := rsaKey(t)
 	const issuer = "https://issuer.example.com"
 	jwks := jwksOf(t, "k1", &key.PublicKey)
 
@@ -129,6 +123,16 @@ spec:
 			t.Errorf("%s: the token reached the backend; forwardOriginalToken is false", c.name)
 		}
 	}
+}
+
+// rsaKey is a signing key of an identity provider made for the test.
+func rsaKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 // jwksOf is the JWKS document publishing pub under kid.

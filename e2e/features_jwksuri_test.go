@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"fmt"
 	"io"
 	"net"
@@ -16,10 +14,7 @@ import (
 // itself, over HTTPS through the cluster of the provider's ServiceEntry (TLS originated as its
 // DestinationRule says), once for many requests, and verifies tokens with them.
 func TestFeatureRequestAuthenticationJWKSURI(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := rsaKey(t)
 	const issuer = "https://idp.example.com"
 	p := newPKI(t, "idp.example.com")
 	var fetches atomic.Int64
@@ -87,10 +82,7 @@ spec:
 	}
 	now := time.Now()
 	alice := signRS256(t, key, "k1", map[string]any{"iss": issuer, "sub": "alice", "exp": now.Add(time.Hour).Unix()})
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := rsaKey(t)
 	forged := signRS256(t, other, "k1", map[string]any{"iss": issuer, "sub": "alice", "exp": now.Add(time.Hour).Unix()})
 
 	get := func(token string) int {
