@@ -11,6 +11,8 @@
 #   NGINX=0 CONTROL=... ...   the two builds only (more rounds in the same time)
 #   PERF=1 ...       also a perf profile per process (PERF_KEEP=PREFIX keeps perf.data)
 #   SYSCALLS=1 ...   also count syscalls per request (perf tracepoints) over one extra run each
+#   FLOOR=1 ...      also bench/relayfloor, the least a Go relay with the proxy's system calls
+#                    costs (no HTTP handling): what the proxy spends above it is its own work
 #
 # Without CONTROL it measures the tree's build alone against nginx. Shares bench/proxy.sh's
 # machine lock; every process it starts is stopped on exit.
@@ -37,9 +39,9 @@ export PATH=$PATH:/usr/sbin
 if (($(nproc) >= 2)); then LOAD=(taskset -c 0) SUT=(taskset -c 1); else LOAD=() SUT=(); fi
 
 bin=$work/bin
-(cd "$root" && for p in cmd/signalbox bench/backend bench/freeport; do "$GO" build -o "$bin/$(basename "$p")" "./$p"; done)
-port=($("$bin/freeport" -n 5))
-backend_port=${port[0]} xds_port=${port[1]} cand_port=${port[2]} ctl_port=${port[3]} nginx_port=${port[4]}
+(cd "$root" && for p in cmd/signalbox bench/backend bench/freeport bench/relayfloor; do "$GO" build -o "$bin/$(basename "$p")" "./$p"; done)
+port=($("$bin/freeport" -n 6))
+backend_port=${port[0]} xds_port=${port[1]} cand_port=${port[2]} ctl_port=${port[3]} nginx_port=${port[4]} floor_port=${port[5]}
 
 "${SUT[@]}" env GOMAXPROCS=1 "$bin/backend" -addr "127.0.0.1:$backend_port" >"$work/backend.log" 2>&1 &
 pids+=($!)
@@ -64,6 +66,14 @@ if [[ -n ${CONTROL:-} ]]; then
 	cpu_pid[ctl]=$!
 	url[ctl]=http://127.0.0.1:$ctl_port/
 	configs+=(ctl)
+fi
+if [[ ${FLOOR:-0} == 1 ]]; then
+	"${SUT[@]}" env GOMAXPROCS=1 "$bin/relayfloor" -addr "127.0.0.1:$floor_port" -target "127.0.0.1:$backend_port" \
+		>"$work/floor.log" 2>&1 &
+	pids+=($!)
+	cpu_pid[floor]=$!
+	url[floor]=http://127.0.0.1:$floor_port/
+	configs+=(floor)
 fi
 
 write_nginx_conf "$work/nginx" "$backend_port" "$nginx_port"
@@ -101,6 +111,7 @@ printf 'round'
 for c in "${configs[@]}"; do printf '\t%s req/s\tcpu us\tidle%%\tother%%' "$c"; done
 printf '\tcand/nginx'
 [[ -n ${CONTROL:-} ]] && printf '\tctl/nginx\tcand/ctl'
+[[ ${FLOOR:-0} == 1 ]] && printf '\tfloor/nginx'
 printf '\n'
 for ((r = 1; r <= ROUNDS; r++)); do
 	declare -A rps=()
@@ -111,12 +122,18 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 	awk -v a="${rps[cand]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f", n ? a / n : 0 }' | tee -a "$summary"
 	[[ -n ${CONTROL:-} ]] && awk -v a="${rps[cand]}" -v b="${rps[ctl]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f\t%.3f", n ? b / n : 0, a / b }' | tee -a "$summary"
+	[[ ${FLOOR:-0} == 1 ]] && awk -v f="${rps[floor]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f", n ? f / n : 0 }' | tee -a "$summary"
 	printf '\n' | tee -a "$summary" >/dev/null
 	printf '\n'
 done
 # Medians of the per-round ratios: the machine's load drifts between rounds, not within one.
 printf 'median ratios: cand/nginx %s' "$(cut -f2 "$summary" | median)"
 [[ -n ${CONTROL:-} ]] && printf ', ctl/nginx %s, cand/ctl %s' "$(cut -f3 "$summary" | median)" "$(cut -f4 "$summary" | median)"
+if [[ ${FLOOR:-0} == 1 ]]; then
+	f=3
+	[[ -n ${CONTROL:-} ]] && f=5
+	printf ', floor/nginx %s' "$(cut -f$f "$summary" | median)"
+fi
 printf '\n'
 
 if [[ ${SYSCALLS:-0} == 1 ]]; then
