@@ -57,7 +57,7 @@ func (b *builder) authenticate(roles []*ir.Role) map[*ir.Role][]string {
 		verifies := false
 		for _, l := range r.Listeners {
 			// A TCP connection carries no token, and Istio verifies none there: nothing to do.
-			if l.TCP == nil {
+			if !l.ForwardsConnections() {
 				l.Authentication, verifies = a, true
 			}
 		}

@@ -53,7 +53,7 @@ func (b *builder) authorize(roles []*ir.Role, issuers map[*ir.Role][]string) {
 		http := &ir.Authorization{Deny: rbacOf(deny[r], false), Allow: rbacOf(allow[r], hasAllow[r])}
 		tcp := &ir.Authorization{Deny: rbacOf(denyTCP[r], false), Allow: rbacOf(allowTCP[r], hasAllow[r])}
 		for _, l := range r.Listeners {
-			if l.TCP != nil {
+			if l.ForwardsConnections() {
 				l.Authorization = tcp
 			} else {
 				l.Authorization = http

@@ -65,7 +65,7 @@ func forTCP(policies []*ir.RBACPolicy, deny bool) []*ir.RBACPolicy {
 func tcpListeners(r *ir.Role) string {
 	var out []string
 	for _, l := range r.Listeners {
-		if l.TCP != nil {
+		if l.ForwardsConnections() {
 			out = append(out, fmt.Sprintf("port %d (listener %s)", l.Port, l.Name))
 		}
 	}

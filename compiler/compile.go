@@ -83,8 +83,8 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 				return nil
 			}
 			role.Resources[resource.ListenerType] = append(role.Resources[resource.ListenerType], lis)
-			if l.TCP != nil {
-				continue // a TCP listener names its clusters itself: no routes
+			if l.ForwardsConnections() {
+				continue // a TCP or passthrough listener names its clusters itself: no routes
 			}
 			if !l.Scoped {
 				if err := routeConfig(l.RouteName, l.VirtualHosts); err != nil {

@@ -120,9 +120,12 @@ func (b *builder) gatewayRoles() []*ir.Role {
 func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role {
 	role := &ir.Role{Name: "gateway/" + key, Selector: gateways[0].Spec.(*schema.Gateway).Selector}
 	listeners := map[string]*ir.Listener{}
-	// tcpPorts says, per listener name, whether the first server on it was TCP: Istio refuses
-	// to merge HTTP and TCP servers on one port, and so does signalbox.
-	tcpPorts := map[string]bool{}
+	// kinds says, per listener name, what the first server on it was: Istio refuses to merge
+	// HTTP and TCP servers on one port, and so does signalbox; TLS passthrough servers share a
+	// port with each other only (their SNI routes become one listener's filter chains).
+	kinds := map[string]serverKind{}
+	sniSeen := map[string]map[string]string{}
+	sniAdded := map[string]map[string]bool{}
 	used := map[string]bool{}
 	for _, g := range gateways {
 		gw := g.Spec.(*schema.Gateway)
@@ -130,31 +133,35 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		claims := b.claims(func(x string) bool { return x == ref })
 		for i, srv := range gw.Servers {
 			path := fmt.Sprintf("spec.servers[%d]", i)
-			isTCP, ok := b.checkServer(g, path, srv)
+			kind, ok := b.checkServer(g, path, srv)
 			if !ok {
 				continue
 			}
 			bind := orDefault(srv.Bind, "0.0.0.0")
 			name := listenerName(bind, srv.Port.Number)
-			if tcp, seen := tcpPorts[name]; seen && (tcp || isTCP) {
-				kind := "an HTTP"
-				if tcp {
-					kind = "a TCP"
-				}
-				b.errorf(g, path, "port %d already has %s server on gateway %s: a port serves HTTP or one TCP server",
-					srv.Port.Number, kind, strings.TrimPrefix(role.Name, "gateway/"))
+			if prev, seen := kinds[name]; seen && (prev != kind || kind == tcpServerKind) {
+				b.errorf(g, path, "port %d already has %s server on gateway %s: a port serves HTTP, TLS passthrough or one TCP server",
+					srv.Port.Number, prev, strings.TrimPrefix(role.Name, "gateway/"))
 				continue
 			}
-			tcpPorts[name] = isTCP
-			if isTCP {
+			kinds[name] = kind
+			switch kind {
+			case tcpServerKind:
 				if l := b.tcpServer(g, path, srv, ref); l != nil {
 					listeners[name] = l
-					if l.TCP.Cluster != "" {
-						used[l.TCP.Cluster] = true
-					}
-					for _, c := range l.TCP.Clusters {
-						used[c.Name] = true
-					}
+					markTCPClusters(l.TCP, used)
+				}
+				continue
+			case passthroughServer:
+				l, ok := listeners[name]
+				if !ok {
+					l = &ir.Listener{Name: name, Address: bind, Port: srv.Port.Number}
+					listeners[name] = l
+					sniSeen[name], sniAdded[name] = map[string]string{}, map[string]bool{}
+				}
+				if b.sniRoutes(srv, ref, l, sniSeen[name], sniAdded[name], used) == 0 {
+					b.warnf(g, path, "no VirtualService bound to gateway %s has a tls route for port %d and hosts %v: this server routes no connection",
+						ref, srv.Port.Number, srv.Hosts)
 				}
 				continue
 			}
@@ -198,6 +205,9 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		}
 	}
 	for _, name := range sortedKeys(listeners) {
+		if kinds[name] == passthroughServer && len(listeners[name].Passthrough) == 0 {
+			continue // as Istio omits a listener without filter chains
+		}
 		sortVirtualHosts(listeners[name])
 		role.Listeners = append(role.Listeners, listeners[name])
 	}
@@ -238,23 +248,56 @@ func sortVirtualHosts(l *ir.Listener) {
 	}
 }
 
-// checkServer reports what a Gateway server asks that signalbox cannot do, and whether it is a
-// TCP server: listeners speak HTTP, in plain text or over TLS they terminate (serverTLS), or
-// forward plain TCP. MYSQL and REDIS servers are TCP servers as in Istio, whose protocol filters
-// for them are off by default; MONGO would get Istio's mongo_proxy filter, which signalbox lacks.
-func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server) (tcp, ok bool) {
+// serverKind is what a gateway listener does with its connections.
+type serverKind int
+
+const (
+	httpServer        serverKind = iota // HTTP, in plain text or over TLS it terminates
+	tcpServerKind                       // plain TCP, forwarded whole
+	passthroughServer                   // TLS forwarded without decryption, routed by SNI
+)
+
+func (k serverKind) String() string {
+	return [...]string{"an HTTP", "a TCP", "a TLS passthrough"}[k]
+}
+
+// checkServer reports what a Gateway server asks that signalbox cannot do, and what kind of
+// server it is: listeners speak HTTP, in plain text or over TLS they terminate (serverTLS),
+// forward plain TCP, or forward TLS by SNI without terminating it (mode PASSTHROUGH). MYSQL and
+// REDIS servers are TCP servers as in Istio, whose protocol filters for them are off by default;
+// MONGO would get Istio's mongo_proxy filter, which signalbox lacks.
+func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server) (kind serverKind, ok bool) {
 	ok = true
-	switch srv.Port.Protocol {
-	case "", "HTTP", "HTTP2", "GRPC", "HTTPS":
-	case "TCP", "MYSQL", "REDIS":
-		tcp = true
+	switch {
+	case isPassthrough(srv):
+		kind = passthroughServer
+	case srv.Port.Protocol == "TLS":
+		mode := ""
 		if srv.TLS != nil {
-			b.unsupportedf(d, path+".tls", "TLS on a %s server: signalbox forwards TCP in plain text", srv.Port.Protocol)
+			mode = srv.TLS.Mode
+		}
+		switch mode {
+		case "AUTO_PASSTHROUGH":
+			b.unsupportedf(d, path+".tls.mode", "AUTO_PASSTHROUGH routes by SNI to every service of a multi-cluster mesh; use PASSTHROUGH with tls routes")
+		case "":
+			b.unsupportedf(d, path+".tls", "a TLS server without tls: set mode PASSTHROUGH to route by SNI")
+		default:
+			b.unsupportedf(d, path+".tls.mode", "mode %s on a TLS server: signalbox forwards TLS it does not terminate (PASSTHROUGH), or terminates TLS for HTTP (protocol HTTPS)", mode)
+		}
+		ok = false
+	default:
+		switch srv.Port.Protocol {
+		case "", "HTTP", "HTTP2", "GRPC", "HTTPS":
+		case "TCP", "MYSQL", "REDIS":
+			kind = tcpServerKind
+			if srv.TLS != nil {
+				b.unsupportedf(d, path+".tls", "TLS on a %s server: signalbox forwards TCP in plain text (or TLS untouched: protocol TLS, mode PASSTHROUGH)", srv.Port.Protocol)
+				ok = false
+			}
+		default:
+			b.unsupportedf(d, path+".port.protocol", "protocol %s: gateway listeners speak HTTP (in plain text or over TLS), plain TCP, or pass TLS through", srv.Port.Protocol)
 			ok = false
 		}
-	default:
-		b.unsupportedf(d, path+".port.protocol", "protocol %s: gateway listeners speak HTTP (in plain text or over TLS) or plain TCP", srv.Port.Protocol)
-		ok = false
 	}
 	if srv.DefaultEndpoint != "" {
 		b.unsupported(d, path+".defaultEndpoint")
@@ -262,7 +305,7 @@ func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server
 	if srv.Port.TargetPort != 0 {
 		b.unsupported(d, path+".port.targetPort")
 	}
-	return tcp, ok
+	return kind, ok
 }
 
 // checkVirtualService reports the parts of a VirtualService that signalbox cannot compile
@@ -270,8 +313,6 @@ func (b *builder) checkServer(d *schema.Document, path string, srv schema.Server
 func (b *builder) checkVirtualService(d *schema.Document) {
 	vs := d.Spec.(*schema.VirtualService)
 	b.checkTCPRoutes(d, vs)
-	if len(vs.TLS) > 0 {
-		b.unsupportedf(d, "spec.tls", "signalbox routes HTTP, and plain TCP at gateways, not TLS by SNI")
-	}
+	b.checkTLSRoutes(d, vs)
 	b.checkExportTo(d, vs.ExportTo)
 }

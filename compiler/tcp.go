@@ -19,7 +19,7 @@ func (b *builder) tcpServer(g *schema.Document, path string, srv schema.Server, 
 			ref, srv.Port.Number, srv.Hosts)
 		return nil
 	}
-	t, ok := b.tcpProxy(d, rulePath, r)
+	t, ok := b.tcpProxy(d, rulePath, r.Route)
 	if !ok {
 		return nil
 	}
@@ -37,11 +37,7 @@ func (b *builder) tcpRouteFor(srv schema.Server, gateway string) (*schema.Docume
 		if len(vs.TCP) == 0 || !slices.Contains(boundGateways(d), gateway) {
 			continue
 		}
-		admitted := slices.ContainsFunc(vs.Hosts, func(h string) bool {
-			h = expandHost(h, d.Namespace)
-			return slices.ContainsFunc(srv.Hosts, func(p string) bool { return hostMatches(p, h) })
-		})
-		if !admitted {
+		if !serverAdmits(srv, d, vs.Hosts) {
 			continue
 		}
 		for i, r := range vs.TCP {
@@ -66,14 +62,14 @@ func l4Matches(d *schema.Document, ms []schema.L4MatchAttributes, port uint32, g
 	})
 }
 
-// tcpProxy resolves a tcp route's destinations to clusters, as Istio's buildOutboundNetworkFilters
-// does: one destination is the cluster whatever its weight; several are weighted, zero weights
+// tcpProxy resolves a tcp or tls route's destinations to clusters, as Istio's
+// buildOutboundNetworkFilters does: one destination is the cluster whatever its weight; several are weighted, zero weights
 // dropped. The idle timeout is the one the first destination's DestinationRule sets at its top
 // level (Istio reads neither subsets nor port-level settings there).
-func (b *builder) tcpProxy(d *schema.Document, rulePath string, r schema.TCPRoute) (*ir.TCPProxy, bool) {
+func (b *builder) tcpProxy(d *schema.Document, rulePath string, route []schema.RouteDestination) (*ir.TCPProxy, bool) {
 	t := &ir.TCPProxy{}
 	ok := true
-	for k, rd := range r.Route {
+	for k, rd := range route {
 		// No virtual host: a destination without a port needs a service with one port.
 		path := fmt.Sprintf("%s.route[%d].destination", rulePath, k)
 		name, good := b.resolveDestination(d, path, rd.Destination, "", 0)
@@ -85,7 +81,7 @@ func (b *builder) tcpProxy(d *schema.Document, rulePath string, r schema.TCPRout
 		switch {
 		case !good:
 			ok = false
-		case len(r.Route) == 1:
+		case len(route) == 1:
 			t.Cluster, t.StatPrefix = name, name
 		case rd.Weight != nil && *rd.Weight > 0:
 			t.Clusters = append(t.Clusters, ir.WeightedCluster{Name: name, Weight: uint32(*rd.Weight)})
@@ -101,7 +97,7 @@ func (b *builder) tcpProxy(d *schema.Document, rulePath string, r schema.TCPRout
 		}
 		t.StatPrefix = d.Name + "." + d.Namespace
 	}
-	t.IdleTimeout = b.tcpIdleTimeout(expandHost(r.Route[0].Destination.Host, d.Namespace))
+	t.IdleTimeout = b.tcpIdleTimeout(expandHost(route[0].Destination.Host, d.Namespace))
 	return t, true
 }
 

@@ -40,6 +40,8 @@ const (
 	ListenerAdded   = "listener added"
 	ListenerRemoved = "listener removed"
 	ListenerChanged = "listener settings"
+	SNIRouteAdded   = "sni route added"   // a server name a passthrough listener now routes
+	SNIRouteRemoved = "sni route removed" // one it no longer routes (connections are closed)
 	// HTTPFilters and HTTPFilterSettings are a listener's HTTP filters: where authorization,
 	// authentication and faults are enforced.
 	HTTPFilters        = "http filters"

@@ -34,9 +34,10 @@ func compileFiles(t testing.TB, files []schema.File) *compiler.Snapshot {
 // Each testdata/CASE holds a base and a head tree; every output format of their diff is golden
 // (testdata/CASE/out.*). canary: a canary shift, a match narrowed, an endpoint replaced and a
 // new VirtualService. settings: retries, a fault, connection pool and outlier detection. tcp:
-// a gateway's TCP split shifted and its idle timeout changed.
+// a gateway's TCP split shifted and its idle timeout changed. tlspassthrough: a passthrough
+// listener's SNI split shifted, one server name routed no more and another routed anew.
 func TestGolden(t *testing.T) {
-	for _, c := range []string{"canary", "settings", "tcp"} {
+	for _, c := range []string{"canary", "settings", "tcp", "tlspassthrough"} {
 		t.Run(c, func(t *testing.T) { checkGolden(t, filepath.Join("testdata", c)) })
 	}
 }

@@ -76,6 +76,9 @@ func (r *Report) compareListeners(role string, before, after map[string]*listene
 		case a == nil:
 			add(ListenerRemoved, listenerAddress(b), "")
 		case !proto.Equal(b, a):
+			if bs, as := sniChains(b), sniChains(a); bs != nil && as != nil && r.compareSNI(role, name, bs, as) {
+				continue
+			}
 			if bt, at := tcpProxyOf(b), tcpProxyOf(a); bt != nil && at != nil && compareTCP(bt, at, add) {
 				continue
 			}

@@ -53,6 +53,24 @@ type Listener struct {
 	// TCP, when set, makes this a gateway's TCP listener (a Gateway server of protocol TCP):
 	// every connection is forwarded whole to the destinations of one VirtualService tcp route.
 	TCP *TCPProxy `json:"tcp,omitempty"`
+	// Passthrough, when set, makes this a gateway's TLS passthrough listener (Gateway servers
+	// with tls.mode PASSTHROUGH): each connection is routed by the server name of its TLS
+	// ClientHello, without being decrypted, to the TCP proxy of the first route naming it.
+	Passthrough []*SNIRoute `json:"passthrough,omitempty"`
+}
+
+// ForwardsConnections says the listener forwards whole connections (TCP or TLS passthrough)
+// rather than HTTP requests: no routes, no request filters, connection-level authorization.
+func (l *Listener) ForwardsConnections() bool {
+	return l.TCP != nil || len(l.Passthrough) > 0
+}
+
+// SNIRoute is one filter chain of a TLS passthrough listener: connections whose SNI is one of
+// ServerNames ("*.example.com" matching any name under example.com) go to TCP; without
+// ServerNames (a route for sniHosts "*"), those no other route takes, SNI or not.
+type SNIRoute struct {
+	ServerNames []string  `json:"serverNames,omitempty"`
+	TCP         *TCPProxy `json:"tcp"`
 }
 
 // TCPProxy forwards connections as Istio's outbound network filters do: a route with one

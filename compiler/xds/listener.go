@@ -31,7 +31,7 @@ func adsSource() *core.ConfigSource { return ads }
 // An API listener has no socket: proxyless gRPC clients read its connection manager directly.
 // A TCP listener (ir.Listener.TCP) has the TCP proxy instead (tcpListener).
 func Listener(l *ir.Listener) (*listener.Listener, error) {
-	if l.TCP != nil {
+	if l.ForwardsConnections() {
 		return tcpListener(l)
 	}
 	var filters []*hcm.HttpFilter

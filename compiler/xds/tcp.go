@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	tcp "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -11,11 +12,44 @@ import (
 	"github.com/signalbox/signalbox/compiler/ir"
 )
 
-// tcpListener builds a gateway's TCP listener: one filter chain of the network RBAC filters of
-// its authorization, if any, then the TCP proxy, as Istio builds a plain-text TCP server's (no
-// HTTP connection manager, no RDS).
+// tcpListener builds a gateway's listener that forwards connections, as Istio builds a
+// plain-text TCP server's (no HTTP connection manager, no RDS): each filter chain holds the
+// network RBAC filters of the listener's authorization, if any, then the TCP proxy. A TCP
+// listener has one chain; a TLS passthrough listener has one per SNI route, chosen by the
+// server names Envoy's TLS inspector reads from each connection's ClientHello.
 func tcpListener(l *ir.Listener) (*listener.Listener, error) {
-	t := l.TCP
+	out := &listener.Listener{Name: l.Name, Address: socketAddress(l.Address, l.Port)}
+	if l.TCP != nil {
+		fc, err := tcpChain(l, l.TCP)
+		if err != nil {
+			return nil, err
+		}
+		out.FilterChains = []*listener.FilterChain{fc}
+		return validated(out)
+	}
+	inspector, err := pack(&tlsinspector.TlsInspector{})
+	if err != nil {
+		return nil, err
+	}
+	out.ListenerFilters = []*listener.ListenerFilter{{
+		Name:       wellknown.TlsInspector,
+		ConfigType: &listener.ListenerFilter_TypedConfig{TypedConfig: inspector},
+	}}
+	for _, r := range l.Passthrough {
+		fc, err := tcpChain(l, r.TCP)
+		if err != nil {
+			return nil, err
+		}
+		if len(r.ServerNames) > 0 {
+			fc.FilterChainMatch = &listener.FilterChainMatch{ServerNames: r.ServerNames}
+		}
+		out.FilterChains = append(out.FilterChains, fc)
+	}
+	return validated(out)
+}
+
+// tcpChain is one filter chain: the listener's network RBAC filters, then the TCP proxy t.
+func tcpChain(l *ir.Listener, t *ir.TCPProxy) (*listener.FilterChain, error) {
 	proxy := &tcp.TcpProxy{StatPrefix: t.StatPrefix}
 	if t.Cluster != "" {
 		proxy.ClusterSpecifier = &tcp.TcpProxy_Cluster{Cluster: t.Cluster}
@@ -42,9 +76,5 @@ func tcpListener(l *ir.Listener) (*listener.Listener, error) {
 		Name:       wellknown.TCPProxy,
 		ConfigType: &listener.Filter_TypedConfig{TypedConfig: cfg},
 	})
-	return validated(&listener.Listener{
-		Name:         l.Name,
-		Address:      socketAddress(l.Address, l.Port),
-		FilterChains: []*listener.FilterChain{{Filters: filters}},
-	})
+	return &listener.FilterChain{Filters: filters}, nil
 }

@@ -1,0 +1,130 @@
+package compiler
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/schema"
+)
+
+// isPassthrough says a Gateway server forwards TLS without terminating it: mode PASSTHROUGH
+// on a TLS or HTTPS server (Istio's "ingress gateway without TLS termination" uses HTTPS).
+func isPassthrough(srv schema.Server) bool {
+	return srv.TLS != nil && srv.TLS.Mode == "PASSTHROUGH" && (srv.Port.Protocol == "TLS" || srv.Port.Protocol == "HTTPS")
+}
+
+// sniRoutes adds to l the SNI routes of a PASSTHROUGH server, as Istio's
+// buildGatewayNetworkFiltersFromTLSRoutes does: for each VirtualService bound to the gateway
+// (tree order) whose hosts the server admits, each tls route's match for this port and gateway
+// becomes a filter chain for its sniHosts, sending connections to the route's destinations.
+// Envoy refuses two chains for one server name, so a match naming a server name already routed
+// on the port is left out, as Istio leaves it out, here with a warning. seen maps the server
+// names routed so far on the port to where; added holds the matches already made into chains
+// (another server on the port may admit the same VirtualService). It returns how many chains
+// this server added.
+func (b *builder) sniRoutes(srv schema.Server, ref string, l *ir.Listener, seen map[string]string, added map[string]bool, used map[string]bool) int {
+	n := 0
+	for _, d := range b.docs(schema.KindVirtualService) {
+		vs := d.Spec.(*schema.VirtualService)
+		if len(vs.TLS) == 0 || !slices.Contains(boundGateways(d), ref) || !serverAdmits(srv, d, vs.Hosts) {
+			continue
+		}
+		for i, r := range vs.TLS {
+			if len(r.Route) == 0 {
+				continue
+			}
+			for j, m := range r.Match {
+				if !l4Matches(d, []schema.L4MatchAttributes{{Port: m.Port, Gateways: m.Gateways}}, srv.Port.Number, ref) {
+					continue
+				}
+				path := fmt.Sprintf("spec.tls[%d].match[%d]", i, j)
+				key := d.Namespace + "/" + d.Name + "#" + path
+				if added[key] {
+					continue
+				}
+				added[key] = true
+				if b.sniTaken(d, path, m.SNIHosts, srv.Port.Number, seen) {
+					continue
+				}
+				t, ok := b.tcpProxy(d, fmt.Sprintf("spec.tls[%d]", i), r.Route)
+				if !ok {
+					continue
+				}
+				names := slices.Clone(m.SNIHosts)
+				if slices.Contains(names, "*") {
+					// Every server name, and none: Envoy has no "*" server name, only a chain
+					// without server names, which also takes connections without SNI.
+					names = []string{"*"}
+				}
+				for _, h := range names {
+					seen[h] = fmt.Sprintf("VirtualService %s/%s (%s)", d.Namespace, d.Name, path)
+				}
+				if names[0] == "*" {
+					names = nil
+				}
+				l.Passthrough = append(l.Passthrough, &ir.SNIRoute{ServerNames: names, TCP: t})
+				markTCPClusters(t, used)
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// sniTaken warns about, and reports, server names of a match that an earlier route on the
+// port already claims.
+func (b *builder) sniTaken(d *schema.Document, path string, hosts []string, port uint32, seen map[string]string) bool {
+	taken := false
+	for k, h := range hosts {
+		if prev, ok := seen[h]; ok {
+			b.warnf(d, fmt.Sprintf("%s.sniHosts[%d]", path, k),
+				"server name %q on port %d is already routed by %s: this match is left out, as Istio leaves it out", h, port, prev)
+			taken = true
+		}
+	}
+	return taken
+}
+
+// serverAdmits says one of a VirtualService's hosts is among a Gateway server's.
+func serverAdmits(srv schema.Server, d *schema.Document, hosts []string) bool {
+	return slices.ContainsFunc(hosts, func(h string) bool {
+		h = expandHost(h, d.Namespace)
+		return slices.ContainsFunc(srv.Hosts, func(p string) bool { return hostMatches(p, h) })
+	})
+}
+
+func markTCPClusters(t *ir.TCPProxy, used map[string]bool) {
+	if t.Cluster != "" {
+		used[t.Cluster] = true
+	}
+	for _, c := range t.Clusters {
+		used[c.Name] = true
+	}
+}
+
+// checkTLSRoutes reports what signalbox cannot do with a VirtualService's tls routes: route
+// TLS for the mesh (a sidecar has one HTTP listener), or select connections by their source or
+// destination address (a gateway listener takes every connection on its port).
+func (b *builder) checkTLSRoutes(d *schema.Document, vs *schema.VirtualService) {
+	if len(vs.TLS) == 0 {
+		return
+	}
+	if slices.Contains(boundGateways(d), meshGateway) {
+		b.unsupportedf(d, "spec.tls", "only gateways route TLS by SNI: signalbox sidecars have one HTTP outbound listener; bind the VirtualService to Gateways with spec.gateways, without mesh")
+	}
+	for i, r := range vs.TLS {
+		for j, m := range r.Match {
+			p := fmt.Sprintf("spec.tls[%d].match[%d]", i, j)
+			if len(m.DestinationSubnets) > 0 {
+				b.unsupported(d, p+".destinationSubnets")
+			}
+			if len(m.SourceLabels) > 0 {
+				b.unsupported(d, p+".sourceLabels")
+			}
+			if m.SourceNamespace != "" {
+				b.unsupported(d, p+".sourceNamespace")
+			}
+		}
+	}
+}
