@@ -357,10 +357,14 @@ func newJWTExtractor(providers []*jwtProvider) *jwtExtractor {
 }
 
 // sanitizeAudience is jwt_verify_lib's: an audience matches with or without its scheme and
-// trailing slash.
+// trailing slash. One scheme is stripped, "http://" or else "https://": stripping both would
+// let "http://https://shop" pass for "shop", which Envoy refuses.
 func sanitizeAudience(a string) string {
-	a = strings.TrimPrefix(a, "http://")
-	a = strings.TrimPrefix(a, "https://")
+	if s, ok := strings.CutPrefix(a, "http://"); ok {
+		a = s
+	} else {
+		a = strings.TrimPrefix(a, "https://")
+	}
 	return strings.TrimSuffix(a, "/")
 }
 

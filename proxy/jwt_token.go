@@ -121,7 +121,9 @@ func b64url(s string) ([]byte, bool) {
 func parseJWT(s string) (*jwtToken, jwtStatus) {
 	h, rest, ok1 := strings.Cut(s, ".")
 	pl, sg, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.Contains(sg, ".") {
+	// jwt_verify_lib splits on the dots skipping empty parts and wants three: an empty
+	// section is a bad form, not an empty header, payload or signature.
+	if !ok1 || !ok2 || strings.Contains(sg, ".") || h == "" || pl == "" || sg == "" {
 		return nil, jwtBadFormat
 	}
 	t := &jwtToken{payloadB64: pl, signed: s[:len(h)+1+len(pl)]}
@@ -244,13 +246,18 @@ type jwk struct {
 // document that is not a JWKS has no keys.
 func parseJWKS(b []byte) []jwk {
 	var doc struct {
-		Keys []map[string]any `json:"keys"`
+		Keys []json.RawMessage `json:"keys"`
 	}
 	if json.Unmarshal(b, &doc) != nil {
 		return nil
 	}
 	var out []jwk
-	for _, m := range doc.Keys {
+	for _, raw := range doc.Keys {
+		// jwt_verify_lib skips an entry that is not an object and keeps the others.
+		var m map[string]any
+		if json.Unmarshal(raw, &m) != nil {
+			continue
+		}
 		if k, ok := parseJWK(m); ok {
 			out = append(out, k)
 		}
@@ -267,19 +274,24 @@ func parseJWK(m map[string]any) (jwk, bool) {
 		s, ok := v.(string)
 		return s, ok
 	}
-	kty, ok1 := field("kty")
-	kid, ok2 := field("kid")
-	alg, ok3 := field("alg")
-	if !ok1 || !ok2 || !ok3 {
+	kty, ok := field("kty")
+	if !ok {
 		return jwk{}, false
 	}
+	// jwt_verify_lib reads kid and alg ignoring a value that is not a string: the key is
+	// then one without a kid or alg, not an unusable one.
+	kid, _ := field("kid")
+	alg, _ := field("alg")
 	k := jwk{kid: kid, alg: alg}
+	// b64 is a key field's bytes; one that decodes to nothing is refused, as an empty
+	// secret or modulus is no key (an empty HMAC secret would let anyone sign).
 	b64 := func(name string) ([]byte, bool) {
 		s, ok := field(name)
 		if !ok || s == "" {
 			return nil, false
 		}
-		return b64url(s)
+		b, ok := b64url(s)
+		return b, ok && len(b) > 0
 	}
 	switch kty {
 	case "RSA":
@@ -291,8 +303,9 @@ func parseJWK(m map[string]any) (jwk, bool) {
 		if !ok1 || !ok2 || len(e) > 4 {
 			return jwk{}, false
 		}
+		// jwt_verify_lib accepts only the standard exponents, 3 and 65537.
 		ei := new(big.Int).SetBytes(e).Int64()
-		if ei < 3 || ei%2 == 0 {
+		if ei != 3 && ei != 65537 {
 			return jwk{}, false
 		}
 		k.rsa = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(ei)}

@@ -1,0 +1,93 @@
+package proxy
+
+import (
+	"crypto"
+	"encoding/json"
+
+	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	"testing"
+)
+
+// TestJWTAudienceOneScheme: jwt_verify_lib's sanitizeAudience strips one scheme prefix,
+// "http://" or "https://", not both, so an audience of "http://https://shop" is
+// "https://shop", which a provider wanting "shop" does not allow.
+func TestJWTAudienceOneScheme(t *testing.T) {
+	jwks := jwksOf(map[string]crypto.PublicKey{"rsa": &testRSA.PublicKey})
+	f := jwtFilterOf(t, istioJWT(jwtProviderOf(jwks)))
+	for _, c := range []struct {
+		aud  string
+		code int // 0: passes
+	}{
+		{"shop", 0},
+		{"https://shop/", 0},
+		{"http://shop", 0},
+		{"http://https://shop", 403},
+		{"https://http://shop/", 403},
+		{"shop//", 403},
+	} {
+		tok := signJWT(t, "RS256", "rsa", testRSA, claims("aud", c.aud))
+		w, _, _, ok := jwtRun(t, f, "/", "Authorization", "Bearer "+tok)
+		if (c.code == 0) != ok || (c.code != 0 && w.Code != c.code) {
+			t.Errorf("aud %q: ok %v, %d, want %d", c.aud, ok, w.Code, c.code)
+		}
+	}
+}
+
+// TestJWTEmptySections: jwt_verify_lib splits the token on dots skipping empty parts, so a
+// token with an empty header, payload or signature is not in the form of three sections.
+func TestJWTEmptySections(t *testing.T) {
+	for _, s := range []string{"..", "e30..AA", ".e30.AA", "e30.e30.", "a..c"} {
+		if _, st := parseJWT(s); st != jwtBadFormat {
+			t.Errorf("%q: %v, want %v", s, st, jwtBadFormat)
+		}
+	}
+}
+
+// TestJWKSAsJWTVerifyLib: the keys jwt_verify_lib keeps and drops: an RSA exponent other than
+// 3 and 65537 is refused, an oct key whose k decodes to nothing is refused (an empty HMAC
+// secret would let anyone sign), a kid or alg that is not a string is ignored rather than
+// making the key unusable, and an entry of "keys" that is not an object is skipped without
+// losing the others.
+func TestJWKSAsJWTVerifyLib(t *testing.T) {
+	rsaKey := func(e string) map[string]any {
+		return map[string]any{"kty": "RSA", "n": b64(testRSA.N.Bytes()), "e": e}
+	}
+	for _, c := range []struct {
+		name string
+		keys []any
+		want int
+	}{
+		{"e 65537", []any{rsaKey("AQAB")}, 1},
+		{"e 3", []any{rsaKey("Aw")}, 1},
+		{"e 5", []any{rsaKey("BQ")}, 0},
+		{"e 17", []any{rsaKey("EQ")}, 0},
+		{"e 65537 with a leading zero", []any{rsaKey("AAEAAQ")}, 1},
+		{"oct k empty after padding", []any{map[string]any{"kty": "oct", "k": "=="}}, 0},
+		{"oct", []any{map[string]any{"kty": "oct", "k": b64([]byte("secret"))}}, 1},
+		{"kid a number", []any{map[string]any{"kty": "oct", "kid": 5, "k": b64([]byte("secret"))}}, 1},
+		{"alg a number", []any{map[string]any{"kty": "oct", "alg": 5, "k": b64([]byte("secret"))}}, 1},
+		{"a string among the keys", []any{"x", 7, nil, map[string]any{"kty": "oct", "k": b64([]byte("secret"))}}, 1},
+	} {
+		doc, _ := json.Marshal(map[string]any{"keys": c.keys})
+		if got := len(parseJWKS(doc)); got != c.want {
+			t.Errorf("%s: %d keys, want %d", c.name, got, c.want)
+		}
+	}
+
+	// End to end: a JWKS whose only secret is empty verifies no token, not even one MACed
+	// with the empty key.
+	empty := `{"keys":[{"kty":"oct","k":"="}]}`
+	f := jwtFilterOf(t, jwtConfig(map[string]*jwtv3.JwtProvider{"p": jwtProviderOf(empty)}, providerReq("p")))
+	tok := signRaw(map[string]any{"alg": "HS256"}, claims(), hmacSign(crypto.SHA256, nil))
+	if _, _, _, ok := jwtRun(t, f, "/", "Authorization", "Bearer "+tok); ok {
+		t.Error("a token MACed with the empty key passed")
+	}
+
+	// A key with a numeric kid is one without a kid: a token naming any kid is tried on it.
+	numKid := `{"keys":[{"kty":"oct","kid":5,"k":"` + b64([]byte("secret")) + `"}]}`
+	f = jwtFilterOf(t, jwtConfig(map[string]*jwtv3.JwtProvider{"p": jwtProviderOf(numKid)}, providerReq("p")))
+	tok = signRaw(map[string]any{"alg": "HS256", "kid": "k1"}, claims(), hmacSign(crypto.SHA256, []byte("secret")))
+	if w, _, _, ok := jwtRun(t, f, "/", "Authorization", "Bearer "+tok); !ok {
+		t.Errorf("a key with a numeric kid: %d %q", w.Code, w.Body.String())
+	}
+}
