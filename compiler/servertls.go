@@ -1,6 +1,9 @@
 package compiler
 
 import (
+	gopath "path"
+	"strings"
+
 	"github.com/signalbox/signalbox/compiler/ir"
 	"github.com/signalbox/signalbox/schema"
 )
@@ -8,7 +11,8 @@ import (
 // serverTLS is the TLS a Gateway server terminates (nil for plain text), and false when it asks
 // what signalbox cannot do, which is reported at the field. Certificates come from files on the
 // gateway proxy's machine (serverCertificate, privateKey, caCertificates), as Istio reads them
-// when a gateway mounts them; credentialName names a Kubernetes Secret, which signalbox has not.
+// when a gateway mounts them, or (credentialName) from the directory of that name under the
+// settings' credentialsDir, where the Kubernetes Secret would be mounted (credentialFiles).
 func (b *builder) serverTLS(d *schema.Document, path string, srv schema.Server) (*ir.ServerTLS, bool) {
 	t := srv.TLS
 	if srv.Port.Protocol != "HTTPS" || t == nil {
@@ -21,9 +25,21 @@ func (b *builder) serverTLS(d *schema.Document, path string, srv schema.Server) 
 		b.unsupportedf(d, path+".mode", "mode %s: gateway listeners terminate TLS (SIMPLE, MUTUAL or OPTIONAL_MUTUAL)", t.Mode)
 		ok = false
 	}
-	if t.CredentialName != "" || len(t.CredentialNames) > 0 {
-		b.unsupportedf(d, path+".credentialName", "signalbox reads no Kubernetes Secrets: set serverCertificate and privateKey to files on the gateway's machine")
+	files := serverFiles{cert: t.ServerCertificate, key: t.PrivateKey, ca: t.CACertificates}
+	switch {
+	case len(t.CredentialNames) > 0:
+		b.unsupportedf(d, path+".credentialNames", "several certificates per server: give the server one credentialName")
 		ok = false
+	case t.CredentialName != "":
+		cred, found := b.credentialFiles(d, path+".credentialName", t.CredentialName)
+		if !found {
+			ok = false
+			break
+		}
+		files.cert, files.key = cred.cert, cred.key
+		if t.Mode != "SIMPLE" && files.ca == "" {
+			files.ca = cred.ca // SIMPLE asks for no client certificate, so reads no CA
+		}
 	}
 	for _, f := range []struct {
 		name string
@@ -43,13 +59,35 @@ func (b *builder) serverTLS(d *schema.Document, path string, srv schema.Server) 
 		return nil, false
 	}
 	return &ir.ServerTLS{
-		CertificateChain:         t.ServerCertificate,
-		PrivateKey:               t.PrivateKey,
-		CACertificates:           t.CACertificates,
+		CertificateChain:         files.cert,
+		PrivateKey:               files.key,
+		CACertificates:           files.ca,
 		RequireClientCertificate: t.Mode == "MUTUAL",
 		SubjectAltNames:          t.SubjectAltNames,
 		MinVersion:               t.MinProtocolVersion,
 		MaxVersion:               t.MaxProtocolVersion,
 		CipherSuites:             t.CipherSuites,
 	}, true
+}
+
+// serverFiles are a server's certificate chain, private key and client CA as files on the
+// gateway's machine.
+type serverFiles struct{ cert, key, ca string }
+
+// credentialFiles maps a credentialName to files as a Kubernetes TLS Secret mounted as a volume
+// lays them out: DIR/NAME/tls.crt, DIR/NAME/tls.key and DIR/NAME/ca.crt (Istio reads a client
+// CA from the same Secret's ca.crt). Without credentialsDir in signalbox.yaml there is nowhere
+// to look, and the field is refused rather than a listener published without its certificate.
+func (b *builder) credentialFiles(d *schema.Document, path, name string) (serverFiles, bool) {
+	dir := b.tree.Settings.CredentialsDir
+	if dir == "" {
+		b.unsupportedf(d, path, "signalbox reads no Kubernetes Secrets: set credentialsDir in signalbox.yaml to where gateways find them mounted (NAME/tls.crt, NAME/tls.key), or serverCertificate and privateKey to files")
+		return serverFiles{}, false
+	}
+	if strings.ContainsAny(name, "/:") || name == "." || name == ".." {
+		b.unsupportedf(d, path, "credential %q: only a Secret's plain name maps to a directory under credentialsDir (no namespace, no kubernetes:// form)", name)
+		return serverFiles{}, false
+	}
+	base := gopath.Join(dir, name)
+	return serverFiles{cert: gopath.Join(base, "tls.crt"), key: gopath.Join(base, "tls.key"), ca: gopath.Join(base, "ca.crt")}, true
 }

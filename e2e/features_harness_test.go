@@ -120,7 +120,8 @@ func startMesh(t *testing.T, files map[string]string) *meshEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files["policies/signalbox.yaml"] = "sidecarListener: 127.0.0.1:15001\n"
+	// The sidecar listener every test binds, ahead of any other setting a test gives.
+	files["policies/signalbox.yaml"] = "sidecarListener: 127.0.0.1:15001\n" + files["policies/signalbox.yaml"]
 	for p, data := range files {
 		if err := repo.WriteFile(p, []byte(data)); err != nil {
 			t.Fatal(err)

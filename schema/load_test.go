@@ -237,6 +237,14 @@ func TestSettings(t *testing.T) {
 	if tree.Settings.SidecarListener != "[::1]:16001" {
 		t.Errorf("settings: %+v", tree.Settings)
 	}
+	tree = loadClean(t, File{Path: "signalbox.yaml", Data: []byte("credentialsDir: /etc/signalbox/credentials\n")})
+	if tree.Settings.CredentialsDir != "/etc/signalbox/credentials" || tree.Settings.SidecarListener != DefaultSidecarListener {
+		t.Errorf("credentialsDir: %+v", tree.Settings)
+	}
+	if _, findings := Load([]File{{Path: "signalbox.yaml", Data: []byte("credentialsDir: certs\n")}}); len(findings) != 1 ||
+		findings[0].String() != `signalbox.yaml:1:17: error: credentialsDir: must be an absolute directory path on the gateway machines, e.g. /etc/signalbox/credentials, got "certs"` {
+		t.Errorf("a relative credentialsDir: %v", findings)
+	}
 	tree = loadClean(t, File{Path: "signalbox.yaml", Data: []byte("# nothing set\n")})
 	if tree.Settings.SidecarListener != DefaultSidecarListener {
 		t.Errorf("default settings: %+v", tree.Settings)

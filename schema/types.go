@@ -4,6 +4,11 @@ package schema
 type Settings struct {
 	// SidecarListener is the outbound listener address of sidecar proxies, "host:port".
 	SidecarListener string `json:"sidecarListener,omitempty"`
+	// CredentialsDir is where gateway proxies find the TLS credentials a Gateway server names
+	// with credentialName: NAME/tls.crt, NAME/tls.key and (to verify clients) NAME/ca.crt under
+	// it, the layout of a Kubernetes TLS Secret mounted as a volume. Empty: credentialName is
+	// refused, since signalbox reads no Kubernetes Secrets itself.
+	CredentialsDir string `json:"credentialsDir,omitempty"`
 }
 
 // DefaultSidecarListener is where sidecars listen unless signalbox.yaml says otherwise.
