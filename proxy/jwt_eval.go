@@ -167,7 +167,6 @@ func (c *jwtContext) authenticate(e *jwtExtractor, jp *jwtProvider, aud []string
 
 func (e *jwtExtractor) extract(r *http.Request) []extracted {
 	var out []extracted
-	var query map[string][]string
 	for i := range e.locs {
 		l := &e.locs[i]
 		switch l.kind {
@@ -183,19 +182,87 @@ func (e *jwtExtractor) extract(r *http.Request) []extracted {
 				out = append(out, extracted{loc: l, token: v})
 			}
 		case jlParam:
-			if query == nil {
-				query = r.URL.Query()
-			}
-			if vs, ok := query[l.name]; ok {
-				out = append(out, extracted{loc: l, token: vs[0]})
+			if v, ok := jwtQueryParam(r.URL.RawQuery, l.name); ok {
+				out = append(out, extracted{loc: l, token: v})
 			}
 		case jlCookie:
-			if ck, err := r.Cookie(l.name); err == nil {
-				out = append(out, extracted{loc: l, token: ck.Value})
+			if v, ok := jwtCookie(r.Header["Cookie"], l.name); ok {
+				out = append(out, extracted{loc: l, token: v})
 			}
 		}
 	}
 	return out
+}
+
+// The query and cookies are read as Envoy reads them, not as net/http does: a parameter or
+// cookie net/http would skip as malformed (a ";" in the query, a bad escape, a cookie value
+// with a byte RFC 6265 forbids) is still a token Envoy finds and fails. Were it skipped, the
+// request would pass allow_missing with a token the backend may read and trust unverified.
+
+// jwtQueryParam is the first value of name in a raw query, as Envoy's
+// parseAndDecodeQueryString splits it: on "&" only, at the first "=", each side
+// percent-decoded where the escape is valid and kept as sent where it is not.
+func jwtQueryParam(raw, name string) (string, bool) {
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if percentDecode(k) == name {
+			return percentDecode(v), true
+		}
+	}
+	return "", false
+}
+
+// percentDecode is Envoy's PercentEncoding::decode: "%" and two hex digits is the byte;
+// anything else, "+" included, is itself.
+func percentDecode(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// jwtCookie is the first cookie named name in the Cookie headers, as Envoy's parseCookies
+// reads them: split on ";", the name from its first non-space byte to the "=", the value the
+// rest, unvalidated, without its surrounding double quotes.
+func jwtCookie(headers []string, name string) (string, bool) {
+	for _, h := range headers {
+		for c := range strings.SplitSeq(h, ";") {
+			k, v, ok := strings.Cut(strings.TrimLeft(c, " "), "=")
+			if !ok || k != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // tokenAfter is Envoy's extractJWT: the value from the first base64url character or dot at or
@@ -292,15 +359,21 @@ func (c *jwtContext) byIssuer(iss string) *jwtProvider {
 
 // removeToken takes the token out of what is forwarded: the whole header, or the parameter
 // from the query (also from RequestURI, which :path matchers of later filters read). A
-// cookie stays, as in Envoy.
+// cookie stays, as in Envoy. Every pair jwtQueryParam would name the parameter goes; the
+// others are kept as sent, where Envoy rewrites them decoded, which could change what they
+// say (a "%26" becoming a separator).
 func removeToken(r *http.Request, l *jwtLocation) {
 	switch l.kind {
 	case jlHeader:
 		delete(r.Header, l.name)
 	case jlParam:
-		q := r.URL.Query()
-		q.Del(l.name)
-		r.URL.RawQuery = q.Encode()
+		var kept []string
+		for kv := range strings.SplitSeq(r.URL.RawQuery, "&") {
+			if k, _, _ := strings.Cut(kv, "="); percentDecode(k) != l.name {
+				kept = append(kept, kv)
+			}
+		}
+		r.URL.RawQuery = strings.Join(kept, "&")
 		if r.RequestURI != "" && r.RequestURI[0] == '/' {
 			path, _, _ := strings.Cut(r.RequestURI, "?")
 			if r.URL.RawQuery != "" {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto"
 	"encoding/json"
+	"strings"
 
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	"testing"
@@ -89,5 +90,48 @@ func TestJWKSAsJWTVerifyLib(t *testing.T) {
 	tok = signRaw(map[string]any{"alg": "HS256", "kid": "k1"}, claims(), hmacSign(crypto.SHA256, []byte("secret")))
 	if w, _, _, ok := jwtRun(t, f, "/", "Authorization", "Bearer "+tok); !ok {
 		t.Errorf("a key with a numeric kid: %d %q", w.Code, w.Body.String())
+	}
+}
+
+// TestJWTTokenAsEnvoyFindsIt: a token in the query or a cookie is found as Envoy's
+// extractor finds it, so one net/http would skip as malformed is still verified (and
+// refused) rather than missing, which allow_missing would let through to a backend that
+// may read it unverified.
+func TestJWTTokenAsEnvoyFindsIt(t *testing.T) {
+	jwks := jwksOf(map[string]crypto.PublicKey{"rsa": &testRSA.PublicKey})
+	istio := jwtFilterOf(t, istioJWT(jwtProviderOf(jwks)))
+	p := jwtProviderOf(jwks)
+	p.FromCookies = []string{"jwt"}
+	cookie := jwtFilterOf(t, istioJWT(p))
+	good := signJWT(t, "RS256", "rsa", testRSA, claims())
+	forged := signJWT(t, "RS256", "rsa", otherRSA, claims("sub", "admin"))
+	for _, c := range []struct {
+		name   string
+		f      *jwtFilter
+		target string
+		hdr    []string
+		pass   bool
+		uri    string // the RequestURI forwarded, when it passes
+	}{
+		{"a semicolon in the parameter", istio, "/?access_token=" + forged + ";", nil, false, ""},
+		{"a semicolon after the parameter", istio, "/?access_token=" + forged + ";x=1", nil, false, ""},
+		{"a bad escape", istio, "/?access_token=%zz" + forged, nil, false, ""},
+		{"a plus is not a space", istio, "/?access_token=+" + good, nil, false, ""},
+		{"an escaped token", istio, "/?access_token=" + strings.ReplaceAll(good, ".", "%2E"), nil, true, "/"},
+		{"other parameters kept as sent", istio, "/?b=x;y&access_token=" + good + "&a=%41", nil, true, "/?b=x;y&a=%41"},
+		{"a cookie value with a backslash", cookie, "/", []string{"Cookie", "jwt=" + forged + "\\"}, false, ""},
+		{"a cookie value with a space", cookie, "/", []string{"Cookie", "a=1; jwt=" + forged + " x"}, false, ""},
+		{"a quoted cookie", cookie, "/", []string{"Cookie", `jwt="` + good + `"`}, true, "/"},
+		{"the first of two cookies", cookie, "/", []string{"Cookie", "jwt=" + good, "Cookie", "jwt=" + forged}, true, "/"},
+		{"no token", cookie, "/?a=1", []string{"Cookie", "jwtx=" + forged}, true, "/?a=1"},
+	} {
+		w, r, _, ok := jwtRun(t, c.f, c.target, c.hdr...)
+		if ok != c.pass {
+			t.Errorf("%s: passed %v (%d %q), want %v", c.name, ok, w.Code, w.Body.String(), c.pass)
+			continue
+		}
+		if ok && r.RequestURI != c.uri {
+			t.Errorf("%s: forwards %q, want %q", c.name, r.RequestURI, c.uri)
+		}
 	}
 }
