@@ -36,7 +36,7 @@ func (b *builder) errorf(d *schema.Document, path, format string, args ...any) {
 // BuildIR translates a validated tree into the IR, with the findings of the translation.
 func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
 	b := &builder{tree: tree}
-	b.refuseUncompiledKinds()
+	b.checkPeerAuthentications()
 	b.collectServices()
 	for _, d := range b.docs(schema.KindVirtualService) {
 		b.checkVirtualService(d)
