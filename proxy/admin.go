@@ -66,6 +66,14 @@ type ListenerDump struct {
 	Routed bool `json:"routed"`
 	// TCPClusters are the clusters a TCP proxy listener sends connections to (no routes).
 	TCPClusters []string `json:"tcp_clusters,omitempty"`
+	// FilterChains are a TLS passthrough listener's chains, in order: the server names each
+	// is chosen by (none: the catch-all) and its clusters.
+	FilterChains []FilterChainDump `json:"filter_chains,omitempty"`
+}
+
+type FilterChainDump struct {
+	ServerNames []string `json:"server_names,omitempty"`
+	Clusters    []string `json:"clusters"`
 }
 
 type ClusterDump struct {
@@ -111,6 +119,11 @@ func (p *Proxy) configDump() ConfigDump {
 			RouteConfig: b.cfg.routeName, Routed: b.h.table.Load() != nil}
 		if b.cfg.tcp != nil {
 			ld.Routed, ld.TCPClusters = true, b.cfg.tcp.clusters()
+			if b.cfg.tcp.inspector != nil || len(b.cfg.tcp.chains) > 1 {
+				for _, ch := range b.cfg.tcp.chains {
+					ld.FilterChains = append(ld.FilterChains, FilterChainDump{ServerNames: ch.serverNames, Clusters: ch.proxy.clusters()})
+				}
+			}
 		}
 		d.Listeners = append(d.Listeners, ld)
 	}

@@ -30,7 +30,7 @@ func hcmOf(l *listenerv3.Listener, edit func(*hcmv3.HttpConnectionManager)) *lis
 func TestDecodeListenerRejects(t *testing.T) {
 	base := func() *listenerv3.Listener { return httpListener("l", "0.0.0.0", 8080, "r") }
 	for want, l := range map[string]*listenerv3.Listener{
-		"filter_chains: exactly one filter chain": func() *listenerv3.Listener {
+		"filter_chains[1].filter_chain_match: multiple filter chains with the same matching rules": func() *listenerv3.Listener {
 			l := base()
 			l.FilterChains = append(l.FilterChains, l.FilterChains[0])
 			return l
@@ -40,7 +40,7 @@ func TestDecodeListenerRejects(t *testing.T) {
 			l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: "tls"}
 			return l
 		}(),
-		"listener_filters: field not supported": func() *listenerv3.Listener {
+		`filter_chains[0].filters[0]: unsupported network filter "envoy.filters.network.http_connection_manager"`: func() *listenerv3.Listener {
 			l := base()
 			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.tls_inspector"}}
 			return l

@@ -40,7 +40,11 @@
 //     it to an endpoint of its cluster (weighted_clusters at random by weight)
 //     under the same balancer, max_connections and outlier detection, with max_connect_attempts,
 //     the cluster's connect_timeout and upstream TLS; tcp_relay.go copies bytes both ways with
-//     half-close and idle_timeout, tcp_stats.go counts per listener and cluster.
+//     half-close and idle_timeout, tcp_stats.go counts per listener and cluster. A TLS
+//     passthrough listener (tcp_chains.go) has the tls_inspector listener filter
+//     (tcp_inspect.go, which reads the ClientHello's SNI with sni.go) and one filter chain per
+//     set of server names, chosen per connection as Envoy chooses them, each with its own
+//     network RBAC and tcp_proxy; the bytes inspected go upstream first, TLS untouched.
 //
 // AdminHandler (admin.go) serves /healthz, /ready, /config and /metrics (stats.go) for
 // operators and tests.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto"
 	"encoding/json"
+	"net/http"
 	"strings"
 
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
@@ -134,4 +135,30 @@ func TestJWTTokenAsEnvoyFindsIt(t *testing.T) {
 			t.Errorf("%s: forwards %q, want %q", c.name, r.RequestURI, c.uri)
 		}
 	}
+}
+
+// FuzzJWTExtract: the query and cookie readers of the token locations parse attacker input
+// and must not panic; a parameter removed from the query is no longer found in it.
+func FuzzJWTExtract(f *testing.F) {
+	for _, s := range []string{"", "access_token=a.b.c", "a=%zz&access_token=%2", "access_token", "&&=&%", "x=1;access_token=y", "%61ccess_token=z"} {
+		f.Add(s, "jwt=\"a.b.c\"; x=1")
+	}
+	f.Fuzz(func(t *testing.T, query, cookie string) {
+		if strings.ContainsAny(query, "# ") {
+			return
+		}
+		jwtCookie([]string{cookie}, "jwt")
+		r, err := http.NewRequest("GET", "/p?"+query, nil)
+		if err != nil {
+			return
+		}
+		r.RequestURI = "/p?" + query
+		if _, ok := jwtQueryParam(r.URL.RawQuery, "access_token"); !ok {
+			return
+		}
+		removeToken(r, &jwtLocation{jwtLocationSpec: jwtLocationSpec{kind: jlParam, name: "access_token"}})
+		if v, ok := jwtQueryParam(r.URL.RawQuery, "access_token"); ok {
+			t.Errorf("%q: still has access_token=%q after its removal (%q)", query, v, r.URL.RawQuery)
+		}
+	})
 }

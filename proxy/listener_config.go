@@ -39,12 +39,10 @@ type listenerConfig struct {
 	filters httpFilters
 	// tls, when set, is the TLS the listener terminates (tls_downstream.go).
 	tls *tls.Config
-	// tcp, when set, makes this a TCP proxy listener (tcp_config.go): no routes, no HTTP
-	// filters; each connection is relayed to a cluster.
-	tcp *tcpProxyConfig
-	// netRBAC, when set, is a TCP proxy listener's network RBAC filters (rbac_network.go),
-	// judged once per connection; nil when it has none.
-	netRBAC *rbacChain
+	// tcp, when set, makes this a TCP proxy listener (tcp_chains.go): no routes, no HTTP
+	// filters; each connection is relayed to a cluster by its filter chain's tcp_proxy, after
+	// that chain's network RBAC. A TLS passthrough listener has several chains, chosen by SNI.
+	tcp *tcpListenerConfig
 	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
 	// unchanged listener is never closed or rebound.
 	raw []byte
@@ -59,15 +57,28 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 	if err := validateAll("", l); err != nil {
 		return nil, err
 	}
-	if err := onlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "metadata"); err != nil {
+	if err := onlyFields("", l, "name", "address", "filter_chains", "stat_prefix", "traffic_direction", "metadata",
+		"listener_filters", "listener_filters_timeout", "continue_on_listener_filters_timeout"); err != nil {
 		return nil, err
 	}
 	addr, err := socketAddress("address", l.GetAddress(), false)
 	if err != nil {
 		return nil, err
 	}
-	if n := len(l.GetFilterChains()); n != 1 {
-		return nil, fieldPath("filter_chains").errorf("exactly one filter chain is supported, got %d", n)
+	if len(l.GetFilterChains()) == 0 {
+		return nil, fieldPath("filter_chains").errorf("one filter chain at least is required")
+	}
+	if len(l.GetListenerFilters()) > 0 || len(l.GetFilterChains()) > 1 || l.GetFilterChains()[0].GetFilterChainMatch() != nil {
+		// TLS passthrough: chains chosen by SNI, each a tcp_proxy (tcp_chains.go).
+		tcp, err := decodeTCPChains(l)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := deterministic.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		return &listenerConfig{name: l.GetName(), addr: addr, tcp: tcp, raw: raw}, nil
 	}
 	p := fieldPath("filter_chains").index(0)
 	fc := l.GetFilterChains()[0]
@@ -103,7 +114,7 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &listenerConfig{name: l.GetName(), addr: addr, tls: serverTLS, tcp: tcp, netRBAC: netRBAC, raw: raw}, nil
+		return &listenerConfig{name: l.GetName(), addr: addr, tls: serverTLS, tcp: singleTCPChain(tcp, netRBAC), raw: raw}, nil
 	}
 	if last > 0 {
 		return nil, p.errorf("the %s filter is supported only before %s", netRBACFilterName, tcpProxyFilterName)

@@ -88,7 +88,29 @@ func (c *rbacChain) admitConn(down net.Conn, reg *statsRegistry) bool {
 			in.tls = &cs
 		}
 	}
-	shadowDenied, ok := c.decide(&in)
+	return c.judgeConn(&in, reg)
+}
+
+// admitPassthrough is admitConn on a TLS passthrough listener: the connection is not TLS here,
+// but requested_server_name matches the SNI the tls_inspector read, as in Envoy; authenticated
+// never matches (withoutTLSPeer), there being no TLS peer.
+func (c *rbacChain) admitPassthrough(down net.Conn, sni string, reg *statsRegistry) bool {
+	in := rbacInput{port: c.port}
+	if c.needRemote {
+		in.remote = addrOf(down.RemoteAddr())
+	}
+	if c.needLocal {
+		in.local = addrOf(down.LocalAddr())
+	}
+	if c.needTLS {
+		in.tls = &tls.ConnectionState{ServerName: sni}
+	}
+	return c.judgeConn(&in, reg)
+}
+
+// judgeConn decides and counts a connection's denial and shadow denials per listener.
+func (c *rbacChain) judgeConn(in *rbacInput, reg *statsRegistry) bool {
+	shadowDenied, ok := c.decide(in)
 	if shadowDenied > 0 {
 		c.counters(reg).tcpRBACShadowDenied.Add(shadowDenied)
 	}
@@ -96,6 +118,34 @@ func (c *rbacChain) admitConn(down net.Conn, reg *statsRegistry) bool {
 		c.counters(reg).tcpRBACDenied.Add(1)
 	}
 	return ok
+}
+
+// withoutTLSPeer makes every authenticated matcher of a passthrough chain match nothing, as
+// Envoy's does on a connection it does not terminate TLS for (it has no ssl()): admitPassthrough
+// hands the evaluator a TLS state only so that requested_server_name can read the SNI.
+func (c *rbacChain) withoutTLSPeer() {
+	never := rbacMatcher{kind: rbNot, children: []rbacMatcher{{kind: rbAny}}}
+	var walk func(ms []rbacMatcher)
+	walk = func(ms []rbacMatcher) {
+		for i := range ms {
+			if ms[i].kind == rbAuthenticated {
+				ms[i] = never
+				continue
+			}
+			walk(ms[i].children)
+		}
+	}
+	for _, f := range c.filters {
+		for _, e := range []*rbacEngine{f.rules, f.shadow} {
+			if e == nil {
+				continue
+			}
+			for i := range e.policies {
+				walk(e.policies[i].permissions)
+				walk(e.policies[i].principals)
+			}
+		}
+	}
 }
 
 // addrOf is a socket address's IP, IPv4-mapped IPv6 unmapped as Envoy does.

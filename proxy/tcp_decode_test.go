@@ -38,7 +38,7 @@ func TestDecodeTCPProxy(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		got := cfg.tcp
+		got := cfg.tcp.chains[0].proxy
 		if got == nil || cfg.routeName != "" || got.idle != tc.idle || got.maxAttempts != tc.attempts ||
 			strings.Join(got.clusters(), ",") != strings.Join(tc.clusters, ",") || got.weightSum != tc.sum {
 			t.Errorf("%s: decoded %+v", tc.name, got)
@@ -90,8 +90,8 @@ func TestDecodeTCPProxyNACK(t *testing.T) {
 		{"no stat prefix", with(func(m *tcpv3.TcpProxy) { m.StatPrefix = "" }), "StatPrefix"},
 		{"zero attempts", with(func(m *tcpv3.TcpProxy) { m.MaxConnectAttempts = wrapperspb.UInt32(0) }), "MaxConnectAttempts"},
 		{"two filters", twoFilters, "filter_chains[0].filters[0]: unsupported network filter"},
-		{"two chains", twoChains, "filter_chains: exactly one filter chain"},
-		{"filter chain match", matched, "filter_chains[0].filter_chain_match: field not supported"},
+		{"two chains", twoChains, "filter_chains[1].filter_chain_match: multiple filter chains with the same matching rules"},
+		{"server names without tls_inspector", matched, "filter_chains[0].filter_chain_match.server_names: needs the envoy.filters.listener.tls_inspector listener filter"},
 	} {
 		_, err := decodeListener(tc.l)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

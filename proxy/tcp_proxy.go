@@ -28,10 +28,19 @@ type tcpServer struct {
 	finished chan struct{} // closed when draining and the last connection ends
 }
 
-// tcpRoute is a TcpProxy linked to the clusters known when it was linked.
+// tcpRoute is a listener's filter chains linked to the clusters known when it was linked.
 type tcpRoute struct {
-	lc       *listenerConfig
+	lc     *listenerConfig
+	chains []tcpChainRoute // parallel to lc.tcp.chains
+	// listener is the listener's counters, which a TLS passthrough listener's connections
+	// without a matching chain or past the inspector's timeout add to.
+	listener *listenerStats
+}
+
+// tcpChainRoute is one filter chain's TcpProxy linked to its clusters.
+type tcpChainRoute struct {
 	cfg      *tcpProxyConfig
+	rbac     *rbacChain
 	clusters []*cluster  // parallel to cfg.targets; nil: a cluster CDS has not sent
 	stats    []*tcpStats // parallel to cfg.targets
 }
@@ -44,10 +53,14 @@ func newTCPServer(ln net.Listener, fwd *forwarder, log *slog.Logger) *tcpServer 
 // keep a cluster CDS removed: Envoy looks the cluster up per connection, and a connection to a
 // cluster that is gone is closed.
 func (s *tcpServer) link(cfg *listenerConfig, clusters map[string]*cluster, reg *statsRegistry) {
-	r := &tcpRoute{lc: cfg, cfg: cfg.tcp}
-	for _, t := range cfg.tcp.targets {
-		r.clusters = append(r.clusters, clusters[t.cluster])
-		r.stats = append(r.stats, reg.tcp(cfg.name, t.cluster))
+	r := &tcpRoute{lc: cfg, listener: reg.listener(cfg.name)}
+	for _, ch := range cfg.tcp.chains {
+		cr := tcpChainRoute{cfg: ch.proxy, rbac: ch.rbac}
+		for _, t := range ch.proxy.targets {
+			cr.clusters = append(cr.clusters, clusters[t.cluster])
+			cr.stats = append(cr.stats, reg.tcp(cfg.name, t.cluster))
+		}
+		r.chains = append(r.chains, cr)
 	}
 	s.route.Store(r)
 }
@@ -76,7 +89,7 @@ func (p *Proxy) linkTCP(b *boundListener, now time.Time, warming map[string]time
 }
 
 // pick chooses a target at random by weight, as Envoy's weighted_clusters does.
-func (r *tcpRoute) pick() int {
+func (r *tcpChainRoute) pick() int {
 	if len(r.clusters) == 1 {
 		return 0
 	}
@@ -172,11 +185,33 @@ func (s *tcpServer) handle(down net.Conn) {
 			return
 		}
 	}
-	if rb := r.lc.netRBAC; rb != nil && !rb.admitConn(down, &s.fwd.stats) {
-		return // closed before any upstream is chosen or dialled
+	var sni string
+	var peeked []byte
+	chain := 0
+	if insp := r.lc.tcp.inspector; insp != nil {
+		var ok bool
+		if sni, peeked, ok = insp.inspect(down, r.listener); !ok {
+			return
+		}
+		if chain = r.lc.tcp.match(sni); chain < 0 {
+			r.listener.tcpNoFilterChainMatch.Add(1) // Envoy's no_filter_chain_match
+			return
+		}
 	}
-	i := r.pick()
-	st, c := r.stats[i], r.clusters[i]
+	cr := &r.chains[chain]
+	if rb := cr.rbac; rb != nil {
+		admitted := false
+		if r.lc.tcp.inspector != nil {
+			admitted = rb.admitPassthrough(down, sni, &s.fwd.stats)
+		} else {
+			admitted = rb.admitConn(down, &s.fwd.stats)
+		}
+		if !admitted {
+			return // closed before any upstream is chosen or dialled
+		}
+	}
+	i := cr.pick()
+	st, c := cr.stats[i], cr.clusters[i]
 	st.total.Add(1)
 	if c == nil {
 		st.noRoute.Add(1) // Envoy's downstream_cx_no_route
@@ -186,14 +221,22 @@ func (s *tcpServer) handle(down net.Conn) {
 		return
 	}
 	defer c.releaseConn()
-	up, ep := connectUpstream(c, r.cfg.maxAttempts, st)
+	up, ep := connectUpstream(c, cr.cfg.maxAttempts, st)
 	if up == nil {
 		return
 	}
 	defer ep.active.Add(-1)
 	st.active.Add(1)
 	defer st.active.Add(-1)
-	relay(down, up, r.cfg.idle, st)
+	if len(peeked) > 0 {
+		// What the inspector read goes first, unchanged: the backend terminates the TLS.
+		if _, err := up.Write(peeked); err != nil {
+			up.Close()
+			return
+		}
+		st.rxBytes.Add(uint64(len(peeked)))
+	}
+	relay(down, up, cr.cfg.idle, st)
 }
 
 // admitConn applies max_connections to a new upstream connection. HTTP/1 requests of a

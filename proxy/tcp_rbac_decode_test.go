@@ -69,8 +69,8 @@ func TestTCPRBACDecodeAccepts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := lc.netRBAC
-	if lc.tcp == nil || c == nil || len(c.filters) != 2 || !c.filters[0].rules.deny || c.filters[1].rules.deny || c.filters[1].shadow == nil {
+	c := lc.tcp.chains[0].rbac
+	if c == nil || len(c.filters) != 2 || !c.filters[0].rules.deny || c.filters[1].rules.deny || c.filters[1].shadow == nil {
 		t.Fatalf("decoded %+v", c)
 	}
 	if c.listener != "tcp" || c.port != 9000 || !c.needRemote || !c.needLocal || !c.needTLS || !c.network {
@@ -78,11 +78,11 @@ func TestTCPRBACDecodeAccepts(t *testing.T) {
 	}
 	// A filter with neither rules nor shadow rules enforces nothing: no chain, no cost.
 	lc, err = decodeListener(tcpRBACListener("tcp", 9000, &netrbacv3.RBAC{StatPrefix: "tcp."}))
-	if err != nil || lc.netRBAC != nil {
+	if err != nil || lc.tcp.chains[0].rbac != nil {
 		t.Fatalf("empty RBAC: %v, %+v", err, lc)
 	}
 	lc, err = decodeListener(tcpProxyListener("tcp", 9000, toTCPCluster("a")))
-	if err != nil || lc.netRBAC != nil {
+	if err != nil || lc.tcp.chains[0].rbac != nil {
 		t.Fatalf("no RBAC: %v, %+v", err, lc)
 	}
 }
@@ -165,10 +165,10 @@ func TestTCPRBACNoAlloc(t *testing.T) {
 	}
 	defer c.Close()
 	var reg statsRegistry
-	if !lc.netRBAC.admitConn(c, &reg) {
+	if !lc.tcp.chains[0].rbac.admitConn(c, &reg) {
 		t.Fatal("a loopback peer on the configured port was denied")
 	}
-	if n := testing.AllocsPerRun(100, func() { lc.netRBAC.admitConn(c, &reg) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { lc.tcp.chains[0].rbac.admitConn(c, &reg) }); n != 0 {
 		t.Fatalf("admitConn allocates %v times per connection", n)
 	}
 }
