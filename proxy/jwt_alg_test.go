@@ -36,7 +36,9 @@ func TestJWTAlgorithms(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	keys := map[string]crypto.PublicKey{"rsa": &testRSA.PublicKey, "p256": &testEC256.PublicKey,
 		"p384": &testEC384.PublicKey, "p521": &ec521.PublicKey}
-	var doc struct{ Keys []map[string]any }
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
 	json.Unmarshal([]byte(jwksOf(keys)), &doc)
 	doc.Keys = append(doc.Keys, map[string]any{"kty": "oct", "kid": "hs", "k": b64(secret)},
 		map[string]any{"kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": b64(edPub)},

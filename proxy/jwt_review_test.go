@@ -75,6 +75,22 @@ func TestJWKSAsJWTVerifyLib(t *testing.T) {
 			t.Errorf("%s: %d keys, want %d", c.name, got, c.want)
 		}
 	}
+	oct := `{"kty":"oct","k":"` + b64([]byte("secret")) + `"}`
+	for doc, want := range map[string]int{
+		`{"keys":[` + oct + `]}`:                1,
+		`{"Keys":[` + oct + `]}`:                0,
+		`{"KEYS":[` + oct + `]}`:                0,
+		`{"keys":[` + oct + `],"Keys":[]}`:      1,
+		`{"keys":{"a":` + oct + `}}`:            0,
+		`[` + oct + `]`:                         0,
+		`{"keys":[` + oct + `,` + oct + `]} x`:  0,
+		`{"keys":null}`:                         0,
+		`{"other":1,"keys":[` + oct + `,null]}`: 1,
+	} {
+		if got := len(parseJWKS([]byte(doc))); got != want {
+			t.Errorf("%s: %d keys, want %d", doc, got, want)
+		}
+	}
 
 	// End to end: a JWKS whose only secret is empty verifies no token, not even one MACed
 	// with the empty key.

@@ -245,14 +245,15 @@ type jwk struct {
 // (k) and OKP (Ed25519, x). A key of another type or with a bad field is skipped, and a
 // document that is not a JWKS has no keys.
 func parseJWKS(b []byte) []jwk {
-	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if json.Unmarshal(b, &doc) != nil {
+	// A map, not a struct: encoding/json matches struct fields ignoring case, and
+	// jwt_verify_lib reads "keys" only, not "Keys" or "KEYS".
+	var doc map[string]json.RawMessage
+	var keys []json.RawMessage
+	if json.Unmarshal(b, &doc) != nil || json.Unmarshal(doc["keys"], &keys) != nil {
 		return nil
 	}
 	var out []jwk
-	for _, raw := range doc.Keys {
+	for _, raw := range keys {
 		// jwt_verify_lib skips an entry that is not an object and keeps the others.
 		var m map[string]any
 		if json.Unmarshal(raw, &m) != nil {
