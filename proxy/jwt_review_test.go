@@ -2,6 +2,9 @@ package proxy
 
 import (
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -177,4 +180,28 @@ func FuzzJWTExtract(f *testing.F) {
 			t.Errorf("%q: still has access_token=%q after its removal (%q)", query, v, r.URL.RawQuery)
 		}
 	})
+}
+
+// TestJWTPSSSaltLength: BoringSSL verifies an RSA-PSS signature with the salt length it
+// recovers from it, so Envoy accepts a PS256 token whose salt is not the hash's length (the
+// maximum, some signers' default) as well as one whose salt is.
+func TestJWTPSSSaltLength(t *testing.T) {
+	keys := parseJWKS([]byte(jwksOf(map[string]crypto.PublicKey{"rsa": &testRSA.PublicKey})))
+	for _, salt := range []int{rsa.PSSSaltLengthEqualsHash, rsa.PSSSaltLengthAuto, 1, 20} {
+		tok := signRaw(map[string]any{"alg": "PS256", "kid": "rsa"}, claims(), func(b []byte) []byte {
+			d := sha256.Sum256(b)
+			sig, err := rsa.SignPSS(rand.Reader, testRSA, crypto.SHA256, d[:], &rsa.PSSOptions{SaltLength: salt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sig
+		})
+		jt, st := parseJWT(tok)
+		if st == jwtOK {
+			st = verifyJWT(jt, keys)
+		}
+		if st != jwtOK {
+			t.Errorf("salt length %d: %v", salt, st)
+		}
+	}
 }

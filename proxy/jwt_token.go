@@ -430,7 +430,9 @@ func (k *jwk) verify(alg, signed string, sig []byte) bool {
 	case "RS":
 		return k.rsa != nil && rsa.VerifyPKCS1v15(k.rsa, h, digest, sig) == nil
 	case "PS":
-		return k.rsa != nil && rsa.VerifyPSS(k.rsa, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
+		// BoringSSL verifies PSS with the salt length recovered from the signature (its
+		// default, -2), so Envoy accepts any salt length, not only the hash's.
+		return k.rsa != nil && rsa.VerifyPSS(k.rsa, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
 	case "ES":
 		if k.ec == nil {
 			return false
