@@ -385,7 +385,9 @@ func removeToken(r *http.Request, l *jwtLocation) {
 }
 
 // normalizePayload is normalize_payload_in_metadata: the listed claims, when strings, become
-// the list of their space-separated parts (OAuth's "scope": "read write").
+// the list of their space-separated parts (OAuth's "scope": "read write"). A string with no
+// part ("" or spaces) stays a string: Envoy turns the value into a list as it adds the
+// first part, so without one it is left as it was.
 func normalizePayload(p map[string]any, claims []string) map[string]any {
 	for _, name := range claims {
 		s, ok := p[name].(string)
@@ -398,7 +400,9 @@ func normalizePayload(p map[string]any, claims []string) map[string]any {
 				parts = append(parts, f)
 			}
 		}
-		p[name] = parts
+		if parts != nil {
+			p[name] = parts
+		}
 	}
 	return p
 }

@@ -205,3 +205,27 @@ func TestJWTPSSSaltLength(t *testing.T) {
 		}
 	}
 }
+
+// TestJWTSpaceDelimitedEmpty: Envoy's normalize_payload_in_metadata makes a claim a list as
+// it adds the claim's first space-separated part, so a claim with none ("" or spaces) stays
+// the string it was, which a string matcher still reads.
+func TestJWTSpaceDelimitedEmpty(t *testing.T) {
+	p := jwtProviderOf(jwksOf(map[string]crypto.PublicKey{"rsa": &testRSA.PublicKey}))
+	p.NormalizePayloadInMetadata = &jwtv3.JwtProvider_NormalizePayload{SpaceDelimitedClaims: []string{"scope", "roles"}}
+	f := jwtFilterOf(t, istioJWT(p))
+	tok := signJWT(t, "RS256", "rsa", testRSA, claims("scope", "", "roles", "  ", "groups", " a b"))
+	_, _, md, ok := jwtRun(t, f, "/", "Authorization", "Bearer "+tok)
+	if !ok {
+		t.Fatal("refused")
+	}
+	payload, _ := md["payload"].(map[string]any)
+	if v, ok := payload["scope"].(string); !ok || v != "" {
+		t.Errorf("scope %#v, want \"\"", payload["scope"])
+	}
+	if v, ok := payload["roles"].(string); !ok || v != "  " {
+		t.Errorf("roles %#v, want \"  \"", payload["roles"])
+	}
+	if v, ok := payload["groups"].(string); !ok || v != " a b" {
+		t.Errorf("groups %#v, want the string, not listed", payload["groups"])
+	}
+}
