@@ -229,3 +229,28 @@ func TestJWTSpaceDelimitedEmpty(t *testing.T) {
 		t.Errorf("groups %#v, want the string, not listed", payload["groups"])
 	}
 }
+
+// TestJWKSLeadingZeros: jwt_verify_lib reads e, x and y as big-endian numbers, so a field
+// with leading zero bytes is the same key, not a malformed one.
+func TestJWKSLeadingZeros(t *testing.T) {
+	size := (testEC256.Curve.Params().BitSize + 7) / 8
+	pad := func(b []byte) string { return b64(append([]byte{0, 0}, b...)) }
+	doc, _ := json.Marshal(map[string]any{"keys": []any{
+		map[string]any{"kty": "RSA", "kid": "rsa", "n": b64(testRSA.N.Bytes()), "e": pad([]byte{1, 0, 1})},
+		map[string]any{"kty": "EC", "kid": "ec", "crv": "P-256",
+			"x": pad(testEC256.X.FillBytes(make([]byte, size))), "y": pad(testEC256.Y.FillBytes(make([]byte, size)))},
+	}})
+	keys := parseJWKS(doc)
+	if len(keys) != 2 {
+		t.Fatalf("%d keys, want 2", len(keys))
+	}
+	for _, tok := range []string{signJWT(t, "RS256", "rsa", testRSA, claims()), signJWT(t, "ES256", "ec", testEC256, claims())} {
+		jt, st := parseJWT(tok)
+		if st == jwtOK {
+			st = verifyJWT(jt, keys)
+		}
+		if st != jwtOK {
+			t.Errorf("%s: %v", jt.alg, st)
+		}
+	}
+}

@@ -301,6 +301,8 @@ func parseJWK(m map[string]any) (jwk, bool) {
 		}
 		n, ok1 := b64(("n"))
 		e, ok2 := b64("e")
+		// BoringSSL reads the fields as big-endian numbers: leading zero bytes are allowed.
+		e = bytes.TrimLeft(e, "\x00")
 		if !ok1 || !ok2 || len(e) > 4 {
 			return jwk{}, false
 		}
@@ -332,6 +334,7 @@ func parseJWK(m map[string]any) (jwk, bool) {
 		}
 		x, ok1 := b64("x")
 		y, ok2 := b64("y")
+		x, y = bytes.TrimLeft(x, "\x00"), bytes.TrimLeft(y, "\x00") // numbers, as for RSA
 		size := (curve.Params().BitSize + 7) / 8
 		if !ok1 || !ok2 || len(x) > size || len(y) > size {
 			return jwk{}, false
