@@ -59,7 +59,7 @@ func decodeStringMatcher(p fieldPath, m *matcherv3.StringMatcher) (stringMatcher
 		return stringMatcher{}, p.errorf("one of exact, prefix, suffix, contains, safe_regex is required")
 	}
 	if sm.ignoreCase {
-		sm.s = strings.ToLower(sm.s)
+		sm.s = lowerASCII(sm.s)
 	}
 	return sm, nil
 }
@@ -83,17 +83,17 @@ func (m *stringMatcher) match(v string) bool {
 	switch m.kind {
 	case strExact:
 		if m.ignoreCase {
-			return strings.EqualFold(v, m.s)
+			return equalFoldASCII(v, m.s)
 		}
 		return v == m.s
 	case strPrefix:
 		if m.ignoreCase {
-			return len(v) >= len(m.s) && strings.EqualFold(v[:len(m.s)], m.s)
+			return len(v) >= len(m.s) && equalFoldASCII(v[:len(m.s)], m.s)
 		}
 		return strings.HasPrefix(v, m.s)
 	case strSuffix:
 		if m.ignoreCase {
-			return len(v) >= len(m.s) && strings.EqualFold(v[len(v)-len(m.s):], m.s)
+			return len(v) >= len(m.s) && equalFoldASCII(v[len(v)-len(m.s):], m.s)
 		}
 		return strings.HasSuffix(v, m.s)
 	case strContains:
@@ -190,6 +190,12 @@ func (h *headerMatcher) value(r *http.Request) (string, bool) {
 	case pseudoMethod:
 		return r.Method, true
 	case pseudoPath:
+		// Envoy's :path is the origin-form target: for an absolute-form request line
+		// ("GET http://host/admin") that is the URL's path and query, not the whole URL,
+		// or a DENY on a path prefix could be stepped around.
+		if u := r.RequestURI; u != "" && u[0] != '/' && u != "*" && r.URL != nil {
+			return r.URL.RequestURI(), true
+		}
 		return r.RequestURI, true
 	case pseudoScheme:
 		if r.TLS != nil {
@@ -292,12 +298,40 @@ func queryValue(raw, name string) (string, bool) {
 	return "", false
 }
 
-// lowerASCII lower-cases s, allocating only when s has an upper-case ASCII letter.
+// lowerASCII lower-cases the ASCII letters of s, allocating only when it has an upper-case
+// one. Envoy's ignore_case folds ASCII only: Unicode folding would make "adminſ" (long s)
+// or a Kelvin sign equal to "admins" or "k", which Envoy does not.
 func lowerASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(s)
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
 		}
 	}
 	return s
+}
+
+// equalFoldASCII is strings.EqualFold for ASCII letters only, as Envoy compares ignoring case.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -236,7 +236,7 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 		}
 	}
 	if rt.foldCase && rt.kind != pathRegex {
-		rt.path = strings.ToLower(rt.path)
+		rt.path = lowerASCII(rt.path)
 	}
 	switch act := r.GetAction().(type) {
 	case *routev3.Route_Redirect:
@@ -382,7 +382,7 @@ func (rt *route) matches(r *http.Request, path string) bool {
 	switch rt.kind {
 	case pathPrefix:
 		if rt.foldCase {
-			if len(path) < len(rt.path) || !strings.EqualFold(path[:len(rt.path)], rt.path) {
+			if len(path) < len(rt.path) || !equalFoldASCII(path[:len(rt.path)], rt.path) {
 				return false
 			}
 		} else if !strings.HasPrefix(path, rt.path) {
@@ -390,7 +390,7 @@ func (rt *route) matches(r *http.Request, path string) bool {
 		}
 	case pathExact:
 		if rt.foldCase {
-			if !strings.EqualFold(path, rt.path) {
+			if !equalFoldASCII(path, rt.path) {
 				return false
 			}
 		} else if path != rt.path {
