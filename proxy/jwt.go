@@ -47,7 +47,8 @@ type jwtProvider struct {
 	locs      []jwtLocationSpec
 	forward   bool
 	// payloadHeader, when set, carries the verified payload (base64url) upstream; the header
-	// is removed from every request first, so a client cannot forge it.
+	// is removed from every request a requirement applies to first (as Envoy removes it), so
+	// a client cannot forge it there.
 	payloadHeader string
 	padPayload    bool
 	payloadKey    string        // payload_in_metadata
