@@ -32,6 +32,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 30s ./proxy/
 	$(GO) test -run '^$$' -fuzz FuzzParseResponse -fuzztime 30s ./proxy/
 	$(GO) test -run '^$$' -fuzz FuzzJWTParse -fuzztime 30s ./proxy/
+	$(GO) test -run '^$$' -fuzz FuzzJWTExtract -fuzztime 30s ./proxy/
 	$(GO) test -run '^$$' -fuzz FuzzClientHelloSNI -fuzztime 30s ./proxy/
 
 # Data-plane figures of docs/benchmarks.md: the proxy against direct, nginx, HAProxy and a plain
