@@ -66,14 +66,18 @@ type ListenerDump struct {
 	Routed bool `json:"routed"`
 	// TCPClusters are the clusters a TCP proxy listener sends connections to (no routes).
 	TCPClusters []string `json:"tcp_clusters,omitempty"`
-	// FilterChains are a TLS passthrough listener's chains, in order: the server names each
-	// is chosen by (none: the catch-all) and its clusters.
+	// FilterChains are the chains of a listener that chooses them by SNI, in order: the
+	// server names each is chosen by (none: the catch-all) and its clusters (TLS
+	// passthrough) or its route configuration (HTTPS with a certificate per chain).
 	FilterChains []FilterChainDump `json:"filter_chains,omitempty"`
 }
 
 type FilterChainDump struct {
 	ServerNames []string `json:"server_names,omitempty"`
-	Clusters    []string `json:"clusters"`
+	// Clusters are a TLS passthrough chain's; RouteConfig is an HTTPS chain's route
+	// configuration (or scoped routes) name.
+	Clusters    []string `json:"clusters,omitempty"`
+	RouteConfig string   `json:"route_config,omitempty"`
 }
 
 type ClusterDump struct {
@@ -123,6 +127,12 @@ func (p *Proxy) configDump() ConfigDump {
 				for _, ch := range b.cfg.tcp.chains {
 					ld.FilterChains = append(ld.FilterChains, FilterChainDump{ServerNames: ch.serverNames, Clusters: ch.proxy.clusters()})
 				}
+			}
+		}
+		if s := b.sni.Load(); s != nil && b.cfg.sni != nil {
+			ld.Routed = s.routed()
+			for _, ch := range s.chains.chains {
+				ld.FilterChains = append(ld.FilterChains, FilterChainDump{ServerNames: ch.serverNames, RouteConfig: ch.routeName})
 			}
 		}
 		d.Listeners = append(d.Listeners, ld)

@@ -169,11 +169,12 @@ func (p *Proxy) applyRoutes(res []*anypb.Any) error {
 func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 	next := make(map[string]*boundListener, len(cfgs))
 	var opened, retired []*boundListener
+	moved := map[string]*boundListener{} // by name: the listener a rebound one replaces
 	for _, name := range slices.Sorted(maps.Keys(cfgs)) {
 		cfg := cfgs[name]
 		old := p.bound[name]
 		if old != nil && old.cfg.addr == cfg.addr {
-			if (old.cfg.tls == nil) != (cfg.tls == nil) {
+			if old.cfg.terminatesTLS() != cfg.terminatesTLS() {
 				// The socket serves plain text or TLS for good; certificates may change (the
 				// bound listener reads them per handshake), the mode may not.
 				for _, o := range opened {
@@ -198,6 +199,7 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 			// Moving: the new socket serves the same table until the routes are relinked.
 			h.table.Store(old.h.table.Load())
 			retired = append(retired, old)
+			moved[name] = old
 		}
 		b, err := p.bind(cfg, h)
 		if err != nil {
@@ -217,14 +219,32 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 
 	p.mu.Lock()
 	for name, b := range next {
+		before := b.cfg // a newly bound listener's is already cfgs[name]
+		if old := moved[name]; old != nil {
+			before = old.cfg
+		}
 		b.cfg = cfgs[name]
+		if b.cfg.tls != nil {
+			b.tls.Store(b.cfg.tls)
+		}
+		if b.cfg.sni != nil {
+			// Each chain's handler gets its filters; h keeps what it had, for connections
+			// opened before the listener had several chains (or is one chain's handler).
+			prev := b.sni.Load()
+			if prev == nil && moved[name] != nil {
+				prev = moved[name].sni.Load()
+			}
+			if prev == nil {
+				prev = oneChainServing(before, b.h)
+			}
+			b.sni.Store(newSNIServing(b.cfg.sni, prev, p.fwd, p.fwd.stats.listener(name)))
+			continue
+		}
+		b.sni.Store(nil)
 		if old := b.h.filters.Load(); old != nil {
 			b.cfg.filters.jwt.keepJWKS(old.jwt)
 		}
 		b.h.filters.Store(&b.cfg.filters)
-		if b.cfg.tls != nil {
-			b.tls.Store(b.cfg.tls)
-		}
 	}
 	p.bound = next
 	p.mu.Unlock()
@@ -251,11 +271,19 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 func (p *Proxy) relinkTables() {
 	now := time.Now()
 	prev := map[*routeConfig]*routeTable{}
-	for _, b := range p.bound {
-		if t := b.h.table.Load(); t != nil {
+	remember := func(h *listenerHandler) {
+		if t := h.table.Load(); t != nil {
 			prev[t.cfg] = t
 			for _, st := range t.scopes {
 				prev[st.cfg] = st
+			}
+		}
+	}
+	for _, b := range p.bound {
+		remember(b.h)
+		if s := b.sni.Load(); s != nil {
+			for _, h := range s.handlers {
+				remember(h)
 			}
 		}
 	}
@@ -298,22 +326,31 @@ func (p *Proxy) relinkTables() {
 		}
 		return link(rc)
 	}
+	relink := func(h *listenerHandler, routeName string, scoped *scopeKeyBuilder) {
+		old := h.table.Load()
+		if scoped != nil {
+			h.table.Store(p.scopedTable(scoped, old, choose))
+			return
+		}
+		if old != nil && old.scopes != nil {
+			old = nil // was scoped: nothing of it carries over to a single table
+		}
+		if t := choose(old, p.state.routes[routeName]); t != nil {
+			h.table.Store(t)
+		}
+	}
 	for _, b := range p.bound {
 		if b.tcp != nil {
 			p.linkTCP(b, now, warming)
 			continue
 		}
-		old := b.h.table.Load()
-		if b.cfg.scoped != nil {
-			b.h.table.Store(p.scopedTable(b.cfg.scoped, old, choose))
+		if s := b.sni.Load(); s != nil {
+			for i, h := range s.handlers {
+				relink(h, s.chains.chains[i].routeName, s.chains.chains[i].scoped)
+			}
 			continue
 		}
-		if old != nil && old.scopes != nil {
-			old = nil // was scoped: nothing of it carries over to a single table
-		}
-		if t := choose(old, p.state.routes[b.cfg.routeName]); t != nil {
-			b.h.table.Store(t)
-		}
+		relink(b.h, b.cfg.routeName, b.cfg.scoped)
 	}
 	p.warming = warming
 	p.armWarmTimer(now)
@@ -418,6 +455,16 @@ func (p *Proxy) rdsNames() []string {
 		}
 		if l.tcp != nil {
 			continue // a TCP proxy listener has no routes
+		}
+		if l.sni != nil {
+			for _, c := range l.sni.chains {
+				if c.scoped != nil {
+					scoped = true
+					continue
+				}
+				names = append(names, c.routeName)
+			}
+			continue
 		}
 		names = append(names, l.routeName)
 	}

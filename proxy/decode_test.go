@@ -40,7 +40,7 @@ func TestDecodeListenerRejects(t *testing.T) {
 			l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: "tls"}
 			return l
 		}(),
-		`filter_chains[0].filters[0]: unsupported network filter "envoy.filters.network.http_connection_manager"`: func() *listenerv3.Listener {
+		`filter_chains[0].transport_socket: required: a listener whose envoy.filters.network.http_connection_manager chains are chosen by SNI must terminate TLS`: func() *listenerv3.Listener {
 			l := base()
 			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "envoy.filters.listener.tls_inspector"}}
 			return l

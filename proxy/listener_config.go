@@ -43,6 +43,10 @@ type listenerConfig struct {
 	// filters; each connection is relayed to a cluster by its filter chain's tcp_proxy, after
 	// that chain's network RBAC. A TLS passthrough listener has several chains, chosen by SNI.
 	tcp *tcpListenerConfig
+	// sni, when set, makes this an HTTPS listener whose filter chains, each with its own
+	// certificate, routes and HTTP filters, are chosen by SNI (https_chains.go); routeName,
+	// scoped, filters and tls are then unused.
+	sni *httpsChains
 	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
 	// unchanged listener is never closed or rebound.
 	raw []byte
@@ -69,6 +73,22 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		return nil, fieldPath("filter_chains").errorf("one filter chain at least is required")
 	}
 	if len(l.GetListenerFilters()) > 0 || len(l.GetFilterChains()) > 1 || l.GetFilterChains()[0].GetFilterChainMatch() != nil {
+		http, err := chainsEndInHCM(l)
+		if err != nil {
+			return nil, err
+		}
+		if http {
+			// TLS termination with a certificate and routes per chain (https_chains.go).
+			sni, err := decodeHTTPSChains(l)
+			if err != nil {
+				return nil, err
+			}
+			raw, err := deterministic.Marshal(l)
+			if err != nil {
+				return nil, err
+			}
+			return &listenerConfig{name: l.GetName(), addr: addr, sni: sni, raw: raw}, nil
+		}
 		// TLS passthrough: chains chosen by SNI, each a tcp_proxy (tcp_chains.go).
 		tcp, err := decodeTCPChains(l)
 		if err != nil {
@@ -116,20 +136,37 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		}
 		return &listenerConfig{name: l.GetName(), addr: addr, tls: serverTLS, tcp: singleTCPChain(tcp, netRBAC), raw: raw}, nil
 	}
-	if last > 0 {
-		return nil, p.errorf("the %s filter is supported only before %s", netRBACFilterName, tcpProxyFilterName)
+	routeName, scoped, filters, err := decodeHCMFilter(p, l, f, last)
+	if err != nil {
+		return nil, err
 	}
+	raw, err := deterministic.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, scoped: scoped, filters: filters, tls: serverTLS, raw: raw}, nil
+}
+
+// decodeHCMFilter decodes a chain's terminal filter f (at p, index last of the chain's
+// filters) as the HttpConnectionManager, alone in its chain, and names its filters' stats
+// after the listener.
+func decodeHCMFilter(p fieldPath, l *listenerv3.Listener, f *listenerv3.Filter, last int) (string, *scopeKeyBuilder, httpFilters, error) {
+	var none httpFilters
+	if last > 0 {
+		return "", nil, none, p.errorf("the %s filter is supported only before %s", netRBACFilterName, tcpProxyFilterName)
+	}
+	tc := f.GetTypedConfig()
 	if tc == nil || tc.GetTypeUrl() != hcmTypeURL {
-		return nil, p.errorf("unsupported network filter %q (%s): only %s and %s are supported", f.GetName(), tc.GetTypeUrl(), hcmFilterName, tcpProxyFilterName)
+		return "", nil, none, p.errorf("unsupported network filter %q (%s): only %s and %s are supported", f.GetName(), tc.GetTypeUrl(), hcmFilterName, tcpProxyFilterName)
 	}
 	p = p.field("typed_config")
 	var hcm hcmv3.HttpConnectionManager
 	if err := tc.UnmarshalTo(&hcm); err != nil {
-		return nil, p.errorf("%v", err)
+		return "", nil, none, p.errorf("%v", err)
 	}
 	routeName, scoped, filters, err := decodeHCM(p, &hcm)
 	if err != nil {
-		return nil, err
+		return "", nil, none, err
 	}
 	if filters.jwt != nil {
 		filters.jwt.listener = l.GetName()
@@ -138,11 +175,7 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		filters.rbac.listener = l.GetName()
 		filters.rbac.port = l.GetAddress().GetSocketAddress().GetPortValue()
 	}
-	raw, err := deterministic.Marshal(l)
-	if err != nil {
-		return nil, err
-	}
-	return &listenerConfig{name: l.GetName(), addr: addr, routeName: routeName, scoped: scoped, filters: filters, tls: serverTLS, raw: raw}, nil
+	return routeName, scoped, filters, nil
 }
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped
@@ -285,6 +318,9 @@ func adsConfigSource(p fieldPath, cs *core.ConfigSource) error {
 func (l *listenerConfig) String() string {
 	if l.tcp != nil {
 		return fmt.Sprintf("%s(%s -> tcp %v)", l.name, l.addr, l.tcp.clusters())
+	}
+	if l.sni != nil {
+		return fmt.Sprintf("%s(%s -> %v)", l.name, l.addr, l.sni.routeNames())
 	}
 	return fmt.Sprintf("%s(%s -> %s)", l.name, l.addr, l.routeName)
 }

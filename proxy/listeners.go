@@ -31,6 +31,9 @@ type boundListener struct {
 	tls atomic.Pointer[tls.Config]
 	// tcp, for a TCP proxy listener, serves the socket instead of h1 and srv (both nil).
 	tcp *tcpServer
+	// sni, for an HTTPS listener whose chains are chosen by SNI, is its chains and their
+	// handlers (https_serve.go); nil for a listener of one chain, served by h.
+	sni atomic.Pointer[sniServing]
 }
 
 func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, error) {
@@ -44,14 +47,20 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 	}
 	b := &boundListener{cfg: cfg, h: h, state: make(chan struct{})}
 	var handler http.Handler = h
-	if cfg.tls != nil {
-		// TLS is terminated beneath both servers: the lean one reads HTTP/1.1 from the TLS
-		// connection, and h2 (ALPN) reaches the http.Server as prior-knowledge HTTP/2 on it.
+	switch {
+	case cfg.tcp != nil && cfg.tls != nil:
 		b.tls.Store(cfg.tls)
 		ln = tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			return b.tls.Load(), nil
 		}})
-		handler = tlsRequests{h}
+	case cfg.terminatesTLS():
+		// TLS is terminated beneath both servers: the lean one reads HTTP/1.1 from the TLS
+		// connection, and h2 (ALPN) reaches the http.Server as prior-knowledge HTTP/2 on it.
+		// Each handshake chooses its configuration, and on a listener with SNI-chosen chains
+		// the chain whose handler then serves the connection's requests (https_serve.go).
+		b.tls.Store(cfg.tls)
+		ln = tls.NewListener(chainConnListener{Listener: ln, b: b}, &tls.Config{GetConfigForClient: b.configForClient})
+		handler = tlsRequests{chainDispatch{b}}
 	}
 	if cfg.tcp != nil {
 		b.addr, b.ln, b.tcp = ln.Addr().String(), ln, newTCPServer(ln, p.fwd, p.log)

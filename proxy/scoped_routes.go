@@ -148,7 +148,7 @@ func (p *Proxy) applyScopes(res []*anypb.Any) error {
 // scoped reports whether an accepted listener takes its routes from scopes.
 func (p *Proxy) scoped() bool {
 	for _, l := range p.state.listeners {
-		if l.scoped != nil {
+		if l.scoped != nil || (l.sni != nil && l.sni.anyScoped()) {
 			return true
 		}
 	}

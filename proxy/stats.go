@@ -70,7 +70,8 @@ type listenerStats struct {
 	// accept, and connections its shadow rules would have closed.
 	tcpRBACDenied       atomic.Uint64
 	tcpRBACShadowDenied atomic.Uint64
-	// A TLS passthrough listener's (tcp_chains.go): connections closed because no filter
+	// A listener whose chains are chosen by SNI, TLS passthrough (tcp_chains.go) or HTTPS
+	// (https_serve.go): connections closed because no filter
 	// chain matched their SNI (Envoy's no_filter_chain_match), and connections whose
 	// tls_inspector ran out of listener_filters_timeout (Envoy's downstream_pre_cx_timeout).
 	tcpNoFilterChainMatch     atomic.Uint64
@@ -200,7 +201,7 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 			func(s *listenerStats) uint64 { return s.tcpRBACDenied.Load() }},
 		{"signalbox_proxy_tcp_rbac_shadow_denied_total", "Connections a TCP proxy listener's network RBAC shadow rules would have closed.",
 			func(s *listenerStats) uint64 { return s.tcpRBACShadowDenied.Load() }},
-		{"signalbox_proxy_tcp_no_filter_chain_match_total", "Connections a TCP proxy listener closed because no filter chain matched their SNI.",
+		{"signalbox_proxy_tcp_no_filter_chain_match_total", "Connections a listener whose filter chains are chosen by SNI (TLS passthrough or HTTPS) closed because no chain matched their SNI.",
 			func(s *listenerStats) uint64 { return s.tcpNoFilterChainMatch.Load() }},
 		{"signalbox_proxy_tcp_listener_filter_timeouts_total", "Connections whose tls_inspector ran out of the listener's listener_filters_timeout.",
 			func(s *listenerStats) uint64 { return s.tcpListenerFilterTimeouts.Load() }},

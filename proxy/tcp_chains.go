@@ -26,12 +26,19 @@ const defaultListenerFiltersTimeout = 15 * time.Second
 // tcpListenerConfig is a TCP proxy listener's validated filter chains.
 type tcpListenerConfig struct {
 	chains []tcpFilterChain
-	// byName maps Envoy's server-name keys to chains: an exact name, ".example.com" for
-	// "*.example.com", and "" for the chain without server_names (the catch-all).
-	byName map[string]int
+	serverNameChains
 	// inspector, when set, reads each connection's SNI first (tcp_inspect.go); when nil the
 	// listener has one chain, which takes every connection.
 	inspector *tlsInspector
+}
+
+// serverNameChains is how a listener's filter chains are chosen by SNI, shared by TLS
+// passthrough (tcp_proxy chains) and TLS termination with a certificate per chain
+// (https_chains.go).
+type serverNameChains struct {
+	// byName maps Envoy's server-name keys to chains: an exact name, ".example.com" for
+	// "*.example.com", and "" for the chain without server_names (the catch-all).
+	byName map[string]int
 }
 
 // tcpFilterChain is one filter chain: its server names (lower-cased, none for the
@@ -44,52 +51,22 @@ type tcpFilterChain struct {
 
 // singleTCPChain is the listener of one chain without filter_chain_match: every connection.
 func singleTCPChain(proxy *tcpProxyConfig, rbac *rbacChain) *tcpListenerConfig {
-	return &tcpListenerConfig{chains: []tcpFilterChain{{rbac: rbac, proxy: proxy}}, byName: map[string]int{"": 0}}
+	return &tcpListenerConfig{chains: []tcpFilterChain{{rbac: rbac, proxy: proxy}}, serverNameChains: serverNameChains{byName: map[string]int{"": 0}}}
 }
 
 // decodeTCPChains decodes a listener with listener filters, several filter chains or a
 // filter_chain_match: the TLS passthrough shape. Every chain must be network RBAC filters
 // then tcp_proxy, with no transport_socket, and match at most on server_names.
 func decodeTCPChains(l *listenerv3.Listener) (*tcpListenerConfig, error) {
-	insp, err := decodeListenerFilters(l)
+	insp, match, allNames, err := decodeChainMatches(l)
 	if err != nil {
 		return nil, err
 	}
-	out := &tcpListenerConfig{byName: map[string]int{}, inspector: insp}
-	// The matching rules first, so two chains for the same names are refused as such.
-	allNames := make([][]string, len(l.GetFilterChains()))
-	for i, fc := range l.GetFilterChains() {
-		p := fieldPath("filter_chains").index(i)
-		if err := onlyFields(p, fc, "filters", "name", "filter_chain_match", "transport_socket"); err != nil {
-			return nil, err
-		}
-		names, err := decodeServerNames(p.field("filter_chain_match"), fc.GetFilterChainMatch(), insp != nil)
-		if err != nil {
-			return nil, err
-		}
-		allNames[i] = names
-		keys := names
-		if len(names) == 0 {
-			keys = []string{""}
-		}
-		for _, k := range keys {
-			if strings.HasPrefix(k, "*.") {
-				k = k[1:]
-			}
-			if j, dup := out.byName[k]; dup {
-				what := fmt.Sprintf("server name %q", k)
-				if k == "" {
-					what = "no server_names (the catch-all)"
-				}
-				return nil, p.field("filter_chain_match").errorf("multiple filter chains with the same matching rules: %s, as filter_chains[%d]", what, j)
-			}
-			out.byName[k] = i
-		}
-	}
+	out := &tcpListenerConfig{serverNameChains: match, inspector: insp}
 	for i, fc := range l.GetFilterChains() {
 		p := fieldPath("filter_chains").index(i)
 		if fc.GetTransportSocket() != nil {
-			return nil, p.field("transport_socket").errorf("terminating TLS on a listener whose chains are chosen by SNI or listener filters is not supported: only TLS passthrough (no transport_socket) is")
+			return nil, p.field("transport_socket").errorf("terminating TLS before %s on a listener whose chains are chosen by SNI or listener filters is not supported: only TLS passthrough (no transport_socket) is", tcpProxyFilterName)
 		}
 		rbac, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
 		if err != nil {
@@ -118,6 +95,47 @@ func decodeTCPChains(l *listenerv3.Listener) (*tcpListenerConfig, error) {
 		out.chains = append(out.chains, tcpFilterChain{serverNames: allNames[i], rbac: rbac, proxy: proxy})
 	}
 	return out, nil
+}
+
+// decodeChainMatches reads what chooses a listener's filter chains: its listener filters
+// (only tls_inspector) and each chain's filter_chain_match (only server_names). Two chains
+// with the same matching rules are refused, as Envoy refuses them. names is parallel to
+// the filter chains.
+func decodeChainMatches(l *listenerv3.Listener) (insp *tlsInspector, match serverNameChains, names [][]string, err error) {
+	if insp, err = decodeListenerFilters(l); err != nil {
+		return nil, match, nil, err
+	}
+	match.byName = map[string]int{}
+	names = make([][]string, len(l.GetFilterChains()))
+	for i, fc := range l.GetFilterChains() {
+		p := fieldPath("filter_chains").index(i)
+		if err := onlyFields(p, fc, "filters", "name", "filter_chain_match", "transport_socket"); err != nil {
+			return nil, match, nil, err
+		}
+		chainNames, err := decodeServerNames(p.field("filter_chain_match"), fc.GetFilterChainMatch(), insp != nil)
+		if err != nil {
+			return nil, match, nil, err
+		}
+		names[i] = chainNames
+		keys := chainNames
+		if len(chainNames) == 0 {
+			keys = []string{""}
+		}
+		for _, k := range keys {
+			if strings.HasPrefix(k, "*.") {
+				k = k[1:]
+			}
+			if j, dup := match.byName[k]; dup {
+				what := fmt.Sprintf("server name %q", k)
+				if k == "" {
+					what = "no server_names (the catch-all)"
+				}
+				return nil, match, nil, p.field("filter_chain_match").errorf("multiple filter chains with the same matching rules: %s, as filter_chains[%d]", what, j)
+			}
+			match.byName[k] = i
+		}
+	}
+	return insp, match, names, nil
 }
 
 // decodeServerNames reads a filter_chain_match, which may hold only server_names, as Envoy
@@ -197,7 +215,7 @@ func decodeListenerFilters(l *listenerv3.Listener) (*tlsInspector, error) {
 // match returns the chain for a connection's SNI ("" when it has none), or -1, as Envoy's
 // findFilterChainForServerName: the exact name, then each wildcard from the most specific
 // (".b.example.com", ".example.com", ".com" for "a.b.example.com"), then the catch-all.
-func (t *tcpListenerConfig) match(sni string) int {
+func (t *serverNameChains) match(sni string) int {
 	if i, ok := t.byName[sni]; ok {
 		return i
 	}

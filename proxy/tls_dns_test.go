@@ -41,6 +41,8 @@ type testPKI struct {
 	server, client tls.Certificate
 	clientCertPEM  []byte
 	clientKeyPEM   []byte
+	serverCertPEM  []byte
+	serverKeyPEM   []byte
 }
 
 func newPKI(t testing.TB, serverDNS string) *testPKI {
@@ -79,7 +81,7 @@ func newPKI(t testing.TB, serverDNS string) *testPKI {
 		}
 		return pair, certPEM, keyPEM
 	}
-	p.server, _, _ = leaf(2, serverDNS, []string{serverDNS}, x509.ExtKeyUsageServerAuth)
+	p.server, p.serverCertPEM, p.serverKeyPEM = leaf(2, serverDNS, []string{serverDNS}, x509.ExtKeyUsageServerAuth)
 	p.client, p.clientCertPEM, p.clientKeyPEM = leaf(3, "proxy-client", nil, x509.ExtKeyUsageClientAuth)
 	return p
 }
