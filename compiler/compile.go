@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -82,7 +83,14 @@ func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
 				role.Resources[resource.RouteType] = append(role.Resources[resource.RouteType], rc)
 				return nil
 			}
-			role.Resources[resource.ListenerType] = append(role.Resources[resource.ListenerType], lis)
+			if lists := role.Resources[resource.ListenerType]; len(lists) > 0 && lists[len(lists)-1].(*listener.Listener).Name == l.Name {
+				// Another certificate on the same port: one more filter chain of that listener.
+				if err := xds.MergeChains(lists[len(lists)-1].(*listener.Listener), lis); err != nil {
+					return nil, err
+				}
+			} else {
+				role.Resources[resource.ListenerType] = append(role.Resources[resource.ListenerType], lis)
+			}
 			if l.ForwardsConnections() {
 				continue // a TCP or passthrough listener names its clusters itself: no routes
 			}

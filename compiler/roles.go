@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,6 +125,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 	kinds := map[string]serverKind{}
 	sniSeen := map[string]map[string]string{}
 	sniAdded := map[string]map[string]bool{}
+	certs := certGroups{}
 	used := map[string]bool{}
 	for _, g := range gateways {
 		gw := g.Spec.(*schema.Gateway)
@@ -169,13 +169,8 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 			if !ok {
 				continue
 			}
-			l, ok := listeners[name]
-			if !ok {
-				l = &ir.Listener{Name: name, Address: bind, Port: srv.Port.Number, RouteName: "http." + itoa(srv.Port.Number), TLS: tls}
-				listeners[name] = l
-			} else if !reflect.DeepEqual(l.TLS, tls) {
-				// Istio gives each server its own filter chain, chosen by SNI; here a port has one.
-				b.unsupportedf(g, path+".tls", "servers on port %d with different TLS settings: one certificate per port", srv.Port.Number)
+			l := certs.listenerFor(b, g, path, srv, name, bind, tls)
+			if l == nil {
 				continue
 			}
 			redirect := srv.TLS != nil && srv.TLS.HTTPSRedirect
@@ -211,6 +206,11 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		sortVirtualHosts(listeners[name])
 		role.Listeners = append(role.Listeners, listeners[name])
 	}
+	for _, l := range certs.listeners() {
+		sortVirtualHosts(l)
+		role.Listeners = append(role.Listeners, l)
+	}
+	slices.SortStableFunc(role.Listeners, func(a, c *ir.Listener) int { return strings.Compare(a.Name, c.Name) })
 	for _, name := range sortedKeys(used) {
 		if c, ok := b.clusters[name]; ok {
 			role.Clusters = append(role.Clusters, c)

@@ -43,6 +43,11 @@ type Listener struct {
 	Filters []string `json:"filters,omitempty"`
 	// TLS, when set, terminates TLS on the listener (a Gateway's HTTPS servers on its port).
 	TLS *ServerTLS `json:"tls,omitempty"`
+	// ServerNames, when set, says several listeners share this name (a port whose HTTPS servers
+	// present different certificates): each is one filter chain of that Envoy listener, chosen
+	// by the client's SNI among these names. Without it beside such listeners, the chain taking
+	// every other name.
+	ServerNames []string `json:"serverNames,omitempty"`
 	// Authentication, when set, verifies request tokens ahead of Authorization (gateways only:
 	// the same value on every listener of the role).
 	Authentication *Authentication `json:"authentication,omitempty"`

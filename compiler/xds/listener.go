@@ -103,6 +103,7 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 			return nil, err
 		}
 	}
+	matchServerNames(chain, l.ServerNames)
 	return validated(&listener.Listener{
 		Name:         l.Name,
 		Address:      socketAddress(l.Address, l.Port),

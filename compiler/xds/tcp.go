@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	tcp "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -27,22 +26,17 @@ func tcpListener(l *ir.Listener) (*listener.Listener, error) {
 		out.FilterChains = []*listener.FilterChain{fc}
 		return validated(out)
 	}
-	inspector, err := pack(&tlsinspector.TlsInspector{})
+	inspector, err := tlsInspector()
 	if err != nil {
 		return nil, err
 	}
-	out.ListenerFilters = []*listener.ListenerFilter{{
-		Name:       wellknown.TlsInspector,
-		ConfigType: &listener.ListenerFilter_TypedConfig{TypedConfig: inspector},
-	}}
+	out.ListenerFilters = []*listener.ListenerFilter{inspector}
 	for _, r := range l.Passthrough {
 		fc, err := tcpChain(l, r.TCP)
 		if err != nil {
 			return nil, err
 		}
-		if len(r.ServerNames) > 0 {
-			fc.FilterChainMatch = &listener.FilterChainMatch{ServerNames: r.ServerNames}
-		}
+		matchServerNames(fc, r.ServerNames)
 		out.FilterChains = append(out.FilterChains, fc)
 	}
 	return validated(out)
