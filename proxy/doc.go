@@ -34,6 +34,9 @@
 //     random, ring hash, Maglev) under circuit breakers, outlier ejection and the healthy panic
 //     threshold; upstream requests go over a lean HTTP/1.1 pool (h1transport.go), net/http's h2c
 //     pool, or a cluster's own pool when it needs TLS or connection options (transport.go);
+//     a WebSocket upgrade, on a connection manager whose upgrade_configs enable it
+//     (upgrade_config.go), goes over an upstream connection of its own and, once the upstream
+//     answers 101, becomes a byte tunnel with the client's connection (upgrade.go);
 //     STRICT_DNS clusters re-resolve in dns.go. A TCP proxy listener (tcp_proxy.go) first
 //     judges each connection by its network RBAC filters (rbac_network.go: once, at accept,
 //     after any TLS handshake; a denied one is closed before any upstream is dialled), then relays

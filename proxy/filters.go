@@ -87,6 +87,9 @@ type httpFilters struct {
 	rbac *rbacChain
 	// jwt is the listener's jwt_authn filter (jwt.go), run before RBAC; nil when it has none.
 	jwt *jwtFilter
+	// websocket is set when the HTTP connection manager's upgrade_configs enable "websocket":
+	// WebSocket upgrade requests are then tunnelled (upgrade.go), else refused as Envoy does.
+	websocket bool
 }
 
 // corsPolicy is a CorsPolicy from typed_per_filter_config, Envoy's cors filter semantics.

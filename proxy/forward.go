@@ -31,9 +31,16 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusServiceUnavailable, "no route configuration yet\n")
 		return
 	}
+	hf := h.filters.Load()
+	// An upgrade the connection manager does not enable is refused once a route matches,
+	// before any filter, as Envoy refuses it (upgrade.go). Other requests pay a map lookup.
+	if _, ok := r.Header["Upgrade"]; ok && rejectsUpgrade(hf, r) && t.lookup(r) != nil {
+		h.fwd.stats.upgradesRejected.Add(1)
+		refuseUpgrade(w)
+		return
+	}
 	// jwt_authn, then RBAC, run before the route is looked up, as Envoy's filters run before
 	// the router: a refused request is refused whether or not a route would have served it.
-	hf := h.filters.Load()
 	var lr *linkedRoute
 	var md jwtMetadata
 	looked := false
@@ -122,6 +129,8 @@ type exchange struct {
 	tg        *target
 	cors      *corsPolicy
 	setCookie string
+	// upgrade: a WebSocket upgrade request on a listener that enables them (upgrade.go).
+	upgrade bool
 }
 
 func (x *exchange) clone() *exchange {
@@ -161,7 +170,7 @@ func (x *exchange) localReply(w http.ResponseWriter, r *http.Request, code int, 
 // serve runs the HTTP filters (CORS, then fault, as Istio orders them) and the router.
 func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, lr *linkedRoute, hf *httpFilters) {
 	rt := lr.r
-	x := exchange{lr: lr}
+	x := exchange{lr: lr, upgrade: hf != nil && hf.websocket && wantsWebSocket(r)}
 	if hf != nil && hf.cors {
 		if cp := pickCors(lr); cp != nil && cp.enabled.hit() {
 			if origin := r.Header["Origin"]; len(origin) > 0 && origin[0] != "" {
@@ -272,6 +281,13 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 	rewritePath(r, rt)
 	if rt.hostRewrite != "" {
 		r.Host = rt.hostRewrite
+	}
+	// An upgrade goes over a connection of its own, never retried or mirrored, as Envoy's.
+	if x.upgrade && c.cfg.protocol != upstreamHTTP2 {
+		if hw, ok := w.(*h1Writer); ok {
+			f.forwardUpgrade(hw, r, x, c, start)
+			return
+		}
 	}
 
 	// A body is buffered only when a retry or a mirror may need to send it again.

@@ -236,7 +236,7 @@ func (sc *h1ServerConn) serveOne() bool {
 	if watched && sc.watch.disarm() {
 		c.SetReadDeadline(time.Time{}) // disarm stopped the watch's read with a past deadline
 	}
-	if sc.down.isGone() {
+	if w.hijacked || sc.down.isGone() {
 		return false
 	}
 	if aborted {
@@ -510,11 +510,14 @@ type h1Writer struct {
 	clen     int64 // declared Content-Length, -1 if none
 	written  int64
 	pending  []byte // body written before the head was sent, when its length is unknown
+	// hijacked: the connection was handed to an upgrade's tunnel (upgrade.go), which has
+	// answered and closed it; nothing more is written or read.
+	hijacked bool
 }
 
 func (w *h1Writer) reset(req *http.Request, keep bool) {
 	clear(w.header)
-	w.req, w.status, w.wroteHdr, w.chunked, w.noBody, w.keep, w.clen, w.written = req, 0, false, false, false, keep, -1, 0
+	w.req, w.status, w.wroteHdr, w.chunked, w.noBody, w.keep, w.clen, w.written, w.hijacked = req, 0, false, false, false, keep, -1, 0, false
 	w.pending = w.pending[:0]
 }
 

@@ -91,6 +91,12 @@ type statsRegistry struct {
 	// reader outside the request path's linked tables: remote_jwks fetches, which name a
 	// cluster no route may reference.
 	clusters atomic.Pointer[map[string]*cluster]
+	// upgradesActive is the number of upgraded (WebSocket) connections being tunnelled
+	// (upgrade.go), Envoy's downstream_cx_upgrades_active.
+	upgradesActive atomic.Int64
+	// upgradesRejected counts upgrade requests refused because their connection manager does
+	// not enable their upgrade type, Envoy's downstream_rq_ws_on_non_ws_route.
+	upgradesRejected atomic.Uint64
 }
 
 func (r *statsRegistry) listener(name string) *listenerStats {
@@ -225,6 +231,10 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 		fmt.Fprintf(w, "%s_sum{cluster=%q} %g\n", h, n, time.Duration(s.sumNanos.Load()).Seconds())
 		fmt.Fprintf(w, "%s_count{cluster=%q} %d\n", h, n, s.count.Load())
 	}
+	fmt.Fprintf(w, "# HELP signalbox_proxy_upgrades_active Upgraded (WebSocket) connections being tunnelled.\n# TYPE signalbox_proxy_upgrades_active gauge\n")
+	fmt.Fprintf(w, "signalbox_proxy_upgrades_active %d\n", r.upgradesActive.Load())
+	fmt.Fprintf(w, "# HELP signalbox_proxy_upgrades_rejected_total Upgrade requests refused (403) because upgrade_configs does not enable their type.\n# TYPE signalbox_proxy_upgrades_rejected_total counter\n")
+	fmt.Fprintf(w, "signalbox_proxy_upgrades_rejected_total %d\n", r.upgradesRejected.Load())
 }
 
 // listenerCounters names a listener's counters for the filters that count per listener (RBAC,
