@@ -81,6 +81,11 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 		CodecType:   hcm.HttpConnectionManager_AUTO,
 		HttpFilters: filters,
 	}
+	if !l.API {
+		// As Istio sets on every connection manager of a sidecar or gateway: WebSocket
+		// upgrades pass through (proxyless gRPC clients have no use for it).
+		manager.UpgradeConfigs = []*hcm.HttpConnectionManager_UpgradeConfig{{UpgradeType: "websocket"}}
+	}
 	setRouteSource(manager, l)
 	managerCfg, err := pack(manager)
 	if err != nil {
