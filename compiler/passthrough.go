@@ -103,28 +103,16 @@ func markTCPClusters(t *ir.TCPProxy, used map[string]bool) {
 	}
 }
 
-// checkTLSRoutes reports what signalbox cannot do with a VirtualService's tls routes: route
-// TLS for the mesh (a sidecar has one HTTP listener), or select connections by their source or
-// destination address (a gateway listener takes every connection on its port).
+// checkTLSRoutes reports what signalbox cannot do with a VirtualService's tls routes, as
+// checkTCPRoutes does for tcp routes.
 func (b *builder) checkTLSRoutes(d *schema.Document, vs *schema.VirtualService) {
 	if len(vs.TLS) == 0 {
 		return
 	}
-	if slices.Contains(boundGateways(d), meshGateway) {
-		b.unsupportedf(d, "spec.tls", "only gateways route TLS by SNI: signalbox sidecars have one HTTP outbound listener; bind the VirtualService to Gateways with spec.gateways, without mesh")
-	}
+	b.refuseMeshL4(d, "spec.tls", "TLS by SNI")
 	for i, r := range vs.TLS {
 		for j, m := range r.Match {
-			p := fmt.Sprintf("spec.tls[%d].match[%d]", i, j)
-			if len(m.DestinationSubnets) > 0 {
-				b.unsupported(d, p+".destinationSubnets")
-			}
-			if len(m.SourceLabels) > 0 {
-				b.unsupported(d, p+".sourceLabels")
-			}
-			if m.SourceNamespace != "" {
-				b.unsupported(d, p+".sourceNamespace")
-			}
+			b.refuseL4Source(d, fmt.Sprintf("spec.tls[%d].match[%d]", i, j), m.DestinationSubnets, m.SourceLabels, m.SourceNamespace, "")
 		}
 	}
 }

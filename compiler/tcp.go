@@ -127,24 +127,35 @@ func (b *builder) checkTCPRoutes(d *schema.Document, vs *schema.VirtualService) 
 	if len(vs.TCP) == 0 {
 		return
 	}
-	if slices.Contains(boundGateways(d), meshGateway) {
-		b.unsupportedf(d, "spec.tcp", "only gateways route TCP: signalbox sidecars have one HTTP outbound listener; bind the VirtualService to Gateways with spec.gateways, without mesh")
-	}
+	b.refuseMeshL4(d, "spec.tcp", "TCP")
 	for i, r := range vs.TCP {
 		for j, m := range r.Match {
-			p := fmt.Sprintf("spec.tcp[%d].match[%d]", i, j)
-			if len(m.DestinationSubnets) > 0 {
-				b.unsupported(d, p+".destinationSubnets")
-			}
-			if len(m.SourceLabels) > 0 {
-				b.unsupported(d, p+".sourceLabels")
-			}
-			if m.SourceNamespace != "" {
-				b.unsupported(d, p+".sourceNamespace")
-			}
-			if m.SourceSubnet != "" {
-				b.unsupported(d, p+".sourceSubnet")
-			}
+			b.refuseL4Source(d, fmt.Sprintf("spec.tcp[%d].match[%d]", i, j), m.DestinationSubnets, m.SourceLabels, m.SourceNamespace, m.SourceSubnet)
+		}
+	}
+}
+
+// refuseMeshL4 refuses routes of a connection protocol (what) bound to the mesh.
+func (b *builder) refuseMeshL4(d *schema.Document, field, what string) {
+	if slices.Contains(boundGateways(d), meshGateway) {
+		b.unsupportedf(d, field, "only gateways route %s: signalbox sidecars have one HTTP outbound listener; bind the VirtualService to Gateways with spec.gateways, without mesh", what)
+	}
+}
+
+// refuseL4Source refuses the parts of a tcp or tls match that select connections by address
+// or source workload, which a gateway listener taking every connection on its port cannot.
+func (b *builder) refuseL4Source(d *schema.Document, p string, destinationSubnets []string, sourceLabels map[string]string, sourceNamespace, sourceSubnet string) {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"destinationSubnets", len(destinationSubnets) > 0},
+		{"sourceLabels", len(sourceLabels) > 0},
+		{"sourceNamespace", sourceNamespace != ""},
+		{"sourceSubnet", sourceSubnet != ""},
+	} {
+		if f.set {
+			b.unsupported(d, p+"."+f.name)
 		}
 	}
 }

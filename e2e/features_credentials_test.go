@@ -48,15 +48,7 @@ spec:
     hosts: [shop.example.com]
     tls: {mode: MUTUAL, credentialName: shop-credential}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop}
-spec:
-  hosts: [shop.example.com]
-  gateways: [public]
-  http:
-  - route: [{destination: {host: shop.example.com}}]
-`,
+` + gatewayRoute("shop", "shop.example.com"),
 	})
 	gw := startGateway(t, m, map[string]string{"istio": "ingressgateway"})
 	clientCert, err := tls.LoadX509KeyPair(p.clientCert, p.clientK)

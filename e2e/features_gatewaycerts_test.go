@@ -36,24 +36,8 @@ spec:
     hosts: [blog.example.org]
     tls: {mode: SIMPLE, serverCertificate: %s, privateKey: %s}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop}
-spec:
-  hosts: [shop.example.com]
-  gateways: [public]
-  http:
-  - route: [{destination: {host: shop.example.com}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: blog}
-spec:
-  hosts: [blog.example.org]
-  gateways: [public]
-  http:
-  - route: [{destination: {host: blog.example.org}}]
-`, shopPKI.serverFile, shopPKI.serverKFile, blogPKI.serverFile, blogPKI.serverKFile),
+`, shopPKI.serverFile, shopPKI.serverKFile, blogPKI.serverFile, blogPKI.serverKFile) +
+			gatewayRoute("shop", "shop.example.com") + "---\n" + gatewayRoute("blog", "blog.example.org"),
 	})
 	gw := startGateway(t, m, map[string]string{"istio": "ingressgateway"})
 	addr := gw.ListenerAddr("0.0.0.0_443")

@@ -232,14 +232,20 @@ spec:
 func shopBehindGateway(shop *echoServer) string {
 	return serviceEntry("shop", "shop.example.com", shop.endpoint("app: shop")) + `---
 ` + ingressGateway("shop.example.com") + `---
-apiVersion: networking.istio.io/v1
+` + gatewayRoute("shop", "shop.example.com")
+}
+
+// gatewayRoute is a VirtualService NAME sending every request for host, at the Gateway
+// "public", to the service of that host.
+func gatewayRoute(name, host string) string {
+	return `apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: {name: shop}
+metadata: {name: ` + name + `}
 spec:
-  hosts: [shop.example.com]
+  hosts: [` + host + `]
   gateways: [public]
   http:
-  - route: [{destination: {host: shop.example.com}}]
+  - route: [{destination: {host: ` + host + `}}]
 `
 }
 

@@ -213,10 +213,9 @@ func rewind(req *http.Request) bool {
 	return true
 }
 
-// roundTrip writes req and reads the response head; wrote reports whether any of the request
-// reached the connection.
-func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool, error) {
-	b := c.wbuf[:0]
+// appendRequestHead appends req's request line, Host and header fields to b: all of the head
+// but its Content-Length, Connection and closing blank line, which the caller decides.
+func appendRequestHead(b []byte, req *http.Request) []byte {
 	b = append(b, req.Method...)
 	b = append(b, ' ')
 	if p := req.URL.EscapedPath(); p != "" {
@@ -249,6 +248,13 @@ func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool
 			b = append(b, "\r\n"...)
 		}
 	}
+	return b
+}
+
+// roundTrip writes req and reads the response head; wrote reports whether any of the request
+// reached the connection.
+func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool, error) {
+	b := appendRequestHead(c.wbuf[:0], req)
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	if hasBody {
 		b = append(b, "Content-Length: "...)

@@ -75,13 +75,7 @@ func (c *rbacChain) httpOnly(p fieldPath, field string) error {
 // connection never reaches a backend and a client that sends nothing is judged too. A denial
 // and shadow denials are counted per listener.
 func (c *rbacChain) admitConn(down net.Conn, reg *statsRegistry) bool {
-	in := rbacInput{port: c.port}
-	if c.needRemote {
-		in.remote = addrOf(down.RemoteAddr())
-	}
-	if c.needLocal {
-		in.local = addrOf(down.LocalAddr())
-	}
+	in := c.connInput(down)
 	if c.needTLS {
 		if tc, ok := down.(*tls.Conn); ok {
 			cs := tc.ConnectionState()
@@ -91,10 +85,8 @@ func (c *rbacChain) admitConn(down net.Conn, reg *statsRegistry) bool {
 	return c.judgeConn(&in, reg)
 }
 
-// admitPassthrough is admitConn on a TLS passthrough listener: the connection is not TLS here,
-// but requested_server_name matches the SNI the tls_inspector read, as in Envoy; authenticated
-// never matches (withoutTLSPeer), there being no TLS peer.
-func (c *rbacChain) admitPassthrough(down net.Conn, sni string, reg *statsRegistry) bool {
+// connInput is what the rules read of a connection's addresses, only those they need.
+func (c *rbacChain) connInput(down net.Conn) rbacInput {
 	in := rbacInput{port: c.port}
 	if c.needRemote {
 		in.remote = addrOf(down.RemoteAddr())
@@ -102,6 +94,14 @@ func (c *rbacChain) admitPassthrough(down net.Conn, sni string, reg *statsRegist
 	if c.needLocal {
 		in.local = addrOf(down.LocalAddr())
 	}
+	return in
+}
+
+// admitPassthrough is admitConn on a TLS passthrough listener: the connection is not TLS here,
+// but requested_server_name matches the SNI the tls_inspector read, as in Envoy; authenticated
+// never matches (withoutTLSPeer), there being no TLS peer.
+func (c *rbacChain) admitPassthrough(down net.Conn, sni string, reg *statsRegistry) bool {
+	in := c.connInput(down)
 	if c.needTLS {
 		in.tls = &tls.ConnectionState{ServerName: sni}
 	}

@@ -180,35 +180,7 @@ func upgradeExchange(up net.Conn, ubr *bufio.Reader, r *http.Request) (*http.Res
 // writeUpgradeRequest writes r's head, "Connection: Upgrade" with it, and its body if it has
 // one of known length.
 func writeUpgradeRequest(up net.Conn, r *http.Request) error {
-	b := make([]byte, 0, 1024)
-	b = append(b, r.Method...)
-	b = append(b, ' ')
-	if p := r.URL.EscapedPath(); p != "" {
-		b = append(b, p...)
-	} else {
-		b = append(b, '/')
-	}
-	if q := r.URL.RawQuery; q != "" {
-		b = append(b, '?')
-		b = append(b, q...)
-	}
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, r.Host...)
-	b = append(b, "\r\n"...)
-	for k, vv := range r.Header {
-		if k == "Host" || k == "Content-Length" || k == "Connection" {
-			continue
-		}
-		for _, v := range vv {
-			if v == "" && k == "User-Agent" {
-				continue // the proxy's way of sending no User-Agent
-			}
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
-		}
-	}
+	b := appendRequestHead(make([]byte, 0, 1024), r)
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength > 0
 	if hasBody {
 		b = append(b, "Content-Length: "...)
