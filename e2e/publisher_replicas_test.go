@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -180,15 +179,4 @@ func TestProxyMovesBetweenReplicas(t *testing.T) {
 			t.Errorf("delta=%t: moving to the other replica sent %d resources", mode, got-was)
 		}
 	}
-}
-
-// freePort reserves nothing; it names a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

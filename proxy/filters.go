@@ -241,14 +241,13 @@ func (c *corsPolicy) decorate(h http.Header, r *http.Request) {
 
 // faultPolicy is an HTTPFault: a fixed delay and an abort, each on a share of requests.
 type faultPolicy struct {
-	delay        time.Duration
-	delayShare   fraction
-	abortStatus  int    // HTTP status; 0 when the abort is a gRPC status
-	grpcStatus   string // gRPC status code, decimal
-	abortShare   fraction
-	hasDelay     bool
-	hasAbort     bool
-	abortMessage string
+	delay       time.Duration
+	delayShare  fraction
+	abortStatus int    // HTTP status; 0 when the abort is a gRPC status
+	grpcStatus  string // gRPC status code, decimal
+	abortShare  fraction
+	hasDelay    bool
+	hasAbort    bool
 }
 
 func decodeFaultAny(p fieldPath, a *anypb.Any) (*faultPolicy, error) {

@@ -49,8 +49,6 @@ const (
 	h1ServerIdleTimeout = 5 * time.Minute
 )
 
-var h2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-
 func newH1Server(h http.Handler, addr net.Addr, log *slog.Logger) *h1Server {
 	s := &h1Server{handler: h, h2: newChanListener(addr), log: log, conns: map[*h1ServerConn]struct{}{},
 		idleTimeout: h1ServerIdleTimeout, sweepEvery: watchAfter / 2}

@@ -62,19 +62,18 @@ func (rr *regexRewrite) apply(path string) string {
 
 // redirectAction is a RedirectAction: the proxy answers with a Location built from the request.
 type redirectAction struct {
-	scheme        string // "" keeps the request's
-	host          string // "" keeps the request's
-	port          string // "" keeps the request's
-	path          string
-	hasPath       bool
-	prefix        string
-	hasPrefix     bool
-	regex         *regexRewrite
-	code          int
-	stripQuery    bool
-	pathHasQuery  bool
-	routePrefix   string // the route's match prefix, which prefix_rewrite replaces
-	routeFoldCase bool
+	scheme       string // "" keeps the request's
+	host         string // "" keeps the request's
+	port         string // "" keeps the request's
+	path         string
+	hasPath      bool
+	prefix       string
+	hasPrefix    bool
+	regex        *regexRewrite
+	code         int
+	stripQuery   bool
+	pathHasQuery bool
+	routePrefix  string // the route's match prefix, which prefix_rewrite replaces
 }
 
 var redirectCodes = map[routev3.RedirectAction_RedirectResponseCode]int{
