@@ -125,11 +125,18 @@ func (p *Proxy) configDump() ConfigDump {
 			ld.Routed, ld.TCPClusters = true, b.cfg.tcp.clusters()
 			if b.cfg.tcp.inspector != nil || len(b.cfg.tcp.chains) > 1 {
 				for _, ch := range b.cfg.tcp.chains {
+					if ch.proxy == nil {
+						ld.FilterChains = append(ld.FilterChains, FilterChainDump{ServerNames: ch.serverNames, RouteConfig: b.cfg.sni.chains[ch.http].routeName})
+						continue
+					}
 					ld.FilterChains = append(ld.FilterChains, FilterChainDump{ServerNames: ch.serverNames, Clusters: ch.proxy.clusters()})
 				}
 			}
 		}
 		if s := b.sni.Load(); s != nil && b.cfg.sni != nil {
+			ld.Routed = s.routed()
+		}
+		if s := b.sni.Load(); s != nil && b.cfg.sni != nil && b.cfg.tcp == nil {
 			ld.Routed = s.routed()
 			for _, ch := range s.chains.chains {
 				ld.FilterChains = append(ld.FilterChains, FilterChainDump{ServerNames: ch.serverNames, RouteConfig: ch.routeName})

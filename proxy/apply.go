@@ -174,7 +174,9 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 		cfg := cfgs[name]
 		old := p.bound[name]
 		if old != nil && old.cfg.addr == cfg.addr {
-			if old.cfg.terminatesTLS() != cfg.terminatesTLS() {
+			// Chains of any kind, on a socket served by one accept loop (chains_inspected.go).
+			bothChoose := old.cfg.choosesChains() && cfg.choosesChains()
+			if !bothChoose && old.cfg.terminatesTLS() != cfg.terminatesTLS() {
 				// The socket serves plain text or TLS for good; certificates may change (the
 				// bound listener reads them per handshake), the mode may not.
 				for _, o := range opened {
@@ -182,7 +184,14 @@ func (p *Proxy) reconcileListeners(cfgs map[string]*listenerConfig) error {
 				}
 				return fmt.Errorf("listener %q: filter_chains[0].transport_socket: turning TLS on or off at %s, which is bound: give the listener another address", name, cfg.addr)
 			}
-			if (old.cfg.tcp == nil) != (cfg.tcp == nil) {
+			if !bothChoose && old.cfg.choosesChains() != cfg.choosesChains() {
+				// The chain-choosing accept loop serves the socket, or a plain server does.
+				for _, o := range opened {
+					o.closeUnstarted()
+				}
+				return fmt.Errorf("listener %q: listener_filters: adding or removing %s at %s, which is bound: give the listener another address", name, tlsInspectorName, cfg.addr)
+			}
+			if !bothChoose && (old.cfg.tcp == nil) != (cfg.tcp == nil) {
 				// As for TLS: the socket's server (HTTP or TCP proxy) is fixed while it is
 				// bound, and this address cannot be rebound while it is.
 				for _, o := range opened {
@@ -340,17 +349,16 @@ func (p *Proxy) relinkTables() {
 		}
 	}
 	for _, b := range p.bound {
-		if b.tcp != nil {
-			p.linkTCP(b, now, warming)
-			continue
-		}
 		if s := b.sni.Load(); s != nil {
 			for i, h := range s.handlers {
 				relink(h, s.chains.chains[i].routeName, s.chains.chains[i].scoped)
 			}
-			continue
+		} else if b.cfg.tcp == nil {
+			relink(b.h, b.cfg.routeName, b.cfg.scoped)
 		}
-		relink(b.h, b.cfg.routeName, b.cfg.scoped)
+		if b.tcp != nil {
+			p.linkTCP(b, now, warming)
+		}
 	}
 	p.warming = warming
 	p.armWarmTimer(now)
@@ -453,9 +461,6 @@ func (p *Proxy) rdsNames() []string {
 			scoped = true
 			continue
 		}
-		if l.tcp != nil {
-			continue // a TCP proxy listener has no routes
-		}
 		if l.sni != nil {
 			for _, c := range l.sni.chains {
 				if c.scoped != nil {
@@ -465,6 +470,9 @@ func (p *Proxy) rdsNames() []string {
 				names = append(names, c.routeName)
 			}
 			continue
+		}
+		if l.tcp != nil {
+			continue // a TCP proxy listener has no routes
 		}
 		names = append(names, l.routeName)
 	}

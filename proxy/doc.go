@@ -47,11 +47,12 @@
 //     passthrough listener (tcp_chains.go) has the tls_inspector listener filter
 //     (tcp_inspect.go, which reads the ClientHello's SNI with sni.go) and one filter chain per
 //     set of server names, chosen per connection as Envoy chooses them, each with its own
-//     network RBAC and tcp_proxy; the bytes inspected go upstream first, TLS untouched. An
-//     HTTPS listener with several chains chosen by SNI (https_chains.go, https_serve.go,
-//     https_inspect.go for the inspector's timeout)
-//     chooses the chain in the TLS handshake, with the same matching, and serves the
-//     connection's requests with that chain's certificate, routes and HTTP filters.
+//     network RBAC and tcp_proxy; the bytes inspected go upstream first, TLS untouched. A
+//     chain may instead terminate TLS (https_chains.go, https_serve.go): the inspecting
+//     accept loop hands it the connection with the ClientHello replayed
+//     (chains_handoff.go), and its requests are served with that chain's certificate,
+//     routes and HTTP filters; one listener may mix both kinds (chains_inspected.go), and
+//     every HTTPS listener enters through the same loop.
 //
 // AdminHandler (admin.go) serves /healthz, /ready, /config and /metrics (stats.go) for
 // operators and tests.

@@ -10,16 +10,14 @@ import (
 // An HTTPS listener with several filter chains chosen by SNI: what the compiler emits for an
 // Istio Gateway whose HTTPS servers on one port present different certificates. The
 // tls_inspector reads the SNI, the chain is chosen as for TLS passthrough (tcp_chains.go),
-// the handshake uses that chain's DownstreamTlsContext, and every request on the connection
-// is served by that chain's HttpConnectionManager: its routes and its HTTP filters.
+// and may be a passthrough one on the same listener (chains_inspected.go); the handshake
+// uses that chain's DownstreamTlsContext, and every request on the connection is served by
+// that chain's HttpConnectionManager: its routes and its HTTP filters.
 
 // httpsChains is such a listener's validated chains.
 type httpsChains struct {
 	serverNameChains
 	chains []httpChain
-	// inspector is the tls_inspector with its listener_filters_timeout, which bounds reading
-	// the ClientHello (https_serve.go); nil when the listener has none (one chain).
-	inspector *tlsInspector
 }
 
 // httpChain is one filter chain ending in the HttpConnectionManager: the server names it is
@@ -33,9 +31,10 @@ type httpChain struct {
 	filters httpFilters
 }
 
-// chainsEndInHCM reports whether a listener's chains end in the HttpConnectionManager (true)
-// or not (false: the TCP proxy shape). A listener that mixes both is refused: its
-// connections would be served by two different servers on one socket.
+// chainsEndInHCM reports whether the chains of a listener without the tls_inspector end in
+// the HttpConnectionManager (true) or not (false: the TCP proxy shape). Mixing both is
+// refused there: without an SNI nothing could choose between them. With the tls_inspector
+// mixing is Envoy's TLS passthrough beside termination (chains_inspected.go).
 func chainsEndInHCM(l *listenerv3.Listener) (bool, error) {
 	first := -1
 	http := false
@@ -59,43 +58,35 @@ func chainsEndInHCM(l *listenerv3.Listener) (bool, error) {
 	return http, nil
 }
 
-// decodeHTTPSChains decodes a listener whose chains all end in the HttpConnectionManager and
-// are chosen by SNI. Every chain must terminate TLS: a plain-text chain has no SNI, so Envoy
+// decodeHTTPSChain decodes one chain ending in the HttpConnectionManager on a listener whose
+// chains are chosen by SNI. It must terminate TLS: a plain-text chain has no SNI, so Envoy
 // would give it only the connections no other chain matches, and it is refused rather than
 // served otherwise.
-func decodeHTTPSChains(l *listenerv3.Listener) (*httpsChains, error) {
-	insp, match, allNames, err := decodeChainMatches(l)
+func decodeHTTPSChain(p fieldPath, l *listenerv3.Listener, fc *listenerv3.FilterChain, names []string) (httpChain, error) {
+	var none httpChain
+	ts := fc.GetTransportSocket()
+	if ts == nil {
+		return none, p.field("transport_socket").errorf("required: a listener whose %s chains are chosen by SNI must terminate TLS on each (plain-text HTTP has no SNI to be chosen by)",
+			hcmFilterName)
+	}
+	serverTLS, err := decodeDownstreamTLS(p.field("transport_socket"), ts)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	out := &httpsChains{serverNameChains: match, inspector: insp}
-	for i, fc := range l.GetFilterChains() {
-		p := fieldPath("filter_chains").index(i)
-		ts := fc.GetTransportSocket()
-		if ts == nil {
-			return nil, p.field("transport_socket").errorf("required: a listener whose %s chains are chosen by SNI must terminate TLS on each (plain-text HTTP has no SNI to be chosen by)",
-				hcmFilterName)
-		}
-		serverTLS, err := decodeDownstreamTLS(p.field("transport_socket"), ts)
-		if err != nil {
-			return nil, err
-		}
-		_, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
-		if err != nil {
-			return nil, err
-		}
-		fp := p.field("filters").index(last)
-		f := fc.GetFilters()[last]
-		if err := onlyFields(fp, f, "name", "typed_config"); err != nil {
-			return nil, err
-		}
-		routeName, scoped, filters, err := decodeHCMFilter(fp, l, f, last)
-		if err != nil {
-			return nil, err
-		}
-		out.chains = append(out.chains, httpChain{serverNames: allNames[i], tls: serverTLS, routeName: routeName, scoped: scoped, filters: filters})
+	_, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
+	if err != nil {
+		return none, err
 	}
-	return out, nil
+	fp := p.field("filters").index(last)
+	f := fc.GetFilters()[last]
+	if err := onlyFields(fp, f, "name", "typed_config"); err != nil {
+		return none, err
+	}
+	routeName, scoped, filters, err := decodeHCMFilter(fp, l, f, last)
+	if err != nil {
+		return none, err
+	}
+	return httpChain{serverNames: names, tls: serverTLS, routeName: routeName, scoped: scoped, filters: filters}, nil
 }
 
 // routeNames are the route configurations (or scoped routes) the chains name, each once.

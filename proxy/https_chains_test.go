@@ -64,7 +64,7 @@ func TestDecodeHTTPSChains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lc.sni == nil || lc.tcp != nil || lc.tls != nil || len(lc.sni.chains) != 3 {
+	if lc.sni == nil || lc.tcp == nil || lc.tls != nil || len(lc.sni.chains) != 3 || len(lc.tcp.chains) != 3 {
 		t.Fatalf("decoded %+v", lc)
 	}
 	want := []struct {
@@ -110,7 +110,8 @@ func TestDecodeHTTPSChainsNACK(t *testing.T) {
 		l    *listenerv3.Listener
 		want string
 	}{
-		{"tcp_proxy chain beside HCM chains", base(func(l *listenerv3.Listener) {
+		{"tcp_proxy chain beside HCM chains without tls_inspector", base(func(l *listenerv3.Listener) {
+			l.ListenerFilters = nil
 			l.FilterChains[1] = sniChain(toTCPCluster("c"), nil)
 		}), `filter_chains[1].filters[0]: "envoy.filters.network.tcp_proxy": mixing filter chains that end in envoy.filters.network.http_connection_manager with chains that do not`},
 		{"server names without tls_inspector", base(func(l *listenerv3.Listener) {

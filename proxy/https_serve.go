@@ -6,17 +6,16 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // Serving an HTTPS listener whose filter chains are chosen by SNI (https_chains.go). The
-// chain is chosen once per connection, in the TLS handshake, from the ClientHello's server
-// name: that choice gives the handshake its certificate and settings, and is remembered on
-// the connection so every request on it is served by the same chain's routes and filters.
-// No second lookup can disagree with the first. A connection no chain matches is closed in
-// the handshake, before any certificate is presented.
+// chain is chosen once per connection, by the tls_inspector from the ClientHello's server
+// name before the handshake (tcp_proxy.go, chains_inspected.go): that choice gives the
+// handshake its certificate and settings, and is remembered on the connection so every
+// request on it is served by the same chain's routes and filters. No second lookup can
+// disagree with the first. A connection no chain matches is closed before any certificate is
+// presented.
 
 // errNoFilterChain fails the handshake of a connection whose SNI no filter chain matches.
 var errNoFilterChain = errors.New("no filter chain matches the server name")
@@ -30,58 +29,30 @@ type sniServing struct {
 	stats    *listenerStats     // no_filter_chain_match is counted here
 }
 
-// chainConn is a connection beneath TLS on an HTTP listener, carrying the chain handler its
-// handshake chose (nil on a listener of one chain, whose handler is the listener's).
+// chainConn is a connection beneath TLS on an HTTPS listener, carrying the chain handler
+// chosen for it (nil on a listener of one chain, whose handler is the listener's).
 type chainConn struct {
 	net.Conn
 	handler atomic.Pointer[listenerHandler]
-
-	// Until the handshake chooses a chain, the tls_inspector's listener_filters_timeout
-	// bounds reading the ClientHello, as Envoy's inspector bounds it; read deadlines the
-	// server sets meanwhile are kept and applied once the chain is chosen.
-	mu           sync.Mutex
-	inspector    *tlsInspector // nil: no inspection (or it ended)
-	stats        *listenerStats
-	inspectUntil time.Time
-	wanted       time.Time // the read deadline the server asked for
-	noSNI        bool      // timed out with continue_on_listener_filters_timeout
+	// chosen, when set, is the TLS of the chain the tls_inspector chose before the handshake
+	// (handler is then already that chain's): the handshake uses it, without a second lookup.
+	chosen *tls.Config
 }
 
-// chainConnListener wraps each accepted connection in a chainConn, for the handshake to
-// record its chain on.
-type chainConnListener struct {
-	net.Listener
-	b *boundListener
-}
-
-func (l chainConnListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	cc := &chainConn{Conn: c}
-	if s := l.b.sni.Load(); s != nil && s.chains.inspector != nil && s.chains.inspector.timeout > 0 {
-		cc.inspector, cc.stats = s.chains.inspector, s.stats
-		cc.inspectUntil = time.Now().Add(s.chains.inspector.timeout)
-		c.SetReadDeadline(cc.inspectUntil)
-	}
-	return cc, nil
-}
-
-// configForClient chooses the TLS configuration of one handshake: on a listener with
-// SNI-chosen chains, the chain the lower-cased server name matches (as Envoy's tls_inspector
-// lower-cases it), recorded on the connection; otherwise the listener's one configuration.
+// configForClient chooses the TLS configuration of one handshake: the chain the
+// tls_inspector chose; on a listener with SNI-chosen chains and no inspector (one catch-all
+// chain), the chain the lower-cased server name matches, recorded on the connection;
+// otherwise the listener's one configuration.
 func (b *boundListener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	cc, _ := hello.Conn.(*chainConn)
+	if cc != nil && cc.chosen != nil {
+		return cc.chosen, nil
+	}
 	s := b.sni.Load()
 	if s == nil {
 		return b.tls.Load(), nil
 	}
-	sni := asciiLower(hello.ServerName)
-	cc, _ := hello.Conn.(*chainConn)
-	if cc != nil && cc.endInspection() {
-		sni = "" // the inspector gave up on the ClientHello: Envoy goes on without SNI
-	}
-	i := s.chains.match(sni)
+	i := s.chains.match(asciiLower(hello.ServerName))
 	if i < 0 {
 		s.stats.tcpNoFilterChainMatch.Add(1) // Envoy's no_filter_chain_match
 		return nil, errNoFilterChain

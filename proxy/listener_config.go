@@ -42,9 +42,11 @@ type listenerConfig struct {
 	// tcp, when set, makes this a TCP proxy listener (tcp_chains.go): no routes, no HTTP
 	// filters; each connection is relayed to a cluster by its filter chain's tcp_proxy, after
 	// that chain's network RBAC. A TLS passthrough listener has several chains, chosen by SNI.
+	// Every listener with the tls_inspector has it: its chains, of either kind, are chosen by
+	// the inspector (chains_inspected.go).
 	tcp *tcpListenerConfig
-	// sni, when set, makes this an HTTPS listener whose filter chains, each with its own
-	// certificate, routes and HTTP filters, are chosen by SNI (https_chains.go); routeName,
+	// sni, when set, is the chains that end in the HttpConnectionManager, each with its own
+	// certificate, routes and HTTP filters, chosen by SNI (https_chains.go); routeName,
 	// scoped, filters and tls are then unused.
 	sni *httpsChains
 	// raw is the listener's deterministic encoding: equal bytes mean nothing to do, so an
@@ -73,24 +75,8 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		return nil, fieldPath("filter_chains").errorf("one filter chain at least is required")
 	}
 	if len(l.GetListenerFilters()) > 0 || len(l.GetFilterChains()) > 1 || l.GetFilterChains()[0].GetFilterChainMatch() != nil {
-		http, err := chainsEndInHCM(l)
-		if err != nil {
-			return nil, err
-		}
-		if http {
-			// TLS termination with a certificate and routes per chain (https_chains.go).
-			sni, err := decodeHTTPSChains(l)
-			if err != nil {
-				return nil, err
-			}
-			raw, err := deterministic.Marshal(l)
-			if err != nil {
-				return nil, err
-			}
-			return &listenerConfig{name: l.GetName(), addr: addr, sni: sni, raw: raw}, nil
-		}
-		// TLS passthrough: chains chosen by SNI, each a tcp_proxy (tcp_chains.go).
-		tcp, err := decodeTCPChains(l)
+		// Chains chosen by SNI: TLS passthrough, termination, or both (chains_inspected.go).
+		tcp, sni, err := decodeMatchedChains(l)
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +84,7 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &listenerConfig{name: l.GetName(), addr: addr, tcp: tcp, raw: raw}, nil
+		return &listenerConfig{name: l.GetName(), addr: addr, tcp: tcp, sni: sni, raw: raw}, nil
 	}
 	p := fieldPath("filter_chains").index(0)
 	fc := l.GetFilterChains()[0]
@@ -321,6 +307,9 @@ func adsConfigSource(p fieldPath, cs *core.ConfigSource) error {
 }
 
 func (l *listenerConfig) String() string {
+	if l.sni != nil && len(l.tcp.clusters()) > 0 {
+		return fmt.Sprintf("%s(%s -> %v, tcp %v)", l.name, l.addr, l.sni.routeNames(), l.tcp.clusters())
+	}
 	if l.tcp != nil {
 		return fmt.Sprintf("%s(%s -> tcp %v)", l.name, l.addr, l.tcp.clusters())
 	}

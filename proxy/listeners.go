@@ -19,13 +19,15 @@ const drainTimeout = 5 * time.Second
 // boundListener is a listener with a socket: the lean server serving HTTP/1.x, and an
 // http.Server for the connections that open with the HTTP/2 preface (h2c).
 type boundListener struct {
-	cfg   *listenerConfig
-	addr  string // the bound address
-	ln    net.Listener
-	h1    *h1Server
-	srv   *http.Server
-	h     *listenerHandler
-	state chan struct{} // closed when both servers have returned
+	cfg  *listenerConfig
+	addr string // the bound address
+	ln   net.Listener
+	// httpLn is what h1 and srv accept from: ln, or the TLS over handoff.
+	httpLn net.Listener
+	h1     *h1Server
+	srv    *http.Server
+	h      *listenerHandler
+	state  chan struct{} // closed when both servers have returned
 	// tls is the configuration each handshake of a TLS listener uses: an update that changes
 	// certificates keeps the socket and its connections.
 	tls atomic.Pointer[tls.Config]
@@ -34,6 +36,11 @@ type boundListener struct {
 	// sni, for an HTTPS listener whose chains are chosen by SNI, is its chains and their
 	// handlers (https_serve.go); nil for a listener of one chain, served by h.
 	sni atomic.Pointer[sniServing]
+	// handoff, on a listener that chooses chains per connection (chains_inspected.go), is
+	// where tcp hands the connections whose chain terminates TLS to h1 and srv
+	// (chains_handoff.go); all three serve it, whatever kinds of chains it has now, so an
+	// update may change them on the same socket.
+	handoff *handoffListener
 }
 
 func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, error) {
@@ -48,21 +55,23 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 	b := &boundListener{cfg: cfg, h: h, state: make(chan struct{})}
 	var handler http.Handler = h
 	switch {
+	case cfg.choosesChains():
+		// The accept loop chooses each connection's chain; the chains that terminate TLS serve
+		// what it hands over (https_serve.go): the lean server reads HTTP/1.1 from the TLS
+		// connection, and h2 (ALPN) reaches the http.Server as prior-knowledge HTTP/2 on it.
+		b.tls.Store(cfg.tls)
+		b.addr, b.ln, b.tcp = ln.Addr().String(), ln, newTCPServer(ln, p.fwd, p.log)
+		b.handoff = newHandoffListener(ln.Addr())
+		b.tcp.handoff = b.handoff
+		ln = tls.NewListener(b.handoff, &tls.Config{GetConfigForClient: b.configForClient})
+		handler = tlsRequests{chainDispatch{b}}
 	case cfg.tcp != nil && cfg.tls != nil:
 		b.tls.Store(cfg.tls)
 		ln = tls.NewListener(ln, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			return b.tls.Load(), nil
 		}})
-	case cfg.terminatesTLS():
-		// TLS is terminated beneath both servers: the lean one reads HTTP/1.1 from the TLS
-		// connection, and h2 (ALPN) reaches the http.Server as prior-knowledge HTTP/2 on it.
-		// Each handshake chooses its configuration, and on a listener with SNI-chosen chains
-		// the chain whose handler then serves the connection's requests (https_serve.go).
-		b.tls.Store(cfg.tls)
-		ln = tls.NewListener(chainConnListener{Listener: ln, b: b}, &tls.Config{GetConfigForClient: b.configForClient})
-		handler = tlsRequests{chainDispatch{b}}
 	}
-	if cfg.tcp != nil {
+	if cfg.tcp != nil && !cfg.choosesChains() {
 		b.addr, b.ln, b.tcp = ln.Addr().String(), ln, newTCPServer(ln, p.fwd, p.log)
 		return b, nil
 	}
@@ -81,30 +90,33 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     log.New(slogWriter{p.log}, "", 0),
 	}
-	b.addr, b.ln, b.h1, b.srv = ln.Addr().String(), ln, newH1Server(handler, ln.Addr(), p.log), srv
+	b.h1, b.srv = newH1Server(handler, ln.Addr(), p.log), srv
+	if b.handoff != nil {
+		b.httpLn = ln
+		return b, nil
+	}
+	b.addr, b.ln, b.httpLn = ln.Addr().String(), ln, ln
 	return b, nil
 }
 
 func (b *boundListener) start(log *slog.Logger) {
+	var wg sync.WaitGroup
 	if b.tcp != nil {
 		name := b.cfg.name // b.cfg is replaced by updates; read it here, on their goroutine
-		go func() {
-			b.tcp.serve(name)
-			close(b.state)
-		}()
-		return
+		wg.Go(func() { b.tcp.serve(name) })
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := b.srv.Serve(b.h1.h2); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("h2c server stopped", "listener", b.cfg.name, "addr", b.addr, "err", err)
-		}
-	})
-	wg.Go(func() {
-		if err := b.h1.serve(b.ln); err != nil && !errors.Is(err, net.ErrClosed) {
-			log.Error("listener stopped", "listener", b.cfg.name, "addr", b.addr, "err", err)
-		}
-	})
+	if b.h1 != nil {
+		wg.Go(func() {
+			if err := b.srv.Serve(b.h1.h2); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("h2c server stopped", "listener", b.cfg.name, "addr", b.addr, "err", err)
+			}
+		})
+		wg.Go(func() {
+			if err := b.h1.serve(b.httpLn); err != nil && !errors.Is(err, net.ErrClosed) {
+				log.Error("listener stopped", "listener", b.cfg.name, "addr", b.addr, "err", err)
+			}
+		})
+	}
 	go func() {
 		wg.Wait()
 		close(b.state)
@@ -117,17 +129,19 @@ func (b *boundListener) drain(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	b.ln.Close()
-	if b.tcp != nil {
-		b.tcp.drain(ctx)
-		return
-	}
 	var wg sync.WaitGroup
-	wg.Go(func() { b.h1.shutdown(ctx) })
-	wg.Go(func() {
-		if err := b.srv.Shutdown(ctx); err != nil {
-			b.srv.Close()
-		}
-	})
+	if b.tcp != nil {
+		wg.Go(func() { b.tcp.drain(ctx) })
+	}
+	if b.h1 != nil {
+		b.httpLn.Close()
+		wg.Go(func() { b.h1.shutdown(ctx) })
+		wg.Go(func() {
+			if err := b.srv.Shutdown(ctx); err != nil {
+				b.srv.Close()
+			}
+		})
+	}
 	wg.Wait()
 }
 

@@ -42,59 +42,53 @@ type serverNameChains struct {
 }
 
 // tcpFilterChain is one filter chain: its server names (lower-cased, none for the
-// catch-all), its network RBAC (nil when none) and its tcp_proxy.
+// catch-all), its network RBAC (nil when none) and its tcp_proxy; or, on a listener that
+// mixes TLS passthrough with TLS termination (chains_inspected.go), http is the index of the
+// HttpConnectionManager chain in the listener's httpsChains (-1: a tcp_proxy chain).
 type tcpFilterChain struct {
 	serverNames []string
 	rbac        *rbacChain
 	proxy       *tcpProxyConfig
+	http        int
 }
 
 // singleTCPChain is the listener of one chain without filter_chain_match: every connection.
 func singleTCPChain(proxy *tcpProxyConfig, rbac *rbacChain) *tcpListenerConfig {
-	return &tcpListenerConfig{chains: []tcpFilterChain{{rbac: rbac, proxy: proxy}}, serverNameChains: serverNameChains{byName: map[string]int{"": 0}}}
+	return &tcpListenerConfig{chains: []tcpFilterChain{{rbac: rbac, proxy: proxy, http: -1}}, serverNameChains: serverNameChains{byName: map[string]int{"": 0}}}
 }
 
-// decodeTCPChains decodes a listener with listener filters, several filter chains or a
-// filter_chain_match: the TLS passthrough shape. Every chain must be network RBAC filters
-// then tcp_proxy, with no transport_socket, and match at most on server_names.
-func decodeTCPChains(l *listenerv3.Listener) (*tcpListenerConfig, error) {
-	insp, match, allNames, err := decodeChainMatches(l)
+// decodeTCPChain decodes one tcp_proxy chain of a listener whose chains are chosen by SNI or
+// listener filters: network RBAC filters then tcp_proxy, with no transport_socket.
+func decodeTCPChain(p fieldPath, l *listenerv3.Listener, fc *listenerv3.FilterChain, insp *tlsInspector, names []string) (tcpFilterChain, error) {
+	var none tcpFilterChain
+	if fc.GetTransportSocket() != nil {
+		return none, p.field("transport_socket").errorf("terminating TLS before %s on a listener whose chains are chosen by SNI or listener filters is not supported: only TLS passthrough (no transport_socket) is", tcpProxyFilterName)
+	}
+	rbac, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	out := &tcpListenerConfig{serverNameChains: match, inspector: insp}
-	for i, fc := range l.GetFilterChains() {
-		p := fieldPath("filter_chains").index(i)
-		if fc.GetTransportSocket() != nil {
-			return nil, p.field("transport_socket").errorf("terminating TLS before %s on a listener whose chains are chosen by SNI or listener filters is not supported: only TLS passthrough (no transport_socket) is", tcpProxyFilterName)
-		}
-		rbac, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
-		if err != nil {
-			return nil, err
-		}
-		fp := p.field("filters").index(last)
-		f := fc.GetFilters()[last]
-		if err := onlyFields(fp, f, "name", "typed_config"); err != nil {
-			return nil, err
-		}
-		if f.GetTypedConfig().GetTypeUrl() != tcpProxyTypeURL {
-			return nil, fp.errorf("unsupported network filter %q (%s): a listener whose chains are chosen by SNI or listener filters supports only %s",
-				f.GetName(), f.GetTypedConfig().GetTypeUrl(), tcpProxyFilterName)
-		}
-		proxy, err := decodeTCPProxy(fp.field("typed_config"), f.GetTypedConfig())
-		if err != nil {
-			return nil, err
-		}
-		if rbac != nil {
-			rbac.listener = l.GetName()
-			rbac.port = l.GetAddress().GetSocketAddress().GetPortValue()
-			if insp != nil {
-				rbac.withoutTLSPeer()
-			}
-		}
-		out.chains = append(out.chains, tcpFilterChain{serverNames: allNames[i], rbac: rbac, proxy: proxy})
+	fp := p.field("filters").index(last)
+	f := fc.GetFilters()[last]
+	if err := onlyFields(fp, f, "name", "typed_config"); err != nil {
+		return none, err
 	}
-	return out, nil
+	if f.GetTypedConfig().GetTypeUrl() != tcpProxyTypeURL {
+		return none, fp.errorf("unsupported network filter %q (%s): a listener whose chains are chosen by SNI or listener filters supports only %s and %s",
+			f.GetName(), f.GetTypedConfig().GetTypeUrl(), tcpProxyFilterName, hcmFilterName)
+	}
+	proxy, err := decodeTCPProxy(fp.field("typed_config"), f.GetTypedConfig())
+	if err != nil {
+		return none, err
+	}
+	if rbac != nil {
+		rbac.listener = l.GetName()
+		rbac.port = l.GetAddress().GetSocketAddress().GetPortValue()
+		if insp != nil {
+			rbac.withoutTLSPeer()
+		}
+	}
+	return tcpFilterChain{serverNames: names, rbac: rbac, proxy: proxy, http: -1}, nil
 }
 
 // decodeChainMatches reads what chooses a listener's filter chains: its listener filters
@@ -241,10 +235,16 @@ func (t *serverNameChains) match(sni string) int {
 	return -1
 }
 
-// clusters names every cluster any chain may connect to, each once.
+// clusters names every cluster any chain may connect to, each once (none when t is nil).
 func (t *tcpListenerConfig) clusters() []string {
+	if t == nil {
+		return nil
+	}
 	var out []string
 	for _, c := range t.chains {
+		if c.proxy == nil {
+			continue // an HttpConnectionManager chain: its clusters come with its routes
+		}
 		for _, name := range c.proxy.clusters() {
 			if !slices.Contains(out, name) {
 				out = append(out, name)

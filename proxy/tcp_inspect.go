@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// Envoy's tls_inspector listener filter, on a TLS passthrough listener: it reads a
-// connection's first bytes until they hold the TLS ClientHello (sni.go), so the filter chain
-// can be chosen by SNI, and hands back every byte it read, which go upstream first, unchanged.
+// Envoy's tls_inspector listener filter: it reads a connection's first bytes until they hold
+// the TLS ClientHello (sni.go), so the filter chain can be chosen by SNI, and hands back every
+// byte it read, which go upstream first, unchanged, or are replayed to the TLS handshake of a
+// chain that terminates TLS (chains_handoff.go).
 
 // maxClientHelloBytes bounds what the inspector buffers: Envoy's inspector stops at 64 KiB
 // (newer Envoys default to 16 KiB through max_client_hello_size) and, as Envoy does on

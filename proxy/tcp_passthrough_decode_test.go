@@ -149,9 +149,9 @@ func TestDecodePassthroughNACK(t *testing.T) {
 		{"TLS termination by SNI", one(func(l *listenerv3.Listener) {
 			l.FilterChains[0].TransportSocket = &core.TransportSocket{Name: tlsTransportSocketName}
 		}), "filter_chains[0].transport_socket: terminating TLS before envoy.filters.network.tcp_proxy on a listener whose chains are chosen by SNI"},
-		{"HTTP chain", one(func(l *listenerv3.Listener) {
+		{"plain-text HTTP chain", one(func(l *listenerv3.Listener) {
 			l.FilterChains[1].Filters = httpListener("h", "0.0.0.0", 443, "r").FilterChains[0].Filters
-		}), `filter_chains[1].filters[0]: "envoy.filters.network.http_connection_manager": mixing filter chains that end in envoy.filters.network.http_connection_manager with chains that do not on one listener is not supported (filter_chains[0] ends in "envoy.filters.network.tcp_proxy")`},
+		}), "filter_chains[1].transport_socket: required: a listener whose envoy.filters.network.http_connection_manager chains are chosen by SNI must terminate TLS on each"},
 		{"server names without tls_inspector", one(func(l *listenerv3.Listener) {
 			l.ListenerFilters = nil
 		}), m0 + ".server_names: needs the envoy.filters.listener.tls_inspector listener filter"},

@@ -21,6 +21,10 @@ type tcpServer struct {
 	// route is what new connections use; an update swaps it, and connections already relayed
 	// keep the clusters they were given.
 	route atomic.Pointer[tcpRoute]
+	// handoff, on a listener that chooses chains (chains_inspected.go), takes the
+	// connections whose chain terminates TLS to the listener's HTTPS servers
+	// (chains_handoff.go).
+	handoff *handoffListener
 
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
@@ -35,11 +39,15 @@ type tcpRoute struct {
 	// listener is the listener's counters, which a TLS passthrough listener's connections
 	// without a matching chain or past the inspector's timeout add to.
 	listener *listenerStats
+	// https is the terminating chains' handlers, linked with lc, so the chain chosen and the
+	// handler given it always come from one configuration; nil when lc has no such chains.
+	https *sniServing
 }
 
 // tcpChainRoute is one filter chain's TcpProxy linked to its clusters.
 type tcpChainRoute struct {
-	cfg      *tcpProxyConfig
+	cfg      *tcpProxyConfig // nil for a chain that terminates TLS: http is its index
+	http     int
 	rbac     *rbacChain
 	clusters []*cluster  // parallel to cfg.targets; nil: a cluster CDS has not sent
 	stats    []*tcpStats // parallel to cfg.targets
@@ -52,10 +60,18 @@ func newTCPServer(ln net.Listener, fwd *forwarder, log *slog.Logger) *tcpServer 
 // link resolves the listener's clusters against today's. Unlike routes, a TCP proxy does not
 // keep a cluster CDS removed: Envoy looks the cluster up per connection, and a connection to a
 // cluster that is gone is closed.
-func (s *tcpServer) link(cfg *listenerConfig, clusters map[string]*cluster, reg *statsRegistry) {
-	r := &tcpRoute{lc: cfg, listener: reg.listener(cfg.name)}
+func (s *tcpServer) link(cfg *listenerConfig, https *sniServing, clusters map[string]*cluster, reg *statsRegistry) {
+	r := &tcpRoute{lc: cfg, listener: reg.listener(cfg.name), https: https}
+	if cfg.tcp == nil {
+		s.route.Store(r) // an HTTPS listener of one chain: every connection is handed over
+		return
+	}
 	for _, ch := range cfg.tcp.chains {
-		cr := tcpChainRoute{cfg: ch.proxy, rbac: ch.rbac}
+		cr := tcpChainRoute{cfg: ch.proxy, rbac: ch.rbac, http: ch.http}
+		if ch.proxy == nil {
+			r.chains = append(r.chains, cr)
+			continue
+		}
 		for _, t := range ch.proxy.targets {
 			cr.clusters = append(cr.clusters, clusters[t.cluster])
 			cr.stats = append(cr.stats, reg.tcp(cfg.name, t.cluster))
@@ -79,13 +95,13 @@ func (p *Proxy) linkTCP(b *boundListener, now time.Time, warming map[string]time
 		}
 		if now.Sub(since) < p.warmTimeout {
 			warming[key] = since
-			b.tcp.link(old.lc, p.clusters, &p.fwd.stats)
+			b.tcp.link(old.lc, old.https, p.clusters, &p.fwd.stats)
 			return
 		}
 		p.log.Warn("tcp proxy listener names clusters without endpoints; applying it anyway",
 			"listener", cfg.name, "waited", now.Sub(since))
 	}
-	b.tcp.link(cfg, p.clusters, &p.fwd.stats)
+	b.tcp.link(cfg, b.sni.Load(), p.clusters, &p.fwd.stats)
 }
 
 // pick chooses a target at random by weight, as Envoy's weighted_clusters does.
@@ -172,7 +188,12 @@ const tlsHandshakeTimeout = time.Minute
 // handle relays one downstream connection; on every failure the downstream is closed, the
 // only answer TCP has.
 func (s *tcpServer) handle(down net.Conn) {
-	defer down.Close()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			down.Close()
+		}
+	}()
 	r := s.route.Load()
 	if r == nil {
 		return
@@ -184,6 +205,13 @@ func (s *tcpServer) handle(down net.Conn) {
 		if err != nil {
 			return
 		}
+	}
+	if r.lc.tcp == nil {
+		if s.handoff != nil {
+			handedOff = true
+			s.handoff.handoff(&chainConn{Conn: down}) // its handshake chooses its TLS (https_serve.go)
+		}
+		return
 	}
 	var sni string
 	var peeked []byte
@@ -199,6 +227,18 @@ func (s *tcpServer) handle(down net.Conn) {
 		}
 	}
 	cr := &r.chains[chain]
+	if cr.cfg == nil {
+		// A chain that terminates TLS: its handshake reads the ClientHello again, with the
+		// chain's certificate, and its requests are served with its routes (https_serve.go).
+		if r.https == nil || s.handoff == nil {
+			return
+		}
+		cc := &chainConn{Conn: &replayConn{Conn: down, pending: peeked}, chosen: r.https.chains.chains[cr.http].tls}
+		cc.handler.Store(r.https.handlers[cr.http])
+		handedOff = true
+		s.handoff.handoff(cc)
+		return
+	}
 	if rb := cr.rbac; rb != nil {
 		admitted := false
 		if r.lc.tcp.inspector != nil {
