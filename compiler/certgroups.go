@@ -70,14 +70,15 @@ func (c certGroups) listenerFor(b *builder, g *schema.Document, path string, srv
 	return grp.l
 }
 
-// listeners returns every group's listener; on a port with several groups each has its own
-// route table and the server names selecting it ("*" among them: the chain for any name).
-func (c certGroups) listeners() []*ir.Listener {
+// listeners returns every group's listener; on a port with several groups, or whose other
+// server names are passed through (passesThrough), each has its own route table and the
+// server names selecting it ("*" among them: the chain for any name).
+func (c certGroups) listeners(passesThrough func(name string) bool) []*ir.Listener {
 	var out []*ir.Listener
 	for _, name := range sortedKeys(c) {
 		groups := c[name]
 		for _, grp := range groups {
-			if len(groups) > 1 {
+			if len(groups) > 1 || passesThrough(name) {
 				grp.l.RouteName = grp.routeName
 				if !slices.Contains(grp.names, "*") {
 					grp.l.ServerNames = slices.Clone(grp.names)
@@ -100,6 +101,21 @@ func serverNames(hosts []string) []string {
 		if !slices.Contains(out, h) {
 			out = append(out, h)
 		}
+	}
+	return out
+}
+
+// plainText says the port serves plain HTTP (a group without TLS).
+func (c certGroups) plainText(name string) bool {
+	groups := c[name]
+	return len(groups) > 0 && groups[0].l.TLS == nil
+}
+
+// names lists the server names the port's HTTPS servers terminate TLS for ("*": any other).
+func (c certGroups) names(name string) []string {
+	var out []string
+	for _, grp := range c[name] {
+		out = append(out, grp.names...)
 	}
 	return out
 }

@@ -8,6 +8,32 @@ import (
 	"github.com/signalbox/signalbox/schema"
 )
 
+// sharesPort says servers of kinds a and b may share a port: HTTP servers with each other,
+// TLS passthrough with passthrough or with HTTPS (filter chains chosen by SNI; plainText and
+// terminableBeside refuse plain HTTP there), a TCP server with none.
+func sharesPort(a, b serverKind) bool {
+	return a != tcpServerKind && b != tcpServerKind
+}
+
+// terminableBeside says an HTTP server may join a port whose other names are passed through:
+// it must terminate TLS (plain HTTP carries no server name to choose by), and none of its
+// hosts may be one a passthrough route already takes.
+func (b *builder) terminableBeside(g *schema.Document, path string, srv schema.Server, tls *ir.ServerTLS, pt *ir.Listener) bool {
+	if tls == nil {
+		b.errorf(g, path, "port %d passes TLS through: plain HTTP cannot share it (the server name is read from the TLS handshake)", srv.Port.Number)
+		return false
+	}
+	for _, n := range serverNames(srv.Hosts) {
+		for _, r := range pt.Passthrough {
+			if slices.Contains(r.ServerNames, n) || (n == "*" && len(r.ServerNames) == 0) {
+				b.errorf(g, path+".hosts", "host %q on port %d is already passed through by a tls route: a server name is either terminated or passed through", n, srv.Port.Number)
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // isPassthrough says a Gateway server forwards TLS without terminating it: mode PASSTHROUGH
 // on a TLS or HTTPS server (Istio's "ingress gateway without TLS termination" uses HTTPS).
 func isPassthrough(srv schema.Server) bool {

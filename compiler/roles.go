@@ -139,12 +139,14 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 			}
 			bind := orDefault(srv.Bind, "0.0.0.0")
 			name := listenerName(bind, srv.Port.Number)
-			if prev, seen := kinds[name]; seen && (prev != kind || kind == tcpServerKind) {
-				b.errorf(g, path, "port %d already has %s server on gateway %s: a port serves HTTP, TLS passthrough or one TCP server",
+			if prev, seen := kinds[name]; seen && !sharesPort(prev, kind) {
+				b.errorf(g, path, "port %d already has %s server on gateway %s: a port serves HTTP, HTTPS beside TLS passthrough, or one TCP server",
 					srv.Port.Number, prev, strings.TrimPrefix(role.Name, "gateway/"))
 				continue
 			}
-			kinds[name] = kind
+			if _, seen := kinds[name]; !seen {
+				kinds[name] = kind
+			}
 			switch kind {
 			case tcpServerKind:
 				if l := b.tcpServer(g, path, srv, ref); l != nil {
@@ -153,11 +155,21 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 				}
 				continue
 			case passthroughServer:
+				if certs.plainText(name) {
+					b.errorf(g, path, "port %d already serves plain HTTP: TLS passthrough shares a port with HTTPS only (the server name is read from the TLS handshake)", srv.Port.Number)
+					continue
+				}
 				l, ok := listeners[name]
 				if !ok {
 					l = &ir.Listener{Name: name, Address: bind, Port: srv.Port.Number}
 					listeners[name] = l
 					sniSeen[name], sniAdded[name] = map[string]string{}, map[string]bool{}
+				}
+				// Names an HTTPS server on the port terminates are not passed through.
+				for _, n := range certs.names(name) {
+					if _, ok := sniSeen[name][n]; !ok {
+						sniSeen[name][n] = "an HTTPS server of the port, which terminates TLS for it"
+					}
 				}
 				if b.sniRoutes(srv, ref, l, sniSeen[name], sniAdded[name], used) == 0 {
 					b.warnf(g, path, "no VirtualService bound to gateway %s has a tls route for port %d and hosts %v: this server routes no connection",
@@ -167,6 +179,9 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 			}
 			tls, ok := b.serverTLS(g, path+".tls", srv)
 			if !ok {
+				continue
+			}
+			if pt := listeners[name]; pt != nil && len(pt.Passthrough) > 0 && !b.terminableBeside(g, path, srv, tls, pt) {
 				continue
 			}
 			l := certs.listenerFor(b, g, path, srv, name, bind, tls)
@@ -200,13 +215,14 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		}
 	}
 	for _, name := range sortedKeys(listeners) {
-		if kinds[name] == passthroughServer && len(listeners[name].Passthrough) == 0 {
+		if l := listeners[name]; l.TCP == nil && len(l.Passthrough) == 0 {
 			continue // as Istio omits a listener without filter chains
 		}
 		sortVirtualHosts(listeners[name])
 		role.Listeners = append(role.Listeners, listeners[name])
 	}
-	for _, l := range certs.listeners() {
+	passesThrough := func(name string) bool { l := listeners[name]; return l != nil && len(l.Passthrough) > 0 }
+	for _, l := range certs.listeners(passesThrough) {
 		sortVirtualHosts(l)
 		role.Listeners = append(role.Listeners, l)
 	}
