@@ -33,8 +33,9 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hf := h.filters.Load()
 	// An upgrade the connection manager does not enable is refused once a route matches,
-	// before any filter, as Envoy refuses it (upgrade.go). Other requests pay a map lookup.
-	if _, ok := r.Header["Upgrade"]; ok && rejectsUpgrade(hf, r) && t.lookup(r) != nil {
+	// before any filter, as Envoy refuses it (upgrade.go). Other requests pay one map lookup.
+	_, asksUpgrade := r.Header["Upgrade"]
+	if asksUpgrade && rejectsUpgrade(hf, r) && t.lookup(r) != nil {
 		h.fwd.stats.upgradesRejected.Add(1)
 		refuseUpgrade(w)
 		return
@@ -65,7 +66,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusNotFound, "")
 		return
 	}
-	h.fwd.serve(w, r, lr, hf)
+	h.fwd.serve(w, r, lr, hf, asksUpgrade && hf != nil && hf.websocket && wantsWebSocket(r))
 }
 
 // forwarder sends requests upstream over the shared pools: HTTP/1.1 for most clusters,
@@ -167,10 +168,11 @@ func (x *exchange) localReply(w http.ResponseWriter, r *http.Request, code int, 
 	reply(w, code, body)
 }
 
-// serve runs the HTTP filters (CORS, then fault, as Istio orders them) and the router.
-func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, lr *linkedRoute, hf *httpFilters) {
+// serve runs the HTTP filters (CORS, then fault, as Istio orders them) and the router;
+// upgrade says r is a WebSocket upgrade its connection manager enables (upgrade.go).
+func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, lr *linkedRoute, hf *httpFilters, upgrade bool) {
 	rt := lr.r
-	x := exchange{lr: lr, upgrade: hf != nil && hf.websocket && wantsWebSocket(r)}
+	x := exchange{lr: lr, upgrade: upgrade}
 	if hf != nil && hf.cors {
 		if cp := pickCors(lr); cp != nil && cp.enabled.hit() {
 			if origin := r.Header["Origin"]; len(origin) > 0 && origin[0] != "" {

@@ -73,13 +73,8 @@ func decodeHTTPSChain(p fieldPath, l *listenerv3.Listener, fc *listenerv3.Filter
 	if err != nil {
 		return none, err
 	}
-	_, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
+	_, fp, f, last, err := decodeChainFilters(p, fc)
 	if err != nil {
-		return none, err
-	}
-	fp := p.field("filters").index(last)
-	f := fc.GetFilters()[last]
-	if err := onlyFields(fp, f, "name", "typed_config"); err != nil {
 		return none, err
 	}
 	routeName, scoped, filters, err := decodeHCMFilter(fp, l, f, last)

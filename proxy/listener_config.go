@@ -97,13 +97,8 @@ func decodeListener(l *listenerv3.Listener) (*listenerConfig, error) {
 			return nil, err
 		}
 	}
-	netRBAC, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
+	netRBAC, p, f, last, err := decodeChainFilters(p, fc)
 	if err != nil {
-		return nil, err
-	}
-	p = p.field("filters").index(last)
-	f := fc.GetFilters()[last]
-	if err := onlyFields(p, f, "name", "typed_config"); err != nil {
 		return nil, err
 	}
 	tc := f.GetTypedConfig()
@@ -162,6 +157,22 @@ func decodeHCMFilter(p fieldPath, l *listenerv3.Listener, f *listenerv3.Filter, 
 		filters.rbac.port = l.GetAddress().GetSocketAddress().GetPortValue()
 	}
 	return routeName, scoped, filters, nil
+}
+
+// decodeChainFilters reads a filter chain's network filters: the leading network RBAC filters
+// (decodeNetworkFilters) and the terminal filter, which the caller decodes by its type, with
+// its field path and index.
+func decodeChainFilters(p fieldPath, fc *listenerv3.FilterChain) (rbac *rbacChain, fp fieldPath, f *listenerv3.Filter, last int, err error) {
+	rbac, last, err = decodeNetworkFilters(p.field("filters"), fc.GetFilters())
+	if err != nil {
+		return nil, "", nil, 0, err
+	}
+	fp = p.field("filters").index(last)
+	f = fc.GetFilters()[last]
+	if err := onlyFields(fp, f, "name", "typed_config"); err != nil {
+		return nil, "", nil, 0, err
+	}
+	return rbac, fp, f, last, nil
 }
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped

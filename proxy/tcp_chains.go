@@ -64,13 +64,8 @@ func decodeTCPChain(p fieldPath, l *listenerv3.Listener, fc *listenerv3.FilterCh
 	if fc.GetTransportSocket() != nil {
 		return none, p.field("transport_socket").errorf("terminating TLS before %s on a listener whose chains are chosen by SNI or listener filters is not supported: only TLS passthrough (no transport_socket) is", tcpProxyFilterName)
 	}
-	rbac, last, err := decodeNetworkFilters(p.field("filters"), fc.GetFilters())
+	rbac, fp, f, _, err := decodeChainFilters(p, fc)
 	if err != nil {
-		return none, err
-	}
-	fp := p.field("filters").index(last)
-	f := fc.GetFilters()[last]
-	if err := onlyFields(fp, f, "name", "typed_config"); err != nil {
 		return none, err
 	}
 	if f.GetTypedConfig().GetTypeUrl() != tcpProxyTypeURL {

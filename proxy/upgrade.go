@@ -59,12 +59,9 @@ func refuseUpgrade(w http.ResponseWriter) {
 
 // wantsWebSocket reports whether r asks to switch to WebSocket, which its connection manager
 // enables: "Upgrade: websocket" (compared case-insensitively, as Envoy compares it with the
-// upgrade type), "upgrade" among the Connection tokens, and no body of unknown length. A
-// request without an Upgrade header costs one map lookup.
+// upgrade type), "upgrade" among the Connection tokens, and no body of unknown length. The
+// caller asks only when the request has an Upgrade header.
 func wantsWebSocket(r *http.Request) bool {
-	if _, ok := r.Header["Upgrade"]; !ok {
-		return false
-	}
 	upgrade, ok := upgradeRequested(r)
 	return ok && r.ContentLength >= 0 && strings.EqualFold(upgrade, webSocketUpgradeType)
 }
