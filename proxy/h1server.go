@@ -672,12 +672,7 @@ func (w *h1Writer) writeHead() {
 		case strings.HasPrefix(k, http.TrailerPrefix):
 			continue
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
+		writeFields(bw, k, vv)
 	}
 	if _, ok := h["Date"]; !ok {
 		bw.WriteString(dateLine())
@@ -787,3 +782,13 @@ type prefixedConn struct {
 }
 
 func (c *prefixedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// writeFields writes a header field's lines, one per value, as HTTP/1.1 sends them.
+func writeFields(bw *bufio.Writer, k string, vv []string) {
+	for _, v := range vv {
+		bw.WriteString(k)
+		bw.WriteString(": ")
+		bw.WriteString(v)
+		bw.WriteString("\r\n")
+	}
+}

@@ -216,12 +216,7 @@ func (f *forwarder) tunnel(w *h1Writer, r *http.Request, x *exchange, resp *http
 		if k == "Content-Length" || k == "Transfer-Encoding" || k == "Connection" || k == "Upgrade" {
 			continue
 		}
-		for _, v := range vv {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
+		writeFields(bw, k, vv)
 	}
 	for _, v := range upgrade {
 		bw.WriteString("Upgrade: ")
