@@ -84,3 +84,31 @@ http {
 }
 EOF
 }
+
+# install_tools LOG [haproxy]: installs wrk, nginx-light, taskset and curl from Debian's
+# packages when missing (and HAProxy, best effort, when asked); apt's output goes to LOG.
+# The packages start their system services on install where that is allowed; the scripts run
+# their own instances with their own config files and leave the system ones alone.
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+install_tools() {
+	local aptlog=$1 want_haproxy=${2:-}
+	apt_install() {
+		export DEBIAN_FRONTEND=noninteractive
+		as_root apt-get install -y -qq "$@" >"$aptlog" 2>&1 ||
+			{ as_root apt-get update -qq >>"$aptlog" 2>&1 && as_root apt-get install -y -qq "$@" >>"$aptlog" 2>&1; }
+	}
+	local missing=()
+	command -v wrk >/dev/null || missing+=(wrk)
+	command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+	command -v taskset >/dev/null || missing+=(util-linux)
+	command -v curl >/dev/null || missing+=(curl)
+	if ((${#missing[@]})); then
+		echo "installing ${missing[*]}" >&2
+		apt_install "${missing[@]}" || { echo "could not install ${missing[*]}; see $aptlog" >&2; return 1; }
+	fi
+	if [[ $want_haproxy == haproxy ]] && ! command -v haproxy >/dev/null && ! [[ -x /usr/sbin/haproxy ]]; then
+		apt_install haproxy || echo "HAProxy is not installable here; measuring without it" >&2
+	fi
+	return 0
+}

@@ -34,6 +34,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-ab.XXXXXX")
 chmod 755 "$work"
 pids=()
 stop_on_exit
+install_tools "$work/apt.log" || exit 1
 export PATH=$PATH:/usr/sbin
 
 if (($(nproc) >= 2)); then LOAD=(taskset -c 0) SUT=(taskset -c 1); else LOAD=() SUT=(); fi

@@ -57,26 +57,7 @@ die() {
 
 # --- tools -----------------------------------------------------------------------------------
 
-as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
-
-apt_install() {
-	export DEBIAN_FRONTEND=noninteractive
-	as_root apt-get install -y -qq "$@" >"$work/apt.log" 2>&1 ||
-		{ as_root apt-get update -qq >>"$work/apt.log" 2>&1 && as_root apt-get install -y -qq "$@" >>"$work/apt.log" 2>&1; }
-}
-
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
-command -v taskset >/dev/null || missing+=(util-linux)
-command -v curl >/dev/null || missing+=(curl)
-if ((${#missing[@]})); then
-	log "installing ${missing[*]}"
-	apt_install "${missing[@]}" || die "could not install ${missing[*]}; see the apt output above"
-fi
-if ! command -v haproxy >/dev/null && ! [[ -x /usr/sbin/haproxy ]]; then
-	apt_install haproxy || log "HAProxy is not installable here; measuring without it"
-fi
+install_tools "$work/apt.log" haproxy || die "could not install the tools"
 export PATH=$PATH:/usr/sbin
 # The Debian packages start their system services on install where that is allowed; this script
 # runs its own instances with their own config files and leaves the system ones alone.
