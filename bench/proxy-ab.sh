@@ -2,7 +2,8 @@
 # bench/proxy-ab.sh: two builds of `signalbox proxy` and nginx, set up as bench/proxy.sh
 # measures them (backend and proxies on core 1 with GOMAXPROCS=1, wrk -t1 -c32 on core 0),
 # with short wrk runs interleaved round by round, to tell whether a change to the data plane
-# helps before a full bench/proxy.sh run. Prints req/s, CPU per request and core 1's idle time
+# helps before a full bench/proxy.sh run. Prints req/s, CPU per request of the proxy and of the
+# backend it shares core 1 with, and core 1's idle time
 # and time taken by other programs per run (a run with "other" was disturbed), and per round the
 # ratio of each build to that round's nginx.
 #
@@ -90,7 +91,7 @@ cpu_pid[nginx]=$(pgrep -P "$nginx_master" | head -1)
 
 hz=$(getconf CLK_TCK)
 cpu1() { awk '$1 == "cpu1" { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; } # idle, busy ticks of core 1
-run() { # run CONFIG: prints "rps cpu_us_per_req core1_idle% core1_other%" (other: neither idle nor proxy nor backend)
+run() { # run CONFIG: prints "rps cpu_us_per_req backend_us_per_req core1_idle% core1_other%" (other: neither idle nor proxy nor backend)
 	local c=$1 t0 t1 b0 b1 reqs rps i0 s0 i1 s1
 	"${LOAD[@]}" wrk -t1 -c"$CONNS" -d1s -H "Host: $HOST" "${url[$c]}" >/dev/null
 	t0=$(cpu_ticks "${cpu_pid[$c]}")
@@ -102,14 +103,14 @@ run() { # run CONFIG: prints "rps cpu_us_per_req core1_idle% core1_other%" (othe
 	t1=$(cpu_ticks "${cpu_pid[$c]}")
 	reqs=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")
-	awk -v r="$rps" -v d=$((t1 - t0)) -v hz="$hz" -v n="$reqs" -v i=$((i1 - i0)) -v s=$((s1 - s0 - (t1 - t0) - (b1 - b0))) -v all=$((i1 - i0 + s1 - s0)) \
-		'BEGIN { all += 0.001; printf "%.0f %.1f %.0f %.0f\n", r, d * 1e6 / hz / n, i * 100 / all, s * 100 / all }'
+	awk -v r="$rps" -v d=$((t1 - t0)) -v hz="$hz" -v n="$reqs" -v b=$((b1 - b0)) -v i=$((i1 - i0)) -v s=$((s1 - s0 - (t1 - t0) - (b1 - b0))) -v all=$((i1 - i0 + s1 - s0)) \
+		'BEGIN { all += 0.001; printf "%.0f %.1f %.1f %.0f %.0f\n", r, d * 1e6 / hz / n, b * 1e6 / hz / n, i * 100 / all, s * 100 / all }'
 }
 
 summary=$work/summary.tsv
 : >"$summary"
 printf 'round'
-for c in "${configs[@]}"; do printf '\t%s req/s\tcpu us\tidle%%\tother%%' "$c"; done
+for c in "${configs[@]}"; do printf '\t%s req/s\tcpu us\tbackend us\tidle%%\tother%%' "$c"; done
 printf '\tcand/nginx'
 [[ -n ${CONTROL:-} ]] && printf '\tctl/nginx\tcand/ctl'
 [[ ${FLOOR:-0} == 1 ]] && printf '\tfloor/nginx'
@@ -118,8 +119,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	declare -A rps=()
 	printf '%d' "$r"
 	for c in "${configs[@]}"; do
-		read -r rps[$c] cpu idle steal < <(run "$c")
-		printf '\t%s\t%s\t%s\t%s' "${rps[$c]}" "$cpu" "$idle" "$steal"
+		read -r rps[$c] cpu be idle steal < <(run "$c")
+		printf '\t%s\t%s\t%s\t%s\t%s' "${rps[$c]}" "$cpu" "$be" "$idle" "$steal"
 	done
 	awk -v a="${rps[cand]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f", n ? a / n : 0 }' | tee -a "$summary"
 	[[ -n ${CONTROL:-} ]] && awk -v a="${rps[cand]}" -v b="${rps[ctl]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f\t%.3f", n ? b / n : 0, a / b }' | tee -a "$summary"
