@@ -227,6 +227,11 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		role.Listeners = append(role.Listeners, l)
 	}
 	slices.SortStableFunc(role.Listeners, func(a, c *ir.Listener) int { return strings.Compare(a.Name, c.Name) })
+	for _, l := range role.Listeners {
+		// Istio's gateway connection managers set use_remote_address: a gateway's clients
+		// connect to it directly.
+		l.UseRemoteAddress = !l.ForwardsConnections()
+	}
 	for _, name := range sortedKeys(used) {
 		if c, ok := b.clusters[name]; ok {
 			role.Clusters = append(role.Clusters, c)

@@ -63,8 +63,10 @@ func TestDecodeListenerRejects(t *testing.T) {
 		"rds.config_source.path: field not supported": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
 			m.GetRds().ConfigSource = &core.ConfigSource{ConfigSourceSpecifier: &core.ConfigSource_Path{Path: "routes.yaml"}}
 		}),
-		"typed_config.use_remote_address: field not supported": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+		// Trusted hops would change which X-Forwarded-For entry is the client: refused, not ignored.
+		"typed_config.xff_num_trusted_hops: field not supported": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
 			m.UseRemoteAddress = wrapperspb.Bool(true)
+			m.XffNumTrustedHops = 1
 		}),
 		`address.socket_address.address: "localhost" is not an IP address`: func() *listenerv3.Listener {
 			l := base()

@@ -90,6 +90,11 @@ type httpFilters struct {
 	// websocket is set when the HTTP connection manager's upgrade_configs enable "websocket":
 	// WebSocket upgrade requests are then tunnelled (upgrade.go), else refused as Envoy does.
 	websocket bool
+	// useRemoteAddress: the connection manager's use_remote_address. The client is then the
+	// connection's peer: its address is appended to X-Forwarded-For and X-Forwarded-Proto is
+	// set from the connection, as Envoy does with no trusted hops. Without it X-Forwarded-For
+	// passes unchanged and X-Forwarded-Proto is set only when missing.
+	useRemoteAddress bool
 }
 
 // corsPolicy is a CorsPolicy from typed_per_filter_config, Envoy's cors filter semantics.

@@ -32,6 +32,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hf := h.filters.Load()
+	forwardedHeaders(r, hf != nil && hf.useRemoteAddress)
 	// An upgrade the connection manager does not enable is refused once a route matches,
 	// before any filter, as Envoy refuses it (upgrade.go). Other requests pay one map lookup.
 	_, asksUpgrade := r.Header["Upgrade"]
@@ -707,6 +708,34 @@ func (f *forwarder) transportFor(c *cluster, r *http.Request) http.RoundTripper 
 	return f.h1
 }
 
+// forwardedHeaders sets X-Forwarded-Proto and X-Forwarded-For as Envoy's connection manager
+// does before its filters run (so routes and RBAC match what the upstream will see), with no
+// trusted hops: with use_remote_address the connection decides the protocol and its peer is
+// appended to X-Forwarded-For; without it X-Forwarded-For is left as the client sent it and
+// X-Forwarded-Proto is only filled in when missing.
+func forwardedHeaders(r *http.Request, useRemoteAddress bool) {
+	h := r.Header
+	if _, ok := h["X-Forwarded-Proto"]; useRemoteAddress || !ok {
+		if r.TLS != nil {
+			h["X-Forwarded-Proto"] = protoHTTPS
+		} else {
+			h["X-Forwarded-Proto"] = protoHTTP
+		}
+	}
+	if !useRemoteAddress {
+		return
+	}
+	ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
+	if ci == nil {
+		ci = newConnInfo(r.RemoteAddr)
+	}
+	if prior, ok := h["X-Forwarded-For"]; ok {
+		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ci.ip}
+	} else {
+		h["X-Forwarded-For"] = ci.xff
+	}
+}
+
 // prepareUpstreamRequest turns the server's request into the upstream one in place. The
 // server snapshots what it needs from the request before calling the handler (keep-alive and
 // close decisions, the body to drain), so reusing it saves a request and a header clone per
@@ -720,18 +749,6 @@ func prepareUpstreamRequest(r *http.Request, addr string) {
 	removeHopByHop(h)
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = noUserAgent // keep Go's default User-Agent out
-	}
-	if _, ok := h["X-Forwarded-Proto"]; !ok {
-		h["X-Forwarded-Proto"] = protoHTTP
-	}
-	ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
-	if ci == nil {
-		ci = newConnInfo(r.RemoteAddr)
-	}
-	if prior, ok := h["X-Forwarded-For"]; ok {
-		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ci.ip}
-	} else {
-		h["X-Forwarded-For"] = ci.xff
 	}
 }
 

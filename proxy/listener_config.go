@@ -176,14 +176,14 @@ func decodeChainFilters(p fieldPath, fc *listenerv3.FilterChain) (rbac *rbacChai
 }
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped
-// routes over SRDS) from ADS, the jwt_authn, rbac, cors and fault filters, the router last, and
-// WebSocket upgrades (upgrade.go). It returns the route config (or scoped routes) name.
+// routes over SRDS) from ADS, the jwt_authn, rbac, cors and fault filters, the router last,
+// WebSocket upgrades (upgrade.go) and use_remote_address (forwardedHeaders). It returns the route config (or scoped routes) name.
 func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, httpFilters, error) {
 	var hf httpFilters
 	if err := validateAll(p, m); err != nil {
 		return "", nil, hf, err
 	}
-	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters", "upgrade_configs"); err != nil {
+	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters", "upgrade_configs", "use_remote_address"); err != nil {
 		return "", nil, hf, err
 	}
 	websocket, err := decodeUpgradeConfigs(p.field("upgrade_configs"), m.GetUpgradeConfigs())
@@ -191,6 +191,7 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 		return "", nil, hf, err
 	}
 	hf.websocket = websocket
+	hf.useRemoteAddress = m.GetUseRemoteAddress().GetValue()
 	switch m.GetCodecType() {
 	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1, hcmv3.HttpConnectionManager_HTTP2:
 	default:

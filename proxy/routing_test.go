@@ -5,7 +5,10 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 func TestRoutesByHostPathAndHeader(t *testing.T) {
@@ -63,28 +66,57 @@ func TestRoutesByHostPathAndHeader(t *testing.T) {
 	}
 }
 
+// TestForwardsHostAndXForwardedFor checks the headers Envoy's connection manager sets with no
+// trusted hops: without use_remote_address (a sidecar's outbound listener) X-Forwarded-For
+// passes as the client sent it and X-Forwarded-Proto is filled in only when missing; with it
+// (a gateway) the peer is appended and X-Forwarded-Proto comes from the connection.
 func TestForwardsHostAndXForwardedFor(t *testing.T) {
 	be := backend(t, "b")
 	routes := routeConfiguration("r", vhost("all", []string{"*"}, prefixRoute("/", "b")))
-	_, _, addr := setup(t, sidecar{routes: routes, clusters: map[string][]*httptest.Server{"b": {be}}, version: "r1"})
-	req, _ := http.NewRequest("GET", "http://"+addr+"/p?q=1", nil)
-	req.Host = "svc.example:9080"
-	req.Header.Set("X-Forwarded-For", "10.0.0.1")
-	req.Header.Set("Connection", "close, X-Hop")
-	req.Header.Set("X-Hop", "secret")
-	resp, err := newClient().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if got := resp.Header.Get("X-Seen-Host"); got != "svc.example:9080" {
-		t.Errorf("upstream saw Host %q, want the client's", got)
-	}
-	if got := resp.Header.Get("X-Seen-XFF"); got != "10.0.0.1, 127.0.0.1" {
-		t.Errorf("upstream saw X-Forwarded-For %q", got)
-	}
-	if got := resp.Header.Get("X-Seen-Path"); got != "/p?q=1" {
-		t.Errorf("upstream saw path %q", got)
+	gw := hcmOf(httpListener("gw", "127.0.0.1", 15002, "r"), func(m *hcmv3.HttpConnectionManager) {
+		m.UseRemoteAddress = wrapperspb.Bool(true)
+	})
+	_, p, addr := setup(t, sidecar{routes: routes, clusters: map[string][]*httptest.Server{"b": {be}}, version: "r1",
+		listeners: []types.Resource{gw}})
+	gwAddr := p.ListenerAddr("gw")
+	for _, tc := range []struct {
+		name, addr string
+		xff, xfp   []string // sent; nil: not sent
+		wantXFF    string
+		wantXFP    string
+	}{
+		{"sidecar", addr, []string{"10.0.0.1"}, nil, "10.0.0.1", "http"},
+		{"sidecar keeps proto", addr, nil, []string{"https"}, "", "https"},
+		{"gateway", gwAddr, []string{"10.0.0.1"}, []string{"https"}, "10.0.0.1, 127.0.0.1", "http"},
+		{"gateway without xff", gwAddr, nil, nil, "127.0.0.1", "http"},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+tc.addr+"/p?q=1", nil)
+		req.Host = "svc.example:9080"
+		if tc.xff != nil {
+			req.Header["X-Forwarded-For"] = tc.xff
+		}
+		if tc.xfp != nil {
+			req.Header["X-Forwarded-Proto"] = tc.xfp
+		}
+		req.Header.Set("Connection", "close, X-Hop")
+		req.Header.Set("X-Hop", "secret")
+		resp, err := newClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("X-Seen-Host"); got != "svc.example:9080" {
+			t.Errorf("%s: upstream saw Host %q, want the client's", tc.name, got)
+		}
+		if got := resp.Header.Get("X-Seen-XFF"); got != tc.wantXFF {
+			t.Errorf("%s: upstream saw X-Forwarded-For %q, want %q", tc.name, got, tc.wantXFF)
+		}
+		if got := resp.Header.Get("X-Seen-XFP"); got != tc.wantXFP {
+			t.Errorf("%s: upstream saw X-Forwarded-Proto %q, want %q", tc.name, got, tc.wantXFP)
+		}
+		if got := resp.Header.Get("X-Seen-Path"); got != "/p?q=1" {
+			t.Errorf("%s: upstream saw path %q", tc.name, got)
+		}
 	}
 }
 

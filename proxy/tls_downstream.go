@@ -81,15 +81,13 @@ var overTLS = &tls.ConnectionState{HandshakeComplete: true}
 // protoHTTPS is x-forwarded-proto for requests that arrived over TLS.
 var protoHTTPS = []string{"https"}
 
-// tlsRequests marks every request of a TLS listener as arriving over TLS.
+// tlsRequests marks every request of a TLS listener as arriving over TLS (which
+// forwardedHeaders turns into X-Forwarded-Proto: https).
 type tlsRequests struct{ next http.Handler }
 
 func (t tlsRequests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil {
 		r.TLS = overTLS
-	}
-	if _, ok := r.Header["X-Forwarded-Proto"]; !ok {
-		r.Header["X-Forwarded-Proto"] = protoHTTPS
 	}
 	t.next.ServeHTTP(w, r)
 }

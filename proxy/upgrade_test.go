@@ -35,6 +35,7 @@ func webSocketListener(name string, port uint32, filters ...*hcmv3.HttpFilter) *
 	l := httpListener(name, "127.0.0.1", port, "r", append(filters, routerFilter())...)
 	return hcmOf(l, func(m *hcmv3.HttpConnectionManager) {
 		m.UpgradeConfigs = []*hcmv3.HttpConnectionManager_UpgradeConfig{{UpgradeType: "websocket"}}
+		m.UseRemoteAddress = wrapperspb.Bool(true) // as on a gateway, which appends X-Forwarded-For
 	})
 }
 

@@ -41,6 +41,11 @@ type Listener struct {
 	Scoped bool `json:"scoped,omitempty"`
 	// Filters the routes need besides the router: "fault" and "cors", in Istio's order.
 	Filters []string `json:"filters,omitempty"`
+	// UseRemoteAddress: the client is the connection's peer, as Istio sets it on gateways,
+	// which face clients directly: the proxy appends the peer's address to X-Forwarded-For and
+	// sets X-Forwarded-Proto itself. Without it (the sidecar's outbound listener, whose client
+	// is the local workload) X-Forwarded-For passes unchanged, as Envoy passes it.
+	UseRemoteAddress bool `json:"useRemoteAddress,omitempty"`
 	// TLS, when set, terminates TLS on the listener (a Gateway's HTTPS servers on its port).
 	TLS *ServerTLS `json:"tls,omitempty"`
 	// ServerNames, when set, says several listeners share this name (a port whose HTTPS servers

@@ -10,6 +10,7 @@ import (
 	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/signalbox/signalbox/compiler/ir"
 )
@@ -80,6 +81,9 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 		StatPrefix:  l.Name,
 		CodecType:   hcm.HttpConnectionManager_AUTO,
 		HttpFilters: filters,
+	}
+	if l.UseRemoteAddress {
+		manager.UseRemoteAddress = wrapperspb.Bool(true)
 	}
 	if !l.API {
 		// As Istio sets on every connection manager of a sidecar or gateway: WebSocket
