@@ -86,9 +86,11 @@ func newClientWatch(sc *h1ServerConn) *clientWatch {
 	return &clientWatch{sc: sc}
 }
 
-// arm marks the connection's request, whose body is fully read, as waiting from now.
+// arm marks the connection's request, whose body is fully read, as waiting from now: the
+// sweep's clock, up to sweepEvery behind, so the watch starts after watchAfter give or take
+// sweepEvery, and a request reads no clock for it.
 func (w *clientWatch) arm() {
-	now := time.Now().UnixNano()
+	now := w.sc.s.clock.Load()
 	w.mu.Lock()
 	w.armedAt = now
 	w.mu.Unlock()

@@ -265,7 +265,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		x.localReply(w, r, http.StatusServiceUnavailable, errNoCluster)
 		return
 	}
-	start := time.Now()
+	start := monoNow()
 
 	// Request header operations, most specific first, as Envoy applies them.
 	h := r.Header
@@ -322,7 +322,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 	ctx := client
 	if t := requestTimeout(rt, r); t > 0 {
 		if lean {
-			deadline = start.Add(t)
+			deadline = time.Now().Add(t)
 		} else {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(client, t)
@@ -341,7 +341,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		ep := c.pickFor(hash, hasHash, avoid)
 		if ep == nil {
 			x.localReply(w, r, http.StatusServiceUnavailable, errNoHealthy)
-			c.stats.record(http.StatusServiceUnavailable, time.Since(start))
+			c.stats.record(http.StatusServiceUnavailable, monoNow()-start)
 			lr.stats.record(http.StatusServiceUnavailable)
 			return
 		}
@@ -352,7 +352,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			}
 			w.Header()["X-Envoy-Overloaded"] = overloaded
 			x.localReply(w, r, http.StatusServiceUnavailable, errOverflow)
-			c.stats.record(http.StatusServiceUnavailable, time.Since(start))
+			c.stats.record(http.StatusServiceUnavailable, monoNow()-start)
 			lr.stats.record(http.StatusServiceUnavailable)
 			return
 		}
@@ -382,7 +382,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 					attemptDeadline = pd
 				}
 			}
-			resp, err = f.h1.roundTrip(r, attemptDeadline)
+			resp, err = f.h1.roundTrip(r, attemptDeadline, x.relaysHead(w, retry))
 		} else {
 			if retry != nil && retry.perTryTimeout > 0 {
 				actx, acancel = context.WithTimeout(ctx, retry.perTryTimeout)
@@ -413,7 +413,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 				// The route's timeout: no retry outlives it.
 				c.report(ep, 0)
 				x.localReply(w, r, http.StatusGatewayTimeout, errTimeout)
-				c.stats.record(http.StatusGatewayTimeout, time.Since(start))
+				c.stats.record(http.StatusGatewayTimeout, monoNow()-start)
 				lr.stats.record(http.StatusGatewayTimeout)
 				return
 			case actx.Err() != nil || leanTimeout:
@@ -431,7 +431,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 				code, body = http.StatusGatewayTimeout, errTimeout
 			}
 			x.localReply(w, r, code, body)
-			c.stats.record(code, time.Since(start))
+			c.stats.record(code, monoNow()-start)
 			lr.stats.record(code)
 			return
 		}
@@ -456,7 +456,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 // released either way. Its own function, so the deferred release is open-coded rather than a
 // closure allocated per request inside forward's retry loop.
 func (f *forwarder) relay(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, c *cluster, ep *endpoint,
-	acancel context.CancelFunc, start time.Time) {
+	acancel context.CancelFunc, start time.Duration) {
 	defer func() {
 		resp.Body.Close()
 		ep.active.Add(-1)
@@ -464,7 +464,7 @@ func (f *forwarder) relay(w http.ResponseWriter, r *http.Request, x *exchange, r
 		if acancel != nil {
 			acancel()
 		}
-		c.stats.record(resp.StatusCode, time.Since(start))
+		c.stats.record(resp.StatusCode, monoNow()-start)
 		x.lr.stats.record(resp.StatusCode)
 	}()
 	f.respond(w, r, x, resp)
@@ -507,14 +507,18 @@ func (f *forwarder) backoff(ctx context.Context, c *cluster, rp *retryPolicy, at
 // respond copies the upstream response to the client.
 func (f *forwarder) respond(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response) {
 	h := w.Header()
-	copyResponseHeader(h, resp.Header)
-	x.responseHeaders(h, r)
 	var declared []string // trailers the upstream announced; others arrive unannounced (gRPC)
-	for k := range resp.Trailer {
-		h.Add("Trailer", k)
-		declared = append(declared, k)
+	if b, ok := resp.Body.(*h1Body); ok && b.relay != nil {
+		w.(*h1Writer).relayHead(resp.StatusCode, b.relay, resp.ContentLength) // h1relay.go
+	} else {
+		copyResponseHeader(h, resp.Header)
+		x.responseHeaders(h, r)
+		for k := range resp.Trailer {
+			h.Add("Trailer", k)
+			declared = append(declared, k)
+		}
+		w.WriteHeader(resp.StatusCode)
 	}
-	w.WriteHeader(resp.StatusCode)
 	if err := copyBody(w, resp.Body, resp.ContentLength == -1); err != nil {
 		if errors.Is(err, errClientWrite) || r.Context().Err() != nil {
 			return
@@ -677,14 +681,14 @@ func (f *forwarder) mirror(r *http.Request, lr *linkedRoute) {
 			defer c.release()
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			start := time.Now()
+			start := monoNow()
 			resp, err := f.transportFor(c, sr).RoundTrip(sr.WithContext(ctx))
 			if err != nil {
 				return
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			c.stats.record(resp.StatusCode, time.Since(start))
+			c.stats.record(resp.StatusCode, monoNow()-start)
 		}()
 	}
 }

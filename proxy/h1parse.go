@@ -61,6 +61,11 @@ type headFields struct {
 	contentLength  int64 // -1 when absent
 	connection     []string
 	unusual        bool // a header only net/http's parser handles exactly
+	// relay: only the fields retries read go into the map (relayedFields); hopByHop and date
+	// say whether the head can be relayed as it came and whether it has a Date.
+	relay    bool
+	hopByHop bool
+	date     bool
 }
 
 // parseHeaderLines parses "Key: value\r\n" lines of s (the head without its first line and
@@ -97,13 +102,18 @@ func parseHeaderLines(s string, h http.Header, vals *[]string, f *headFields) bo
 			f.contentLength = n
 		case "Connection":
 			f.connection = append(f.connection, v)
+			f.hopByHop = true
+		case "Keep-Alive", "Proxy-Connection", "Upgrade", "Te":
+			f.hopByHop = true
+		case "Date":
+			f.date = true
 		case "Transfer-Encoding", "Pragma", "Trailer":
 			f.unusual = true
 		}
 		if f.unusual || f.hosts > 1 || f.lengths > 1 {
 			return false
 		}
-		if f.request && key == "Host" {
+		if f.request && key == "Host" || f.relay && !relayedFields(key) {
 			continue
 		}
 		if old, ok := h[key]; ok {
@@ -314,6 +324,9 @@ type h1ResponseHead struct {
 	minor         int
 	contentLength int64
 	close         bool
+	// relay, when set, asks for the head to be kept as it came when nothing in it is
+	// hop-by-hop (relayedHead.ok); the header map then holds only relayedFields.
+	relay *relayedHead
 }
 
 // parseResponseHead parses a complete response head for a request of method into h. ok false:
@@ -340,9 +353,24 @@ func parseResponseHead(head string, method string, h http.Header, vals *[]string
 		return false
 	}
 	out.statusText = proto
-	var f headFields
-	if !parseHeaderLines(head[nl+1:], h, vals, &f) || f.contentLength < 0 {
+	fields := head[nl+1:]
+	f := headFields{relay: out.relay != nil}
+	if !parseHeaderLines(fields, h, vals, &f) || f.contentLength < 0 {
 		return false
+	}
+	if f.relay {
+		if f.hopByHop {
+			// Relayed fields must be the message's own: parse again into the whole map, which
+			// the forwarder filters.
+			clear(h)
+			*vals = (*vals)[:0]
+			f = headFields{}
+			if !parseHeaderLines(fields, h, vals, &f) {
+				return false
+			}
+		} else {
+			*out.relay = relayedHead{ok: true, fields: fields[:len(fields)-2], date: f.date}
+		}
 	}
 	out.contentLength = f.contentLength
 	// net/http's shouldClose for a response, which also drops a Connection: close.

@@ -133,6 +133,9 @@ var responseSeeds = []string{
 	"HTTP/1.1 099 OK\r\nContent-Length: 1\r\n\r\n",
 	"HTTP/1.1 600 Odd\r\nContent-Length: 1\r\n\r\n",
 	"HTTP/2.0 200 OK\r\nContent-Length: 1\r\n\r\n",
+	"HTTP/1.1 200 OK\r\ngrpc-status: 14\r\ndate: x\r\nContent-Length: 0\r\n\r\n",
+	"HTTP/1.1 429 Too Many Requests\r\nX-Envoy-Ratelimited: true\r\nContent-Length: 0\r\n\r\n",
+	"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nX-A:  spaced \r\nContent-Length: 0\r\n\r\n",
 }
 
 // FuzzParseResponse: whenever the fast response parser answers, net/http's answers the same.
@@ -170,7 +173,53 @@ func FuzzParseResponse(f *testing.F) {
 			t.Fatalf("%q:\nfast     %+v %v\nnet/http %d %q %s cl=%d close=%v %v", head, got, h,
 				want.StatusCode, want.Status, want.Proto, want.ContentLength, want.Close, want.Header)
 		}
+		checkRelayedParse(t, head, method, got, want.Header)
 	})
+}
+
+// checkRelayedParse parses head again asking for a relayed head (h1relay.go), which the
+// ordinary parse took with the fields want: the relay parse must agree on the message, and
+// either keep the head (no hop-by-hop field; the lines, read by net/http, give want; the map
+// holds only relayedFields) or fill the whole map as the ordinary parse does.
+func checkRelayedParse(t *testing.T, head, method string, plain h1ResponseHead, want http.Header) {
+	t.Helper()
+	h := http.Header{}
+	var vals []string
+	var kept relayedHead
+	got := h1ResponseHead{relay: &kept}
+	if !parseResponseHead(head, method, h, &vals, &got) {
+		t.Fatalf("%q: the relay parse refused what the ordinary parse took", head)
+	}
+	got.relay = nil
+	if got != plain {
+		t.Fatalf("%q: relay parse %+v, ordinary %+v", head, got, plain)
+	}
+	if !kept.ok {
+		if !reflect.DeepEqual(h, want) {
+			t.Fatalf("%q: relay parse fell back to header %v, want %v", head, h, want)
+		}
+		return
+	}
+	for _, k := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Te"} {
+		if _, ok := want[k]; ok {
+			t.Fatalf("%q: kept for relaying with hop-by-hop field %s", head, k)
+		}
+	}
+	if _, ok := want["Date"]; ok != kept.date {
+		t.Fatalf("%q: date %v, net/http saw Date %v", head, kept.date, ok)
+	}
+	again, err := http.ReadResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\n"+kept.fields+"\r\n")), &http.Request{Method: method})
+	if err != nil || !reflect.DeepEqual(again.Header, want) {
+		t.Fatalf("%q: relayed fields %q read back as %v (%v), want %v", head, kept.fields, again.Header, err, want)
+	}
+	for k, v := range want {
+		if relayedFields(k) != reflect.DeepEqual(h[k], v) {
+			t.Fatalf("%q: relay map %v for %s, net/http %v", head, h[k], k, v)
+		}
+	}
+	if len(h) > 2 {
+		t.Fatalf("%q: relay map holds %v", head, h)
+	}
 }
 
 // TestScanHead: where heads end, and what is left to net/http.

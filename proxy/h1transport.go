@@ -42,7 +42,7 @@ type h1Conn struct {
 	dl     bool          // a deadline is set on conn
 	br     *bufio.Reader // reads through upstreamReader (h1sendwait.go)
 	bw     *bufio.Writer // only for requests with a body larger than h1InlineBody
-	idleAt time.Time
+	idleAt time.Duration // monoNow when it was put back
 
 	// The request is built in wbuf and, on a TCP connection, sent by the first read of its
 	// answer (see h1sendwait.go): out is what is still to send, sent whether any of it was.
@@ -86,7 +86,7 @@ func (t *h1Transport) get(ctx context.Context, addr string) (c *h1Conn, reused b
 		c = cs[len(cs)-1]
 		cs[len(cs)-1] = nil
 		t.idle[addr] = cs[:len(cs)-1]
-		if time.Since(c.idleAt) < h1IdleTimeout {
+		if monoNow()-c.idleAt < h1IdleTimeout {
 			t.mu.Unlock()
 			return c, true, nil
 		}
@@ -101,7 +101,7 @@ func (t *h1Transport) get(ctx context.Context, addr string) (c *h1Conn, reused b
 }
 
 func (t *h1Transport) put(c *h1Conn) {
-	c.idleAt = time.Now()
+	c.idleAt = monoNow()
 	t.mu.Lock()
 	if t.idle == nil {
 		t.idle = map[string][]*h1Conn{}
@@ -127,12 +127,14 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.fallback.RoundTrip(req)
 	}
-	return t.roundTrip(req, time.Time{})
+	return t.roundTrip(req, time.Time{}, false)
 }
 
 // roundTrip sends req, which handles accepted. A non-zero deadline bounds the exchange,
 // body included, as a deadline on the connection: the route timeout without a context.
-func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Response, error) {
+// relay asks for the response head to be kept for relaying as it came (h1relay.go) when it
+// can be: the response's Header then holds only the fields retries read.
+func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time, relay bool) (*http.Response, error) {
 	ctx := req.Context()
 	down := downstreamOf(ctx)
 	for try := 0; ; try++ {
@@ -152,7 +154,7 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Re
 		if ctx.Done() != nil {
 			stop = context.AfterFunc(ctx, func() { c.conn.SetDeadline(aLongTimeAgo) })
 		}
-		resp, x, wrote, err := c.roundTrip(req)
+		resp, x, wrote, err := c.roundTrip(req, relay)
 		if err == nil {
 			var b *h1Body
 			if x != nil {
@@ -161,6 +163,9 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time) (*http.Re
 				b = new(h1Body)
 			}
 			*b = h1Body{ReadCloser: resp.Body, c: c, stop: stop, down: down, keep: !resp.Close && !req.Close, eof: resp.Body == http.NoBody}
+			if x != nil && x.relay.ok {
+				b.relay = &x.relay
+			}
 			resp.Body = b
 			return resp, nil
 		}
@@ -253,7 +258,7 @@ func appendRequestHead(b []byte, req *http.Request) []byte {
 
 // roundTrip writes req and reads the response head; wrote reports whether any of the request
 // reached the connection.
-func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool, error) {
+func (c *h1Conn) roundTrip(req *http.Request, relay bool) (*http.Response, *h1Response, bool, error) {
 	b := appendRequestHead(c.wbuf[:0], req)
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	if hasBody {
@@ -300,7 +305,7 @@ func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool
 		}
 	}
 	for {
-		resp, x, err := c.readResponse(req)
+		resp, x, err := c.readResponse(req, relay)
 		if err != nil {
 			return nil, nil, c.sent, err
 		}
@@ -318,20 +323,21 @@ func (c *h1Conn) roundTrip(req *http.Request) (*http.Response, *h1Response, bool
 type h1Response struct {
 	resp http.Response
 	body h1Body
-	lb   h1LengthBody
-	vals [8]string
+	lb    h1LengthBody
+	relay relayedHead
+	vals  [8]string
 }
 
 // readResponse reads the response head: with the transport's own parser when the whole head
 // is in the read buffer and is plain (see h1parse.go; x is then non-nil), else with net/http's.
-func (c *h1Conn) readResponse(req *http.Request) (resp *http.Response, x *h1Response, err error) {
+func (c *h1Conn) readResponse(req *http.Request, relay bool) (resp *http.Response, x *h1Response, err error) {
 	br := c.br
 	scanned := 0
 	for {
 		buf, _ := br.Peek(br.Buffered())
 		end, st := scanHead(buf, scanned)
 		if st == headComplete {
-			if x := c.parseBuffered(buf[:end], req); x != nil {
+			if x := c.parseBuffered(buf[:end], req, relay); x != nil {
 				return &x.resp, x, nil
 			}
 		}
@@ -354,14 +360,21 @@ func (c *h1Conn) readResponse(req *http.Request) (resp *http.Response, x *h1Resp
 }
 
 // parseBuffered parses the complete response head in buf; nil leaves buf unread for
-// net/http's parser.
-func (c *h1Conn) parseBuffered(buf []byte, req *http.Request) *h1Response {
+// net/http's parser. With relay, a head without hop-by-hop fields is kept as it came
+// (x.relay) and its Header holds only the fields retries read.
+func (c *h1Conn) parseBuffered(buf []byte, req *http.Request, relay bool) *h1Response {
 	x := new(h1Response)
 	h := c.hdr
-	clear(h)
+	if len(h) > 0 {
+		clear(h)
+	}
 	vals := x.vals[:0]
 	var head h1ResponseHead
-	if !parseResponseHead(string(buf), req.Method, h, &vals, &head) {
+	s := string(buf)
+	if relay {
+		head.relay = &x.relay
+	}
+	if !parseResponseHead(s, req.Method, h, &vals, &head) {
 		return nil
 	}
 	c.br.Discard(len(buf))
@@ -384,7 +397,10 @@ type h1Body struct {
 	c    *h1Conn
 	down *downstream
 	stop func() bool
-	keep bool
+	// relay, when set, is the response head as the upstream sent it, for the server to relay
+	// without a header map (h1relay.go).
+	relay *relayedHead
+	keep  bool
 	eof  bool
 	done bool
 }

@@ -69,7 +69,7 @@ func wantsWebSocket(r *http.Request) bool {
 // forwardUpgrade sends the upgrade request r (routed, its headers rewritten) to an endpoint of
 // c over a new connection, and tunnels the client's connection to it if the upstream switches
 // protocols.
-func (f *forwarder) forwardUpgrade(w *h1Writer, r *http.Request, x *exchange, c *cluster, start time.Time) {
+func (f *forwarder) forwardUpgrade(w *h1Writer, r *http.Request, x *exchange, c *cluster, start time.Duration) {
 	lr, rt := x.lr, x.lr.r
 	upgrade := r.Header["Upgrade"]
 	prepareUpstreamRequest(r, "")
@@ -81,7 +81,7 @@ func (f *forwarder) forwardUpgrade(w *h1Writer, r *http.Request, x *exchange, c 
 	}
 	answer := func(code int, body string) {
 		x.localReply(w, r, code, body)
-		c.stats.record(code, time.Since(start))
+		c.stats.record(code, monoNow()-start)
 		lr.stats.record(code)
 	}
 	ep := c.pickFor(hash, hasHash, nil)
@@ -122,7 +122,7 @@ func (f *forwarder) forwardUpgrade(w *h1Writer, r *http.Request, x *exchange, c 
 	defer down.detach(up)
 	var deadline time.Time
 	if t := requestTimeout(rt, r); t > 0 {
-		deadline = start.Add(t)
+		deadline = time.Now().Add(t)
 		up.SetDeadline(deadline)
 	}
 	ubr := bufio.NewReaderSize(up, 4096)
@@ -141,7 +141,7 @@ func (f *forwarder) forwardUpgrade(w *h1Writer, r *http.Request, x *exchange, c 
 		return
 	}
 	c.report(ep, resp.StatusCode)
-	c.stats.record(resp.StatusCode, time.Since(start))
+	c.stats.record(resp.StatusCode, monoNow()-start)
 	lr.stats.record(resp.StatusCode)
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		// Refused: an ordinary response, within the route timeout; the client's
