@@ -382,7 +382,11 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 					attemptDeadline = pd
 				}
 			}
-			resp, err = f.h1.roundTrip(r, attemptDeadline, x.relaysHead(w, retry))
+			lx := leanExchange{deadline: attemptDeadline, relay: x.relaysHead(w, retry), owned: true}
+			if attempt == 1 {
+				lx.now = start
+			}
+			resp, err = f.h1.roundTrip(r, lx)
 		} else {
 			if retry != nil && retry.perTryTimeout > 0 {
 				actx, acancel = context.WithTimeout(ctx, retry.perTryTimeout)
@@ -457,6 +461,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 // closure allocated per request inside forward's retry loop.
 func (f *forwarder) relay(w http.ResponseWriter, r *http.Request, x *exchange, resp *http.Response, c *cluster, ep *endpoint,
 	acancel context.CancelFunc, start time.Duration) {
+	code := resp.StatusCode // resp may be the upstream connection's, reused once its body is closed
 	defer func() {
 		resp.Body.Close()
 		ep.active.Add(-1)
@@ -464,8 +469,8 @@ func (f *forwarder) relay(w http.ResponseWriter, r *http.Request, x *exchange, r
 		if acancel != nil {
 			acancel()
 		}
-		c.stats.record(resp.StatusCode, monoNow()-start)
-		x.lr.stats.record(resp.StatusCode)
+		c.stats.record(code, monoNow()-start)
+		x.lr.stats.record(code)
 	}()
 	f.respond(w, r, x, resp)
 }

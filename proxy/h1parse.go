@@ -77,15 +77,11 @@ func parseHeaderLines(s string, h http.Header, vals *[]string, f *headFields) bo
 		nl := strings.IndexByte(s, '\n') // present: scanHead saw every line end in CRLF
 		line := s[:nl-1]
 		s = s[nl+1:]
-		colon := strings.IndexByte(line, ':')
-		if colon <= 0 {
-			return false
-		}
-		key, ok := canonicalKey(line[:colon])
+		key, rest, ok := splitField(line)
 		if !ok {
 			return false
 		}
-		v := trimOWS(line[colon+1:])
+		v := trimOWS(rest)
 		if !validFieldValue(v) {
 			return false
 		}
@@ -169,28 +165,38 @@ var tokenByte = func() (t [256]bool) {
 	return t
 }()
 
-// canonicalKey returns k in textproto's canonical form without allocating when k already is
-// (as nearly every client sends it); false when k is not a token.
-func canonicalKey(k string) (string, bool) {
+// splitField splits a "Key: value" line at its colon in the same pass that checks the key is
+// a token, and returns the key in textproto's canonical form, without allocating when it
+// already is (as nearly every client sends it); false when the line has no key or the key is
+// not a token.
+func splitField(line string) (key, rest string, ok bool) {
 	upper := true
 	canonical := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		if c == ':' {
+			break
+		}
 		if !tokenByte[c] {
-			return "", false
+			return "", "", false
 		}
 		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
 			canonical = false
 		}
 		upper = c == '-'
 	}
+	if i == 0 || i == len(line) {
+		return "", "", false
+	}
+	key, rest = line[:i], line[i+1:]
 	if canonical {
-		return k, true
+		return key, rest, true
 	}
-	if ck, ok := commonKeys[strings.ToLower(k)]; ok {
-		return ck, true
+	if ck, ok := commonKeys[strings.ToLower(key)]; ok {
+		return ck, rest, true
 	}
-	return textproto.CanonicalMIMEHeaderKey(k), true
+	return textproto.CanonicalMIMEHeaderKey(key), rest, true
 }
 
 // commonKeys holds the canonical spelling of fields HTTP/2-minded clients send in lower case.

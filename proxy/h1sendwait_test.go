@@ -74,7 +74,7 @@ func TestSendAndWaitBodies(t *testing.T) {
 				body := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
 				for range 2 { // the second time on the connection the first returned
 					req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/", bytes.NewReader(body))
-					resp, err := tr.roundTrip(req, time.Now().Add(5*time.Second), false) // a lost write fails, not hangs
+					resp, err := tr.roundTrip(req, leanExchange{deadline: time.Now().Add(5 * time.Second)}) // a lost write fails, not hangs
 					if err != nil {
 						t.Fatalf("%d-byte body: %v", size, err)
 					}
@@ -140,7 +140,7 @@ func TestSendAndWaitDeadline(t *testing.T) {
 	tr := newTestH1Transport(t, (&net.Dialer{}).DialContext)
 	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
 	start := time.Now()
-	_, err = tr.roundTrip(req, start.Add(200*time.Millisecond), false)
+	_, err = tr.roundTrip(req, leanExchange{deadline: start.Add(200 * time.Millisecond)})
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("got %v, want a timeout", err)
 	}

@@ -56,6 +56,9 @@ type h1Conn struct {
 	// only before its body, and the connection is reused only after the body's end, so the
 	// next response never clears a map still in use. Value slices are per response.
 	hdr http.Header
+
+	// resp is the response of leanExchange.owned exchanges (see h1Response).
+	resp h1Response
 }
 
 // errClientGone fails an upstream exchange whose client closed its connection.
@@ -79,14 +82,18 @@ func (t *h1Transport) CloseIdleConnections() {
 	}
 }
 
-// get returns an idle connection to addr, or dials one; reused tells which.
-func (t *h1Transport) get(ctx context.Context, addr string) (c *h1Conn, reused bool, err error) {
+// get returns an idle connection to addr, or dials one; reused tells which. now is monoNow,
+// or 0 to have get read it.
+func (t *h1Transport) get(ctx context.Context, addr string, now time.Duration) (c *h1Conn, reused bool, err error) {
+	if now == 0 {
+		now = monoNow()
+	}
 	t.mu.Lock()
 	for cs := t.idle[addr]; len(cs) > 0; cs = t.idle[addr] {
 		c = cs[len(cs)-1]
 		cs[len(cs)-1] = nil
 		t.idle[addr] = cs[:len(cs)-1]
-		if monoNow()-c.idleAt < h1IdleTimeout {
+		if now-c.idleAt < h1IdleTimeout {
 			t.mu.Unlock()
 			return c, true, nil
 		}
@@ -127,18 +134,33 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.handles(req) {
 		return t.fallback.RoundTrip(req)
 	}
-	return t.roundTrip(req, time.Time{}, false)
+	return t.roundTrip(req, leanExchange{})
 }
 
-// roundTrip sends req, which handles accepted. A non-zero deadline bounds the exchange,
-// body included, as a deadline on the connection: the route timeout without a context.
-// relay asks for the response head to be kept for relaying as it came (h1relay.go) when it
-// can be: the response's Header then holds only the fields retries read.
-func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time, relay bool) (*http.Response, error) {
+// leanExchange is what the forwarder's own calls ask of roundTrip beyond RoundTrip's contract.
+type leanExchange struct {
+	// deadline, when set, bounds the exchange, body included, as a deadline on the connection:
+	// the route timeout without a context.
+	deadline time.Time
+	// relay asks for the response head to be kept for relaying as it came (h1relay.go) when
+	// it can be: the response's Header then holds only the fields retries read.
+	relay bool
+	// owned lets the response live in the connection rather than in an allocation of its
+	// own: the caller reads nothing of it after closing its body, which is when the
+	// connection goes back to the pool (not at the body's end, as for RoundTrip's callers,
+	// to whom a response stays valid after Close).
+	owned bool
+	// now is monoNow read by the caller just before, for the idle pool's ages.
+	now time.Duration
+}
+
+// roundTrip sends req, which handles accepted, as lx asks.
+func (t *h1Transport) roundTrip(req *http.Request, lx leanExchange) (*http.Response, error) {
 	ctx := req.Context()
 	down := downstreamOf(ctx)
+	deadline := lx.deadline
 	for try := 0; ; try++ {
-		c, reused, err := t.get(ctx, req.URL.Host)
+		c, reused, err := t.get(ctx, req.URL.Host, lx.now)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +176,7 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time, relay boo
 		if ctx.Done() != nil {
 			stop = context.AfterFunc(ctx, func() { c.conn.SetDeadline(aLongTimeAgo) })
 		}
-		resp, x, wrote, err := c.roundTrip(req, relay)
+		resp, x, wrote, err := c.roundTrip(req, lx)
 		if err == nil {
 			var b *h1Body
 			if x != nil {
@@ -162,7 +184,8 @@ func (t *h1Transport) roundTrip(req *http.Request, deadline time.Time, relay boo
 			} else {
 				b = new(h1Body)
 			}
-			*b = h1Body{ReadCloser: resp.Body, c: c, stop: stop, down: down, keep: !resp.Close && !req.Close, eof: resp.Body == http.NoBody}
+			*b = h1Body{ReadCloser: resp.Body, c: c, stop: stop, down: down, keep: !resp.Close && !req.Close, eof: resp.Body == http.NoBody,
+				owned: x != nil && lx.owned}
 			if x != nil && x.relay.ok {
 				b.relay = &x.relay
 			}
@@ -258,7 +281,7 @@ func appendRequestHead(b []byte, req *http.Request) []byte {
 
 // roundTrip writes req and reads the response head; wrote reports whether any of the request
 // reached the connection.
-func (c *h1Conn) roundTrip(req *http.Request, relay bool) (*http.Response, *h1Response, bool, error) {
+func (c *h1Conn) roundTrip(req *http.Request, lx leanExchange) (*http.Response, *h1Response, bool, error) {
 	b := appendRequestHead(c.wbuf[:0], req)
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	if hasBody {
@@ -305,7 +328,7 @@ func (c *h1Conn) roundTrip(req *http.Request, relay bool) (*http.Response, *h1Re
 		}
 	}
 	for {
-		resp, x, err := c.readResponse(req, relay)
+		resp, x, err := c.readResponse(req, lx)
 		if err != nil {
 			return nil, nil, c.sent, err
 		}
@@ -317,8 +340,9 @@ func (c *h1Conn) roundTrip(req *http.Request, relay bool) (*http.Response, *h1Re
 	}
 }
 
-// h1Response is what the lean transport allocates per response read by its own parser: the
-// response, its body and the first value slices of its header, in one object. Its Header is
+// h1Response is what the lean transport allocates per response read by its own parser (or
+// keeps in the connection, for leanExchange.owned): the response, its body and the first value
+// slices of its header, in one object. Its Header is
 // the connection's map (see h1Conn.hdr): valid until the body has been read or closed.
 type h1Response struct {
 	resp http.Response
@@ -330,14 +354,14 @@ type h1Response struct {
 
 // readResponse reads the response head: with the transport's own parser when the whole head
 // is in the read buffer and is plain (see h1parse.go; x is then non-nil), else with net/http's.
-func (c *h1Conn) readResponse(req *http.Request, relay bool) (resp *http.Response, x *h1Response, err error) {
+func (c *h1Conn) readResponse(req *http.Request, lx leanExchange) (resp *http.Response, x *h1Response, err error) {
 	br := c.br
 	scanned := 0
 	for {
 		buf, _ := br.Peek(br.Buffered())
 		end, st := scanHead(buf, scanned)
 		if st == headComplete {
-			if x := c.parseBuffered(buf[:end], req, relay); x != nil {
+			if x := c.parseBuffered(buf[:end], req, lx); x != nil {
 				return &x.resp, x, nil
 			}
 		}
@@ -360,10 +384,17 @@ func (c *h1Conn) readResponse(req *http.Request, relay bool) (resp *http.Respons
 }
 
 // parseBuffered parses the complete response head in buf; nil leaves buf unread for
-// net/http's parser. With relay, a head without hop-by-hop fields is kept as it came
-// (x.relay) and its Header holds only the fields retries read.
-func (c *h1Conn) parseBuffered(buf []byte, req *http.Request, relay bool) *h1Response {
-	x := new(h1Response)
+// net/http's parser. With lx.relay, a head without hop-by-hop fields is kept as it came
+// (x.relay) and its Header holds only the fields retries read; with lx.owned, x is the
+// connection's own.
+func (c *h1Conn) parseBuffered(buf []byte, req *http.Request, lx leanExchange) *h1Response {
+	var x *h1Response
+	if lx.owned {
+		x = &c.resp
+		*x = h1Response{}
+	} else {
+		x = new(h1Response)
+	}
 	h := c.hdr
 	if len(h) > 0 {
 		clear(h)
@@ -371,7 +402,7 @@ func (c *h1Conn) parseBuffered(buf []byte, req *http.Request, relay bool) *h1Res
 	vals := x.vals[:0]
 	var head h1ResponseHead
 	s := string(buf)
-	if relay {
+	if lx.relay {
 		head.relay = &x.relay
 	}
 	if !parseResponseHead(s, req.Method, h, &vals, &head) {
@@ -401,6 +432,9 @@ type h1Body struct {
 	// without a header map (h1relay.go).
 	relay *relayedHead
 	keep  bool
+	// owned: the response is the connection's (leanExchange.owned), so the connection goes
+	// back to the pool at Close, not at the body's end.
+	owned bool
 	eof  bool
 	done bool
 }
@@ -412,7 +446,9 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
 		b.eof = true
-		b.release()
+		if !b.owned {
+			b.release()
+		}
 	}
 	return n, err
 }
