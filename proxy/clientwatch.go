@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,10 +75,13 @@ func downstreamOf(ctx context.Context) *downstream {
 
 // clientWatch is one connection's watcher.
 type clientWatch struct {
-	sc      *h1ServerConn
-	mu      sync.Mutex
-	armedAt int64         // unix nanoseconds when the request began waiting; 0: none waits, or watched
-	running chan struct{} // non-nil while a watch goroutine runs; closed when it ends
+	sc *h1ServerConn
+	mu sync.Mutex
+	// armedAt is the sweep clock's unix nanoseconds when the request began waiting; 0: none
+	// waits, or its watch started. Only starting a watch takes mu: a request that is answered
+	// before its watch starts pays one atomic store and one swap.
+	armedAt atomic.Int64
+	running chan struct{} // under mu: non-nil while a watch goroutine runs; closed when it ends
 	pending [1]byte
 	hasByte bool
 }
@@ -90,10 +94,7 @@ func newClientWatch(sc *h1ServerConn) *clientWatch {
 // sweep's clock, up to sweepEvery behind, so the watch starts after watchAfter give or take
 // sweepEvery, and a request reads no clock for it.
 func (w *clientWatch) arm() {
-	now := w.sc.s.clock.Load()
-	w.mu.Lock()
-	w.armedAt = now
-	w.mu.Unlock()
+	w.armedAt.Store(w.sc.s.clock.Load())
 }
 
 // disarm stops watching once the request is answered; after it returns no goroutine reads
@@ -101,8 +102,12 @@ func (w *clientWatch) arm() {
 // stopped reports that a watch was stopped with a read deadline in the past, which the caller
 // clears.
 func (w *clientWatch) disarm() (stopped bool) {
+	if w.armedAt.Swap(0) != 0 {
+		return false // due never took it, and now cannot
+	}
+	// due took it (armedAt is set for every watched request), and set running before
+	// releasing mu.
 	w.mu.Lock()
-	w.armedAt = 0
 	running := w.running
 	w.mu.Unlock()
 	if running == nil {
@@ -118,12 +123,15 @@ func (w *clientWatch) disarm() (stopped bool) {
 
 // due starts the watch if the request has waited watchAfter by now; the sweep calls it.
 func (w *clientWatch) due(now int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.armedAt == 0 || w.running != nil || now-w.armedAt < int64(watchAfter) {
+	at := w.armedAt.Load()
+	if at == 0 || now-at < int64(watchAfter) {
 		return
 	}
-	w.armedAt = 0
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running != nil || !w.armedAt.CompareAndSwap(at, 0) {
+		return // disarmed meanwhile, or the request after it armed
+	}
 	done := make(chan struct{})
 	w.running = done
 	go func() {

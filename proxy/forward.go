@@ -463,13 +463,17 @@ func (f *forwarder) relay(w http.ResponseWriter, r *http.Request, x *exchange, r
 	acancel context.CancelFunc, start time.Duration) {
 	code := resp.StatusCode // resp may be the upstream connection's, reused once its body is closed
 	defer func() {
+		end := monoNow()
+		if b, ok := resp.Body.(*h1Body); ok {
+			b.closedAt = end
+		}
 		resp.Body.Close()
 		ep.active.Add(-1)
 		c.release()
 		if acancel != nil {
 			acancel()
 		}
-		c.stats.record(code, monoNow()-start)
+		c.stats.record(code, end-start)
 		x.lr.stats.record(code)
 	}()
 	f.respond(w, r, x, resp)

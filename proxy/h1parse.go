@@ -26,17 +26,41 @@ const (
 	headUnusual                    // a bare LF or a line that starts with white space: net/http's parser
 )
 
+// lineEnds holds where the first lines of a head end, as scanHead found them, so the parsers
+// do not look for each line's end a second time.
+type lineEnds struct {
+	n  int
+	at [32]int32 // offsets of the LF of lines 0 to n-1 (line 0: the request or status line)
+}
+
+// end returns the offset in head of the LF ending line k, which starts at start: the offset
+// scanHead recorded, or found again for a line past those (or when le is nil).
+func (le *lineEnds) end(head string, k, start int) int {
+	if le != nil && k < le.n {
+		return int(le.at[k])
+	}
+	return start + strings.IndexByte(head[start:], '\n')
+}
+
 // scanHead looks for the blank line that ends a message head in buf, resuming at from (an
 // offset scanHead returned before for the same buffer). It returns where the head ends
-// (after its blank line) or where to resume, and the number of lines seen so far.
-func scanHead(buf []byte, from int) (int, headScan) {
+// (after its blank line) or where to resume, and the number of lines seen so far. It records
+// where lines end in le (from 0: afresh), when le is not nil.
+func scanHead(buf []byte, from int, le *lineEnds) (int, headScan) {
 	i := from
+	if le != nil && from == 0 {
+		le.n = 0
+	}
 	for {
 		j := bytes.IndexByte(buf[i:], '\n')
 		if j < 0 {
 			return i, headIncomplete
 		}
 		j += i
+		if le != nil && le.n < len(le.at) {
+			le.at[le.n] = int32(j)
+			le.n++
+		}
 		if j == 0 || buf[j-1] != '\r' {
 			return 0, headUnusual
 		}
@@ -68,15 +92,15 @@ type headFields struct {
 	date     bool
 }
 
-// parseHeaderLines parses "Key: value\r\n" lines of s (the head without its first line and
-// with its blank line) into h, taking value slices from *vals. It reports false for anything
-// it leaves to net/http.
-func parseHeaderLines(s string, h http.Header, vals *[]string, f *headFields) bool {
+// parseHeaderLines parses the "Key: value\r\n" lines of head from start (after its first
+// line) to its blank line into h, taking value slices from *vals; le says where they end. It
+// reports false for anything it leaves to net/http.
+func parseHeaderLines(head string, start int, le *lineEnds, h http.Header, vals *[]string, f *headFields) bool {
 	f.contentLength = -1
-	for len(s) > 2 {
-		nl := strings.IndexByte(s, '\n') // present: scanHead saw every line end in CRLF
-		line := s[:nl-1]
-		s = s[nl+1:]
+	for k := 1; len(head)-start > 2; k++ {
+		nl := le.end(head, k, start) // present: scanHead saw every line end in CRLF
+		line := head[start : nl-1]
+		start = nl + 1
 		key, rest, ok := splitField(line)
 		if !ok {
 			return false
@@ -288,8 +312,8 @@ var errMissingHost = errorString("missing required Host header")
 // parseRequestHead parses a complete request head (request line to blank line, as scanHead
 // delimited it) into r, which the caller has reset. ok false: net/http's parser must read this
 // request; err: the request is malformed (a 400).
-func parseRequestHead(head string, r *http.Request, st *h1RequestHead) (ok bool, err error) {
-	nl := strings.IndexByte(head, '\n')
+func parseRequestHead(head string, le *lineEnds, r *http.Request, st *h1RequestHead) (ok bool, err error) {
+	nl := le.end(head, 0, 0)
 	method, target, minor, ok := parseRequestLine(head[:nl-1])
 	if !ok {
 		return false, nil
@@ -297,7 +321,7 @@ func parseRequestHead(head string, r *http.Request, st *h1RequestHead) (ok bool,
 	clear(st.hdr)
 	st.vals = st.vals[:0]
 	f := headFields{request: true}
-	if !parseHeaderLines(head[nl+1:], st.hdr, &st.vals, &f) {
+	if !parseHeaderLines(head, nl+1, le, st.hdr, &st.vals, &f) {
 		return false, nil
 	}
 	if err := parseTarget(target, &st.url); err != nil {
@@ -338,8 +362,8 @@ type h1ResponseHead struct {
 // parseResponseHead parses a complete response head for a request of method into h. ok false:
 // net/http's parser must read it: 1xx, 204 and 304 answers, answers to HEAD, bodies without a
 // Content-Length, and whatever parseHeaderLines refuses.
-func parseResponseHead(head string, method string, h http.Header, vals *[]string, out *h1ResponseHead) bool {
-	nl := strings.IndexByte(head, '\n')
+func parseResponseHead(head string, le *lineEnds, method string, h http.Header, vals *[]string, out *h1ResponseHead) bool {
+	nl := le.end(head, 0, 0)
 	line := head[:nl-1]
 	var proto string
 	switch {
@@ -361,7 +385,7 @@ func parseResponseHead(head string, method string, h http.Header, vals *[]string
 	out.statusText = proto
 	fields := head[nl+1:]
 	f := headFields{relay: out.relay != nil}
-	if !parseHeaderLines(fields, h, vals, &f) || f.contentLength < 0 {
+	if !parseHeaderLines(head, nl+1, le, h, vals, &f) || f.contentLength < 0 {
 		return false
 	}
 	if f.relay {
@@ -371,7 +395,7 @@ func parseResponseHead(head string, method string, h http.Header, vals *[]string
 			clear(h)
 			*vals = (*vals)[:0]
 			f = headFields{}
-			if !parseHeaderLines(fields, h, vals, &f) {
+			if !parseHeaderLines(head, nl+1, le, h, vals, &f) {
 				return false
 			}
 		} else {

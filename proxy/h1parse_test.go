@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,16 +57,25 @@ func FuzzParseRequest(f *testing.F) {
 	for _, s := range requestSeeds {
 		f.Add(s)
 	}
+	// More lines than lineEnds records: the parser finds the rest itself.
+	var long strings.Builder
+	long.WriteString("GET /long HTTP/1.1\r\nHost: svc\r\n")
+	for i := range 40 {
+		fmt.Fprintf(&long, "X-Field-%d: v%d\r\n", i, i)
+	}
+	long.WriteString("\r\n")
+	f.Add(long.String())
 	f.Fuzz(func(t *testing.T, raw string) {
 		raw = terminated(raw)
-		end, st := scanHead([]byte(raw), 0)
+		var le lineEnds
+		end, st := scanHead([]byte(raw), 0, &le)
 		if st != headComplete {
 			return
 		}
 		head := raw[:end]
 		var got http.Request
 		state := h1RequestHead{hdr: http.Header{}}
-		ok, err := parseRequestHead(head, &got, &state)
+		ok, err := parseRequestHead(head, &le, &got, &state)
 		if !ok {
 			return
 		}
@@ -148,7 +158,8 @@ func FuzzParseResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw, method string) {
 		raw = terminated(raw)
-		end, st := scanHead([]byte(raw), 0)
+		var le lineEnds
+		end, st := scanHead([]byte(raw), 0, &le)
 		if st != headComplete {
 			return
 		}
@@ -156,7 +167,7 @@ func FuzzParseResponse(f *testing.F) {
 		h := http.Header{}
 		var vals []string
 		var got h1ResponseHead
-		if !parseResponseHead(head, method, h, &vals, &got) {
+		if !parseResponseHead(head, &le, method, h, &vals, &got) {
 			return
 		}
 		want, err := http.ReadResponse(bufio.NewReader(strings.NewReader(head)), &http.Request{Method: method})
@@ -187,7 +198,7 @@ func checkRelayedParse(t *testing.T, head, method string, plain h1ResponseHead, 
 	var vals []string
 	var kept relayedHead
 	got := h1ResponseHead{relay: &kept}
-	if !parseResponseHead(head, method, h, &vals, &got) {
+	if !parseResponseHead(head, nil, method, h, &vals, &got) { // line ends found again
 		t.Fatalf("%q: the relay parse refused what the ordinary parse took", head)
 	}
 	got.relay = nil
@@ -237,15 +248,15 @@ func TestScanHead(t *testing.T) {
 		{"\r\nGET / HTTP/1.1\r\n\r\n", 0, headUnusual},
 		{"", 0, headIncomplete},
 	} {
-		end, st := scanHead([]byte(tc.in), 0)
+		end, st := scanHead([]byte(tc.in), 0, nil)
 		if end != tc.end || st != tc.scan {
 			t.Errorf("scanHead(%q) = %d, %d; want %d, %d", tc.in, end, st, tc.end, tc.scan)
 		}
 	}
 	// Resuming where an incomplete scan stopped finds the same end.
 	in := []byte("GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n")
-	from, _ := scanHead(in[:20], 0)
-	if end, st := scanHead(in, from); end != len(in) || st != headComplete {
+	from, _ := scanHead(in[:20], 0, nil)
+	if end, st := scanHead(in, from, nil); end != len(in) || st != headComplete {
 		t.Errorf("resumed scan: %d, %d", end, st)
 	}
 }

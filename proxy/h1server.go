@@ -117,10 +117,11 @@ type h1ServerConn struct {
 
 	// Reused from one request to the next: the handler is done with a request when it
 	// returns (nothing the proxy starts keeps a request, its header map or its body).
-	tmpl http.Request // empty but for the context and the client's address
-	req  http.Request
-	head h1RequestHead
-	body h1LengthBody
+	tmpl  http.Request // empty but for the context and the client's address
+	req   http.Request
+	head  h1RequestHead
+	lines lineEnds
+	body  h1LengthBody
 }
 
 func (s *h1Server) serveConn(c net.Conn) {
@@ -268,7 +269,7 @@ func (sc *h1ServerConn) readRequest() (req *http.Request, body io.ReadCloser, er
 	scanned := 0
 	for {
 		buf, _ := br.Peek(br.Buffered())
-		end, st := scanHead(buf, scanned)
+		end, st := scanHead(buf, scanned, &sc.lines)
 		if st == headComplete {
 			req, body, ok, err := sc.parseBuffered(buf[:end])
 			if ok || err != nil {
@@ -312,7 +313,7 @@ func (sc *h1ServerConn) readRequest() (req *http.Request, body io.ReadCloser, er
 func (sc *h1ServerConn) parseBuffered(buf []byte) (req *http.Request, body io.ReadCloser, ok bool, err error) {
 	req = &sc.req
 	*req = sc.tmpl // clears the previous request, keeps the connection's context
-	ok, err = parseRequestHead(string(buf), req, &sc.head)
+	ok, err = parseRequestHead(string(buf), &sc.lines, req, &sc.head)
 	if !ok {
 		return nil, nil, false, nil
 	}

@@ -58,7 +58,8 @@ type h1Conn struct {
 	hdr http.Header
 
 	// resp is the response of leanExchange.owned exchanges (see h1Response).
-	resp h1Response
+	resp  h1Response
+	lines lineEnds // of the response head being read
 }
 
 // errClientGone fails an upstream exchange whose client closed its connection.
@@ -107,8 +108,12 @@ func (t *h1Transport) get(ctx context.Context, addr string, now time.Duration) (
 	return newH1Conn(t, addr, conn), false, nil
 }
 
-func (t *h1Transport) put(c *h1Conn) {
-	c.idleAt = monoNow()
+// put returns c to the idle pool; now is monoNow, or 0 to have put read it.
+func (t *h1Transport) put(c *h1Conn, now time.Duration) {
+	if now == 0 {
+		now = monoNow()
+	}
+	c.idleAt = now
 	t.mu.Lock()
 	if t.idle == nil {
 		t.idle = map[string][]*h1Conn{}
@@ -345,8 +350,8 @@ func (c *h1Conn) roundTrip(req *http.Request, lx leanExchange) (*http.Response, 
 // slices of its header, in one object. Its Header is
 // the connection's map (see h1Conn.hdr): valid until the body has been read or closed.
 type h1Response struct {
-	resp http.Response
-	body h1Body
+	resp  http.Response
+	body  h1Body
 	lb    h1LengthBody
 	relay relayedHead
 	vals  [8]string
@@ -359,7 +364,7 @@ func (c *h1Conn) readResponse(req *http.Request, lx leanExchange) (resp *http.Re
 	scanned := 0
 	for {
 		buf, _ := br.Peek(br.Buffered())
-		end, st := scanHead(buf, scanned)
+		end, st := scanHead(buf, scanned, &c.lines)
 		if st == headComplete {
 			if x := c.parseBuffered(buf[:end], req, lx); x != nil {
 				return &x.resp, x, nil
@@ -405,7 +410,7 @@ func (c *h1Conn) parseBuffered(buf []byte, req *http.Request, lx leanExchange) *
 	if lx.relay {
 		head.relay = &x.relay
 	}
-	if !parseResponseHead(s, req.Method, h, &vals, &head) {
+	if !parseResponseHead(s, &c.lines, req.Method, h, &vals, &head) {
 		return nil
 	}
 	c.br.Discard(len(buf))
@@ -435,8 +440,11 @@ type h1Body struct {
 	// owned: the response is the connection's (leanExchange.owned), so the connection goes
 	// back to the pool at Close, not at the body's end.
 	owned bool
-	eof  bool
-	done bool
+	// closedAt, set by the caller before Close when it has just read monoNow, spares put a
+	// clock read.
+	closedAt time.Duration
+	eof      bool
+	done     bool
 }
 
 func (b *h1Body) Read(p []byte) (int, error) {
@@ -469,7 +477,7 @@ func (b *h1Body) release() {
 	if b.eof && b.keep && stopped && b.c.br.Buffered() == 0 {
 		// A deadline left on an idle connection is harmless (nothing reads it while idle)
 		// and the next request sets its own, so it is not cleared here.
-		b.c.t.put(b.c)
+		b.c.t.put(b.c, b.closedAt)
 		return
 	}
 	b.c.conn.Close()
