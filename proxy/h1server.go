@@ -621,27 +621,33 @@ func (w *h1Writer) Flush() {
 	w.c.bw.Flush()
 }
 
-var (
-	statusLines sync.Map // int -> string, "HTTP/1.1 200 OK\r\n"
-	dateValue   atomic.Pointer[dateCache]
-)
+var dateValue atomic.Pointer[dateCache]
 
 type dateCache struct {
 	sec  int64
 	line string
 }
 
+// statusLines holds "HTTP/1.1 200 OK\r\n" and the like for every code from 100 to 999 (net/http
+// writes the same reason phrases), made once: a lookup per response costs an index.
+var statusLines = func() (t [1000]string) {
+	for code := 100; code < len(t); code++ {
+		text := http.StatusText(code)
+		if text == "" {
+			text = "status code " + strconv.Itoa(code)
+		}
+		t[code] = "HTTP/1.1 " + strconv.Itoa(code) + " " + text + "\r\n"
+	}
+	return t
+}()
+
+// statusLine is the status line of a response of code, which WriteHeader and the upstream
+// parsers hold to 100-999.
 func statusLine(code int) string {
-	if v, ok := statusLines.Load(code); ok {
-		return v.(string)
+	if code < 100 || code >= len(statusLines) {
+		return "HTTP/1.1 " + strconv.Itoa(code) + " status code " + strconv.Itoa(code) + "\r\n"
 	}
-	text := http.StatusText(code)
-	if text == "" {
-		text = "status code " + strconv.Itoa(code)
-	}
-	line := "HTTP/1.1 " + strconv.Itoa(code) + " " + text + "\r\n"
-	statusLines.Store(code, line)
-	return line
+	return statusLines[code]
 }
 
 // dateLine is the Date header net/http would add, formatted once a second.

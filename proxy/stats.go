@@ -24,7 +24,6 @@ type clusterStats struct {
 	cxOverflow      atomic.Uint64 // TCP proxy connections refused by max_connections
 	buckets         [len(latencyBuckets) + 1]atomic.Uint64
 	sumNanos        atomic.Uint64
-	count           atomic.Uint64
 }
 
 // latencyBuckets are the histogram's upper bounds, in seconds.
@@ -41,7 +40,6 @@ func (s *clusterStats) record(code int, d time.Duration) {
 	}
 	s.buckets[i].Add(1)
 	s.sumNanos.Add(uint64(d))
-	s.count.Add(1)
 }
 
 // routeStats counts one route's forwarded requests by response code.
@@ -229,7 +227,7 @@ func (r *statsRegistry) writePrometheus(w io.Writer) {
 		cum += s.buckets[len(latencyBuckets)].Load()
 		fmt.Fprintf(w, "%s_bucket{cluster=%q,le=\"+Inf\"} %d\n", h, n, cum)
 		fmt.Fprintf(w, "%s_sum{cluster=%q} %g\n", h, n, time.Duration(s.sumNanos.Load()).Seconds())
-		fmt.Fprintf(w, "%s_count{cluster=%q} %d\n", h, n, s.count.Load())
+		fmt.Fprintf(w, "%s_count{cluster=%q} %d\n", h, n, cum) // the +Inf bucket: one atomic less per request
 	}
 	fmt.Fprintf(w, "# HELP signalbox_proxy_upgrades_active Upgraded (WebSocket) connections being tunnelled.\n# TYPE signalbox_proxy_upgrades_active gauge\n")
 	fmt.Fprintf(w, "signalbox_proxy_upgrades_active %d\n", r.upgradesActive.Load())
