@@ -11,7 +11,8 @@
 #   ROUNDS=6 DURATION=4 CONTROL=... bash bench/proxy-ab.sh
 #   NGINX=0 CONTROL=... ...   the two builds only (more rounds in the same time)
 #   PERF=1 ...       also a perf profile per process (PERF_KEEP=PREFIX keeps perf.data)
-#   SYSCALLS=1 ...   also count syscalls per request (perf tracepoints) over one extra run each
+#   SYSCALLS=1 ...   also count syscalls per request (perf tracepoints) over one extra run each,
+#                    the proxy's and the backend's behind it
 #   FLOOR=1 ...      also bench/relayfloor, the least a Go relay with the proxy's system calls
 #                    costs (no HTTP handling): what the proxy spends above it is its own work
 #
@@ -143,14 +144,22 @@ if [[ ${SYSCALLS:-0} == 1 ]]; then
 	# that would find no data still finds none.
 	ev=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_readv,syscalls:sys_enter_epoll_wait,net:net_dev_xmit,sched:sched_switch,sched:sched_wakeup
 	for c in "${configs[@]}"; do
+		# The backend too: it shares core 1, and how a proxy batches its requests changes what
+		# the backend spends on each.
 		perf stat -x, -e "$ev" -p "${cpu_pid[$c]}" -o "$work/perf.txt" -- sleep "$DURATION" &
 		p=$!
+		perf stat -x, -e "$ev" -p "$backend_pid" -o "$work/perf-backend.txt" -- sleep "$DURATION" &
+		pb=$!
 		"${LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Host: $HOST" "${url[$c]}" >"$work/wrk.txt"
-		wait "$p" || true
+		wait "$p" "$pb" || true
 		reqs=$(awk '/requests in/ { print $1 }' "$work/wrk.txt")
-		printf '%s syscalls per request:' "$c"
-		awk -F, -v n="$reqs" '$3 ~ /^(syscalls|net|sched):/ { sub(/.*sys_enter_/, "", $3); sub(/^(net|sched):/, "", $3); printf " %s %.2f", $3, $1 / n }' "$work/perf.txt"
-		printf '\n'
+		for who in "$c" "backend behind $c"; do
+			f=$work/perf.txt
+			[[ $who == backend* ]] && f=$work/perf-backend.txt
+			printf '%s syscalls per request:' "$who"
+			awk -F, -v n="$reqs" '$3 ~ /^(syscalls|net|sched):/ { sub(/.*sys_enter_/, "", $3); sub(/^(net|sched):/, "", $3); printf " %s %.2f", $3, $1 / n }' "$f"
+			printf '\n'
+		done
 	done
 fi
 if [[ ${PERF:-0} == 1 ]]; then
