@@ -95,6 +95,9 @@ type httpFilters struct {
 	// set from the connection, as Envoy does with no trusted hops. Without it X-Forwarded-For
 	// passes unchanged and X-Forwarded-Proto is set only when missing.
 	useRemoteAddress bool
+	// noRequestID: the connection manager sets generate_request_id false, so a request
+	// without x-request-id is forwarded without one. By default (Envoy's) one is generated.
+	noRequestID bool
 }
 
 // corsPolicy is a CorsPolicy from typed_per_filter_config, Envoy's cors filter semantics.

@@ -32,7 +32,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hf := h.filters.Load()
-	forwardedHeaders(r, hf != nil && hf.useRemoteAddress)
+	forwardedHeaders(r, hf)
 	// An upgrade the connection manager does not enable is refused once a route matches,
 	// before any filter, as Envoy refuses it (upgrade.go). Other requests pay one map lookup.
 	_, asksUpgrade := r.Header["Upgrade"]
@@ -721,13 +721,19 @@ func (f *forwarder) transportFor(c *cluster, r *http.Request) http.RoundTripper 
 	return f.h1
 }
 
-// forwardedHeaders sets X-Forwarded-Proto and X-Forwarded-For as Envoy's connection manager
-// does before its filters run (so routes and RBAC match what the upstream will see), with no
-// trusted hops: with use_remote_address the connection decides the protocol and its peer is
-// appended to X-Forwarded-For; without it X-Forwarded-For is left as the client sent it and
-// X-Forwarded-Proto is only filled in when missing.
-func forwardedHeaders(r *http.Request, useRemoteAddress bool) {
+// forwardedHeaders sets X-Forwarded-Proto, X-Forwarded-For and X-Request-Id as Envoy's
+// connection manager does before its filters run (so routes and RBAC match what the upstream
+// will see), with no trusted hops: with use_remote_address the connection decides the protocol
+// and its peer is appended to X-Forwarded-For; without it X-Forwarded-For is left as the client
+// sent it and X-Forwarded-Proto is only filled in when missing. A request without
+// X-Request-Id gets a new one unless generate_request_id is false; one the client sent is kept
+// (Envoy's edge sanitising of external request ids is not done).
+func forwardedHeaders(r *http.Request, hf *httpFilters) {
 	h := r.Header
+	if _, ok := h["X-Request-Id"]; !ok && (hf == nil || !hf.noRequestID) {
+		h["X-Request-Id"] = []string{newRequestID()}
+	}
+	useRemoteAddress := hf != nil && hf.useRemoteAddress
 	if _, ok := h["X-Forwarded-Proto"]; useRemoteAddress || !ok {
 		if r.TLS != nil {
 			h["X-Forwarded-Proto"] = protoHTTPS

@@ -180,6 +180,7 @@ func backend(t testing.TB, name string) *httptest.Server {
 		w.Header().Set("X-Seen-Host", r.Host)
 		w.Header().Set("X-Seen-XFF", r.Header.Get("X-Forwarded-For"))
 		w.Header().Set("X-Seen-XFP", r.Header.Get("X-Forwarded-Proto"))
+		w.Header().Set("X-Seen-Request-Id", r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Seen-Path", r.RequestURI)
 		io.WriteString(w, name)
 	}))

@@ -177,13 +177,13 @@ func decodeChainFilters(p fieldPath, fc *listenerv3.FilterChain) (rbac *rbacChai
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped
 // routes over SRDS) from ADS, the jwt_authn, rbac, cors and fault filters, the router last,
-// WebSocket upgrades (upgrade.go) and use_remote_address (forwardedHeaders). It returns the route config (or scoped routes) name.
+// WebSocket upgrades (upgrade.go), use_remote_address and generate_request_id (forwardedHeaders). It returns the route config (or scoped routes) name.
 func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, httpFilters, error) {
 	var hf httpFilters
 	if err := validateAll(p, m); err != nil {
 		return "", nil, hf, err
 	}
-	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters", "upgrade_configs", "use_remote_address"); err != nil {
+	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters", "upgrade_configs", "use_remote_address", "generate_request_id"); err != nil {
 		return "", nil, hf, err
 	}
 	websocket, err := decodeUpgradeConfigs(p.field("upgrade_configs"), m.GetUpgradeConfigs())
@@ -192,6 +192,7 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 	}
 	hf.websocket = websocket
 	hf.useRemoteAddress = m.GetUseRemoteAddress().GetValue()
+	hf.noRequestID = m.GetGenerateRequestId() != nil && !m.GetGenerateRequestId().GetValue()
 	switch m.GetCodecType() {
 	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1, hcmv3.HttpConnectionManager_HTTP2:
 	default:

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -117,6 +118,43 @@ func TestForwardsHostAndXForwardedFor(t *testing.T) {
 		if got := resp.Header.Get("X-Seen-Path"); got != "/p?q=1" {
 			t.Errorf("%s: upstream saw path %q", tc.name, got)
 		}
+	}
+}
+
+// TestRequestID: a request without x-request-id reaches the upstream with a new random UUID,
+// as Envoy's connection manager generates one; the client's own is kept; a connection manager
+// with generate_request_id false sends none.
+func TestRequestID(t *testing.T) {
+	be := backend(t, "b")
+	routes := routeConfiguration("r", vhost("all", []string{"*"}, prefixRoute("/", "b")))
+	off := hcmOf(httpListener("off", "127.0.0.1", 15003, "r"), func(m *hcmv3.HttpConnectionManager) {
+		m.GenerateRequestId = wrapperspb.Bool(false)
+	})
+	_, p, addr := setup(t, sidecar{routes: routes, clusters: map[string][]*httptest.Server{"b": {be}}, version: "r1",
+		listeners: []types.Resource{off}})
+	seen := func(addr, sent string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		if sent != "" {
+			req.Header.Set("X-Request-Id", sent)
+		}
+		resp, err := newClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Seen-Request-Id")
+	}
+	uuid4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	first, second := seen(addr, ""), seen(addr, "")
+	if !uuid4.MatchString(first) || !uuid4.MatchString(second) || first == second {
+		t.Errorf("generated request ids %q and %q, want two different version 4 UUIDs", first, second)
+	}
+	if got := seen(addr, "from-the-client"); got != "from-the-client" {
+		t.Errorf("the client's request id reached the upstream as %q", got)
+	}
+	if got := seen(p.ListenerAddr("off"), ""); got != "" {
+		t.Errorf("generate_request_id false: the upstream saw request id %q, want none", got)
 	}
 }
 

@@ -1,0 +1,31 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"math/rand/v2"
+)
+
+// newRequestID returns a random (version 4) UUID for x-request-id, as Envoy's connection
+// manager generates one for a request that has none (generate_request_id, true unless the
+// connection manager sets it false). Applications log it and tracing joins spans by it.
+// math/rand/v2's generator is ChaCha8 seeded from the system per thread: unpredictable enough
+// for an identifier, and it costs no system call or lock.
+func newRequestID() string {
+	var u [16]byte
+	binary.BigEndian.PutUint64(u[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(u[8:], rand.Uint64())
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
