@@ -27,13 +27,15 @@
 //     make-before-break, so an update fails no request whatever order the server sends the
 //     types in;
 //   - the data plane: listeners (listeners.go) run a lean HTTP/1.x server (h1server.go) and hand
-//     h2c connections to net/http; jwt_authn runs first (a bad token gets 401 and reaches nothing
+//     h2c connections to net/http; the connection manager's own headers (x-forwarded-proto,
+//     x-forwarded-for with use_remote_address, x-request-id) are set before any filter
+//     (forward.go, request_id.go); jwt_authn runs first (a bad token gets 401 and reaches nothing
 //     else; the payloads it verifies go to RBAC, whose metadata matchers read them), then RBAC (a
 //     denied request gets 403), then forward.go runs CORS, fault, the route action, retries,
 //     timeouts and mirrors; balancer.go and hashlb.go pick endpoints (round robin, least request,
 //     random, ring hash, Maglev) under circuit breakers, outlier ejection and the healthy panic
-//     threshold; upstream requests go over a lean HTTP/1.1 pool (h1transport.go), net/http's h2c
-//     pool, or a cluster's own pool when it needs TLS or connection options (transport.go);
+//     threshold; upstream requests go over a lean HTTP/1.1 pool (h1transport.go; a response nothing changes
+//     is relayed with its head as it came, h1relay.go), net/http's h2c pool, or a cluster's own pool when it needs TLS or connection options (transport.go);
 //     a WebSocket upgrade, on a connection manager whose upgrade_configs enable it
 //     (upgrade_config.go), goes over an upstream connection of its own and, once the upstream
 //     answers 101, becomes a byte tunnel with the client's connection (upgrade.go);
