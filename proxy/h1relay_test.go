@@ -18,33 +18,20 @@ import (
 // then exactly known.
 func rawUpstream(t *testing.T, answers map[string]string) *httptest.Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	ln := listenLoopback(t)
+	serveConns(t, ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					if _, err := io.WriteString(c, answers[req.URL.Path]); err != nil || req.URL.Path == "/trimmed" {
-						return // /trimmed: the connection ends inside the body
-					}
-				}
-			}()
+			io.Copy(io.Discard, req.Body)
+			if _, err := io.WriteString(c, answers[req.URL.Path]); err != nil || req.URL.Path == "/trimmed" {
+				return // /trimmed: the connection ends inside the body
+			}
 		}
-	}()
+	})
 	return &httptest.Server{Listener: ln}
 }
 
