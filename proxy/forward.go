@@ -731,7 +731,7 @@ func (f *forwarder) transportFor(c *cluster, r *http.Request) http.RoundTripper 
 func forwardedHeaders(r *http.Request, hf *httpFilters) {
 	h := r.Header
 	if _, ok := h["X-Request-Id"]; !ok && (hf == nil || !hf.noRequestID) {
-		h["X-Request-Id"] = []string{newRequestID()}
+		h["X-Request-Id"] = newRequestID()
 	}
 	useRemoteAddress := hf != nil && hf.useRemoteAddress
 	if _, ok := h["X-Forwarded-Proto"]; useRemoteAddress || !ok {
