@@ -53,10 +53,11 @@ spec:
 EOF
 }
 
-# write_nginx_conf DIR BACKEND_PORT NGINX_PORT writes DIR/nginx.conf as DESIGN.md's anchors were
-# measured: one worker, no access log, an upstream with keepalive 64 over HTTP/1.1.
+# write_nginx_conf DIR BACKEND_PORT NGINX_PORT [DIRECTIVES] writes DIR/nginx.conf as DESIGN.md's
+# anchors were measured: one worker, no access log, an upstream with keepalive 64 over HTTP/1.1;
+# DIRECTIVES go into its location as they are.
 write_nginx_conf() {
-	local dir=$1 backend_port=$2 nginx_port=$3
+	local dir=$1 backend_port=$2 nginx_port=$3 extra=${4:-}
 	mkdir -p "$dir"
 	cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
@@ -79,6 +80,7 @@ http {
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            $extra
         }
     }
 }

@@ -13,6 +13,8 @@
 #   PERF=1 ...       also a perf profile per process (PERF_KEEP=PREFIX keeps perf.data)
 #   SYSCALLS=1 ...   also count syscalls per request (perf tracepoints) over one extra run each,
 #                    the proxy's and the backend's behind it
+#   NGINX_SAME=1 ... also nginx adding the headers signalbox adds as Envoy does (X-Forwarded-Proto
+#                    and a random X-Request-Id), which the backend then parses too
 #   FLOOR=1 ...      also bench/relayfloor, the least a Go relay with the proxy's system calls
 #                    costs (no HTTP handling): what the proxy spends above it is its own work
 #
@@ -43,8 +45,8 @@ if (($(nproc) >= 2)); then LOAD=(taskset -c 0) SUT=(taskset -c 1); else LOAD=() 
 
 bin=$work/bin
 (cd "$root" && for p in cmd/signalbox bench/backend bench/freeport bench/relayfloor; do "$GO" build -o "$bin/$(basename "$p")" "./$p"; done)
-port=($("$bin/freeport" -n 6))
-backend_port=${port[0]} xds_port=${port[1]} cand_port=${port[2]} ctl_port=${port[3]} nginx_port=${port[4]} floor_port=${port[5]}
+port=($("$bin/freeport" -n 7))
+backend_port=${port[0]} xds_port=${port[1]} cand_port=${port[2]} ctl_port=${port[3]} nginx_port=${port[4]} floor_port=${port[5]} same_port=${port[6]}
 
 "${SUT[@]}" env GOMAXPROCS=1 "$bin/backend" -addr "127.0.0.1:$backend_port" >"$work/backend.log" 2>&1 &
 pids+=($!)
@@ -84,11 +86,26 @@ write_nginx_conf "$work/nginx" "$backend_port" "$nginx_port"
 nginx_master=$!
 pids+=($nginx_master)
 url[nginx]=http://127.0.0.1:$nginx_port/
+if [[ ${NGINX_SAME:-0} == 1 ]]; then
+	# nginx sending what Envoy's connection manager adds and signalbox sends: the protocol and
+	# a random request id.
+	write_nginx_conf "$work/nginx-same" "$backend_port" "$same_port" \
+		'proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Request-Id $request_id;'
+	"${SUT[@]}" nginx -p "$work/nginx-same" -c "$work/nginx-same/nginx.conf" >"$work/nginx-same.log" 2>&1 &
+	same_master=$!
+	pids+=($same_master)
+	url[nginx-same]=http://127.0.0.1:$same_port/
+	configs+=(nginx-same)
+fi
 for c in "${configs[@]}"; do
 	wait_http "${url[$c]}" || { echo "$c did not come up" >&2; cat "$work/$c.log" >&2 2>/dev/null; exit 1; }
 done
 wait_http "${url[nginx]}" || { echo "nginx did not come up" >&2; exit 1; }
 cpu_pid[nginx]=$(pgrep -P "$nginx_master" | head -1)
+if [[ ${NGINX_SAME:-0} == 1 ]]; then
+	wait_http "${url[nginx-same]}" || { echo "nginx-same did not come up" >&2; exit 1; }
+	cpu_pid[nginx-same]=$(pgrep -P "$same_master" | head -1)
+fi
 
 hz=$(getconf CLK_TCK)
 cpu1() { awk '$1 == "cpu1" { print $5 + $6, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; } # idle, busy ticks of core 1
@@ -110,11 +127,13 @@ run() { # run CONFIG: prints "rps cpu_us_per_req backend_us_per_req core1_idle% 
 
 summary=$work/summary.tsv
 : >"$summary"
+ratios=(cand/nginx)
+[[ -n ${CONTROL:-} ]] && ratios+=(ctl/nginx cand/ctl)
+[[ ${FLOOR:-0} == 1 ]] && ratios+=(floor/nginx)
+[[ ${NGINX_SAME:-0} == 1 ]] && ratios+=(cand/nginx-same)
 printf 'round'
 for c in "${configs[@]}"; do printf '\t%s req/s\tcpu us\tbackend us\tidle%%\tother%%' "$c"; done
-printf '\tcand/nginx'
-[[ -n ${CONTROL:-} ]] && printf '\tctl/nginx\tcand/ctl'
-[[ ${FLOOR:-0} == 1 ]] && printf '\tfloor/nginx'
+printf '\t%s' "${ratios[@]}"
 printf '\n'
 for ((r = 1; r <= ROUNDS; r++)); do
 	declare -A rps=()
@@ -123,20 +142,17 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		read -r rps[$c] cpu be idle steal < <(run "$c")
 		printf '\t%s\t%s\t%s\t%s\t%s' "${rps[$c]}" "$cpu" "$be" "$idle" "$steal"
 	done
-	awk -v a="${rps[cand]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f", n ? a / n : 0 }' | tee -a "$summary"
-	[[ -n ${CONTROL:-} ]] && awk -v a="${rps[cand]}" -v b="${rps[ctl]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f\t%.3f", n ? b / n : 0, a / b }' | tee -a "$summary"
-	[[ ${FLOOR:-0} == 1 ]] && awk -v f="${rps[floor]}" -v n="${rps[nginx]:-0}" 'BEGIN { printf "\t%.3f", n ? f / n : 0 }' | tee -a "$summary"
+	for q in "${ratios[@]}"; do
+		awk -v a="${rps[${q%/*}]:-0}" -v b="${rps[${q#*/}]:-0}" 'BEGIN { printf "\t%.3f", b ? a / b : 0 }'
+	done | tee -a "$summary"
 	printf '\n' | tee -a "$summary" >/dev/null
 	printf '\n'
 done
 # Medians of the per-round ratios: the machine's load drifts between rounds, not within one.
-printf 'median ratios: cand/nginx %s' "$(cut -f2 "$summary" | median)"
-[[ -n ${CONTROL:-} ]] && printf ', ctl/nginx %s, cand/ctl %s' "$(cut -f3 "$summary" | median)" "$(cut -f4 "$summary" | median)"
-if [[ ${FLOOR:-0} == 1 ]]; then
-	f=3
-	[[ -n ${CONTROL:-} ]] && f=5
-	printf ', floor/nginx %s' "$(cut -f$f "$summary" | median)"
-fi
+printf 'median ratios:'
+for i in "${!ratios[@]}"; do
+	printf ' %s %s' "${ratios[$i]}" "$(cut -f$((i + 2)) "$summary" | median)"
+done
 printf '\n'
 
 if [[ ${SYSCALLS:-0} == 1 ]]; then
