@@ -15,6 +15,10 @@
 # Allocations per request come from `go test -bench ProxyForward -benchmem ./proxy/` (the
 # proxy's allocs/op minus direct's).
 #
+# Beside plain nginx (the anchors' configuration), nginx-same is nginx adding upstream the fields
+# Envoy's connection manager adds and signalbox adds with it: X-Forwarded-Proto and a random
+# X-Request-Id, which the backend sharing the core then parses too.
+#
 # Everything listens on 127.0.0.1 on ports the kernel reports free; every process the script
 # starts is stopped on exit. It installs wrk and nginx-light (and HAProxy if the package manager
 # has it) when they are missing. The table goes to stdout and bench/results/latest.md.
@@ -96,10 +100,10 @@ added_allocs() {
 
 # --- servers ---------------------------------------------------------------------------------
 
-port=($("$bin/freeport" -n 8))
-((${#port[@]} == 8)) || die "freeport gave ${#port[@]} ports"
+port=($("$bin/freeport" -n 9))
+((${#port[@]} == 9)) || die "freeport gave ${#port[@]} ports"
 backend_port=${port[0]} xds_port=${port[1]} admin_port=${port[2]} sb_port=${port[3]}
-nginx_port=${port[4]} haproxy_port=${port[5]} rp_port=${port[6]} sb_admin_port=${port[7]}
+nginx_port=${port[4]} haproxy_port=${port[5]} rp_port=${port[6]} sb_admin_port=${port[7]} same_port=${port[8]}
 
 start() { # start NAME CMD...: run in the background, log to $work/NAME.log, remember the pid
 	local name=$1
@@ -124,6 +128,11 @@ start signalbox "${SUT[@]}" env GOMAXPROCS=1 "$bin/signalbox" proxy --xds "127.0
 
 write_nginx_conf "$work/nginx" "$backend_port" "$nginx_port"
 start nginx "${SUT[@]}" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
+# nginx-same: nginx sending upstream what Envoy's connection manager adds, and signalbox with
+# it (X-Forwarded-Proto, a random X-Request-Id), which the backend on the same core parses.
+write_nginx_conf "$work/nginx-same" "$backend_port" "$same_port" \
+	'proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Request-Id $request_id;'
+start nginx_same "${SUT[@]}" nginx -p "$work/nginx-same" -c "$work/nginx-same/nginx.conf"
 
 have_haproxy=0
 if command -v haproxy >/dev/null; then
@@ -150,12 +159,13 @@ fi
 start reverseproxy "${SUT[@]}" env GOMAXPROCS=1 "$bin/reverseproxy" -addr "127.0.0.1:$rp_port" \
 	-target "http://127.0.0.1:$backend_port"
 
-configs=(direct nginx)
+configs=(direct nginx nginx-same)
 ((have_haproxy)) && configs+=(haproxy)
 configs+=(signalbox reverseproxy)
 declare -A url cpu_pid
 url[direct]=http://127.0.0.1:$backend_port/
 url[nginx]=http://127.0.0.1:$nginx_port/
+url[nginx-same]=http://127.0.0.1:$same_port/
 url[haproxy]=http://127.0.0.1:$haproxy_port/
 url[signalbox]=http://127.0.0.1:$sb_port/
 url[reverseproxy]=http://127.0.0.1:$rp_port/
@@ -165,10 +175,11 @@ done
 # Whose CPU is charged: the proxy's own process (nginx: its one worker, not the master).
 cpu_pid[direct]=$pid_backend
 cpu_pid[nginx]=$(pgrep -P "$pid_nginx" | head -1)
+cpu_pid[nginx-same]=$(pgrep -P "$pid_nginx_same" | head -1)
 ((have_haproxy)) && cpu_pid[haproxy]=$pid_haproxy
 cpu_pid[signalbox]=$pid_signalbox
 cpu_pid[reverseproxy]=$pid_reverseproxy
-[[ -n ${cpu_pid[nginx]} ]] || die "no nginx worker process"
+[[ -n ${cpu_pid[nginx]} && -n ${cpu_pid[nginx-same]} ]] || die "no nginx worker process"
 
 # --- measure ---------------------------------------------------------------------------------
 
@@ -218,8 +229,8 @@ col() { awk -F'\t' -v c="$1" -v k="$2" 'NR > 1 && $2 == c { print $k }' "$raw"; 
 paired() { # paired CONFIG COLUMN: that round's value minus direct's, one a line
 	awk -F'\t' -v c="$1" -v k="$2" 'NR > 1 && $2 == "direct" { d[$1] = $k } NR > 1 && $2 == c { print $k - d[$1] }' "$raw"
 }
-ratio() { # ratio CONFIG: that round's req/s over nginx's, one a line (load drifts between rounds)
-	awk -F'\t' -v c="$1" 'FNR == NR { if ($2 == "nginx") n[$1] = $3; next } FNR > 1 && $2 == c { print $3 / n[$1] }' "$raw" "$raw"
+ratio() { # ratio CONFIG [BASE]: that round's req/s over BASE's (nginx), one a line (load drifts between rounds)
+	awk -F'\t' -v c="$1" -v b="${2:-nginx}" 'FNR == NR { if ($2 == b) n[$1] = $3; next } FNR > 1 && $2 == c { print $3 / n[$1] }' "$raw" "$raw"
 }
 med() { "$@" | median; }
 sum() { "$@" | awk '{ n += $1 } END { print n + 0 }'; }
@@ -257,6 +268,8 @@ mkdir -p "$results"
 	echo "$(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); load average $load_before before, $load_after after."
 	echo
 	cat "$table"
+	echo
+	echo "signalbox × nginx-same (nginx adding X-Forwarded-Proto and X-Request-Id upstream, as Envoy's connection manager and signalbox do): $(awk -v r="$(med ratio signalbox nginx-same)" 'BEGIN { printf "%.2f×", r }'), the median of each round's ratio."
 	echo
 	echo "req/s and wrk p50/p99: \`wrk -t1 -c$CONNS -d${DURATION}s --latency\` after a ${WARMUP} s warm-up. Open-loop: \`bench/openloop\` at $RATE req/s for ${DURATION} s, from each request's scheduled send time; added = minus direct in the same round, median over rounds; × nginx likewise the median of each round's ratio. CPU per request: utime+stime of the proxy process over the wrk run ÷ its requests. Allocations: \`go test -bench ProxyForward -benchmem ./proxy/\`, allocs/op minus direct's ($alloc_direct). errors: non-2xx and socket errors over all runs."
 	echo
