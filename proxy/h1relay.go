@@ -38,20 +38,12 @@ func (x *exchange) relaysHead(w http.ResponseWriter, retry *retryPolicy) bool {
 	return (x.tg == nil || x.tg.respHdr.empty()) && x.lr.r.respHdr.empty() && x.lr.vh.respHdr.empty() && x.lr.rc.respHdr.empty()
 }
 
-// relayHead writes a relayed head for a response of code with a body of clen bytes.
+// relayHead writes a relayed head for a response of code with a body of clen bytes (never
+// chunked: the parser keeps only heads with a Content-Length).
 func (w *h1Writer) relayHead(code int, h *relayedHead, clen int64) {
 	w.status, w.clen, w.wroteHdr = code, clen, true
 	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
-	bw := w.c.bw
-	bw.WriteString(statusLine(code))
-	bw.WriteString(h.fields)
-	if !h.date {
-		bw.WriteString(dateLine())
-	}
-	if !w.keep {
-		bw.WriteString("Connection: close\r\n")
-	} else if w.req.ProtoMinor == 0 {
-		bw.WriteString("Connection: keep-alive\r\n")
-	}
-	bw.WriteString("\r\n")
+	w.c.bw.WriteString(statusLine(code))
+	w.c.bw.WriteString(h.fields)
+	w.endHead(h.date)
 }

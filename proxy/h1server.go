@@ -681,7 +681,15 @@ func (w *h1Writer) writeHead() {
 		}
 		writeFields(bw, k, vv)
 	}
-	if _, ok := h["Date"]; !ok {
+	_, hasDate := h["Date"]
+	w.endHead(hasDate)
+}
+
+// endHead writes the fields the server itself decides after the response's own (a Date
+// unless it has one, chunked framing, the client connection's Connection) and the blank line.
+func (w *h1Writer) endHead(hasDate bool) {
+	bw := w.c.bw
+	if !hasDate {
 		bw.WriteString(dateLine())
 	}
 	if w.chunked {
