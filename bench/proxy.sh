@@ -4,7 +4,7 @@
 # were measured"): load generator on core 0, backend and proxy under test on core 1, Go programs
 # with GOMAXPROCS=1, configurations interleaved round by round, medians over the rounds.
 #
-#   make bench-proxy            full run: 3 rounds of 10 s per configuration (about 6 minutes)
+#   make bench-proxy            full run: 3 rounds of 10 s per configuration (about 8 minutes)
 #   QUICK=1 make bench-proxy    1 round of 3 s, to try the script
 #   ROUNDS=5 DURATION=10 bash bench/proxy.sh
 #
