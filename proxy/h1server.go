@@ -25,7 +25,7 @@ import (
 // that is flushed twice.
 type h1Server struct {
 	handler http.Handler
-	h2      *chanListener // connections for the http.Server
+	h2      *handoffListener // connections for the http.Server
 	log     *slog.Logger
 
 	closing atomic.Bool
@@ -50,7 +50,7 @@ const (
 )
 
 func newH1Server(h http.Handler, addr net.Addr, log *slog.Logger) *h1Server {
-	s := &h1Server{handler: h, h2: newChanListener(addr), log: log, conns: map[*h1ServerConn]struct{}{},
+	s := &h1Server{handler: h, h2: newHandoffListener(addr), log: log, conns: map[*h1ServerConn]struct{}{},
 		idleTimeout: h1ServerIdleTimeout, sweepEvery: watchAfter / 2}
 	s.clock.Store(time.Now().UnixNano())
 	return s
@@ -139,9 +139,7 @@ func (s *h1Server) serveConn(c net.Conn) {
 		// HTTP/2 with prior knowledge: net/http serves it, replaying what was read.
 		c.SetReadDeadline(time.Time{})
 		lim.left = unlimited
-		if !s.h2.push(&prefixedConn{Conn: c, r: br}) {
-			c.Close()
-		}
+		s.h2.handoff(&prefixedConn{Conn: c, r: br})
 		return
 	}
 	// The first head has h1ReadHeaderTimeout from the connection's start, cleared once read.
@@ -752,43 +750,6 @@ func (w *h1Writer) writeTrailers() {
 		}
 	}
 }
-
-// chanListener is a net.Listener whose connections are pushed by the lean server.
-type chanListener struct {
-	addr   net.Addr
-	ch     chan net.Conn
-	done   chan struct{}
-	closed sync.Once
-}
-
-func newChanListener(addr net.Addr) *chanListener {
-	return &chanListener{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
-}
-
-func (l *chanListener) push(c net.Conn) bool {
-	select {
-	case l.ch <- c:
-		return true
-	case <-l.done:
-		return false
-	}
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.ch:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error {
-	l.closed.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // prefixedConn replays what was read while telling HTTP/2 from HTTP/1.
 type prefixedConn struct {
