@@ -303,7 +303,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		retry = nil
 	}
 	client := r.Context()
-	prepareUpstreamRequest(r, "")
+	prepareUpstreamRequest(r)
 	if len(rt.mirrors) > 0 && replayable {
 		f.mirror(r, lr)
 	}
@@ -758,10 +758,11 @@ func forwardedHeaders(r *http.Request, hf *httpFilters) {
 // prepareUpstreamRequest turns the server's request into the upstream one in place. The
 // server snapshots what it needs from the request before calling the handler (keep-alive and
 // close decisions, the body to drain), so reusing it saves a request and a header clone per
-// call, which is most of what httputil.ReverseProxy allocates.
-func prepareUpstreamRequest(r *http.Request, addr string) {
+// call, which is most of what httputil.ReverseProxy allocates. The upstream's address is set
+// per attempt, once an endpoint is picked.
+func prepareUpstreamRequest(r *http.Request) {
 	r.URL.Scheme = "http"
-	r.URL.Host = addr
+	r.URL.Host = ""
 	r.RequestURI = ""
 	r.Close = false // the client's Connection: close is about its hop, not ours
 	h := r.Header

@@ -72,7 +72,7 @@ func wantsWebSocket(r *http.Request) bool {
 func (f *forwarder) forwardUpgrade(w *h1Writer, r *http.Request, x *exchange, c *cluster, start time.Duration) {
 	lr, rt := x.lr, x.lr.r
 	upgrade := r.Header["Upgrade"]
-	prepareUpstreamRequest(r, "")
+	prepareUpstreamRequest(r)
 	r.Header["Upgrade"] = upgrade // removed with the other hop-by-hop headers; this hop needs it
 	var hash uint64
 	var hasHash bool
