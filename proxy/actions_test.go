@@ -104,7 +104,7 @@ func TestRedirectAndDirectResponse(t *testing.T) {
 		code       int
 		location   string
 	}{
-		{"svc:80", "/old/page?x=1", 301, "http://svc/new/page?x=1"},
+		{"svc:80", "/old/page?x=1", 301, "http://svc:80/new/page?x=1"}, // Envoy keeps the port without a scheme change
 		{"svc:9080", "/moved/x", 308, "https://other.example:8443/landing"},
 		{"svc", "/secure/a?q=1", 302, "https://svc/secure/a"},
 		{"svc:80", "/secure", 302, "https://svc/secure"},

@@ -119,8 +119,12 @@ func decodeRedirect(p fieldPath, m *routev3.RedirectAction) (*redirectAction, er
 	return ra, nil
 }
 
-// location builds the redirect target the way Envoy's RouteEntryImplBase::newUri does.
+// location builds the redirect target the way Envoy's Http::Utility::newUri does: a
+// host_redirect is used as written and a port_redirect is appended to whichever host is used,
+// so Istio's FROM_PROTOCOL_DEFAULT (no port_redirect) keeps whatever port the request named.
 func (ra *redirectAction) location(r *http.Request) string {
+	// The request's protocol is the connection's: Envoy's x-forwarded-proto for a peer it does
+	// not trust.
 	origScheme := "http"
 	if r.TLS != nil {
 		origScheme = "https"
@@ -129,20 +133,12 @@ func (ra *redirectAction) location(r *http.Request) string {
 	if ra.scheme != "" {
 		scheme = ra.scheme
 	}
-	host := r.Host
-	if ra.host != "" {
-		host = ra.host
+	host := ra.host
+	if host == "" {
+		host = redirectRequestHost(r.Host, origScheme, scheme, ra.port != "")
 	}
 	if ra.port != "" {
-		host = net.JoinHostPort(hostOnly(host), ra.port)
-	} else if scheme != origScheme {
-		// A scheme change drops the port that was the old scheme's default.
-		if h, port, err := net.SplitHostPort(host); err == nil && port == defaultPort(origScheme) {
-			host = h
-		}
-	}
-	if h, port, err := net.SplitHostPort(host); err == nil && port == defaultPort(scheme) && ra.port == "" {
-		host = h
+		host += ":" + ra.port
 	}
 	path, query := requestPath(r), r.URL.RawQuery
 	switch {
@@ -166,16 +162,33 @@ func (ra *redirectAction) location(r *http.Request) string {
 	return u
 }
 
-func defaultPort(scheme string) string {
-	if scheme == "https" {
-		return "443"
+// redirectRequestHost is Envoy's processRequestHost: the request's Host loses its port when a
+// port_redirect replaces it, or when the scheme changes and the port was the old scheme's
+// default (http://svc:80 becomes https://svc); otherwise it is kept as the client sent it,
+// ":80" on an http to http redirect included.
+func redirectRequestHost(host, origScheme, scheme string, portRedirect bool) string {
+	if host == "" {
+		return host
 	}
-	return "80"
-}
-
-func hostOnly(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
+	var end int
+	if host[0] == '[' {
+		// An IPv6 literal: only a colon after the closing bracket starts a port.
+		if end = strings.LastIndex(host, "]:"); end >= 0 {
+			end++
+		}
+	} else {
+		end = strings.LastIndexByte(host, ':')
+	}
+	if end < 0 {
+		return host
+	}
+	port := host[end+1:]
+	remove := portRedirect
+	if scheme != origScheme {
+		remove = remove || origScheme == "https" && port == "443" || origScheme == "http" && port == "80"
+	}
+	if remove {
+		return host[:end]
 	}
 	return host
 }
