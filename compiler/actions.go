@@ -158,9 +158,10 @@ func parseRetryOn(s string) (string, []uint32) {
 	return strings.Join(conds, ","), codes
 }
 
-// redirect is Istio's redirect translation; the default code is 301 and FROM_REQUEST_PORT
-// keeps the port the request came in on.
-func (b *builder) redirect(d *schema.Document, path string, in *schema.HTTPRedirect, listenerPort uint32) *ir.Redirect {
+// redirect is Istio's redirect translation (ApplyRedirect); the default code is 301 and
+// FROM_REQUEST_PORT is the port the routes are built for. FROM_PROTOCOL_DEFAULT sets no port:
+// Envoy then keeps the request's authority (dropping its port only on a scheme change).
+func (b *builder) redirect(d *schema.Document, path string, in *schema.HTTPRedirect, listenerPort uint32, tls bool) *ir.Redirect {
 	out := &ir.Redirect{Scheme: in.Scheme, Authority: in.Authority, Path: in.URI, Port: in.Port, Code: in.RedirectCode}
 	if out.Code == 0 {
 		out.Code = http.StatusMovedPermanently
@@ -176,8 +177,16 @@ func (b *builder) redirect(d *schema.Document, path string, in *schema.HTTPRedir
 		}
 		out.Port = listenerPort
 	}
-	// No explicit :80 for http or :443 for https (listeners here speak plain HTTP).
-	if scheme := orDefault(in.Scheme, "http"); out.Port == 80 && scheme == "http" || out.Port == 443 && scheme == "https" {
+	// No explicit :80 for http or :443 for https. Without a scheme Istio takes https for a
+	// gateway server with a tls block and http otherwise, whatever the request's scheme.
+	scheme := in.Scheme
+	if scheme == "" {
+		scheme = "http"
+		if tls {
+			scheme = "https"
+		}
+	}
+	if out.Port == 80 && scheme == "http" || out.Port == 443 && scheme == "https" {
 		out.Port = 0
 	}
 	return out

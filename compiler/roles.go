@@ -54,7 +54,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 				vh.Domains = append(vh.Domains, shortNames(h)...)
 			}
 			if c, ok := claims[h]; ok {
-				vh.Routes = b.routesFor(c.doc, meshGateway, h, p)
+				vh.Routes = b.routesFor(c.doc, meshGateway, h, p, false)
 			} else {
 				vh.Routes = []*ir.Route{b.defaultRoute(clusterName(p, "", h))}
 			}
@@ -66,7 +66,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 			continue
 		}
 		c := claims[h]
-		l.VirtualHosts = append(l.VirtualHosts, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesFor(c.doc, meshGateway, h, 0)})
+		l.VirtualHosts = append(l.VirtualHosts, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesFor(c.doc, meshGateway, h, 0, false)})
 	}
 	sortVirtualHosts(l)
 	l.Scoped = scopable(l)
@@ -201,7 +201,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 				if h == "*" {
 					domains = []string{h} // "*" already covers every port
 				}
-				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesFor(claims[h].doc, ref, h, srv.Port.Number), RequireTLS: redirect}
+				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesFor(claims[h].doc, ref, h, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
 				for _, r := range vh.Routes {
 					for _, c := range r.Clusters {
 						used[c.Name] = true

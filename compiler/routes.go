@@ -18,12 +18,15 @@ type vhostCtx struct {
 	// gateway is the one the routes are built for: "mesh" for sidecars, or "namespace/name";
 	// a match block naming other gateways does not apply.
 	gateway string
+	// tls: the routes serve a gateway server with a tls block, whose redirects Istio takes
+	// to be https unless they set a scheme.
+	tls bool
 }
 
 // routesFor translates the http rules of one VirtualService into ordered routes, with
 // delegated rules merged in place of the rule that delegates (as Istio does).
-func (b *builder) routesFor(d *schema.Document, gateway, vhostHost string, vhostPort uint32) []*ir.Route {
-	ctx := vhostCtx{host: vhostHost, port: vhostPort, gateway: gateway}
+func (b *builder) routesFor(d *schema.Document, gateway, vhostHost string, vhostPort uint32, tls bool) []*ir.Route {
+	ctx := vhostCtx{host: vhostHost, port: vhostPort, gateway: gateway, tls: tls}
 	var routes []*ir.Route
 	for _, r := range b.effectiveRules(d) {
 		rs, catchAll := b.translateRule(r, ctx)
@@ -62,7 +65,7 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) ([]*ir.Route, bool) {
 	}
 	switch {
 	case in.Redirect != nil:
-		base.Redirect = b.redirect(d, path+".redirect", in.Redirect, ctx.port)
+		base.Redirect = b.redirect(d, path+".redirect", in.Redirect, ctx.port, ctx.tls)
 	case in.DirectResponse != nil:
 		base.DirectResponse = b.directResponse(d, path+".directResponse", in.DirectResponse)
 	default:
