@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -46,7 +47,32 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 		}
 	}
 	nd := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	return nd.DialContext(ctx, network, addr)
+	connectBy := time.Now().Add(timeout)
+	c, err := nd.DialContext(ctx, network, addr)
+	return c, connectTimeoutError(ctx, err, connectBy)
+}
+
+// errConnectTimeout is why a dial failed when the cluster's connect_timeout ran out.
+var errConnectTimeout = errors.New("connection timeout")
+
+// connectTimeoutError reports a dial that outlived connect_timeout as a connection failure that
+// is no timeout (net.Error's Timeout is false): for Envoy it is a connect failure, answered 503
+// and retried on connect-failure, while the forwarder takes a timeout on the lean path for the
+// route's own (504, never retried). A dial ended by ctx (the route's deadline, a client gone)
+// keeps its error. connectBy is when connect_timeout ran out: the dialer stops at it or at
+// ctx's deadline, whichever is first, and a dial may return before ctx's own timer has marked
+// it done, so the deadlines are compared rather than ctx.Err alone.
+func connectTimeoutError(ctx context.Context, err error, connectBy time.Time) error {
+	var op *net.OpError
+	if err == nil || ctx.Err() != nil || !errors.As(err, &op) || !op.Timeout() {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !dl.After(connectBy) {
+		return err
+	}
+	failed := *op
+	failed.Err = errConnectTimeout
+	return &failed
 }
 
 // copyBufSize matches io.Copy's buffer; buffers are pooled because a fresh 32 KiB buffer per
@@ -70,9 +96,10 @@ func newClusterPool(cfg *clusterConfig) *clusterPool {
 		nd.KeepAliveConfig = *cfg.keepalive
 	}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		connectBy := time.Now().Add(nd.Timeout)
 		c, err := nd.DialContext(ctx, network, addr)
 		if err != nil {
-			return nil, err
+			return nil, connectTimeoutError(ctx, err, connectBy)
 		}
 		return &countedConn{Conn: c}, nil
 	}
