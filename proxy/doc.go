@@ -28,8 +28,10 @@
 //     types in;
 //   - the data plane: listeners (listeners.go) run a lean HTTP/1.x server (h1server.go) and hand
 //     h2c connections to net/http; the connection manager's own headers (x-forwarded-proto,
-//     x-forwarded-for with use_remote_address, x-request-id) are set before any filter
-//     (forward.go, request_id.go); jwt_authn runs first (a bad token gets 401 and reaches nothing
+//     x-forwarded-for and x-envoy-external-address with use_remote_address, x-request-id,
+//     x-forwarded-client-cert, the router's x-envoy-* controls stripped) are set before any
+//     filter, and its Server and the router's x-envoy-upstream-service-time on every response
+//     (forward.go, hcm_headers.go, request_id.go); jwt_authn runs first (a bad token gets 401 and reaches nothing
 //     else; the payloads it verifies go to RBAC, whose metadata matchers read them), then RBAC (a
 //     denied request gets 403), then forward.go runs CORS, fault, the route action, retries,
 //     timeouts and mirrors; balancer.go and hashlb.go pick endpoints (round robin, least request,

@@ -98,7 +98,13 @@ type httpFilters struct {
 	// noRequestID: the connection manager sets generate_request_id false, so a request
 	// without x-request-id is forwarded without one. By default (Envoy's) one is generated.
 	noRequestID bool
+	// hdr: the connection manager's and router's other header settings (hcm_headers.go).
+	hdr connManagerHeaders
 }
+
+// noFilters stands for a listener without a connection manager configuration: Envoy's
+// defaults, no filters.
+var noFilters = httpFilters{hdr: connManagerHeaders{server: envoyServer}}
 
 // corsPolicy is a CorsPolicy from typed_per_filter_config, Envoy's cors filter semantics.
 type corsPolicy struct {

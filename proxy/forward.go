@@ -26,13 +26,17 @@ type listenerHandler struct {
 }
 
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hf := h.filters.Load()
+	if hf == nil {
+		hf = &noFilters
+	}
+	w = withServerHeader(w, &hf.hdr.server)
 	t := h.table.Load()
 	if t == nil {
 		reply(w, http.StatusServiceUnavailable, "no route configuration yet\n")
 		return
 	}
-	hf := h.filters.Load()
-	forwardedHeaders(r, hf)
+	forwardedHeaders(w, r, hf)
 	// An upgrade the connection manager does not enable is refused once a route matches,
 	// before any filter, as Envoy refuses it (upgrade.go). Other requests pay one map lookup.
 	_, asksUpgrade := r.Header["Upgrade"]
@@ -133,6 +137,11 @@ type exchange struct {
 	setCookie string
 	// upgrade: a WebSocket upgrade request on a listener that enables them (upgrade.go).
 	upgrade bool
+	// envoyHeaders: the router adds x-envoy-upstream-service-time to responses and
+	// x-envoy-expected-rq-timeout-ms to requests (suppress_envoy_headers unset);
+	// serviceTime is the former's value once the upstream answered.
+	envoyHeaders bool
+	serviceTime  string
 }
 
 func (x *exchange) clone() *exchange {
@@ -173,7 +182,7 @@ func (x *exchange) localReply(w http.ResponseWriter, r *http.Request, code int, 
 // upgrade says r is a WebSocket upgrade its connection manager enables (upgrade.go).
 func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, lr *linkedRoute, hf *httpFilters, upgrade bool) {
 	rt := lr.r
-	x := exchange{lr: lr, upgrade: upgrade}
+	x := exchange{lr: lr, upgrade: upgrade, envoyHeaders: !hf.hdr.suppressEnvoyHeaders}
 	if hf != nil && hf.cors {
 		if cp := pickCors(lr); cp != nil && cp.enabled.hit() {
 			if origin := r.Header["Origin"]; len(origin) > 0 && origin[0] != "" {
@@ -320,7 +329,8 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 	lean := tr == f.h1 && f.h1.handles(r) && client.Done() == nil && c.cfg.maxPerConn <= 1
 	var deadline time.Time
 	ctx := client
-	if t := requestTimeout(rt, r); t > 0 {
+	routeTimeout := requestTimeout(rt, r)
+	if t := routeTimeout; t > 0 {
 		if lean {
 			deadline = time.Now().Add(t)
 		} else {
@@ -365,7 +375,10 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			tried = append(tried, ep)
 		}
 		if lr.vh.attemptCount {
-			r.Header["X-Envoy-Attempt-Count"] = []string{strconv.Itoa(attempt)}
+			r.Header["X-Envoy-Attempt-Count"] = attemptCountValue(attempt)
+		}
+		if x.envoyHeaders {
+			setExpectedTimeout(r.Header, routeTimeout, retry, monoNow()-start)
 		}
 		r.URL.Host = ep.addr
 		if c.cfg.tls != nil {
@@ -450,6 +463,9 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 				continue
 			}
 		}
+		if x.envoyHeaders {
+			x.serviceTime = upstreamServiceTime(monoNow() - start)
+		}
 		f.relay(w, r, x, resp, c, ep, acancel, start)
 		return
 	}
@@ -518,9 +534,12 @@ func (f *forwarder) respond(w http.ResponseWriter, r *http.Request, x *exchange,
 	h := w.Header()
 	var declared []string // trailers the upstream announced; others arrive unannounced (gRPC)
 	if b, ok := resp.Body.(*h1Body); ok && b.relay != nil {
-		w.(*h1Writer).relayHead(resp.StatusCode, b.relay, resp.ContentLength) // h1relay.go
+		w.(*h1Writer).relayHead(resp.StatusCode, b.relay, resp.ContentLength, x.serviceTime) // h1relay.go
 	} else {
 		copyResponseHeader(h, resp.Header)
+		if x.serviceTime != "" {
+			h["X-Envoy-Upstream-Service-Time"] = []string{x.serviceTime}
+		}
 		x.responseHeaders(h, r)
 		for k := range resp.Trailer {
 			h.Add("Trailer", k)
@@ -721,27 +740,32 @@ func (f *forwarder) transportFor(c *cluster, r *http.Request) http.RoundTripper 
 	return f.h1
 }
 
-// forwardedHeaders sets X-Forwarded-Proto, X-Forwarded-For and X-Request-Id as Envoy's
-// connection manager does before its filters run (so routes and RBAC match what the upstream
-// will see), with no trusted hops: with use_remote_address the connection decides the protocol
-// and its peer is appended to X-Forwarded-For; without it X-Forwarded-For is left as the client
-// sent it and X-Forwarded-Proto is only filled in when missing. A request without
-// X-Request-Id gets a new one unless generate_request_id is false; one the client sent is kept
-// (Envoy's edge sanitising of external request ids is not done).
-func forwardedHeaders(r *http.Request, hf *httpFilters) {
+// forwardedHeaders applies to a request what Envoy's connection manager does before its
+// filters run (so routes and RBAC match what the upstream will see), with no trusted hops
+// and no internal addresses (hcm_headers.go): the router's x-envoy-* controls are stripped,
+// and x-forwarded-client-cert as forward_client_cert_details says; with use_remote_address
+// (an edge request) the connection decides the protocol, its peer is appended to
+// X-Forwarded-For and recorded in X-Envoy-External-Address, and X-Request-Id is always a new
+// one unless preserve_external_request_id; without it X-Forwarded-For is left as the client
+// sent it, X-Forwarded-Proto is only filled in when missing and a client's X-Request-Id is
+// kept. generate_request_id false leaves a request without X-Request-Id without one.
+func forwardedHeaders(w http.ResponseWriter, r *http.Request, hf *httpFilters) {
 	h := r.Header
-	if _, ok := h["X-Request-Id"]; !ok && (hf == nil || !hf.noRequestID) {
-		h["X-Request-Id"] = newRequestID()
+	edge := hf.useRemoteAddress
+	setClientCert(w, r, hf.hdr.xfcc, cleanRequestHeaders(h, edge, hf.hdr.xfcc.mode))
+	if !hf.noRequestID {
+		if _, ok := h["X-Request-Id"]; !ok || edge && !hf.hdr.preserveExternalRequestID {
+			h["X-Request-Id"] = newRequestID()
+		}
 	}
-	useRemoteAddress := hf != nil && hf.useRemoteAddress
-	if _, ok := h["X-Forwarded-Proto"]; useRemoteAddress || !ok {
+	if _, ok := h["X-Forwarded-Proto"]; edge || !ok {
 		if r.TLS != nil {
 			h["X-Forwarded-Proto"] = protoHTTPS
 		} else {
 			h["X-Forwarded-Proto"] = protoHTTP
 		}
 	}
-	if !useRemoteAddress {
+	if !edge {
 		return
 	}
 	ci, _ := r.Context().Value(connInfoKey{}).(*connInfo)
@@ -753,6 +777,7 @@ func forwardedHeaders(r *http.Request, hf *httpFilters) {
 	} else {
 		h["X-Forwarded-For"] = ci.xff
 	}
+	h["X-Envoy-External-Address"] = ci.xff // the one address, as X-Forwarded-For starts
 }
 
 // prepareUpstreamRequest turns the server's request into the upstream one in place. The

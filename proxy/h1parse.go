@@ -90,6 +90,9 @@ type headFields struct {
 	relay    bool
 	hopByHop bool
 	date     bool
+	// rewritten: a response field the connection manager or router replaces (Server,
+	// x-envoy-upstream-service-time), so the head cannot be relayed as it came either.
+	rewritten bool
 }
 
 // parseHeaderLines parses the "Key: value\r\n" lines of head from start (after its first
@@ -127,6 +130,8 @@ func parseHeaderLines(head string, start int, le *lineEnds, h http.Header, vals 
 			f.hopByHop = true
 		case "Date":
 			f.date = true
+		case "Server", "X-Envoy-Upstream-Service-Time":
+			f.rewritten = true
 		case "Transfer-Encoding", "Pragma", "Trailer":
 			f.unusual = true
 		}
@@ -389,7 +394,7 @@ func parseResponseHead(head string, le *lineEnds, method string, h http.Header, 
 		return false
 	}
 	if f.relay {
-		if f.hopByHop {
+		if f.hopByHop || f.rewritten {
 			// Relayed fields must be the message's own: parse again into the whole map, which
 			// the forwarder filters.
 			clear(h)

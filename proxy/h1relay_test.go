@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,8 @@ func TestRelayedResponseHead(t *testing.T) {
 		"/decor":   "HTTP/1.1 200 OK\r\n" + date + "Content-Length: 2\r\n\r\nok",
 		"/status":  "HTTP/1.1 503 Whatever\r\n" + date + "Content-Length: 4\r\n\r\nbusy",
 		"/trimmed": "HTTP/1.1 200 OK\r\n" + date + "Content-Length: 9\r\n\r\nok",
+		// Fields the connection manager and the router replace: the head takes the map path.
+		"/server": "HTTP/1.1 200 OK\r\nServer: gunicorn\r\nX-Envoy-Upstream-Service-Time: 999\r\n" + date + "Content-Length: 2\r\n\r\nok",
 	})
 	decorated := prefixRoute("/decor", "up")
 	decorated.ResponseHeadersToAdd = []*core.HeaderValueOption{hv("x-added", "yes", overwriteOrAdd)}
@@ -70,10 +73,13 @@ func TestRelayedResponseHead(t *testing.T) {
 		var b strings.Builder
 		b.WriteString(resp.Status + "|")
 		resp.Header.Del("Date")
-		for _, k := range []string{"X-Lower", "X-Secret", "Keep-Alive", "Connection", "X-Added", "Content-Length"} {
+		for _, k := range []string{"X-Lower", "X-Secret", "Keep-Alive", "Connection", "X-Added", "Content-Length", "Server"} {
 			if v := resp.Header.Values(k); v != nil {
 				b.WriteString(k + "=" + strings.Join(v, ",") + ";")
 			}
+		}
+		if st := resp.Header.Values("X-Envoy-Upstream-Service-Time"); len(st) != 1 || !isDigits(st[0]) || st[0] == "999" {
+			t.Errorf("%q: x-envoy-upstream-service-time %q, want the proxy's one count of milliseconds", req, st)
 		}
 		b.WriteString("|" + string(body))
 		return b.String()
@@ -97,17 +103,22 @@ func TestRelayedResponseHead(t *testing.T) {
 		return head.String()
 	}
 
-	if got, want := rawHead("/plain"), "HTTP/1.1 200 OK\r\nx-lower: v\r\n"+date+"Content-Length: 2\r\n\r\n"; got != want {
+	// The router's service time and the connection manager's Server follow the upstream's
+	// lines, as Envoy adds them; the milliseconds vary, so they are read as N.
+	serviceTime := regexp.MustCompile(`X-Envoy-Upstream-Service-Time: [0-9]+\r\n`)
+	if got, want := serviceTime.ReplaceAllString(rawHead("/plain"), "X-Envoy-Upstream-Service-Time: N\r\n"),
+		"HTTP/1.1 200 OK\r\nx-lower: v\r\n"+date+"Content-Length: 2\r\nX-Envoy-Upstream-Service-Time: N\r\nServer: envoy\r\n\r\n"; got != want {
 		t.Errorf("relayed head:\n%q\nwant\n%q", got, want)
 	}
 	if got := rawHead("/nodate"); strings.Count(got, "Date: ") != 1 || !strings.HasPrefix(got, "HTTP/1.1 201 Created\r\n") {
 		t.Errorf("head without the upstream's Date: %q, want one Date added", got)
 	}
 	for _, tc := range []struct{ req, want string }{
-		{"GET /hop HTTP/1.1\r\nHost: svc\r\n\r\n", "200 OK|Content-Length=2;|ok"},
-		{"GET /decor HTTP/1.1\r\nHost: svc\r\n\r\n", "200 OK|X-Added=yes;Content-Length=2;|ok"},
-		{"GET /status HTTP/1.1\r\nHost: svc\r\n\r\n", "503 Service Unavailable|Content-Length=4;|busy"},
-		{"GET /plain HTTP/1.0\r\nHost: svc\r\nConnection: keep-alive\r\n\r\n", "200 OK|X-Lower=v;Connection=keep-alive;Content-Length=2;|ok"},
+		{"GET /hop HTTP/1.1\r\nHost: svc\r\n\r\n", "200 OK|Content-Length=2;Server=envoy;|ok"},
+		{"GET /decor HTTP/1.1\r\nHost: svc\r\n\r\n", "200 OK|X-Added=yes;Content-Length=2;Server=envoy;|ok"},
+		{"GET /status HTTP/1.1\r\nHost: svc\r\n\r\n", "503 Service Unavailable|Content-Length=4;Server=envoy;|busy"},
+		{"GET /plain HTTP/1.0\r\nHost: svc\r\nConnection: keep-alive\r\n\r\n", "200 OK|X-Lower=v;Connection=keep-alive;Content-Length=2;Server=envoy;|ok"},
+		{"GET /server HTTP/1.1\r\nHost: svc\r\n\r\n", "200 OK|Content-Length=2;Server=envoy;|ok"},
 	} {
 		if got := exchange(tc.req); got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.req, got, tc.want)
@@ -124,4 +135,13 @@ func TestRelayedResponseHead(t *testing.T) {
 	if err == nil {
 		t.Error("a truncated upstream body reached the client as a complete response")
 	}
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

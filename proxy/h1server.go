@@ -496,8 +496,11 @@ func (s *h1Server) shutdown(ctx context.Context) {
 // The head is written into the connection's buffer when the body starts (or the handler
 // returns), so a small response leaves in one write.
 type h1Writer struct {
-	c        *h1ServerConn
-	req      *http.Request
+	c   *h1ServerConn
+	req *http.Request
+	// server is the Server field the listener's connection manager sets (hcm_headers.go);
+	// nil writes none (a handler other than the proxy's).
+	server   *serverHeader
 	header   http.Header
 	status   int
 	wroteHdr bool
@@ -515,6 +518,7 @@ type h1Writer struct {
 func (w *h1Writer) reset(req *http.Request, keep bool) {
 	clear(w.header)
 	w.req, w.status, w.wroteHdr, w.chunked, w.noBody, w.keep, w.clen, w.written, w.hijacked = req, 0, false, false, false, keep, -1, 0, false
+	w.server = nil
 	w.pending = w.pending[:0]
 }
 
@@ -664,8 +668,14 @@ func (w *h1Writer) writeHead() {
 	bw := w.c.bw
 	bw.WriteString(statusLine(w.status))
 	h := w.header
+	hasServer := false
 	for k, vv := range h {
 		switch {
+		case k == "Server":
+			if w.server != nil && w.server.line != "" && !w.server.ifAbsent {
+				continue // OVERWRITE: the connection manager's own replaces it
+			}
+			hasServer = true
 		case k == "Trailer":
 			if !w.chunked {
 				continue
@@ -680,15 +690,19 @@ func (w *h1Writer) writeHead() {
 		writeFields(bw, k, vv)
 	}
 	_, hasDate := h["Date"]
-	w.endHead(hasDate)
+	w.endHead(hasDate, hasServer)
 }
 
 // endHead writes the fields the server itself decides after the response's own (a Date
-// unless it has one, chunked framing, the client connection's Connection) and the blank line.
-func (w *h1Writer) endHead(hasDate bool) {
+// unless it has one, the connection manager's Server, chunked framing, the client
+// connection's Connection) and the blank line.
+func (w *h1Writer) endHead(hasDate, hasServer bool) {
 	bw := w.c.bw
 	if !hasDate {
 		bw.WriteString(dateLine())
+	}
+	if s := w.server; s != nil && s.line != "" && !(s.ifAbsent && hasServer) {
+		bw.WriteString(s.line)
 	}
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")

@@ -177,15 +177,23 @@ func decodeChainFilters(p fieldPath, fc *listenerv3.FilterChain) (rbac *rbacChai
 
 // decodeHCM accepts the HttpConnectionManager shape signalbox emits: routes over RDS (or scoped
 // routes over SRDS) from ADS, the jwt_authn, rbac, cors and fault filters, the router last,
-// WebSocket upgrades (upgrade.go), use_remote_address and generate_request_id (forwardedHeaders). It returns the route config (or scoped routes) name.
+// WebSocket upgrades (upgrade.go), use_remote_address and generate_request_id (forwardedHeaders),
+// the Server and x-forwarded-client-cert settings and the router's suppress_envoy_headers
+// (hcm_headers.go). It returns the route config (or scoped routes) name.
 func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, httpFilters, error) {
 	var hf httpFilters
 	if err := validateAll(p, m); err != nil {
 		return "", nil, hf, err
 	}
-	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters", "upgrade_configs", "use_remote_address", "generate_request_id"); err != nil {
+	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters", "upgrade_configs", "use_remote_address", "generate_request_id",
+		"server_name", "server_header_transformation", "forward_client_cert_details", "set_current_client_cert_details", "preserve_external_request_id"); err != nil {
 		return "", nil, hf, err
 	}
+	hdr, err := decodeConnManagerHeaders(p, m)
+	if err != nil {
+		return "", nil, hf, err
+	}
+	hf.hdr = hdr
 	websocket, err := decodeUpgradeConfigs(p.field("upgrade_configs"), m.GetUpgradeConfigs())
 	if err != nil {
 		return "", nil, hf, err
@@ -219,9 +227,11 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 			if i != len(filters)-1 {
 				return "", nil, hf, fp.errorf("the router filter must be the last http filter")
 			}
-			if err := decodeRouter(fp.field("typed_config"), tc); err != nil {
+			suppress, err := decodeRouter(fp.field("typed_config"), tc)
+			if err != nil {
 				return "", nil, hf, err
 			}
+			hf.hdr.suppressEnvoyHeaders = suppress
 			router = true
 		case tc.GetTypeUrl() == jwtTypeURL || f.GetName() == jwtFilterName:
 			// Enforced even when marked optional, as RBAC is. It runs before RBAC, which reads
@@ -286,18 +296,18 @@ func isRouter(hf *hcmv3.HttpFilter) bool {
 	return hf.GetName() == routerFilterName
 }
 
-func decodeRouter(p fieldPath, tc *anypb.Any) error {
+func decodeRouter(p fieldPath, tc *anypb.Any) (suppressEnvoyHeaders bool, err error) {
 	if tc == nil {
-		return nil
+		return false, nil
 	}
 	var r routerv3.Router
 	if err := tc.UnmarshalTo(&r); err != nil {
-		return p.errorf("%v", err)
+		return false, p.errorf("%v", err)
 	}
 	if err := validateAll(p, &r); err != nil {
-		return err
+		return false, err
 	}
-	return onlyFields(p, &r)
+	return r.GetSuppressEnvoyHeaders(), onlyFields(p, &r, "suppress_envoy_headers")
 }
 
 // adsConfigSource accepts only "over this same ADS stream", the one source the proxy has.
