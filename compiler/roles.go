@@ -228,9 +228,13 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 	}
 	slices.SortStableFunc(role.Listeners, func(a, c *ir.Listener) int { return strings.Compare(a.Name, c.Name) })
 	for _, l := range role.Listeners {
-		// Istio's gateway connection managers set use_remote_address: a gateway's clients
-		// connect to it directly.
-		l.UseRemoteAddress = !l.ForwardsConnections()
+		if l.ForwardsConnections() {
+			continue
+		}
+		// Istio's gateway connection managers set use_remote_address (a gateway's clients
+		// connect to it directly), name the server istio-envoy and pass the client
+		// certificate's details on (buildGatewayConnectionManager).
+		l.UseRemoteAddress, l.ServerName, l.SetClientCert = true, "istio-envoy", true
 	}
 	for _, name := range sortedKeys(used) {
 		if c, ok := b.clusters[name]; ok {

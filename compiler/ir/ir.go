@@ -46,6 +46,14 @@ type Listener struct {
 	// sets X-Forwarded-Proto itself. Without it (the sidecar's outbound listener, whose client
 	// is the local workload) X-Forwarded-For passes unchanged, as Envoy passes it.
 	UseRemoteAddress bool `json:"useRemoteAddress,omitempty"`
+	// ServerName is the Server field of every response the listener sends ("": Envoy's
+	// "envoy"). Istio names its gateways "istio-envoy" and leaves the sidecar's outbound
+	// listener at Envoy's default.
+	ServerName string `json:"serverName,omitempty"`
+	// SetClientCert: x-forwarded-client-cert is replaced by the client certificate's subject,
+	// PEM, URI and DNS names on connections that present one (Envoy's SANITIZE_SET), as on
+	// Istio's gateways; otherwise, and on other listeners, the field is stripped.
+	SetClientCert bool `json:"setClientCert,omitempty"`
 	// TLS, when set, terminates TLS on the listener (a Gateway's HTTPS servers on its port).
 	TLS *ServerTLS `json:"tls,omitempty"`
 	// ServerNames, when set, says several listeners share this name (a port whose HTTPS servers

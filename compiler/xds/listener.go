@@ -85,6 +85,12 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 	if l.UseRemoteAddress {
 		manager.UseRemoteAddress = wrapperspb.Bool(true)
 	}
+	manager.ServerName = l.ServerName
+	if l.SetClientCert {
+		manager.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET
+		manager.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{
+			Subject: wrapperspb.Bool(true), Cert: true, Uri: true, Dns: true}
+	}
 	if !l.API {
 		// As Istio sets on every connection manager of a sidecar or gateway: WebSocket
 		// upgrades pass through (proxyless gRPC clients have no use for it).
