@@ -84,8 +84,10 @@ func (t *h1Transport) CloseIdleConnections() {
 }
 
 // get returns an idle connection to addr, or dials one; reused tells which. now is monoNow,
-// or 0 to have get read it.
-func (t *h1Transport) get(ctx context.Context, addr string, now time.Duration) (c *h1Conn, reused bool, err error) {
+// or 0 to have get read it. A dial ends by deadline (when set) as well as by the cluster's
+// connect_timeout: the route's timeout bounds the whole attempt, connecting included, as
+// Envoy's does.
+func (t *h1Transport) get(ctx context.Context, addr string, now time.Duration, deadline time.Time) (c *h1Conn, reused bool, err error) {
 	if now == 0 {
 		now = monoNow()
 	}
@@ -101,6 +103,12 @@ func (t *h1Transport) get(ctx context.Context, addr string, now time.Duration) (
 		c.conn.Close()
 	}
 	t.mu.Unlock()
+	if !deadline.IsZero() {
+		// A context per dial, not per request: connections are pooled.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	conn, err := t.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, false, err
@@ -165,7 +173,7 @@ func (t *h1Transport) roundTrip(req *http.Request, lx leanExchange) (*http.Respo
 	down := downstreamOf(ctx)
 	deadline := lx.deadline
 	for try := 0; ; try++ {
-		c, reused, err := t.get(ctx, req.URL.Host, lx.now)
+		c, reused, err := t.get(ctx, req.URL.Host, lx.now, deadline)
 		if err != nil {
 			return nil, err
 		}

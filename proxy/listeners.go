@@ -48,7 +48,7 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 	if p.opts.Rebind != nil {
 		addr = p.opts.Rebind(addr)
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := (&net.ListenConfig{KeepAlive: noKeepAlive}).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -339,7 +339,7 @@ func connectUpstream(c *cluster, attempts int, st *tcpStats) (net.Conn, *endpoin
 func dialCluster(cfg *clusterConfig, addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.connectTimeout)
 	defer cancel()
-	d := net.Dialer{KeepAlive: 30 * time.Second}
+	d := net.Dialer{KeepAlive: noKeepAlive}
 	if cfg.keepalive != nil {
 		d.KeepAliveConfig = *cfg.keepalive
 	}

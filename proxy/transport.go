@@ -33,6 +33,12 @@ func newTransport(timeouts *atomic.Pointer[map[string]time.Duration], h2c bool) 
 	}
 }
 
+// noKeepAlive leaves TCP keep-alive off, on upstream and downstream sockets alike: Envoy sets
+// it only where a cluster's upstream_connection_options.tcp_keepalive (Istio's
+// connectionPool.tcp.tcpKeepalive) asks, while Go's dialer and listener turn it on by
+// default. A cluster's tcp_keepalive still enables it (KeepAliveConfig.Enable wins).
+const noKeepAlive = -1
+
 // dialer applies each cluster's connect_timeout with one shared Transport: the timeout is
 // looked up by endpoint address at dial time, which is off the hot path (connections pool).
 type dialer struct {
@@ -46,7 +52,7 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 			timeout = t
 		}
 	}
-	nd := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	nd := net.Dialer{Timeout: timeout, KeepAlive: noKeepAlive}
 	connectBy := time.Now().Add(timeout)
 	c, err := nd.DialContext(ctx, network, addr)
 	return c, connectTimeoutError(ctx, err, connectBy)
@@ -91,7 +97,7 @@ type clusterPool struct {
 }
 
 func newClusterPool(cfg *clusterConfig) *clusterPool {
-	nd := &net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: 30 * time.Second}
+	nd := &net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: noKeepAlive}
 	if cfg.keepalive != nil {
 		nd.KeepAliveConfig = *cfg.keepalive
 	}

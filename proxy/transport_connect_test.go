@@ -133,3 +133,28 @@ func TestConnectTimeoutAnswers(t *testing.T) {
 		}
 	}
 }
+
+// The route's timeout bounds the whole attempt, connecting included, as Envoy's does: with a
+// connect_timeout longer than the route's, a connect that hangs is answered 504 when the
+// route's time is up, not 503 when the connect gives up.
+func TestRouteTimeoutBoundsConnect(t *testing.T) {
+	ip, port := hangingListener(t)
+	route := prefixRoute("/", "stuck")
+	route.GetRoute().Timeout = durationpb.New(200 * time.Millisecond)
+	snap := sidecar{version: "r1",
+		clusters: map[string][]*httptest.Server{"stuck": nil},
+		edit:     map[string]func(*clusterv3.Cluster){"stuck": func(c *clusterv3.Cluster) { c.ConnectTimeout = durationpb.New(5 * time.Second) }},
+		routes:   routeConfiguration("r", vhost("v", []string{"*"}, route)),
+	}.snapshot(t)
+	for _, r := range snap.resources[eds] {
+		cla := r.(*endpointv3.ClusterLoadAssignment)
+		cla.Endpoints = []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{lbEndpoint(ip, port)}}}
+	}
+	addr := serve(t, snap)
+	start := time.Now()
+	resp := do(t, newClient(), http.MethodGet, addr, "svc", "/")
+	resp.Body.Close()
+	if el := time.Since(start); resp.StatusCode != http.StatusGatewayTimeout || el < 150*time.Millisecond || el > 2*time.Second {
+		t.Errorf("%d after %v, want 504 after about the route's 200ms", resp.StatusCode, el)
+	}
+}
