@@ -399,7 +399,7 @@ func TestFeatureTCPKeepalive(t *testing.T) {
 	}
 	// Linux's option numbers, spelt out so the file builds where syscall lacks them.
 	const tcpKeepIdle, tcpKeepIntvl, tcpKeepCnt = 4, 5, 6
-	full, partial := startConnCounter(t), startConnCounter(t)
+	full, partial, plain := startConnCounter(t), startConnCounter(t), startConnCounter(t)
 	service := func(name string, c *connCounter, keepalive string) string {
 		return serviceEntry(name, name+".default.svc.cluster.local", c.endpoint()) + fmt.Sprintf(`---
 apiVersion: networking.istio.io/v1
@@ -415,14 +415,17 @@ spec:
 	m := startMesh(t, map[string]string{
 		"policies/full.yaml":    service("full", full, "{time: 7s, interval: 3s, probes: 4}"),
 		"policies/partial.yaml": service("partial", partial, "{time: 5s}"),
+		// Without tcpKeepalive Envoy sets none: neither do the proxy's sockets.
+		"policies/plain.yaml": serviceEntry("plain", "plain.default.svc.cluster.local", plain.endpoint()),
 	})
 	for _, c := range []struct {
 		host                   string
 		backend                *connCounter
-		idle, interval, probes int
+		idle, interval, probes int // idle 0: keep-alive off
 	}{
 		{"full", full, 7, 3, 4},
 		{"partial", partial, 5, sysctlInt(t, "tcp_keepalive_intvl"), sysctlInt(t, "tcp_keepalive_probes")},
+		{"plain", plain, 0, 0, 0},
 	} {
 		if r := m.get(c.host, "/", nil); r.status != http.StatusOK {
 			t.Fatalf("%s: %d", c.host, r.status)
@@ -437,6 +440,13 @@ spec:
 			t.Fatalf("%s: %d established connections to the backend %s in /proc/net/tcp, want the proxy's one", c.host, len(upstream), c.backend.addr)
 		}
 		pc := upstream[0]
+		if c.idle == 0 {
+			fd := socketFD(t, pc.inode)
+			if got, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE); err != nil || got != 0 || pc.timer == "02" {
+				t.Errorf("%s: upstream socket %s has SO_KEEPALIVE %d (%v), timer %s, want keep-alive off", c.host, pc.local, got, err, pc.timer)
+			}
+			continue
+		}
 		// tm->when is in USER_HZ ticks, 100 a second on every Linux architecture Go supports.
 		if pc.timer != "02" || pc.when <= 0 || pc.when > int64(c.idle)*100 {
 			t.Errorf("%s: upstream socket %s timer %s due in %d ticks, want the keepalive timer (02) within %ds",
