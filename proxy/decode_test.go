@@ -68,6 +68,13 @@ func TestDecodeListenerRejects(t *testing.T) {
 			m.UseRemoteAddress = wrapperspb.Bool(true)
 			m.XffNumTrustedHops = 1
 		}),
+		// Unescaping %2F would change what routes and RBAC see: refused, not ignored.
+		"typed_config.path_with_escaped_slashes_action: UNESCAPE_AND_FORWARD is not supported (only KEEP_UNCHANGED)": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+			m.PathWithEscapedSlashesAction = hcmv3.HttpConnectionManager_UNESCAPE_AND_FORWARD
+		}),
+		"typed_config: invalid HttpConnectionManager.ServerName": hcmOf(base(), func(m *hcmv3.HttpConnectionManager) {
+			m.ServerName = "bad\r\nname"
+		}),
 		`address.socket_address.address: "localhost" is not an IP address`: func() *listenerv3.Listener {
 			l := base()
 			l.Address.GetSocketAddress().Address = "localhost"

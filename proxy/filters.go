@@ -100,6 +100,8 @@ type httpFilters struct {
 	noRequestID bool
 	// hdr: the connection manager's and router's other header settings (hcm_headers.go).
 	hdr connManagerHeaders
+	// paths: normalize_path and merge_slashes (path_normalize.go).
+	paths pathNormalization
 }
 
 // noFilters stands for a listener without a connection manager configuration: Envoy's

@@ -36,6 +36,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusServiceUnavailable, "no route configuration yet\n")
 		return
 	}
+	normalizeRequestPath(r, hf.paths)
 	forwardedHeaders(w, r, hf)
 	// An upgrade the connection manager does not enable is refused once a route matches,
 	// before any filter, as Envoy refuses it (upgrade.go). Other requests pay one map lookup.
@@ -290,7 +291,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 	if !lr.rc.reqHdr.empty() {
 		lr.rc.reqHdr.apply(h)
 	}
-	rewritePath(r, rt)
+	rewritePath(r, rt, x.envoyHeaders)
 	if rt.hostRewrite != "" {
 		r.Host = rt.hostRewrite
 	}
@@ -615,10 +616,19 @@ func parseGRPCTimeout(v string) (time.Duration, bool) {
 	return time.Duration(n) * u, true
 }
 
-// rewritePath applies prefix_rewrite or regex_rewrite to the request's path, keeping the query.
-func rewritePath(r *http.Request, rt *route) {
+// rewritePath applies prefix_rewrite or regex_rewrite to the request's path, keeping the
+// query; with original, the path as it was (query included) goes upstream in
+// x-envoy-original-path, as Envoy's router sends it unless suppress_envoy_headers.
+func rewritePath(r *http.Request, rt *route, original bool) {
 	if !rt.hasPrefixRw && rt.regexRewrite == nil {
 		return
+	}
+	if original {
+		before := r.RequestURI
+		if before == "" || before[0] != '/' {
+			before = r.URL.RequestURI()
+		}
+		r.Header["X-Envoy-Original-Path"] = []string{before}
 	}
 	path := requestPath(r)
 	switch {

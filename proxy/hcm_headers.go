@@ -68,9 +68,6 @@ type xfccConfig struct {
 // decodeConnManagerHeaders reads the connection manager's fields on these headers.
 func decodeConnManagerHeaders(p fieldPath, m *hcmv3.HttpConnectionManager) (connManagerHeaders, error) {
 	var h connManagerHeaders
-	if m.GetServerName() != "" && !validFieldValue(m.GetServerName()) {
-		return h, p.field("server_name").errorf("%q is not a valid header value", m.GetServerName())
-	}
 	if err := checkServerHeaderTransformation(p, m.GetServerHeaderTransformation()); err != nil {
 		return h, err
 	}

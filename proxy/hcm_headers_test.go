@@ -139,7 +139,9 @@ func TestConnManagerResponseHeaders(t *testing.T) {
 	timed.GetRoute().Timeout = durationpb.New(3 * time.Second)
 	untimed := prefixRoute("/untimed", "b")
 	untimed.GetRoute().Timeout = durationpb.New(0)
-	routes := routeConfiguration("r", vhost("all", []string{"svc"}, timed, untimed, prefixRoute("/", "b")))
+	rewritten := prefixRoute("/old", "b")
+	rewritten.GetRoute().PrefixRewrite = "/new"
+	routes := routeConfiguration("r", vhost("all", []string{"svc"}, timed, untimed, rewritten, prefixRoute("/", "b")))
 	named := hcmOf(httpListener("named", "127.0.0.1", 15002, "r"), func(m *hcmv3.HttpConnectionManager) {
 		m.ServerName = "istio-envoy"
 		m.HttpFilters[len(m.HttpFilters)-1].ConfigType = &hcmv3.HttpFilter_TypedConfig{
@@ -182,6 +184,13 @@ func TestConnManagerResponseHeaders(t *testing.T) {
 		}
 		if got := strings.Join(seen["X-Envoy-Expected-Rq-Timeout-Ms"], ","); got != tc.expected {
 			t.Errorf("%s: upstream saw x-envoy-expected-rq-timeout-ms %q, want %q", tc.name, got, tc.expected)
+		}
+	}
+	// A rewritten path: the upstream learns the original, unless suppress_envoy_headers.
+	for _, tc := range []struct{ addr, want string }{{addr, "/old/x?q=1"}, {p.ListenerAddr("named"), ""}} {
+		seen, _ := seenHeaders(t, tc.addr, "/old/x?q=1", nil)
+		if got := strings.Join(seen["X-Envoy-Original-Path"], ","); got != tc.want {
+			t.Errorf("%s: upstream saw x-envoy-original-path %q, want %q", tc.addr, got, tc.want)
 		}
 	}
 	// A reply of the proxy's own (no route for this host) carries the Server field but no

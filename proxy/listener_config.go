@@ -179,16 +179,22 @@ func decodeChainFilters(p fieldPath, fc *listenerv3.FilterChain) (rbac *rbacChai
 // routes over SRDS) from ADS, the jwt_authn, rbac, cors and fault filters, the router last,
 // WebSocket upgrades (upgrade.go), use_remote_address and generate_request_id (forwardedHeaders),
 // the Server and x-forwarded-client-cert settings and the router's suppress_envoy_headers
-// (hcm_headers.go). It returns the route config (or scoped routes) name.
+// (hcm_headers.go), path normalisation (path_normalize.go). It returns the route config (or scoped routes) name.
 func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, httpFilters, error) {
 	var hf httpFilters
 	if err := validateAll(p, m); err != nil {
 		return "", nil, hf, err
 	}
 	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters", "upgrade_configs", "use_remote_address", "generate_request_id",
-		"server_name", "server_header_transformation", "forward_client_cert_details", "set_current_client_cert_details", "preserve_external_request_id"); err != nil {
+		"server_name", "server_header_transformation", "forward_client_cert_details", "set_current_client_cert_details", "preserve_external_request_id",
+		"normalize_path", "merge_slashes", "path_with_escaped_slashes_action"); err != nil {
 		return "", nil, hf, err
 	}
+	paths, err := decodePathNormalization(p, m)
+	if err != nil {
+		return "", nil, hf, err
+	}
+	hf.paths = paths
 	hdr, err := decodeConnManagerHeaders(p, m)
 	if err != nil {
 		return "", nil, hf, err
