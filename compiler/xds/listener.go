@@ -95,6 +95,10 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 		// As Istio sets on every connection manager of a sidecar or gateway: WebSocket
 		// upgrades pass through (proxyless gRPC clients have no use for it).
 		manager.UpgradeConfigs = []*hcm.HttpConnectionManager_UpgradeConfig{{UpgradeType: "websocket"}}
+		// Istio's default path normalisation (BASE): paths are made canonical before routes
+		// and RBAC see them, escaped slashes left as they came.
+		manager.NormalizePath = wrapperspb.Bool(true)
+		manager.PathWithEscapedSlashesAction = hcm.HttpConnectionManager_KEEP_UNCHANGED
 	}
 	setRouteSource(manager, l)
 	managerCfg, err := pack(manager)
