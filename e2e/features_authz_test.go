@@ -80,6 +80,11 @@ spec:
 		{"DELETE", "/catalogue/shoes", nil, false},
 		{"GET", "/admin", nil, false},       // allowed by ALLOW, denied by DENY
 		{"GET", "/admin/users", nil, false}, // likewise
+		// The gateway makes paths canonical before RBAC reads them (Istio's normalisation
+		// BASE), so climbing out of an allowed prefix does not step around the DENY.
+		{"GET", "/catalogue/../admin", nil, false},
+		{"GET", "/catalogue/%2e%2e/admin/users", nil, false},
+		{"GET", "/catalogue/./shoes", nil, true},
 		{"POST", "/orders", map[string]string{"X-Tenant": "acme"}, true},
 		{"POST", "/orders", map[string]string{"X-Tenant": "globex"}, true},
 		{"POST", "/orders", map[string]string{"X-Tenant": "initech"}, false},
