@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,42 @@ func TestNormalizePathRoutes(t *testing.T) {
 			t.Errorf("%s %q: served by %q as %q, want %q as %q", tc.listener, tc.target, be, path, tc.backend, tc.path)
 		}
 	}
+}
+
+// FuzzCanonicalPath: normalising never panics, keeps the path absolute, and leaves no dot
+// segment, no backslash and (merging) no run of slashes.
+func FuzzCanonicalPath(f *testing.F) {
+	for _, s := range []string{"/", "/a/../b", `/%5Capp%2f%5c%2F%2e%2e%2fadmin%5c\abc`, "/a//./b/%2E%2e/", "/%zz/%4", "/.."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		if path == "" || path[0] != '/' {
+			return
+		}
+		for _, pn := range []pathNormalization{{normalize: true}, {normalize: true, mergeSlashes: true}, {mergeSlashes: true}} {
+			out, _ := canonicalPath(path, pn)
+			if out == "" || out[0] != '/' {
+				t.Fatalf("%+v %q: %q is not absolute", pn, path, out)
+			}
+			// Not idempotent as a whole, like Envoy's: one decoding pass can make an escape
+			// ("/%2%44" is "/%2D"), which a second pass would decode.
+			if pn.mergeSlashes && strings.Contains(out, "//") {
+				t.Fatalf("%q: %q keeps a run of slashes", path, out)
+			}
+			if !pn.normalize {
+				continue
+			}
+			if again := removeDotSegments(out); again != out {
+				t.Fatalf("%q: %q loses more dot segments: %q", path, out, again)
+			}
+			if strings.Contains(out, `\`) {
+				t.Fatalf("%q: %q keeps a backslash", path, out)
+			}
+			for _, seg := range strings.Split(out[1:], "/") {
+				if seg == "." || seg == ".." {
+					t.Fatalf("%q: %q keeps a dot segment", path, out)
+				}
+			}
+		}
+	})
 }
