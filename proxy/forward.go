@@ -379,7 +379,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			r.Header["X-Envoy-Attempt-Count"] = attemptCountValue(attempt)
 		}
 		if x.envoyHeaders {
-			setExpectedTimeout(r.Header, routeTimeout, retry, monoNow()-start)
+			setExpectedTimeout(r.Header, rt, routeTimeout, retry, monoNow()-start)
 		}
 		r.URL.Host = ep.addr
 		if c.cfg.tls != nil {

@@ -225,30 +225,52 @@ func upstreamServiceTime(elapsed time.Duration) string {
 	return strconv.FormatInt(int64(elapsed/time.Millisecond), 10)
 }
 
-// setExpectedTimeout sets x-envoy-expected-rq-timeout-ms on an attempt as Envoy's router
-// does (setTimeoutHeaders, in whole milliseconds): the per-try timeout, else the route's,
-// capped by what is left of the route's after elapsed (at least 1); none when neither
-// timeout is set.
-func setExpectedTimeout(h http.Header, route time.Duration, retry *retryPolicy, elapsed time.Duration) {
+// setExpectedTimeout sets x-envoy-expected-rq-timeout-ms on an attempt of a request on rt,
+// as Envoy's router does (setTimeoutHeaders, in whole milliseconds): the per-try timeout,
+// else the route's, capped by what is left of the route's after elapsed (at least 1); none
+// when neither is set. routeTimeout and retry are the request's (a gRPC request's timeout,
+// no retries for a body that cannot be replayed); a first attempt with the route's own takes
+// the value made with the route.
+func setExpectedTimeout(h http.Header, rt *route, routeTimeout time.Duration, retry *retryPolicy, elapsed time.Duration) {
+	if elapsed < time.Millisecond && routeTimeout == rt.timeout && retry == rt.retry {
+		if rt.expectedTimeout != nil {
+			h["X-Envoy-Expected-Rq-Timeout-Ms"] = rt.expectedTimeout
+		}
+		return
+	}
+	if ms := expectedTimeoutMs(routeTimeout, retry, elapsed); ms > 0 {
+		h["X-Envoy-Expected-Rq-Timeout-Ms"] = []string{strconv.FormatInt(ms, 10)}
+	}
+}
+
+// expectedTimeoutValue is the x-envoy-expected-rq-timeout-ms of a route's first attempts.
+func expectedTimeoutValue(routeTimeout time.Duration, retry *retryPolicy) []string {
+	if ms := expectedTimeoutMs(routeTimeout, retry, 0); ms > 0 {
+		return []string{strconv.FormatInt(ms, 10)}
+	}
+	return nil
+}
+
+func expectedTimeoutMs(routeTimeout time.Duration, retry *retryPolicy, elapsed time.Duration) int64 {
 	var expected int64
 	if retry != nil {
 		expected = retry.perTryTimeout.Milliseconds()
 	}
-	global := route.Milliseconds()
+	global := routeTimeout.Milliseconds()
 	if expected == 0 {
 		expected = global
 	}
 	if expected <= 0 {
-		return
+		return 0
 	}
 	if global > 0 {
-		if spent := elapsed.Milliseconds(); spent >= global {
-			expected = 1
-		} else {
-			expected = min(expected, global-spent)
+		spent := elapsed.Milliseconds()
+		if spent >= global {
+			return 1 // out of time: 1 ms is the least the field can say
 		}
+		expected = min(expected, global-spent)
 	}
-	h["X-Envoy-Expected-Rq-Timeout-Ms"] = []string{strconv.FormatInt(expected, 10)}
+	return expected
 }
 
 // withServerHeader has w write the listener's Server field on every response. The lean

@@ -73,13 +73,16 @@ type route struct {
 	reqHdr, respHdr headerOps
 	filters         perFilterConfig
 
-	retry         *retryPolicy
-	hash          []hashPolicy
-	mirrors       []mirrorPolicy
-	prefixRewrite string
-	hasPrefixRw   bool
-	regexRewrite  *regexRewrite
-	hostRewrite   string
+	retry *retryPolicy
+	// expectedTimeout is the x-envoy-expected-rq-timeout-ms of a first attempt (nil: none),
+	// made once rather than per request.
+	expectedTimeout []string
+	hash            []hashPolicy
+	mirrors         []mirrorPolicy
+	prefixRewrite   string
+	hasPrefixRw     bool
+	regexRewrite    *regexRewrite
+	hostRewrite     string
 }
 
 // target is one cluster a route sends to; weight is 1 for a plain cluster action.
@@ -366,6 +369,7 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 	for _, t := range rt.targets {
 		rt.weightSum += t.weight
 	}
+	rt.expectedTimeout = expectedTimeoutValue(rt.timeout, rt.retry)
 	return rt, nil
 }
 
