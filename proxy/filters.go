@@ -102,6 +102,8 @@ type httpFilters struct {
 	hdr connManagerHeaders
 	// paths: normalize_path and merge_slashes (path_normalize.go).
 	paths pathNormalization
+	// http10: http_protocol_options' HTTP/1.0 settings (hcm_codec.go).
+	http10 http10
 }
 
 // noFilters stands for a listener without a connection manager configuration: Envoy's

@@ -31,6 +31,9 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hf = &noFilters
 	}
 	w = withServerHeader(w, &hf.hdr.server)
+	if refusedByCodec(w, r, hf.http10) {
+		return
+	}
 	t := h.table.Load()
 	if t == nil {
 		reply(w, http.StatusServiceUnavailable, "no route configuration yet\n")

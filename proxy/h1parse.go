@@ -29,8 +29,9 @@ const (
 // lineEnds holds where the first lines of a head end, as scanHead found them, so the parsers
 // do not look for each line's end a second time.
 type lineEnds struct {
-	n  int
-	at [32]int32 // offsets of the LF of lines 0 to n-1 (line 0: the request or status line)
+	n     int
+	at    [32]int32 // offsets of the LF of lines 0 to n-1 (line 0: the request or status line)
+	total int       // every line scanHead saw, the blank line included
 }
 
 // end returns the offset in head of the LF ending line k, which starts at start: the offset
@@ -49,7 +50,7 @@ func (le *lineEnds) end(head string, k, start int) int {
 func scanHead(buf []byte, from int, le *lineEnds) (int, headScan) {
 	i := from
 	if le != nil && from == 0 {
-		le.n = 0
+		le.n, le.total = 0, 0
 	}
 	for {
 		j := bytes.IndexByte(buf[i:], '\n')
@@ -57,9 +58,12 @@ func scanHead(buf []byte, from int, le *lineEnds) (int, headScan) {
 			return i, headIncomplete
 		}
 		j += i
-		if le != nil && le.n < len(le.at) {
-			le.at[le.n] = int32(j)
-			le.n++
+		if le != nil {
+			le.total++
+			if le.n < len(le.at) {
+				le.at[le.n] = int32(j)
+				le.n++
+			}
 		}
 		if j == 0 || buf[j-1] != '\r' {
 			return 0, headUnusual

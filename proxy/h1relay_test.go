@@ -55,7 +55,8 @@ func TestRelayedResponseHead(t *testing.T) {
 	decorated := prefixRoute("/decor", "up")
 	decorated.ResponseHeadersToAdd = []*core.HeaderValueOption{hv("x-added", "yes", overwriteOrAdd)}
 	routes := routeConfiguration("r", vhost("v", []string{"*"}, decorated, prefixRoute("/", "up")))
-	_, _, addr := setup(t, sidecar{routes: routes, version: "r1", clusters: map[string][]*httptest.Server{"up": {up}}})
+	_, _, addr := setup(t, sidecar{routes: routes, version: "r1", clusters: map[string][]*httptest.Server{"up": {up}},
+		hcm: acceptHTTP10})
 
 	c := dialProxy(t, addr)
 	br := bufio.NewReader(c)

@@ -111,6 +111,8 @@ type h1ServerConn struct {
 	watch *clientWatch
 	w     h1Writer
 	busy  atomic.Bool // serving a request, not waiting for one
+	// fields is the number of header fields of the request just read.
+	fields int
 
 	idleSince atomic.Int64 // h1Server.clock when it began waiting for a request; 0: not waiting
 	deadline  bool         // a read deadline is set (the head took more than one read)
@@ -189,6 +191,9 @@ func (sc *h1ServerConn) serveOne() bool {
 	sc.lim.left = maxHeaderBytes + int64(sc.br.Buffered())
 	req, body, err := sc.readRequest()
 	sc.lim.left = unlimited
+	if err == nil && sc.fields > maxRequestHeaders {
+		err = errHeaderTooLarge // hcm_codec.go: Envoy's max_headers_count
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, errHeaderTooLarge):
@@ -271,6 +276,10 @@ func (sc *h1ServerConn) readRequest() (req *http.Request, body io.ReadCloser, er
 		if st == headComplete {
 			req, body, ok, err := sc.parseBuffered(buf[:end])
 			if ok || err != nil {
+				sc.fields = sc.lines.total - 2 // all but the request line and the blank line
+				if err == nil && end > maxHeaderBytes && headerSize(req) > maxHeaderBytes {
+					err = errHeaderTooLarge
+				}
 				return req, body, err
 			}
 		}
@@ -297,6 +306,10 @@ func (sc *h1ServerConn) readRequest() (req *http.Request, body io.ReadCloser, er
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	sc.fields = fieldCount(req.Header)
+	if headerSize(req) > maxHeaderBytes {
+		return nil, nil, errHeaderTooLarge
 	}
 	req.RemoteAddr = sc.raddr
 	req = req.WithContext(sc.ctx)
@@ -341,9 +354,11 @@ func (sc *h1ServerConn) runHandler(w *h1Writer, req *http.Request) (aborted bool
 	return false
 }
 
-// maxHeaderBytes is net/http's DefaultMaxHeaderBytes: the request line and headers together.
+// maxHeaderBytes is Envoy's default max_request_headers_kb, 60 KiB (hcm_codec.go): the most
+// a request's header fields (names and values) may hold. Reading a head stops not far past
+// it.
 const (
-	maxHeaderBytes = 1 << 20
+	maxHeaderBytes = 60 << 10
 	unlimited      = 1 << 62
 )
 

@@ -12,8 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
+
+// acceptHTTP10 has a connection manager accept HTTP/1.0, which Envoy refuses by default.
+func acceptHTTP10(m *hcmv3.HttpConnectionManager) {
+	m.HttpProtocolOptions = &core.Http1ProtocolOptions{AcceptHttp_10: true}
+}
 
 // rawExchange sends raw bytes to addr and returns everything the proxy answered until it
 // closed the connection (or a second passed).
@@ -44,18 +53,45 @@ func TestLeanServerHTTP1(t *testing.T) {
 	}))
 	t.Cleanup(trailers.Close)
 	b := backend(t, "b")
-	_, _, addr := setup(t, sidecar{version: "r1", clusters: map[string][]*httptest.Server{"b": {b}, "chunky": {trailers}},
-		routes: routeConfiguration("r", vhost("v", []string{"*"}, prefixRoute("/chunky", "chunky"), prefixRoute("/", "b")))})
+	http10 := hcmOf(httpListener("http10", "127.0.0.1", 15002, "r"), func(m *hcmv3.HttpConnectionManager) {
+		acceptHTTP10(m)
+		m.HttpProtocolOptions.DefaultHostForHttp_10 = "svc"
+	})
+	_, p, addr := setup(t, sidecar{version: "r1", clusters: map[string][]*httptest.Server{"b": {b}, "chunky": {trailers}},
+		routes:    routeConfiguration("r", vhost("v", []string{"svc"}, prefixRoute("/chunky", "chunky"), prefixRoute("/", "b"))),
+		listeners: []types.Resource{http10}})
 
 	// Pipelined keep-alive requests are answered in order on one connection.
 	got := rawExchange(t, addr, "GET /one HTTP/1.1\r\nHost: svc\r\n\r\nGET /two HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n")
 	if strings.Count(got, "HTTP/1.1 200 OK") != 2 || !strings.Contains(got, "Connection: close") {
 		t.Errorf("pipelined:\n%s", got)
 	}
-	// HTTP/1.0 without keep-alive: the answer carries its length and the connection closes.
-	got = rawExchange(t, addr, "GET / HTTP/1.0\r\nHost: svc\r\n\r\n")
+	// HTTP/1.0 is refused as Envoy's codec refuses it, unless the connection manager
+	// accepts it; then an answer without keep-alive carries its length and the connection
+	// closes, and a request without Host gets default_host_for_http_10.
+	got = rawExchange(t, addr, "GET / HTTP/1.0\r\nHost: svc\r\nConnection: keep-alive\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 426 Upgrade Required") || !strings.Contains(got, "Connection: close") {
+		t.Errorf("HTTP/1.0 refused:\n%s", got)
+	}
+	got = rawExchange(t, p.ListenerAddr("http10"), "GET / HTTP/1.0\r\nHost: svc\r\n\r\n")
 	if !strings.HasPrefix(got, "HTTP/1.1 200 OK") || !strings.Contains(got, "Content-Length: 1") || !strings.HasSuffix(got, "b") {
 		t.Errorf("HTTP/1.0:\n%s", got)
+	}
+	got = rawExchange(t, p.ListenerAddr("http10"), "GET / HTTP/1.0\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 200 OK") || !strings.HasSuffix(got, "b") {
+		t.Errorf("HTTP/1.0 without Host:\n%s", got)
+	}
+	// Envoy's header limits: 100 fields, 60 KiB.
+	many := "GET / HTTP/1.1\r\nHost: svc\r\n" + strings.Repeat("X-A: 1\r\n", 99) + "\r\n"
+	if got := rawExchange(t, addr, many+"GET / HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n"); strings.Count(got, "HTTP/1.1 200 OK") != 2 {
+		t.Errorf("100 fields: %.80q, want served", got)
+	}
+	tooMany := "GET / HTTP/1.1\r\nHost: svc\r\n" + strings.Repeat("X-A: 1\r\n", 100) + "\r\n"
+	if got := rawExchange(t, addr, tooMany); !strings.HasPrefix(got, "HTTP/1.1 431 ") {
+		t.Errorf("101 fields: %.80q", got)
+	}
+	if got := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: svc\r\nX-Big: "+strings.Repeat("a", 61<<10)+"\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 431 ") {
+		t.Errorf("61 KiB header: %.80q", got)
 	}
 	// A POST body is forwarded and a missing Host is refused.
 	got = rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")

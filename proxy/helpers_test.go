@@ -373,14 +373,20 @@ type sidecar struct {
 	filters   []*hcmv3.HttpFilter
 	edit      map[string]func(*clusterv3.Cluster)
 	listeners []types.Resource
+	// hcm edits the connection manager of listener "out".
+	hcm func(*hcmv3.HttpConnectionManager)
 }
 
 func (s sidecar) snapshot(t testing.TB) snapshot {
 	t.Helper()
+	out := httpListener("out", "127.0.0.1", 15001, "r", append(s.filters, routerFilter())...)
+	if s.hcm != nil {
+		out = hcmOf(out, s.hcm)
+	}
 	snap := snapshot{
 		versions: map[string]string{lds: "l1", rds: s.version, cds: "c1", eds: "e1"},
 		resources: map[string][]types.Resource{
-			lds: append([]types.Resource{httpListener("out", "127.0.0.1", 15001, "r", append(s.filters, routerFilter())...)}, s.listeners...),
+			lds: append([]types.Resource{out}, s.listeners...),
 			rds: {s.routes},
 		},
 	}

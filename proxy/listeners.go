@@ -84,6 +84,7 @@ func (p *Proxy) bind(cfg *listenerConfig, h *listenerHandler) (*boundListener, e
 		Handler:           handler,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
 		IdleTimeout:       5 * time.Minute,
 		ConnContext:       withConnInfo,
 		// "OPTIONS *" is routed like any request, not answered by net/http.
