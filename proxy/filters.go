@@ -345,7 +345,7 @@ func (f *faultPolicy) inject(w http.ResponseWriter, r *http.Request) bool {
 			w.WriteHeader(http.StatusOK)
 			return true
 		}
-		reply(w, f.abortStatus, "fault filter abort")
+		sendLocalReply(w, r, f.abortStatus, "fault filter abort")
 		return true
 	}
 	return false

@@ -36,7 +36,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	t := h.table.Load()
 	if t == nil {
-		reply(w, http.StatusServiceUnavailable, "no route configuration yet\n")
+		sendLocalReply(w, r, http.StatusServiceUnavailable, "no route configuration yet\n")
 		return
 	}
 	normalizeRequestPath(r, hf.paths)
@@ -72,7 +72,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lr = t.lookup(r)
 	}
 	if lr == nil {
-		reply(w, http.StatusNotFound, "")
+		sendLocalReply(w, r, http.StatusNotFound, "")
 		return
 	}
 	h.fwd.serve(w, r, lr, hf, asksUpgrade && hf != nil && hf.websocket && wantsWebSocket(r))
@@ -179,7 +179,7 @@ func (x *exchange) responseHeaders(h http.Header, r *http.Request) {
 // localReply answers from the proxy with the route's response headers.
 func (x *exchange) localReply(w http.ResponseWriter, r *http.Request, code int, body string) {
 	x.responseHeaders(w.Header(), r)
-	reply(w, code, body)
+	sendLocalReply(w, r, code, body)
 }
 
 // serve runs the HTTP filters (CORS, then fault, as Istio orders them) and the router;

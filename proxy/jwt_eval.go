@@ -81,6 +81,9 @@ func (f *jwtFilter) deny(w http.ResponseWriter, r *http.Request, st jwtStatus) {
 	}
 	body := st.String()
 	h["Www-Authenticate"] = []string{v}
+	if grpcLocalReply(w, r, code, body) {
+		return
+	}
 	h["Content-Type"] = textPlainDR
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(code)

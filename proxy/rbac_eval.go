@@ -54,6 +54,9 @@ func (c *rbacChain) permit(w http.ResponseWriter, r *http.Request, reg *statsReg
 	}
 	if !ok {
 		c.counters(reg).rbacDenied.Add(1)
+		if grpcLocalReply(w, in.r, http.StatusForbidden, rbacDeniedBody) {
+			return false
+		}
 		h := w.Header()
 		h["Content-Type"] = textPlainDR
 		h["Content-Length"] = rbacDeniedLength
