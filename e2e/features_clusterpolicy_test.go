@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signalbox/signalbox/internal/testnet"
 )
 
 // heldServer is an echo backend that holds every request until released, so a test knows
@@ -236,51 +237,10 @@ spec:
 	}
 }
 
-// hangingAddr is a loopback address whose connects neither complete nor fail: a listening
-// socket with a backlog of 0 that never accepts, its accept queue filled first. Linux drops
-// SYNs to a listener whose accept queue is full, so the client keeps retransmitting its SYN.
-func hangingAddr(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-	// The connects that fill the queue complete in the kernel and stay open until the end.
-	for range 3 {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			break // the queue is full already
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	start := time.Now()
-	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-	if err == nil {
-		c.Close()
-		t.Skip("the kernel completed a connect to a listener whose accept queue is full: no hanging connect to test with")
-	}
-	if ne, ok := err.(net.Error); !ok || !ne.Timeout() || time.Since(start) < 250*time.Millisecond {
-		t.Skipf("a connect to a full accept queue failed at once (%v), it did not hang", err)
-	}
-	return addr
-}
-
 // connectionPool.tcp.connectTimeout bounds a connect that never completes: the request gets
 // the 503 of a connect failure after about the timeout, not Envoy's default of seconds.
 func TestFeatureConnectTimeout(t *testing.T) {
-	addr := hangingAddr(t)
+	addr := testnet.HangingAddr(t)
 	host, port, _ := strings.Cut(addr, ":")
 	m := startMesh(t, map[string]string{
 		"policies/stuck.yaml": serviceEntry("stuck", "stuck.default.svc.cluster.local",

@@ -7,10 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signalbox/signalbox/internal/testnet"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -19,45 +21,11 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// hangingListener is a loopback port whose connects neither complete nor fail: a listener
-// with a backlog of 0 that never accepts, its accept queue filled first, so the kernel drops
-// further SYNs. It skips the test where a connect to it does not hang.
+// hangingListener is testnet.HangingAddr as an endpoint's address and port.
 func hangingListener(t *testing.T) (string, uint32) {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sa.(*syscall.SockaddrInet4).Port
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for range 3 {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err != nil {
-			break // the accept queue is full
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	start := time.Now()
-	c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-	if err == nil {
-		c.Close()
-		t.Skip("the kernel completed a connect to a full accept queue: no hanging connect to test with")
-	}
-	if !isTimeout(err) || time.Since(start) < 250*time.Millisecond {
-		t.Skipf("a connect to a full accept queue failed at once (%v), it did not hang", err)
-	}
-	return "127.0.0.1", uint32(port)
+	host, port, _ := net.SplitHostPort(testnet.HangingAddr(t))
+	n, _ := strconv.Atoi(port)
+	return host, uint32(n)
 }
 
 // A dial that runs out of connect_timeout is a connection failure, not a timeout, so the lean
