@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzJWTParse -fuzztime 30s ./proxy/
 	$(GO) test -run '^$$' -fuzz FuzzJWTExtract -fuzztime 30s ./proxy/
 	$(GO) test -run '^$$' -fuzz FuzzClientHelloSNI -fuzztime 30s ./proxy/
+	$(GO) test -run '^$$' -fuzz FuzzCanonicalPath -fuzztime 30s ./proxy/
 
 # Data-plane figures of docs/benchmarks.md: the proxy against direct, nginx, HAProxy and a plain
 # httputil.ReverseProxy with wrk and bench/openloop on pinned cores (installs wrk and nginx-light
