@@ -28,7 +28,7 @@ type listenerHandler struct {
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hf := h.filters.Load()
 	if hf == nil {
-		hf = &noFilters
+		hf = &noFilters // from here on hf is never nil
 	}
 	w = withServerHeader(w, &hf.hdr.server)
 	if refusedByCodec(w, r, hf.http10) {
@@ -54,7 +54,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var lr *linkedRoute
 	var md jwtMetadata
 	looked := false
-	if hf != nil && hf.jwt != nil {
+	if hf.jwt != nil {
 		// Without clear_route_cache Envoy keeps the route it picked on the headers as they
 		// arrived, before the filter removed the token or added the payload header.
 		if !hf.jwt.clearRouteCache {
@@ -65,7 +65,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if hf != nil && hf.rbac != nil && !hf.rbac.permit(w, r, &h.fwd.stats, md) {
+	if hf.rbac != nil && !hf.rbac.permit(w, r, &h.fwd.stats, md) {
 		return
 	}
 	if !looked {
@@ -75,7 +75,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sendLocalReply(w, r, http.StatusNotFound, "")
 		return
 	}
-	h.fwd.serve(w, r, lr, hf, asksUpgrade && hf != nil && hf.websocket && wantsWebSocket(r))
+	h.fwd.serve(w, r, lr, hf, asksUpgrade && hf.websocket && wantsWebSocket(r))
 }
 
 // forwarder sends requests upstream over the shared pools: HTTP/1.1 for most clusters,
@@ -187,7 +187,7 @@ func (x *exchange) localReply(w http.ResponseWriter, r *http.Request, code int, 
 func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, lr *linkedRoute, hf *httpFilters, upgrade bool) {
 	rt := lr.r
 	x := exchange{lr: lr, upgrade: upgrade, envoyHeaders: !hf.hdr.suppressEnvoyHeaders}
-	if hf != nil && hf.cors {
+	if hf.cors {
 		if cp := pickCors(lr); cp != nil && cp.enabled.hit() {
 			if origin := r.Header["Origin"]; len(origin) > 0 && origin[0] != "" {
 				if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
@@ -200,7 +200,7 @@ func (f *forwarder) serve(w http.ResponseWriter, r *http.Request, lr *linkedRout
 			}
 		}
 	}
-	if hf != nil && hf.fault != nil {
+	if hf.fault != nil {
 		fp := hf.fault
 		if p := pickFault(lr); p != nil {
 			fp = p

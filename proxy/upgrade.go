@@ -45,7 +45,7 @@ func upgradeRequested(r *http.Request) (upgrade string, ok bool) {
 // enable.
 func rejectsUpgrade(hf *httpFilters, r *http.Request) bool {
 	upgrade, ok := upgradeRequested(r)
-	return ok && !(hf != nil && hf.websocket && strings.EqualFold(upgrade, webSocketUpgradeType))
+	return ok && !(hf.websocket && strings.EqualFold(upgrade, webSocketUpgradeType))
 }
 
 // refuseUpgrade answers Envoy's local reply to a refused upgrade: 403, no body, and no more
