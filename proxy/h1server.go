@@ -276,10 +276,9 @@ func (sc *h1ServerConn) readRequest() (req *http.Request, body io.ReadCloser, er
 		if st == headComplete {
 			req, body, ok, err := sc.parseBuffered(buf[:end])
 			if ok || err != nil {
-				sc.fields = sc.lines.total - 2 // all but the request line and the blank line
-				if err == nil && end > maxHeaderBytes && headerSize(req) > maxHeaderBytes {
-					err = errHeaderTooLarge
-				}
+				// All but the request line and the blank line. The head fits the read buffer,
+				// far below maxHeaderBytes: larger ones go to net/http's parser below.
+				sc.fields = sc.lines.total - 2
 				return req, body, err
 			}
 		}
