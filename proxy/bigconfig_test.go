@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"testing"
@@ -23,7 +24,20 @@ func TestRouteTableLargerThanGRPCDefaultLimit(t *testing.T) {
 	if size := proto.Size(rc); size <= 4<<20 {
 		t.Fatalf("route table is only %d bytes; the test needs more than 4 MiB", size)
 	}
-	_, _, addr := setup(t, sidecar{routes: rc, clusters: map[string][]*httptest.Server{"c": {b}}, version: "big-1"})
+	// Decoding and checking 50,000 routes takes seconds under the race detector while other
+	// tests run: this one waits longer than setup does.
+	cfg := sidecar{routes: rc, clusters: map[string][]*httptest.Server{"c": {b}}, version: "big-1"}
+	xds := startXDS(t, "127.0.0.1:0")
+	xds.set(t, "node-"+t.Name(), cfg.snapshot(t))
+	p := startProxy(t, xds.addr, "node-"+t.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), 6*testTimeout)
+	defer cancel()
+	for typ, v := range map[string]string{lds: "l1", rds: "big-1", cds: "c1", eds: "e1"} {
+		if err := p.WaitVersion(ctx, typ, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := p.ListenerAddr("out")
 	if code, body := get(t, newClient(), addr, "svc-24999:8080", "/"); code != 200 || body != "big" {
 		t.Fatalf("got %d %q, want 200 from backend big", code, body)
 	}
