@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -244,12 +245,22 @@ func setExpectedTimeout(h http.Header, rt *route, routeTimeout time.Duration, re
 }
 
 // expectedTimeoutValue is the x-envoy-expected-rq-timeout-ms of a route's first attempts.
+// Routes share one value per timeout: a table of 50,000 routes has a handful of timeouts.
 func expectedTimeoutValue(routeTimeout time.Duration, retry *retryPolicy) []string {
-	if ms := expectedTimeoutMs(routeTimeout, retry, 0); ms > 0 {
-		return []string{strconv.FormatInt(ms, 10)}
+	ms := expectedTimeoutMs(routeTimeout, retry, 0)
+	if ms <= 0 {
+		return nil
 	}
-	return nil
+	if v, ok := expectedTimeoutValues.Load(ms); ok {
+		return v.([]string)
+	}
+	v, _ := expectedTimeoutValues.LoadOrStore(ms, []string{strconv.FormatInt(ms, 10)})
+	return v.([]string)
 }
+
+// expectedTimeoutValues maps milliseconds to a shared header value; header values are never
+// written to once in a map, so routes and requests may share them.
+var expectedTimeoutValues sync.Map
 
 func expectedTimeoutMs(routeTimeout time.Duration, retry *retryPolicy, elapsed time.Duration) int64 {
 	var expected int64
