@@ -113,6 +113,8 @@ type h1ServerConn struct {
 	busy  atomic.Bool // serving a request, not waiting for one
 	// fields is the number of header fields of the request just read.
 	fields int
+	// xfcc is the connection's x-forwarded-client-cert element (hcm_headers.go).
+	xfcc atomic.Pointer[xfccElement]
 
 	idleSince atomic.Int64 // h1Server.clock when it began waiting for a request; 0: not waiting
 	deadline  bool         // a read deadline is set (the head took more than one read)

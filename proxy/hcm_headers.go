@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
@@ -167,13 +168,43 @@ func setClientCert(w http.ResponseWriter, r *http.Request, c xfccConfig, had boo
 	switch c.mode {
 	case hcmv3.HttpConnectionManager_APPEND_FORWARD:
 		if prior := r.Header[xfccKey]; len(prior) > 0 {
-			r.Header[xfccKey] = []string{strings.Join(prior, ",") + "," + clientCertElement(peer, c)}
+			r.Header[xfccKey] = []string{strings.Join(prior, ",") + "," + connClientCertElement(w, r, peer, c)}
 			return
 		}
-		r.Header[xfccKey] = []string{clientCertElement(peer, c)}
+		r.Header[xfccKey] = []string{connClientCertElement(w, r, peer, c)}
 	case hcmv3.HttpConnectionManager_SANITIZE_SET:
-		r.Header[xfccKey] = []string{clientCertElement(peer, c)}
+		r.Header[xfccKey] = []string{connClientCertElement(w, r, peer, c)}
 	}
+}
+
+// xfccElement is a connection's x-forwarded-client-cert element, made for its first request:
+// the client's certificate does not change within a connection, and hashing and encoding it
+// costs microseconds.
+type xfccElement struct {
+	leaf    *x509.Certificate
+	cfg     xfccConfig
+	element string
+}
+
+// connClientCertElement is clientCertElement, kept with the request's connection (the lean
+// server's, or the one net/http's server serves, whose HTTP/2 streams share it).
+func connClientCertElement(w http.ResponseWriter, r *http.Request, peer []*x509.Certificate, c xfccConfig) string {
+	var slot *atomic.Pointer[xfccElement]
+	if hw, ok := w.(*h1Writer); ok && hw.c != nil {
+		slot = &hw.c.xfcc
+	} else if ci, _ := r.Context().Value(connInfoKey{}).(*connInfo); ci != nil {
+		slot = &ci.xfcc
+	}
+	if slot != nil {
+		if e := slot.Load(); e != nil && e.leaf == peer[0] && e.cfg == c {
+			return e.element
+		}
+	}
+	element := clientCertElement(peer, c)
+	if slot != nil {
+		slot.Store(&xfccElement{leaf: peer[0], cfg: c, element: element})
+	}
+	return element
 }
 
 // clientCertElement is this hop's x-forwarded-client-cert element for the client's chain, in

@@ -257,9 +257,14 @@ func TestForwardClientCert(t *testing.T) {
 		return "", resp
 	}
 	for _, h2 := range []bool{false, true} {
-		got, resp := seen(httpsClient(t, "blog.example.org", org, "blog.example.org", &org.client, h2), "blog.example.org")
+		client := httpsClient(t, "blog.example.org", org, "blog.example.org", &org.client, h2)
+		got, resp := seen(client, "blog.example.org")
 		if got != want {
 			t.Errorf("h2 %v: upstream saw x-forwarded-client-cert\n%q\nwant\n%q", h2, got, want)
+		}
+		// The element is made once per connection; the next request on it gets the same.
+		if again, _ := seen(client, "blog.example.org"); again != want {
+			t.Errorf("h2 %v: second request on the connection: x-forwarded-client-cert %q", h2, again)
 		}
 		if resp.Header.Get("Server") != "envoy" || resp.Header.Get("X-Envoy-Upstream-Service-Time") == "" {
 			t.Errorf("h2 %v: response Server %q service time %q", h2, resp.Header.Get("Server"), resp.Header.Get("X-Envoy-Upstream-Service-Time"))
