@@ -248,8 +248,10 @@ func clientCertElement(chain []*x509.Certificate, c xfccConfig) string {
 // (newline, space, +, / and =) percent-encoded.
 func pemURLEncoded(cert *x509.Certificate) string {
 	p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
-	return strings.NewReplacer("\n", "%0A", " ", "%20", "+", "%2B", "/", "%2F", "=", "%3D").Replace(string(p))
+	return pemEscapes.Replace(string(p))
 }
+
+var pemEscapes = strings.NewReplacer("\n", "%0A", " ", "%20", "+", "%2B", "/", "%2F", "=", "%3D")
 
 // upstreamServiceTime is x-envoy-upstream-service-time: whole milliseconds from forwarding
 // the request to the upstream's response head.
