@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 )
 
@@ -74,8 +73,10 @@ func grpcPercentEncode(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c > 0x7e || c == '%' {
+			const hexDigits = "0123456789ABCDEF"
 			b.WriteByte('%')
-			b.WriteString(strings.ToUpper(strconv.FormatUint(uint64(c)|0x100, 16)[1:]))
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xf])
 			continue
 		}
 		b.WriteByte(c)
