@@ -688,8 +688,8 @@ func (w *h1Writer) writeHead() {
 	for k, vv := range h {
 		switch {
 		case k == "Server":
-			if w.server != nil && w.server.line != "" && !w.server.ifAbsent {
-				continue // OVERWRITE: the connection manager's own replaces it
+			if w.server.overwrites() {
+				continue // the connection manager's own replaces it
 			}
 			hasServer = true
 		case k == "Trailer":
@@ -717,9 +717,7 @@ func (w *h1Writer) endHead(hasDate, hasServer bool) {
 	if !hasDate {
 		bw.WriteString(dateLine())
 	}
-	if s := w.server; s != nil && s.line != "" && !(s.ifAbsent && hasServer) {
-		bw.WriteString(s.line)
-	}
+	w.server.writeTo(bw, hasServer)
 	if w.chunked {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}

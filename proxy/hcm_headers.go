@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -43,6 +44,17 @@ type serverHeader struct {
 	line     string   // "Server: NAME\r\n"; "" for PASS_THROUGH
 	vals     []string // NAME, for responses written from the header map
 	ifAbsent bool     // APPEND_IF_ABSENT: an upstream's own Server stays
+}
+
+// overwrites reports whether the connection manager's Server replaces a response's own.
+func (s *serverHeader) overwrites() bool { return s != nil && s.line != "" && !s.ifAbsent }
+
+// writeTo writes the connection manager's Server line, unless there is none or the response
+// keeps its own (APPEND_IF_ABSENT and hasServer).
+func (s *serverHeader) writeTo(bw *bufio.Writer, hasServer bool) {
+	if s != nil && s.line != "" && !(s.ifAbsent && hasServer) {
+		bw.WriteString(s.line)
+	}
 }
 
 // envoyServer is Envoy's default: server_name "envoy", OVERWRITE.

@@ -141,8 +141,12 @@ func (f *forwarder) forwardUpgrade(w *h1Writer, r *http.Request, x *exchange, c 
 		return
 	}
 	c.report(ep, resp.StatusCode)
-	c.stats.record(resp.StatusCode, monoNow()-start)
+	answered := monoNow() - start
+	c.stats.record(resp.StatusCode, answered)
 	lr.stats.record(resp.StatusCode)
+	if x.envoyHeaders {
+		x.serviceTime = upstreamServiceTime(answered)
+	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		// Refused: an ordinary response, within the route timeout; the client's
 		// connection stays HTTP and the upstream one closes with this function.
@@ -210,14 +214,25 @@ func (f *forwarder) tunnel(w *h1Writer, r *http.Request, x *exchange, resp *http
 	if v := resp.Header["Upgrade"]; len(v) > 0 {
 		upgrade = v
 	}
+	if x.serviceTime != "" {
+		h["X-Envoy-Upstream-Service-Time"] = []string{x.serviceTime}
+	}
 	bw := sc.bw
 	bw.WriteString(statusLine(http.StatusSwitchingProtocols))
+	hasServer := false
 	for k, vv := range h {
-		if k == "Content-Length" || k == "Transfer-Encoding" || k == "Connection" || k == "Upgrade" {
+		switch {
+		case k == "Content-Length" || k == "Transfer-Encoding" || k == "Connection" || k == "Upgrade":
 			continue
+		case k == "Server":
+			if w.server.overwrites() {
+				continue // the connection manager's own replaces it, as on any response
+			}
+			hasServer = true
 		}
 		writeFields(bw, k, vv)
 	}
+	w.server.writeTo(bw, hasServer)
 	for _, v := range upgrade {
 		bw.WriteString("Upgrade: ")
 		bw.WriteString(v)

@@ -224,6 +224,10 @@ func TestWebSocketUpgradeRoundTrip(t *testing.T) {
 	if !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") || !headerHasToken(resp.Header["Connection"], "upgrade") || resp.Header.Get("X-Backend") != "ws" {
 		t.Errorf("101 headers %v", resp.Header)
 	}
+	// The 101 is a response like any other to the connection manager and the router.
+	if resp.Header.Get("Server") != "envoy" || !isDigits(resp.Header.Get("X-Envoy-Upstream-Service-Time")) {
+		t.Errorf("101 Server %q, x-envoy-upstream-service-time %q", resp.Header.Get("Server"), resp.Header.Get("X-Envoy-Upstream-Service-Time"))
+	}
 	if !strings.Contains(metricsOf(t, p), "signalbox_proxy_upgrades_active 1") {
 		t.Error("the open tunnel is not counted in signalbox_proxy_upgrades_active")
 	}
