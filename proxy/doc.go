@@ -27,17 +27,22 @@
 //     make-before-break, so an update fails no request whatever order the server sends the
 //     types in;
 //   - the data plane: listeners (listeners.go) run a lean HTTP/1.x server (h1server.go) and hand
-//     h2c connections to net/http; the connection manager's own headers (x-forwarded-proto,
-//     x-forwarded-for and x-envoy-external-address with use_remote_address, x-request-id,
-//     x-forwarded-client-cert, the router's x-envoy-* controls stripped) are set before any
-//     filter, and its Server and the router's x-envoy-upstream-service-time on every response
-//     (forward.go, hcm_headers.go, request_id.go); jwt_authn runs first (a bad token gets 401 and reaches nothing
-//     else; the payloads it verifies go to RBAC, whose metadata matchers read them), then RBAC (a
-//     denied request gets 403), then forward.go runs CORS, fault, the route action, retries,
-//     timeouts and mirrors; balancer.go and hashlb.go pick endpoints (round robin, least request,
-//     random, ring hash, Maglev) under circuit breakers, outlier ejection and the healthy panic
-//     threshold; upstream requests go over a lean HTTP/1.1 pool (h1transport.go; a response nothing changes
-//     is relayed with its head as it came, h1relay.go), net/http's h2c pool, or a cluster's own pool when it needs TLS or connection options (transport.go);
+//     h2c connections to net/http; what Envoy's codec refuses is refused first (hcm_codec.go),
+//     the path is normalised (path_normalize.go), and the connection manager's own headers
+//     (x-forwarded-proto, x-forwarded-for and x-envoy-external-address with
+//     use_remote_address, x-request-id, x-forwarded-client-cert, the router's x-envoy-*
+//     controls stripped) are set before any filter, its Server and the router's
+//     x-envoy-upstream-service-time on every response (forward.go, hcm_headers.go,
+//     hcm_xfcc.go, hcm_response.go, request_id.go); the proxy's own answers to gRPC requests
+//     are gRPC statuses (grpc_local_reply.go); jwt_authn runs first (a bad token gets 401 and
+//     reaches nothing else; the payloads it verifies go to RBAC, whose metadata matchers read
+//     them), then RBAC (a denied request gets 403), then forward.go runs CORS, fault, the
+//     route action, retries, timeouts and mirrors; balancer.go and hashlb.go pick endpoints
+//     (round robin, least request, random, ring hash, Maglev) under circuit breakers, outlier
+//     ejection and the healthy panic threshold; upstream requests go over a lean HTTP/1.1 pool
+//     (h1transport.go; a response nothing changes is relayed with its head as it came,
+//     h1relay.go), net/http's h2c pool, or a cluster's own pool when it needs TLS or
+//     connection options (transport.go);
 //     a WebSocket upgrade, on a connection manager whose upgrade_configs enable it
 //     (upgrade_config.go), goes over an upstream connection of its own and, once the upstream
 //     answers 101, becomes a byte tunnel with the client's connection (upgrade.go);

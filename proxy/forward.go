@@ -906,7 +906,7 @@ type connInfo struct {
 	// conn is the connection net/http's server serves (h2c, h2 over TLS), for what RBAC
 	// reads of it: the local address, the TLS SNI and client certificate.
 	conn net.Conn
-	// xfcc is the connection's x-forwarded-client-cert element (hcm_headers.go), shared by
+	// xfcc is the connection's x-forwarded-client-cert element (hcm_xfcc.go), shared by
 	// its HTTP/2 streams.
 	xfcc atomic.Pointer[xfccElement]
 }

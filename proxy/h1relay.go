@@ -40,7 +40,7 @@ func (x *exchange) relaysHead(w http.ResponseWriter, retry *retryPolicy) bool {
 
 // relayHead writes a relayed head for a response of code with a body of clen bytes (never
 // chunked: the parser keeps only heads with a Content-Length), with the router's
-// x-envoy-upstream-service-time when serviceTime is not "" (hcm_headers.go). A relayed head
+// x-envoy-upstream-service-time when serviceTime is not "" (hcm_response.go). A relayed head
 // has neither a Server nor that field of its own (the parser leaves such heads to the map).
 func (w *h1Writer) relayHead(code int, h *relayedHead, clen int64, serviceTime string) {
 	w.status, w.clen, w.wroteHdr = code, clen, true

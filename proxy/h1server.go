@@ -113,7 +113,7 @@ type h1ServerConn struct {
 	busy  atomic.Bool // serving a request, not waiting for one
 	// fields is the number of header fields of the request just read.
 	fields int
-	// xfcc is the connection's x-forwarded-client-cert element (hcm_headers.go).
+	// xfcc is the connection's x-forwarded-client-cert element (hcm_xfcc.go).
 	xfcc atomic.Pointer[xfccElement]
 
 	idleSince atomic.Int64 // h1Server.clock when it began waiting for a request; 0: not waiting
@@ -514,7 +514,7 @@ func (s *h1Server) shutdown(ctx context.Context) {
 type h1Writer struct {
 	c   *h1ServerConn
 	req *http.Request
-	// server is the Server field the listener's connection manager sets (hcm_headers.go);
+	// server is the Server field the listener's connection manager sets (hcm_response.go);
 	// nil writes none (a handler other than the proxy's).
 	server   *serverHeader
 	header   http.Header
