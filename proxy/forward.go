@@ -306,13 +306,17 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		}
 	}
 
-	// A body is buffered only when a retry or a mirror may need to send it again.
+	// A body is buffered only when a retry or a mirror may need to send it again. One of
+	// unknown length is streamed and kept for a retry (replay_body.go); a mirror needs it
+	// whole before the request goes.
 	retry := rt.retry
 	replayable := true
 	if (retry != nil && retry.numRetries > 0) || len(rt.mirrors) > 0 {
 		replayable = bufferBody(r)
 	}
-	if !replayable {
+	if !replayable && retry != nil && retry.numRetries > 0 && r.ContentLength < 0 {
+		keepForReplay(r)
+	} else if !replayable {
 		retry = nil
 	}
 	client := r.Context()
@@ -443,7 +447,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 				kind = failConnect
 			}
 			c.report(ep, 0)
-			if retry != nil && attempt <= retry.numRetries && retry.retriableFailure(kind) && f.backoff(ctx, c, retry, attempt) {
+			if retry != nil && attempt <= retry.numRetries && retry.retriableFailure(kind) && canReplay(r) && f.backoff(ctx, c, retry, attempt) {
 				continue
 			}
 			f.log.Debug("upstream request failed", "cluster", c.cfg.name, "endpoint", ep.addr, "err", err)
@@ -457,7 +461,7 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 			return
 		}
 		c.report(ep, resp.StatusCode)
-		if retry != nil && attempt <= retry.numRetries && retry.retriableResponse(resp) {
+		if retry != nil && attempt <= retry.numRetries && retry.retriableResponse(resp) && canReplay(r) {
 			if f.backoffAfter(ctx, c, retry, attempt, resp) {
 				ep.active.Add(-1)
 				c.release()
