@@ -1,0 +1,85 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// A plain grpc-go client (no xDS of its own) calling through the sidecar, as an application
+// with an Istio sidecar does: HTTP/2 in, HTTP/2 to the GRPC service's endpoints, the same
+// policies as TestGRPCClientFollowsPublisher's proxyless client, and the proxy's own answers
+// (timeout, no route) reaching the client as gRPC statuses, as Envoy's do.
+func TestFeatureGRPCThroughSidecar(t *testing.T) {
+	v1, v2, flaky := startEcho(t, "v1", 0), startEcho(t, "v2", 0), startEcho(t, "flaky", 2)
+	m := startMesh(t, grpcMesh(v1, v2, flaky))
+	dial := func(authority string) testgrpc.TestServiceClient {
+		t.Helper()
+		cc, err := grpc.NewClient("passthrough:///"+m.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithAuthority(authority))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cc.Close() })
+		return testgrpc.NewTestServiceClient(cc)
+	}
+	echo := dial("echo.default.svc.cluster.local:7070")
+	call := func(c testgrpc.TestServiceClient, kv ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+		defer cancel()
+		resp, err := c.UnaryCall(metadata.AppendToOutgoingContext(ctx, kv...), &testgrpc.SimpleRequest{})
+		if err != nil {
+			return "", err
+		}
+		return resp.GetHostname(), nil
+	}
+
+	for i := range 10 {
+		if got, err := call(echo, "x-version", "v2"); err != nil || got != "v2" {
+			t.Fatalf("header match, call %d: %q, %v; want v2", i, got, err)
+		}
+	}
+	if _, err := call(echo, "x-fault", "abort"); status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("fault abort: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	// The route's 100 ms timeout: Envoy's 504 "upstream request timeout", as gRPC sees it.
+	if _, err := call(echo, "x-timeout", "yes"); status.Code(err) != codes.Unavailable ||
+		!strings.Contains(status.Convert(err).Message(), "upstream request timeout") {
+		t.Errorf("route timeout: %v, want UNAVAILABLE: upstream request timeout", err)
+	}
+	failed := 0
+	for range 10 {
+		if _, err := call(echo, "x-retry", "yes"); err != nil {
+			t.Errorf("retried call failed: %v", err)
+		}
+		if _, err := call(echo, "x-retry", "no"); err != nil {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Error("without retries no call failed: the flaky backend was not reached")
+	}
+	counts := map[string]int{}
+	for range 200 {
+		got, err := call(echo)
+		if err != nil {
+			t.Fatalf("split: %v", err)
+		}
+		counts[got]++
+	}
+	if counts["v1"] < 120 || counts["v1"] > 180 || counts["v1"]+counts["v2"] != 200 {
+		t.Errorf("split %v, want about 150/50", counts)
+	}
+	// A host the mesh does not declare: Envoy's 404 (no route), UNIMPLEMENTED to gRPC.
+	if _, err := call(dial("unknown.example:7070")); status.Code(err) != codes.Unimplemented {
+		t.Errorf("unknown host: %v, want UNIMPLEMENTED", err)
+	}
+}
