@@ -49,6 +49,23 @@ func (e *echoBackend) UnaryCall(ctx context.Context, _ *testgrpc.SimpleRequest) 
 	return &testgrpc.SimpleResponse{Hostname: e.name}, nil
 }
 
+// FullDuplexCall echoes each message's payload as it comes, so a client that waits for each
+// answer before sending the next shows the stream is relayed as it goes, not buffered.
+func (e *echoBackend) FullDuplexCall(stream testgrpc.TestService_FullDuplexCallServer) error {
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: req.GetPayload()}); err != nil {
+			return err
+		}
+	}
+}
+
 func startEcho(t *testing.T, name string, failEvery int64) *echoBackend {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
