@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -106,5 +109,92 @@ func TestFeatureGRPCThroughSidecar(t *testing.T) {
 	// A host the mesh does not declare: Envoy's 404 (no route), UNIMPLEMENTED to gRPC.
 	if _, err := call(dial("unknown.example:7070")); status.Code(err) != codes.Unimplemented {
 		t.Errorf("unknown host: %v, want UNIMPLEMENTED", err)
+	}
+}
+
+// gRPC through an ingress gateway, as an Istio user exposes a gRPC service: a GRPC server on a
+// plain port (HTTP/2 without TLS) and an HTTPS server terminating TLS (h2 by ALPN), both
+// routed to the GRPC service's endpoints over HTTP/2; unary calls, a bidirectional stream, and
+// the gateway's Server on the answers.
+func TestFeatureGRPCThroughGateway(t *testing.T) {
+	p := newPKI(t, "grpc.example.com")
+	v1 := startEcho(t, "v1", 0)
+	host, port, _ := strings.Cut(v1.addr, ":")
+	m := startMesh(t, map[string]string{"policies/grpc.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo}
+spec:
+  hosts: [grpc.example.com]
+  ports:
+  - {number: 7070, name: grpc, protocol: GRPC}
+  resolution: STATIC
+  endpoints:
+  - {address: %s, ports: {grpc: %s}}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 7070, name: grpc, protocol: GRPC}
+    hosts: [grpc.example.com]
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: [grpc.example.com]
+    tls: {mode: SIMPLE, serverCertificate: %s, privateKey: %s}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo}
+spec:
+  hosts: [grpc.example.com]
+  gateways: [public]
+  http:
+  - route: [{destination: {host: grpc.example.com, port: {number: 7070}}}]
+`, host, port, p.serverFile, p.serverKFile)})
+	gw := startGateway(t, m, map[string]string{"istio": "ingressgateway"})
+	for _, tc := range []struct {
+		name, listener, authority string
+		creds                     credentials.TransportCredentials
+	}{
+		{"plain HTTP/2", "0.0.0.0_7070", "grpc.example.com:7070", insecure.NewCredentials()},
+		{"TLS", "0.0.0.0_443", "grpc.example.com", credentials.NewTLS(&tls.Config{RootCAs: p.pool, ServerName: "grpc.example.com"})},
+	} {
+		addr := gw.ListenerAddr(tc.listener)
+		if addr == "" {
+			t.Fatalf("%s: the gateway has no listener %s", tc.name, tc.listener)
+		}
+		cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(tc.creds), grpc.WithAuthority(tc.authority))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cc.Close() })
+		c := testgrpc.NewTestServiceClient(cc)
+		ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+		var header metadata.MD
+		resp, err := c.UnaryCall(ctx, &testgrpc.SimpleRequest{}, grpc.Header(&header))
+		if err != nil || resp.GetHostname() != "v1" {
+			t.Errorf("%s: unary call: %v, %v", tc.name, resp, err)
+		} else if got := header.Get("server"); len(got) != 1 || got[0] != "istio-envoy" {
+			t.Errorf("%s: server %q, want istio-envoy", tc.name, got)
+		}
+		stream, err := c.FullDuplexCall(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for i := range 2 {
+			msg := &testgrpc.StreamingOutputCallRequest{Payload: &testgrpc.Payload{Body: []byte{byte('a' + i)}}}
+			if err := stream.Send(msg); err != nil {
+				t.Fatalf("%s: stream send: %v", tc.name, err)
+			}
+			if got, err := stream.Recv(); err != nil || string(got.GetPayload().GetBody()) != string(msg.Payload.Body) {
+				t.Fatalf("%s: stream message %d: %v, %v", tc.name, i, got, err)
+			}
+		}
+		stream.CloseSend()
+		if _, err := stream.Recv(); err != io.EOF {
+			t.Errorf("%s: stream end: %v", tc.name, err)
+		}
+		cancel()
 	}
 }
