@@ -314,8 +314,9 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 	if (retry != nil && retry.numRetries > 0) || len(rt.mirrors) > 0 {
 		replayable = bufferBody(r)
 	}
-	if !replayable && retry != nil && retry.numRetries > 0 && r.ContentLength < 0 {
+	if !replayable && r.ContentLength < 0 {
 		keepForReplay(r)
+		replayable = true // for mirrors; a retry checks canReplay when it is due
 	} else if !replayable {
 		retry = nil
 	}
@@ -712,10 +713,7 @@ func (f *forwarder) mirror(r *http.Request, lr *linkedRoute) {
 			Header:        r.Header.Clone(),
 			Host:          host,
 			ContentLength: r.ContentLength,
-			Body:          http.NoBody,
-		}
-		if r.GetBody != nil {
-			sr.Body, _ = r.GetBody()
+			Body:          mirrorCopy(r),
 		}
 		timeout := lr.r.timeout
 		if timeout <= 0 {
