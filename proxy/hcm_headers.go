@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/url"
 
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 )
@@ -79,8 +80,8 @@ var (
 const xfccKey = "X-Forwarded-Client-Cert"
 
 // cleanRequestHeaders removes what a client may not send through this listener: the router's
-// x-envoy-* controls (and at the edge the downstream's names), and x-forwarded-client-cert
-// unless the listener forwards it. It reports whether the request carried
+// x-envoy-* controls (and at the edge the downstream's names), x-forwarded-client-cert
+// unless the listener forwards it, and a Referer Envoy would not pass. It reports whether the request carried
 // x-forwarded-client-cert and kept it. One pass over the fields the client sent; a request
 // with none (most of a load generator's) costs a length check.
 func cleanRequestHeaders(h http.Header, edge bool, xfcc hcmv3.HttpConnectionManager_ForwardClientCertDetails) (keptXFCC bool) {
@@ -99,7 +100,19 @@ func cleanRequestHeaders(h http.Header, edge bool, xfcc hcmv3.HttpConnectionMana
 			} else {
 				keptXFCC = true
 			}
+		case k == "Referer":
+			// Envoy drops a Referer that is repeated or not an absolute URL.
+			if vv := h[k]; len(vv) != 1 || !absoluteURL(vv[0]) {
+				delete(h, k)
+			}
 		}
 	}
 	return keptXFCC
+}
+
+// absoluteURL reports whether v is a URL with a scheme and a host, as Envoy's Url::initialize
+// requires of a Referer.
+func absoluteURL(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && u.Scheme != "" && u.Host != ""
 }

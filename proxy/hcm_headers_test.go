@@ -94,6 +94,12 @@ func TestConnManagerRequestHeaders(t *testing.T) {
 		"X-Request-Id":                   "from-the-client",
 	}
 	uuid4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	// Envoy passes a Referer only when it is one absolute URL.
+	for referer, want := range map[string]string{"https://shop.example/cart?x=1": "https://shop.example/cart?x=1", "/cart": "", "not a url": ""} {
+		if seen, _ := seenHeaders(t, addr, "/", map[string]string{"Referer": referer}); strings.Join(seen["Referer"], ",") != want {
+			t.Errorf("Referer %q reached the upstream as %q, want %q", referer, seen["Referer"], want)
+		}
+	}
 	for _, tc := range []struct {
 		name, addr string
 		want       map[string]string // "" : absent; "uuid": a new version 4 UUID
