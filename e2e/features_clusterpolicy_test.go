@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"runtime"
@@ -55,27 +54,6 @@ func (h *heldServer) open() {
 	h.mu.Unlock()
 }
 
-// send is meshEnv.do for other goroutines than the test's: it reports errors instead of
-// failing the test.
-func (m *meshEnv) send(host string, headers map[string]string) (reply, error) {
-	req, err := http.NewRequestWithContext(m.ctx, http.MethodGet, "http://"+m.addr+"/", nil)
-	if err != nil {
-		return reply{}, err
-	}
-	req.Host = host
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	start := time.Now()
-	resp, err := m.client.Do(req)
-	if err != nil {
-		return reply{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	return reply{status: resp.StatusCode, header: resp.Header, body: string(body), elapsed: time.Since(start)}, err
-}
-
 // admitted measures a cluster's request limit through the proxy: it sends requests for host
 // one at a time, each held by the backend once it arrives, until one is refused as an overflow
 // (503 with x-envoy-overloaded, never reaching the backend) or upTo are in flight. It returns
@@ -103,7 +81,7 @@ func admitted(t *testing.T, m *meshEnv, h *heldServer, host string, headers map[
 	}()
 	for inFlight < upTo {
 		go func() {
-			r, err := m.send(host, headers)
+			r, err := m.try(http.MethodGet, host, "/", headers)
 			done <- result{r, err}
 		}()
 		select {

@@ -172,9 +172,19 @@ type reply struct {
 // do sends one request through the sidecar with the given Host header.
 func (m *meshEnv) do(method, host, path string, headers map[string]string) reply {
 	m.t.Helper()
+	r, err := m.try(method, host, path, headers)
+	if err != nil {
+		m.t.Fatalf("%s %s%s: %v", method, host, path, err)
+	}
+	return r
+}
+
+// try is do for other goroutines than the test's: it reports errors instead of failing the
+// test.
+func (m *meshEnv) try(method, host, path string, headers map[string]string) (reply, error) {
 	req, err := http.NewRequestWithContext(m.ctx, method, "http://"+m.addr+path, nil)
 	if err != nil {
-		m.t.Fatal(err)
+		return reply{}, err
 	}
 	req.Host = host
 	for k, v := range headers {
@@ -183,7 +193,7 @@ func (m *meshEnv) do(method, host, path string, headers map[string]string) reply
 	start := time.Now()
 	resp, err := m.client.Do(req)
 	if err != nil {
-		m.t.Fatalf("%s %s%s: %v", method, host, path, err)
+		return reply{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
@@ -191,7 +201,7 @@ func (m *meshEnv) do(method, host, path string, headers map[string]string) reply
 	if resp.Header.Get("X-Backend") != "" {
 		json.Unmarshal(body, &r.echo)
 	}
-	return r
+	return r, nil
 }
 
 func (m *meshEnv) get(host, path string, headers map[string]string) reply {
