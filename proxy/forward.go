@@ -306,18 +306,13 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, x *exchange)
 		}
 	}
 
-	// A body is buffered only when a retry or a mirror may need to send it again. One of
-	// unknown length is streamed and kept for a retry (replay_body.go); a mirror needs it
-	// whole before the request goes.
+	// A body is buffered only when a retry or a mirror may need to send it again.
 	retry := rt.retry
 	replayable := true
 	if (retry != nil && retry.numRetries > 0) || len(rt.mirrors) > 0 {
 		replayable = bufferBody(r)
 	}
-	if !replayable && r.ContentLength < 0 {
-		keepForReplay(r)
-		replayable = true // for mirrors; a retry checks canReplay when it is due
-	} else if !replayable {
+	if !replayable {
 		retry = nil
 	}
 	client := r.Context()
@@ -662,13 +657,21 @@ func setPath(r *http.Request, path string) {
 	r.RequestURI = ""
 }
 
-// bufferBody reads a small sized body into memory so it can be sent again; false when the
-// body cannot be replayed.
+// bufferBody makes r's body one that can be sent again: a small sized one is read into
+// memory, one of unknown length is kept as it streams; false for a sized body too large to
+// keep.
 func bufferBody(r *http.Request) bool {
 	if r.Body == nil || r.Body == http.NoBody {
 		return true
 	}
-	if r.ContentLength < 0 || r.ContentLength > maxReplayBody {
+	if r.ContentLength < 0 {
+		// Streamed and kept as it goes (replay_body.go): whether a retry or a mirror can
+		// have it is known only once it has come, so each checks then (canReplay,
+		// mirrorCopy).
+		keepForReplay(r)
+		return true
+	}
+	if r.ContentLength > maxReplayBody {
 		return false
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
