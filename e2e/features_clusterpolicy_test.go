@@ -338,23 +338,11 @@ func TestFeatureTCPKeepalive(t *testing.T) {
 	// Linux's option numbers, spelt out so the file builds where syscall lacks them.
 	const tcpKeepIdle, tcpKeepIntvl, tcpKeepCnt = 4, 5, 6
 	full, partial, plain := startConnCounter(t), startConnCounter(t), startConnCounter(t)
-	service := func(name string, c *connCounter, keepalive string) string {
-		return serviceEntry(name, name+".default.svc.cluster.local", c.endpoint()) + fmt.Sprintf(`---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: %s}
-spec:
-  host: %s
-  trafficPolicy:
-    connectionPool:
-      tcp: {tcpKeepalive: %s}
-`, name, name, keepalive)
-	}
 	m := startMesh(t, map[string]string{
-		"policies/full.yaml":    service("full", full, "{time: 7s, interval: 3s, probes: 4}"),
-		"policies/partial.yaml": service("partial", partial, "{time: 5s}"),
+		"policies/full.yaml":    pooledService("full", full, "tcp: {tcpKeepalive: {time: 7s, interval: 3s, probes: 4}}"),
+		"policies/partial.yaml": pooledService("partial", partial, "tcp: {tcpKeepalive: {time: 5s}}"),
 		// Without tcpKeepalive Envoy sets none: neither do the proxy's sockets.
-		"policies/plain.yaml": serviceEntry("plain", "plain.default.svc.cluster.local", plain.endpoint()),
+		"policies/plain.yaml": pooledService("plain", plain, ""),
 	})
 	for _, c := range []struct {
 		host                   string

@@ -42,31 +42,33 @@ func (c *connCounter) endpoint() string {
 	return fmt.Sprintf("  - {address: %s, ports: {http: %s}}\n", h, p)
 }
 
-// connectionPool's connection settings reach the upstream connections the proxy keeps:
-// maxRequestsPerConnection closes a connection after that many requests, idleTimeout closes
-// one left idle that long, and without either one kept-alive connection carries every request.
-func TestFeatureConnectionPoolConnections(t *testing.T) {
-	perConn, idle, kept := startConnCounter(t), startConnCounter(t), startConnCounter(t)
-	service := func(name string, c *connCounter, http string) string {
-		doc := serviceEntry(name, name+".default.svc.cluster.local", c.endpoint())
-		if http != "" {
-			doc += fmt.Sprintf(`---
+// pooledService is name's ServiceEntry on c's endpoint and, unless pool is "", a
+// DestinationRule whose connectionPool is pool ("http: {...}", "tcp: {...}").
+func pooledService(name string, c *connCounter, pool string) string {
+	doc := serviceEntry(name, name+".default.svc.cluster.local", c.endpoint())
+	if pool == "" {
+		return doc
+	}
+	return doc + fmt.Sprintf(`---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: %s}
 spec:
   host: %s
   trafficPolicy:
-    connectionPool:
-      http: %s
-`, name, name, http)
-		}
-		return doc
-	}
+    connectionPool: {%s}
+`, name, name, pool)
+}
+
+// connectionPool's connection settings reach the upstream connections the proxy keeps:
+// maxRequestsPerConnection closes a connection after that many requests, idleTimeout closes
+// one left idle that long, and without either one kept-alive connection carries every request.
+func TestFeatureConnectionPoolConnections(t *testing.T) {
+	perConn, idle, kept := startConnCounter(t), startConnCounter(t), startConnCounter(t)
 	m := startMesh(t, map[string]string{
-		"policies/perconn.yaml": service("perconn", perConn, "{maxRequestsPerConnection: 2}"),
-		"policies/idle.yaml":    service("idle", idle, "{idleTimeout: 200ms}"),
-		"policies/kept.yaml":    service("kept", kept, ""),
+		"policies/perconn.yaml": pooledService("perconn", perConn, "http: {maxRequestsPerConnection: 2}"),
+		"policies/idle.yaml":    pooledService("idle", idle, "http: {idleTimeout: 200ms}"),
+		"policies/kept.yaml":    pooledService("kept", kept, ""),
 	})
 	for i := range 6 {
 		if r := m.get("perconn", "/", nil); r.status != http.StatusOK {
