@@ -63,14 +63,21 @@ func (b *replayBody) settleLocked() {
 
 var errNotReplayable = errors.New("request body not kept for a retry")
 
-// replay is the body again, for another attempt: only once the whole of it came and was kept.
-func (b *replayBody) replay() (io.ReadCloser, error) {
+// whole is the kept copy, and whether it is the whole body: the body ended within
+// maxReplayBody.
+func (b *replayBody) whole() ([]byte, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.over || !b.eof {
+	return b.kept, b.eof && !b.over
+}
+
+// replay is the body again, for another attempt: only once the whole of it came and was kept.
+func (b *replayBody) replay() (io.ReadCloser, error) {
+	kept, ok := b.whole()
+	if !ok {
 		return nil, errNotReplayable
 	}
-	return io.NopCloser(bytes.NewReader(b.kept)), nil
+	return io.NopCloser(bytes.NewReader(kept)), nil
 }
 
 // keepForReplay streams r's body of unknown length through a replayBody, so a retry can send
@@ -99,10 +106,8 @@ func (m *mirrorBody) Read(p []byte) (int, error) {
 		case <-m.closed:
 			return 0, io.ErrClosedPipe
 		}
-		m.src.mu.Lock()
-		kept, whole := m.src.kept, m.src.eof && !m.src.over
-		m.src.mu.Unlock()
-		if !whole {
+		kept, ok := m.src.whole()
+		if !ok {
 			return 0, errNotReplayable
 		}
 		m.r = bytes.NewReader(kept)
@@ -135,7 +140,6 @@ func canReplay(r *http.Request) bool {
 	if !ok {
 		return true
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.eof && !b.over
+	_, whole := b.whole()
+	return whole
 }
