@@ -52,8 +52,13 @@ func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, erro
 			timeout = t
 		}
 	}
-	nd := net.Dialer{Timeout: timeout, KeepAlive: noKeepAlive}
-	connectBy := time.Now().Add(timeout)
+	return dialConnect(ctx, &net.Dialer{Timeout: timeout, KeepAlive: noKeepAlive}, network, addr)
+}
+
+// dialConnect dials with nd, whose Timeout is the cluster's connect_timeout, reporting a
+// dial that outlived it as connectTimeoutError does.
+func dialConnect(ctx context.Context, nd *net.Dialer, network, addr string) (net.Conn, error) {
+	connectBy := time.Now().Add(nd.Timeout)
 	c, err := nd.DialContext(ctx, network, addr)
 	return c, connectTimeoutError(ctx, err, connectBy)
 }
@@ -102,10 +107,9 @@ func newClusterPool(cfg *clusterConfig) *clusterPool {
 		nd.KeepAliveConfig = *cfg.keepalive
 	}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		connectBy := time.Now().Add(nd.Timeout)
-		c, err := nd.DialContext(ctx, network, addr)
+		c, err := dialConnect(ctx, nd, network, addr)
 		if err != nil {
-			return nil, connectTimeoutError(ctx, err, connectBy)
+			return nil, err
 		}
 		return &countedConn{Conn: c}, nil
 	}
