@@ -47,7 +47,7 @@ func CompileFiles(files []schema.File) (*Snapshot, []schema.Finding) {
 // FromIR converts every role of the IR to xDS resources and seals the snapshot. A cluster or
 // virtual host shared by several roles is converted once: its protos are immutable once built.
 func FromIR(mesh *ir.Mesh) (*Snapshot, error) {
-	s := &Snapshot{}
+	s := &Snapshot{local: &localities{}}
 	type builtCluster struct {
 		cluster, endpoints types.Resource
 	}

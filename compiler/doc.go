@@ -16,4 +16,9 @@
 // pilot/pkg/security/authz does (authztcp.go: into network RBAC filters on TCP listeners) (reach.go: signalbox proxies receive no workload's inbound
 // traffic, so a policy that reaches no gateway is refused). What signalbox cannot honour is a
 // positioned "not supported yet" finding at the field, never dropped silently.
+//
+// Locality load balancing (locality.go, localize.go) is the one part that depends on the proxy
+// asking: the compiler records each cluster's localityLbSetting in the cluster's metadata, and
+// Snapshot.Localized gives a role's endpoints the priorities and locality weights they have
+// for a proxy in a given place, as istiod computes them per proxy (its loadbalancer package).
 package compiler

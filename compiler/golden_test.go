@@ -2,6 +2,9 @@ package compiler_test
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +21,8 @@ import (
 
 // Each directory of testdata/compiler holds a policy tree in in/ and what every stage makes of
 // it in out/: ir.yaml, then ROLE.{listeners,scopes,routes,clusters,endpoints}.yaml and version.txt;
-// a tree with errors has findings.txt instead.
+// a tree with errors has findings.txt instead. A tree with in/places.txt also keeps each role's
+// endpoints localised for those proxy places (checkPlaces).
 func TestGolden(t *testing.T) {
 	cases, err := filepath.Glob("../testdata/compiler/*")
 	if err != nil || len(cases) == 0 {
@@ -49,25 +53,70 @@ func TestGolden(t *testing.T) {
 					if typ == resource.ScopedRouteType && len(role.Resources[typ]) == 0 {
 						continue // only a scoped listener has scopes: no empty file per role
 					}
-					var docs []string
-					for _, res := range role.Resources[typ] {
-						js, err := protojson.Marshal(res)
-						if err != nil {
-							t.Fatal(err)
-						}
-						y, err := yaml.JSONToYAML(js)
-						if err != nil {
-							t.Fatal(err)
-						}
-						docs = append(docs, string(y))
-					}
-					name := strings.NewReplacer("/", "_", "=", "-", ",", "_").Replace(role.Name) + "." + typeFile(typ) + ".yaml"
-					golden.Check(t, filepath.Join(dir, "out", name), []byte(strings.Join(docs, "---\n")))
+					checkResources(t, dir, fileName(role.Name), typ, role)
 				}
 			}
 			golden.Check(t, filepath.Join(dir, "out", "version.txt"), []byte(snap.Version+"\n"))
+			checkPlaces(t, dir, snap)
 		})
 	}
+}
+
+// checkPlaces is the localisation stage: for each proxy place in in/places.txt ("LOCALITY
+// k=v…" a line), every role's endpoints as a proxy there is served them, in
+// ROLE@LOCALITY.endpoints.yaml, and its clusters where they change too (inline DNS endpoints).
+func checkPlaces(t *testing.T, dir string, snap *compiler.Snapshot) {
+	data, err := os.ReadFile(filepath.Join(dir, "in", "places.txt"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		place := compiler.Place{Locality: fields[0], Labels: map[string]string{}}
+		for _, kv := range fields[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			place.Labels[k] = v
+		}
+		for _, role := range snap.Roles {
+			lr, err := snap.Localized(role, place)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fileName(role.Name + "@" + place.Locality)
+			checkResources(t, dir, name, resource.EndpointType, lr)
+			if lr.Versions[resource.ClusterType] != role.Versions[resource.ClusterType] {
+				checkResources(t, dir, name, resource.ClusterType, lr)
+			}
+		}
+	}
+}
+
+func fileName(s string) string {
+	return strings.NewReplacer("/", "_", "=", "-", ",", "_").Replace(s)
+}
+
+// checkResources compares one type of a role's resources, as YAML, with out/NAME.TYPE.yaml.
+func checkResources(t *testing.T, dir, name string, typ resource.Type, role *compiler.Role) {
+	t.Helper()
+	var docs []string
+	for _, res := range role.Resources[typ] {
+		js, err := protojson.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := yaml.JSONToYAML(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(y))
+	}
+	golden.Check(t, filepath.Join(dir, "out", name+"."+typeFile(typ)+".yaml"), []byte(strings.Join(docs, "---\n")))
 }
 
 func typeFile(t resource.Type) string {

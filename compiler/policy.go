@@ -87,6 +87,11 @@ func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset
 	b.connectionPool(d, e.pool, p)
 	b.outlierDetection(d, e.outlier, p)
 	b.clientTLS(d, e.tls, svc.host, p)
+	if e.lb.v != nil {
+		p.Locality = localityLB(e.lb.v.LocalityLbSetting, p.Outlier != nil)
+	} else {
+		p.Locality = localityLB(nil, p.Outlier != nil)
+	}
 	return p
 }
 
@@ -141,18 +146,6 @@ func (b *builder) loadBalancer(d *schema.Document, part policyPart[schema.LoadBa
 				p.RingMinSize = ch.RingHash.MinimumRingSize
 			}
 		}
-	}
-	if ll := lb.LocalityLbSetting; ll != nil {
-		switch {
-		case len(ll.Distribute) > 0:
-			b.unsupported(d, part.path+".localityLbSetting.distribute")
-		case len(ll.Failover) > 0:
-			b.unsupported(d, part.path+".localityLbSetting.failover")
-		case len(ll.FailoverPriority) > 0:
-			b.unsupported(d, part.path+".localityLbSetting.failoverPriority")
-		}
-		// enabled alone fails over by priority relative to the proxy's own locality, which
-		// signalbox proxies do not have: every endpoint is equally near, as Istio would find.
 	}
 	if lb.WarmupDurationSecs != "" {
 		b.unsupported(d, part.path+".warmupDurationSecs")

@@ -145,6 +145,9 @@ func (b *builder) addCluster(svc *service, p schema.ServicePort, subset *schema.
 	case "DNS_ROUND_ROBIN":
 		c.Discovery = ir.DiscoveryLogicalDNS
 	}
+	c.Policy = b.clusterPolicy(svc, p.Number, subset)
+	// Endpoints carry their labels only where the publisher needs them.
+	byLabel := c.Policy.Locality != nil && len(c.Policy.Locality.FailoverPriority) > 0
 	for _, ep := range svc.endpoints {
 		if !labelsMatch(labels, ep.Labels) {
 			continue
@@ -157,6 +160,9 @@ func (b *builder) addCluster(svc *service, p schema.ServicePort, subset *schema.
 			port = n
 		}
 		c.Endpoints = append(c.Endpoints, ir.Endpoint{Address: ep.Address, Port: port, Weight: ep.Weight, Locality: ep.Locality})
+		if byLabel {
+			c.Endpoints[len(c.Endpoints)-1].Labels = topologyLabels(ep.Labels, ep.Locality, ep.Network)
+		}
 	}
 	// A DNS service without endpoints resolves its own host name, as Istio does.
 	if svc.dnsResolved() && len(svc.endpoints) == 0 && len(labels) == 0 {
@@ -176,7 +182,6 @@ func (b *builder) addCluster(svc *service, p schema.ServicePort, subset *schema.
 		}
 		return a.Port < e.Port
 	})
-	c.Policy = b.clusterPolicy(svc, p.Number, subset)
 	b.clusters[c.Name] = c
 }
 

@@ -79,7 +79,7 @@ func Unmarshal(data []byte) (*Snapshot, error) {
 	if f.Format != fileFormat {
 		return nil, fmt.Errorf("not a snapshot file: format %q, want %q", f.Format, fileFormat)
 	}
-	s := &Snapshot{}
+	s := &Snapshot{local: &localities{}}
 	for _, rf := range f.Roles {
 		r := &Role{Name: rf.Name, Selector: rf.Selector, Resources: map[resource.Type][]types.Resource{}}
 		if len(rf.Versions) < len(ResourceTypes) {

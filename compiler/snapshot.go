@@ -33,6 +33,10 @@ type Snapshot struct {
 	Commit string
 	// Roles, sidecar first, then gateway roles by name, then the gRPC role.
 	Roles []*Role
+
+	// local caches the roles localised for proxy places (Localized); copies of the snapshot
+	// share it.
+	local *localities
 }
 
 // Role is the configuration of one kind of proxy.
@@ -46,6 +50,12 @@ type Role struct {
 	// Versions per type URL: a digest of that type's resources, so an update that changes only
 	// routes leaves the other types' versions (and so their pushes) alone.
 	Versions map[resource.Type]string
+	// Place is the proxy locality a localised role was made for (Snapshot.Localized); ""
+	// for the role as compiled.
+	Place string
+
+	// locality is the role's locality policies, read on first use.
+	locality roleLocality
 
 	// fileTypes are the types a snapshot file read from disk carries, when it carries fewer
 	// than ResourceTypes: one written before a type was added (scoped routes) keeps its
@@ -149,6 +159,17 @@ func (s *Snapshot) seal() error {
 	var all [][]byte
 	// A resource shared by several roles (the same proto) is marshaled once.
 	marshaled := map[types.Resource][]byte{}
+	marshal := func(res proto.Message) ([]byte, error) {
+		b, ok := marshaled[res]
+		if !ok {
+			var err error
+			if b, err = deterministic.Marshal(res); err != nil {
+				return nil, err
+			}
+			marshaled[res] = b
+		}
+		return b, nil
+	}
 	for _, r := range s.Roles {
 		all = append(all, []byte(r.Name))
 		for _, k := range slices.Sorted(maps.Keys(r.Selector)) {
@@ -156,22 +177,27 @@ func (s *Snapshot) seal() error {
 		}
 		r.Versions = map[resource.Type]string{}
 		for _, t := range r.types() {
-			var parts [][]byte
-			for _, res := range r.Resources[t] {
-				b, ok := marshaled[res]
-				if !ok {
-					var err error
-					if b, err = deterministic.Marshal(res); err != nil {
-						return err
-					}
-					marshaled[res] = b
-				}
-				parts = append(parts, []byte(cache.GetResourceName(res)), b)
+			v, err := typeVersion(r.Resources[t], marshal)
+			if err != nil {
+				return err
 			}
-			r.Versions[t] = digest(parts...)
-			all = append(all, []byte(t), []byte(r.Versions[t]))
+			r.Versions[t] = v
+			all = append(all, []byte(t), []byte(v))
 		}
 	}
 	s.Version = digest(all...)
 	return nil
+}
+
+// typeVersion is the version of one type's resources: a digest of their names and bytes.
+func typeVersion(res []types.Resource, marshal func(proto.Message) ([]byte, error)) (string, error) {
+	parts := make([][]byte, 0, 2*len(res))
+	for _, r := range res {
+		b, err := marshal(r)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, []byte(cache.GetResourceName(r)), b)
+	}
+	return digest(parts...), nil
 }

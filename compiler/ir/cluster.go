@@ -28,6 +28,9 @@ type Endpoint struct {
 	Port     uint32 `json:"port,omitempty"`
 	Weight   uint32 `json:"weight,omitempty"`
 	Locality string `json:"locality,omitempty"` // region/zone/subzone
+	// Labels are the workload's labels with Istio's topology labels added, carried only for
+	// clusters whose locality policy fails over by label (failoverPriority).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Load-balancing policies.
@@ -58,6 +61,43 @@ type Policy struct {
 
 	Outlier *Outlier `json:"outlier,omitempty"`
 	TLS     *TLS     `json:"tls,omitempty"`
+	// Locality is how each proxy's own locality shapes the endpoints it is sent; nil when it
+	// changes nothing (no distribute, and no outlier detection to fail over with).
+	Locality *LocalityLB `json:"locality,omitempty"`
+}
+
+// LocalityLB is Istio's localityLbSetting as it applies to one cluster. The compiler cannot
+// apply it: priorities and weights are relative to the proxy asking, so the publisher applies
+// it per proxy locality (compiler.Role.Localized).
+type LocalityLB struct {
+	// Distribute weights localities for proxies in From (the first matching entry wins).
+	Distribute []LocalityDistribute `json:"distribute,omitempty"`
+	// Failover ranks endpoints by nearness to the proxy (same subzone, zone, region, other),
+	// with Failover naming the region a region's proxies fall back to first.
+	Failover bool               `json:"failover,omitempty"`
+	Regions  []LocalityFailover `json:"regions,omitempty"`
+	// FailoverPriority ranks endpoints by the labels they share with the proxy, in order
+	// ("label" or "label=value" to compare with a fixed value).
+	FailoverPriority []string `json:"failoverPriority,omitempty"`
+}
+
+// LocalityDistribute sends traffic from proxies in From to localities by weight.
+type LocalityDistribute struct {
+	From string           `json:"from"`
+	To   []LocalityWeight `json:"to"` // most specific first
+}
+
+// LocalityWeight is one destination locality (possibly ending in "*") and its weight.
+type LocalityWeight struct {
+	Locality string `json:"locality"`
+	Weight   uint32 `json:"weight"`
+}
+
+// LocalityFailover sends traffic of proxies in region From to region To first when their own
+// region has no healthy endpoint.
+type LocalityFailover struct {
+	From string `json:"from"`
+	To   string `json:"to"`
 }
 
 // Keepalive is TCP keepalive on upstream connections; zero fields keep the OS default.

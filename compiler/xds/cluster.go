@@ -134,6 +134,9 @@ func applyPolicy(out *cluster.Cluster, c *ir.Cluster) error {
 		out.OutlierDetection = od
 		out.CommonLbConfig = &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: percent(o.MinHealthPercent)}
 	}
+	if err := applyLocality(out, p.Locality); err != nil {
+		return err
+	}
 	if p.TLS != nil {
 		ts, err := tlsTransportSocket(p.TLS)
 		if err != nil {
@@ -192,7 +195,7 @@ func loadAssignment(c *ir.Cluster) *endpoint.ClusterLoadAssignment {
 		}
 		lb := &endpoint.LbEndpoint{HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: &endpoint.Endpoint{
 			Address: socketAddress(e.Address, e.Port),
-		}}}
+		}}, Metadata: endpointMetadata(e.Labels)}
 		w := max(e.Weight, 1)
 		if e.Weight > 0 {
 			lb.LoadBalancingWeight = wrapperspb.UInt32(e.Weight)
