@@ -14,8 +14,9 @@ import (
 //
 //	GET /healthz  200 while the process runs
 //	GET /ready    200 once listeners, routes, clusters and endpoints have been applied, else 503
-//	GET /config   JSON: listeners with their bound addresses, ACKed versions, the last NACK,
-//	              clusters with their endpoints and circuit-breaker counters
+//	GET /config   JSON: the node's id and locality, listeners with their bound addresses,
+//	              ACKed versions, the last NACK, clusters with their endpoints and
+//	              circuit-breaker counters
 //	GET /metrics  Prometheus text: per-cluster requests by code, latency histograms,
 //	              circuit-breaker overflows, retries, ejections, mirrored requests, requests
 //	              denied by RBAC per listener
@@ -46,7 +47,9 @@ func (p *Proxy) AdminHandler() http.Handler {
 
 // ConfigDump is the body of GET /config.
 type ConfigDump struct {
-	NodeID    string            `json:"node_id"`
+	NodeID string `json:"node_id"`
+	// Locality is the proxy's own, as its node sends it; absent when it has none.
+	Locality  *Locality         `json:"locality,omitempty"`
 	XDSAddr   string            `json:"xds_addr"`
 	Connected bool              `json:"connected"`
 	Ready     bool              `json:"ready"`
@@ -111,6 +114,10 @@ func (p *Proxy) configDump() ConfigDump {
 		Listeners: []ListenerDump{},
 		Clusters:  []ClusterDump{},
 		LastNACK:  p.lastNACK,
+	}
+	if p.opts.Locality != (Locality{}) {
+		loc := p.opts.Locality
+		d.Locality = &loc
 	}
 	for _, t := range []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType} {
 		if _, ok := d.Versions[t]; !ok {

@@ -156,7 +156,7 @@ func (p *Proxy) node() (*core.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node metadata: %w", err)
 	}
-	return &core.Node{Id: p.opts.NodeID, UserAgentName: userAgent, Metadata: md}, nil
+	return &core.Node{Id: p.opts.NodeID, UserAgentName: userAgent, Metadata: md, Locality: p.opts.Locality.xds()}, nil
 }
 
 // subscribe opens (or, after a reconnect, resumes) every subscription. Each request carries

@@ -7,7 +7,8 @@
 //   - the xDS client (ads.go, backoff.go): one state-of-the-world ADS stream, wildcard CDS and
 //     LDS, EDS and RDS for the names those reference, ACK what was applied, NACK what cannot be
 //     honoured (and then apply none of that response), reconnect with jittered backoff while the
-//     last good configuration keeps serving;
+//     last good configuration keeps serving; its node names the proxy's locality (locality.go)
+//     for a publisher that localises endpoints;
 //   - the configuration model: each xDS resource is validated against the exact subset of Envoy's
 //     API this proxy honours and compiled into immutable values; a field outside that subset is an
 //     error naming the field, never ignored. Listeners (listener_config.go: the HTTP connection

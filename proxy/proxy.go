@@ -23,6 +23,10 @@ type Options struct {
 	// Labels are sent in Node.metadata as field "labels" (a Struct of strings); the publisher
 	// picks the proxy's role (gateway or sidecar) from them.
 	Labels map[string]string
+	// Locality is where this proxy runs, sent as Node.locality so that the publisher can
+	// prioritise and weigh each cluster's endpoints by their distance from it (Istio's
+	// localityLbSetting). The zero value sends none.
+	Locality Locality
 	// Rebind maps a listener address from xDS ("0.0.0.0:8080") to the one to bind. nil binds
 	// as given; tests map everything to "127.0.0.1:0".
 	Rebind func(addr string) string

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/signalbox/signalbox/proxy"
 )
 
 // newFlagSet makes a command's flag set; errors and --help go to stderr with a usage line.
@@ -62,5 +64,19 @@ func (l labelFlag) Set(s string) error {
 		return fmt.Errorf("want key=value, got %q", s)
 	}
 	l[k] = v
+	return nil
+}
+
+// localityFlag is a locality given as REGION[/ZONE[/SUBZONE]].
+type localityFlag struct{ proxy.Locality }
+
+func (l *localityFlag) String() string { return l.Locality.String() }
+
+func (l *localityFlag) Set(s string) error {
+	loc, err := proxy.ParseLocality(s)
+	if err != nil {
+		return err
+	}
+	l.Locality = loc
 	return nil
 }

@@ -22,12 +22,14 @@ import (
 const proxyGCPercent = 400
 
 func runProxy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("proxy", "proxy --xds ADDR --node-id ID [--label k=v]... [flags]", stderr)
+	fs := newFlagSet("proxy", "proxy --xds ADDR --node-id ID [--label k=v]... [--locality REGION[/ZONE[/SUBZONE]]] [flags]", stderr)
 	xdsAddr := fs.String("xds", "127.0.0.1:18000", "publisher xDS address")
 	host, _ := os.Hostname()
 	nodeID := fs.String("node-id", host, "node id, one per proxy instance")
 	labels := labelFlag{}
 	fs.Var(labels, "label", "label k=v that selects this proxy's role (repeatable), e.g. istio=ingressgateway")
+	var locality localityFlag
+	fs.Var(&locality, "locality", "where this proxy runs, `REGION[/ZONE[/SUBZONE]]`, e.g. us-east1/us-east1-b: the xDS node's locality, by which the publisher prioritises and weighs endpoints; empty: none")
 	adminAddr := fs.String("admin-addr", "", "admin HTTP address (/healthz, /ready, /config); empty: none")
 	binds := labelFlag{}
 	fs.Var(binds, "bind", "bind FROM=TO: listen on TO where xDS says FROM, e.g. 0.0.0.0:8080=127.0.0.1:18080 (repeatable)")
@@ -61,7 +63,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	p := proxy.New(proxy.Options{
-		XDSAddr: *xdsAddr, NodeID: *nodeID, Labels: labels, Logger: logger,
+		XDSAddr: *xdsAddr, NodeID: *nodeID, Labels: labels, Locality: locality.Locality, Logger: logger,
 		Rebind: rebindFunc(binds),
 	})
 	if *adminAddr != "" {
