@@ -37,6 +37,26 @@ type adsClient struct {
 // to each type.
 func dialADS(t *testing.T, addr, id string, labels map[string]string, nack []string, subs map[string][]string) *adsClient {
 	t.Helper()
+	return dialADSAt(t, addr, id, nil, labels, nack, subs)
+}
+
+// nodeLabels is node metadata carrying labels, as signalbox proxies send them.
+func nodeLabels(t *testing.T, labels map[string]string) *structpb.Struct {
+	t.Helper()
+	md := map[string]any{}
+	for k, v := range labels {
+		md[k] = v
+	}
+	meta, err := structpb.NewStruct(map[string]any{"labels": md})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta
+}
+
+// dialADSAt is dialADS for a node that reports its locality.
+func dialADSAt(t *testing.T, addr, id string, locality *core.Locality, labels map[string]string, nack []string, subs map[string][]string) *adsClient {
+	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -52,15 +72,7 @@ func dialADS(t *testing.T, addr, id string, labels map[string]string, nack []str
 	for _, typ := range nack {
 		c.nack[typ] = true
 	}
-	md := map[string]any{}
-	for k, v := range labels {
-		md[k] = v
-	}
-	meta, err := structpb.NewStruct(map[string]any{"labels": md})
-	if err != nil {
-		t.Fatal(err)
-	}
-	node := &core.Node{Id: id, Metadata: meta}
+	node := &core.Node{Id: id, Metadata: nodeLabels(t, labels), Locality: locality}
 	if subs == nil {
 		subs = map[string][]string{}
 		for _, typ := range compiler.ResourceTypes {

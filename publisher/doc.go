@@ -2,7 +2,9 @@
 // policy repository with go-git (no git binary), compiles each new tip, publishes only trees
 // that compile without errors (the last good snapshot keeps serving otherwise), and serves the
 // result over xDS v3 (ADS, state-of-the-world and delta). Each proxy gets the snapshot of the
-// role its node selects (labels; proxyless gRPC clients by user agent).
+// role its node selects (labels; proxyless gRPC clients by user agent), with its endpoints
+// localised for the node's locality (compiler.Snapshot.Localized: locality failover and
+// weights are relative to the proxy, as istiod computes them per proxy).
 //
 // Serving (prepared.go, sotw.go, delta.go): every publish serializes each role's resources
 // once; all streams of all proxies of that role are answered from those shared bytes by the

@@ -48,8 +48,8 @@ func (h *history) newestFirst() []HistoryEntry {
 }
 
 // match returns the version of the newest published snapshot for which ok holds of the role
-// labels select, or "".
-func (h *history) match(labels map[string]string, ua string, ok func(*compiler.Role) bool) string {
+// the node takes in it, or "".
+func (h *history) match(n *node, ok func(*compiler.Role) bool) string {
 	seen := map[string]bool{}
 	for i := len(h.log) - 1; i >= 0; i-- {
 		v := h.log[i].Version
@@ -57,25 +57,31 @@ func (h *history) match(labels map[string]string, ua string, ok func(*compiler.R
 			continue
 		}
 		seen[v] = true
-		if ok(roleOf(h.byVersion[v], labels, ua)) {
+		if ok(roleOf(h.byVersion[v], n)) {
 			return v
 		}
 	}
 	return ""
 }
 
-// typeVersionTree names the tree version a per-type version belongs to, for the labels' role:
+// typeVersionTree names the tree version a per-type version belongs to, for the node's role:
 // the newest published snapshot whose role has that version of that type.
-func (h *history) typeVersionTree(labels map[string]string, ua, typeURL, version string) string {
-	return h.match(labels, ua, func(r *compiler.Role) bool { return r.Versions[typeURL] == version })
+func (h *history) typeVersionTree(n *node, typeURL, version string) string {
+	return h.match(n, func(r *compiler.Role) bool { return r.Versions[typeURL] == version })
 }
 
-// roleOf is the role a node with these labels and this user agent takes in s (proxyless gRPC
-// clients take the gRPC role when there is one). A snapshot without any role (an empty
-// tree) still gets a role, with no resources and per-type versions derived from the tree
-// version, so proxies receive (and can ACK) the empty configuration.
-func roleOf(s *compiler.Snapshot, labels map[string]string, ua string) *compiler.Role {
-	if r := s.RoleForNode(labels, ua); r != nil {
+// roleOf is the role node n takes in s: the one its labels select (proxyless gRPC clients
+// take the gRPC role when there is one), with its endpoints localised for the node's place
+// (compiler.Snapshot.Localized). A snapshot without any role (an empty tree) still gets a
+// role, with no resources and per-type versions derived from the tree version, so proxies
+// receive (and can ACK) the empty configuration.
+func roleOf(s *compiler.Snapshot, n *node) *compiler.Role {
+	if r := s.RoleForNode(n.labels, n.userAgent); r != nil {
+		// Published snapshots had their locality policies read at publish (prepareRoles),
+		// so this cannot fail for them.
+		if lr, err := s.Localized(r, compiler.Place{Locality: n.locality, Labels: n.labels}); err == nil {
+			return lr
+		}
 		return r
 	}
 	r := &compiler.Role{Name: compiler.SidecarRole, Versions: map[resource.Type]string{}}

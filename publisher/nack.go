@@ -33,6 +33,6 @@ func (p *Publisher) recordNACKLocked(st *stream, n *node, typeURL, nonce, messag
 	defer p.checkRoleRejectedLocked(n.role)
 	p.metrics.nacks.WithLabelValues(typeLabel(typeURL)).Inc()
 	p.log.Warn("proxy rejected configuration", "node", st.node, "type", typeURL,
-		"version", p.hist.typeVersionTree(n.labels, n.userAgent, typeURL, s.version), "type_version", s.version, "error", message)
+		"version", p.hist.typeVersionTree(n, typeURL, s.version), "type_version", s.version, "error", message)
 	return s.version, true
 }

@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"maps"
+	"strings"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -18,7 +19,10 @@ type node struct {
 	labels map[string]string
 	// userAgent is node.user_agent_name: proxyless gRPC clients name gRPC there.
 	userAgent string
-	role      string
+	// locality is node.locality as "region/zone/subzone": where the proxy runs, which
+	// decides the priorities and weights of the endpoints it is served.
+	locality string
+	role     string
 	// streams open for this node id; connected while > 0.
 	streams        int
 	disconnectedAt time.Time
@@ -57,6 +61,12 @@ func labelsOf(n *core.Node) map[string]string {
 	return labels
 }
 
+// localityOf is node.locality as "region/zone/subzone", without trailing empty parts.
+func localityOf(n *core.Node) string {
+	l := n.GetLocality()
+	return strings.TrimRight(l.GetRegion()+"/"+l.GetZone()+"/"+l.GetSubZone(), "/")
+}
+
 // versionOfLocked is the tree version a node has fully applied: the newest published snapshot whose
 // role (for the node's labels) matches every per-type version the node has ACKed. A type the
 // role has resources of must be ACKed; a type it has none of counts only if the node asked for
@@ -66,10 +76,10 @@ func (p *Publisher) versionOfLocked(n *node) string {
 		return ""
 	}
 	// The common answer, checked without walking the history: every ACK passes through here.
-	if p.current != nil && applied(roleOf(p.current, n.labels, n.userAgent), n.acked) {
+	if p.current != nil && applied(roleOf(p.current, n), n.acked) {
 		return p.current.Version
 	}
-	return p.hist.match(n.labels, n.userAgent, func(r *compiler.Role) bool { return applied(r, n.acked) })
+	return p.hist.match(n, func(r *compiler.Role) bool { return applied(r, n.acked) })
 }
 
 func applied(r *compiler.Role, acked map[string]string) bool {

@@ -41,8 +41,11 @@ type Publisher struct {
 	current   *compiler.Snapshot
 	commit    string                   // the branch tip the current snapshot stands for
 	roleSnaps map[string]*preparedRole // role name -> current serialized resources, shared by nodes
-	hist      *history
-	seen      string // last tip compiled, published or not
+	// placeSnaps are the serialized roles localised for proxies' places, and fallbacks of
+	// rejected roles, made as nodes need them and dropped at the next publish.
+	placeSnaps map[*compiler.Role]*preparedRole
+	hist       *history
+	seen       string // last tip compiled, published or not
 	// publishedDir is the git tree hash of the policy dir of the last tree published.
 	publishedDir string
 	nodes        map[string]*node

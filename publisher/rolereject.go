@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/signalbox/signalbox/compiler"
 )
 
 // roleRejection is the state of a role whose every connected proxy rejected the version
@@ -16,7 +18,9 @@ type roleRejection struct {
 	version  string // tree version rejected
 	message  string // one proxy's NACK message
 	lastGood string // tree version the role's proxies had applied, "" if none
-	fallback *preparedRole
+	// fallback is the snapshot of lastGood when it has the role; each new proxy gets the role
+	// from it localised for its own place.
+	fallback *compiler.Snapshot
 }
 
 // checkRoleRejectedLocked flags role when every connected proxy of it holds a NACK of the
@@ -35,7 +39,7 @@ func (p *Publisher) checkRoleRejectedLocked(role string) {
 			continue
 		}
 		nodes++
-		r := roleOf(p.current, n.labels, n.userAgent)
+		r := roleOf(p.current, n)
 		rejected := false
 		for t, nk := range n.nacks {
 			if nk.version == r.Versions[t] {
@@ -54,12 +58,8 @@ func (p *Publisher) checkRoleRejectedLocked(role string) {
 		return
 	}
 	rej := &roleRejection{version: p.current.Version, message: message, lastGood: lastGood}
-	if s := p.hist.byVersion[lastGood]; s != nil {
-		if r := s.Role(role); r != nil {
-			if pr, err := prepareRole(r, reuseKeys(p.roleSnaps)); err == nil {
-				rej.fallback = pr
-			}
-		}
+	if s := p.hist.byVersion[lastGood]; s != nil && s.Role(role) != nil {
+		rej.fallback = s
 	}
 	if p.roleRejected == nil {
 		p.roleRejected = map[string]*roleRejection{}

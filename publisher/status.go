@@ -21,6 +21,9 @@ type ProxyStatus struct {
 	Labels map[string]string `json:"labels"`
 	// Role is the compiler role the labels select.
 	Role string `json:"role"`
+	// Locality is the proxy's node.locality ("region/zone/subzone"), which its endpoints'
+	// priorities and weights are computed for; "" when it sent none.
+	Locality string `json:"locality,omitempty"`
 	// Version is the tree version the proxy has fully applied (ACKed every type of), "" if none.
 	Version string `json:"version"`
 	// InSync is Version == Status.Version.
@@ -55,6 +58,7 @@ func (p *Publisher) Status() Status {
 			NodeID:    id,
 			Labels:    cloneMap(n.labels),
 			Role:      n.role,
+			Locality:  n.locality,
 			Version:   p.versionOfLocked(n),
 			Connected: n.streams > 0,
 			Acked:     cloneMap(n.acked),
@@ -65,7 +69,7 @@ func (p *Publisher) Status() Status {
 			// rejected a listener is reported against every later version that still has it.
 			msg := nk.message
 			ps.Error = &msg
-			if tree := p.hist.typeVersionTree(n.labels, n.userAgent, typeURL, nk.version); tree != "" {
+			if tree := p.hist.typeVersionTree(n, typeURL, nk.version); tree != "" {
 				ps.NackedVersion = &tree
 			}
 		}

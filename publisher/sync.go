@@ -163,7 +163,7 @@ func (p *Publisher) publishEntry(s *compiler.Snapshot, meta HistoryEntry, record
 	p.metrics.serialize.Observe(time.Since(start).Seconds())
 
 	p.mu.Lock()
-	p.current, p.commit, p.roleSnaps = s, s.Commit, roles
+	p.current, p.commit, p.roleSnaps, p.placeSnaps = s, s.Commit, roles, nil
 	now := time.Now().UTC()
 	e := HistoryEntry{Version: s.Version, Commit: s.Commit, Author: meta.Author, CommittedAt: meta.CommittedAt, PublishedAt: now}
 	if record {
@@ -203,9 +203,14 @@ func prepareRoles(s *compiler.Snapshot, reuse map[string]*preparedType) (map[str
 	roles := map[string]*preparedRole{}
 	list := s.Roles
 	if s.Role(compiler.SidecarRole) == nil {
-		list = append(list[:len(list):len(list)], roleOf(s, nil, ""))
+		list = append(list[:len(list):len(list)], roleOf(s, &node{}))
 	}
 	for _, r := range list {
+		// Reading the locality policies now makes a snapshot whose policies cannot be read
+		// fail to publish, rather than later be served unlocalised.
+		if _, err := s.Localized(r, compiler.Place{}); err != nil {
+			return nil, err
+		}
 		pr, err := prepareRole(r, reuse)
 		if err != nil {
 			return nil, err
@@ -222,12 +227,36 @@ type nodeRole struct {
 }
 
 func (p *Publisher) nodeRoleLocked(id string, n *node) nodeRole {
-	r := roleOf(p.current, n.labels, n.userAgent)
+	r := roleOf(p.current, n)
 	n.role = r.Name
 	if rej := p.roleRejected[r.Name]; rej != nil && rej.fallback != nil {
-		return nodeRole{id: id, role: rej.fallback}
+		r = roleOf(rej.fallback, n)
+	} else if r.Place == "" {
+		return nodeRole{id: id, role: p.roleSnaps[r.Name]}
 	}
-	return nodeRole{id: id, role: p.roleSnaps[r.Name]}
+	return nodeRole{id: id, role: p.preparedLocked(r)}
+}
+
+// preparedLocked serializes a role that is not one of the current snapshot's as compiled: a
+// role localised for a proxy's place, or a rejected role's fallback. Each is serialized once
+// per publish, and what it shares with the current roles (every type but endpoints, for a
+// localised role) is not serialized again.
+func (p *Publisher) preparedLocked(r *compiler.Role) *preparedRole {
+	if pr := p.placeSnaps[r]; pr != nil {
+		return pr
+	}
+	pr, err := prepareRole(r, reuseKeys(p.roleSnaps))
+	if err != nil {
+		// The same resources were serialized at publish, in the role as compiled; a
+		// localised copy differs only in endpoints built from them.
+		p.log.Error("serializing a localised role failed; serving the role as compiled", "role", r.Name, "place", r.Place, "err", err)
+		return p.roleSnaps[r.Name]
+	}
+	if p.placeSnaps == nil {
+		p.placeSnaps = map[*compiler.Role]*preparedRole{}
+	}
+	p.placeSnaps[r] = pr
+	return pr
 }
 
 // follow fetches on every poll tick and on each hook, backing off while fetches fail.

@@ -204,6 +204,7 @@ func (p *Publisher) attach(id int64, cn *core.Node) error {
 	// labels takes its new role.
 	n.labels = labelsOf(cn)
 	n.userAgent = cn.GetUserAgentName()
+	n.locality = localityOf(cn)
 	st.node = nodeID
 	var target *nodeRole
 	if p.current != nil {
