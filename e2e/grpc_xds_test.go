@@ -164,57 +164,14 @@ spec:
 func TestGRPCClientFollowsPublisher(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	v1, v2, flaky := startEcho(t, "v1", 0), startEcho(t, "v2", 0), startEcho(t, "flaky", 2)
-
-	repo, err := demo.InitRepo(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p, data := range grpcMesh(v1, v2, flaky) {
-		if err := repo.WriteFile(p, []byte(data)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := repo.Commit("echo: gRPC routing"); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := publisher.New(publisher.Config{Repo: repo.Dir, Branch: "main", Dir: "policies", Poll: time.Hour,
-		XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := pub.Status(); st.LastError != nil {
-		t.Fatalf("publisher refused the tree: %+v", st.LastError)
-	}
-
-	bootstrap := fmt.Sprintf(`{
-  "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
-  "node": {"id": "grpc-client-1", "locality": {}}
-}`, pub.XDSAddr())
-	resolver, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient("xds:///echo.default.svc.cluster.local:7070",
-		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client := testgrpc.NewTestServiceClient(conn)
+	repo, pub := publishTree(t, ctx, grpcMesh(v1, v2, flaky))
+	client := xdsTestClient(t, pub, `{"id": "grpc-client-1", "locality": {}}`, "xds:///echo.default.svc.cluster.local:7070")
 
 	call := func(headers ...string) (string, error) {
 		cctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, headers...), 5*time.Second)
 		defer cancel()
-		resp, err := client.UnaryCall(cctx, &testgrpc.SimpleRequest{}, grpc.WaitForReady(true))
-		if err != nil {
-			return "", err
-		}
-		return resp.GetHostname(), nil
+		return hostnameOf(client.UnaryCall(cctx, &testgrpc.SimpleRequest{}, grpc.WaitForReady(true)))
 	}
 
 	t.Run("weighted split", func(t *testing.T) {
@@ -302,4 +259,61 @@ func TestGRPCClientFollowsPublisher(t *testing.T) {
 			streak++
 		}
 	})
+}
+
+// publishTree commits files (paths under policies/) to a new repository and runs a publisher
+// on it, on loopback, until ctx ends.
+func publishTree(t *testing.T, ctx context.Context, files map[string]string) (*demo.Repo, *publisher.Publisher) {
+	t.Helper()
+	repo, err := demo.InitRepo(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range files {
+		if err := repo.WriteFile(p, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := repo.Commit("policies"); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := publisher.New(publisher.Config{Repo: repo.Dir, Branch: "main", Dir: "policies", Poll: time.Hour,
+		XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := pub.Status(); st.LastError != nil {
+		t.Fatalf("publisher refused the tree: %+v", st.LastError)
+	}
+	return repo, pub
+}
+
+// xdsTestClient is a grpc-go xDS client of target, following pub with its own bootstrap whose
+// node is the given JSON, closed when the test ends.
+func xdsTestClient(t *testing.T, pub *publisher.Publisher, node, target string) testgrpc.TestServiceClient {
+	t.Helper()
+	bootstrap := fmt.Sprintf(`{
+  "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}], "server_features": ["xds_v3"]}],
+  "node": %s
+}`, pub.XDSAddr(), node)
+	resolver, err := xds.NewXDSResolverWithConfigForTesting([]byte(bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(resolver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return testgrpc.NewTestServiceClient(conn)
+}
+
+func hostnameOf(resp *testgrpc.SimpleResponse, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	return resp.GetHostname(), nil
 }
