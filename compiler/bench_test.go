@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/signalbox/signalbox/compiler"
@@ -62,4 +63,54 @@ func renamed(files []schema.File, round int) []schema.File {
 		out[i] = f
 	}
 	return out
+}
+
+// BenchmarkLocalized measures localising a role for one new proxy place (what the publisher
+// does once per place and publish): every service has an endpoint in three localities and
+// outlier detection, so every cluster's endpoints are reprioritised.
+func BenchmarkLocalized(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		var src strings.Builder
+		for i := range n {
+			fmt.Fprintf(&src, `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: svc-%[1]d}
+spec:
+  hosts: [svc-%[1]d.mesh]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints:
+  - {address: 10.1.%[2]d.%[3]d, locality: us-east/zone-a}
+  - {address: 10.2.%[2]d.%[3]d, locality: us-east/zone-b}
+  - {address: 10.3.%[2]d.%[3]d, locality: us-west/zone-a}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: svc-%[1]d}
+spec:
+  host: svc-%[1]d.mesh
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 3}
+---
+`, i, i/250, i%250+1)
+		}
+		snap, findings := compiler.CompileFiles([]schema.File{{Path: "mesh.yaml", Data: []byte(src.String())}})
+		if snap == nil {
+			b.Fatal(findings)
+		}
+		role := snap.Role(compiler.SidecarRole)
+		b.Run(fmt.Sprintf("clusters=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				// A new sub-zone each time: never served from the snapshot's cache.
+				lr, err := snap.Localized(role, compiler.Place{Locality: fmt.Sprintf("us-east/zone-a/rack-%d", i)})
+				if err != nil || lr == role {
+					b.Fatalf("not localised: %v", err)
+				}
+			}
+		})
+	}
 }

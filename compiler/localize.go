@@ -176,9 +176,9 @@ func localizeResource(res types.Resource, policies map[string]*ir.LocalityLB, pr
 		if p == nil {
 			return res
 		}
-		cla := proto.Clone(v).(*endpoint.ClusterLoadAssignment)
+		cla := shallowCopy(v)
 		applyLocalityLB(cla, p, proxy, labels)
-		if proto.Equal(cla, v) {
+		if sameAssignment(cla, v) {
 			return res
 		}
 		return cla
@@ -187,9 +187,9 @@ func localizeResource(res types.Resource, policies map[string]*ir.LocalityLB, pr
 		if p == nil || v.GetLoadAssignment() == nil {
 			return res
 		}
-		cla := proto.Clone(v.GetLoadAssignment()).(*endpoint.ClusterLoadAssignment)
+		cla := shallowCopy(v.GetLoadAssignment())
 		applyLocalityLB(cla, p, proxy, labels)
-		if proto.Equal(cla, v.GetLoadAssignment()) {
+		if sameAssignment(cla, v.GetLoadAssignment()) {
 			return res
 		}
 		c := proto.Clone(v).(*cluster.Cluster)
@@ -197,6 +197,40 @@ func localizeResource(res types.Resource, policies map[string]*ir.LocalityLB, pr
 		return c
 	}
 	return res
+}
+
+// shallowCopy copies an assignment down to its localities, whose priority and weight
+// localising sets; the endpoints themselves are shared, never changed. (A deep copy of every
+// cluster's endpoints for every place cost more than the rest of localising.)
+func shallowCopy(cla *endpoint.ClusterLoadAssignment) *endpoint.ClusterLoadAssignment {
+	out := &endpoint.ClusterLoadAssignment{ClusterName: cla.ClusterName, Policy: cla.Policy, NamedEndpoints: cla.NamedEndpoints,
+		Endpoints: make([]*endpoint.LocalityLbEndpoints, len(cla.Endpoints))}
+	for i, l := range cla.Endpoints {
+		out.Endpoints[i] = copyLocality(l, l.LbEndpoints)
+	}
+	return out
+}
+
+// copyLocality is l holding eps.
+func copyLocality(l *endpoint.LocalityLbEndpoints, eps []*endpoint.LbEndpoint) *endpoint.LocalityLbEndpoints {
+	return &endpoint.LocalityLbEndpoints{Locality: l.Locality, Metadata: l.Metadata, LbEndpoints: eps, LbConfig: l.LbConfig,
+		LoadBalancingWeight: l.LoadBalancingWeight, Priority: l.Priority, Proximity: l.Proximity}
+}
+
+// sameAssignment tells whether localising left a shallow copy as it was.
+func sameAssignment(a, b *endpoint.ClusterLoadAssignment) bool {
+	if len(a.Endpoints) != len(b.Endpoints) {
+		return false
+	}
+	for i, l := range a.Endpoints {
+		o := b.Endpoints[i]
+		if l.Priority != o.Priority || l.GetLoadBalancingWeight().GetValue() != o.GetLoadBalancingWeight().GetValue() ||
+			(l.LoadBalancingWeight == nil) != (o.LoadBalancingWeight == nil) || len(l.LbEndpoints) != len(o.LbEndpoints) ||
+			(len(l.LbEndpoints) > 0 && l.LbEndpoints[0] != o.LbEndpoints[0]) {
+			return false
+		}
+	}
+	return true
 }
 
 // splitPlace is a proxy locality as region, zone and subzone.
@@ -344,8 +378,8 @@ func failoverByLabels(cla *endpoint.ClusterLoadAssignment, priority []string, pr
 			p := labelPriority(priority, proxyLabels, xds.EndpointLabels(e))
 			g := groups[p]
 			if g == nil {
-				g = proto.Clone(l).(*endpoint.LocalityLbEndpoints)
-				g.LbEndpoints, g.Priority, g.LoadBalancingWeight = nil, p, wrapperspb.UInt32(0)
+				g = copyLocality(l, nil)
+				g.Priority, g.LoadBalancingWeight = p, wrapperspb.UInt32(0)
 				groups[p] = g
 			}
 			g.LbEndpoints = append(g.LbEndpoints, e)
