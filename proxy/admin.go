@@ -97,6 +97,9 @@ type ClusterDump struct {
 
 type EndpointDump struct {
 	Address string `json:"address"`
+	// Weight is the one the balancer uses: under locality-weighted balancing, the endpoint's
+	// share of its priority level, its locality's weight folded in (a locality without a
+	// weight takes no traffic and its endpoints are not listed).
 	Weight  uint32 `json:"weight"`
 	Active  int64  `json:"active_requests"`
 	Ejected bool   `json:"ejected,omitempty"`

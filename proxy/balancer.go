@@ -51,6 +51,11 @@ type endpointSet struct {
 	// ring (RING_HASH) and maglev (MAGLEV) are the consistent-hash tables.
 	ring   []ringEntry
 	maglev []uint32
+	// localityEnd and localitySched are for LEAST_REQUEST under locality-weighted balancing,
+	// which picks a locality first: where each locality's endpoints end in eps, and the
+	// weighted round-robin order of the localities (indices into localityEnd). nil otherwise.
+	localityEnd   []uint32
+	localitySched []uint32
 	// ejected counts endpoints currently ejected by outlier detection.
 	ejected atomic.Int32
 	// next is the next priority level, used when every endpoint of this one is ejected.
@@ -96,21 +101,28 @@ func newEndpointSet(cfg *endpointsConfig, cc *clusterConfig) *endpointSet {
 	return s
 }
 
-// newLevel is the balancer state of one priority level.
+// newLevel is the balancer state of one priority level. Under locality-weighted balancing its
+// localities' weights are first folded into its endpoints' (foldLocalities).
 func newLevel(eps []endpointConfig, cc *clusterConfig) *endpointSet {
 	s := &endpointSet{}
+	var localities []localityGroup
+	if cc != nil && cc.localityWeighted {
+		eps, localities = foldLocalities(eps)
+	}
 	equal := true
 	var total uint64
+	weights := make([]uint64, len(eps))
 	for i, e := range eps {
 		s.eps = append(s.eps, &endpoint{set: s, addr: e.addr, weight: max(e.weight, 1)})
-		total += uint64(max(e.weight, 1))
+		weights[i] = uint64(max(e.weight, 1))
+		total += weights[i]
 		s.cum = append(s.cum, total)
 		if i > 0 && e.weight != eps[0].weight {
 			equal = false
 		}
 	}
 	if !equal {
-		s.sched = smoothSchedule(s.eps, total)
+		s.sched = smoothSchedule(weights)
 	}
 	if cc != nil && len(s.eps) > 0 {
 		switch cc.lb {
@@ -118,24 +130,38 @@ func newLevel(eps []endpointConfig, cc *clusterConfig) *endpointSet {
 			s.ring = buildRing(s.eps, cc.ringSize)
 		case lbMaglev:
 			s.maglev = buildMaglev(s.eps, cc.maglevSize)
+		case lbLeastRequest:
+			if len(localities) > 1 {
+				lw := make([]uint64, len(localities))
+				for i, l := range localities {
+					s.localityEnd = append(s.localityEnd, l.end)
+					lw[i] = uint64(l.weight)
+				}
+				s.localitySched = smoothSchedule(lw)
+			}
 		}
 	}
 	return s
 }
 
-// smoothSchedule lays out one cycle of nginx's smooth weighted round robin, so heavy endpoints
-// are interleaved with light ones rather than served in bursts.
-func smoothSchedule(eps []*endpoint, total uint64) []uint32 {
-	w := make([]int64, len(eps))
+// smoothSchedule lays out one cycle of nginx's smooth weighted round robin over the weights
+// (one turn each per unit, scaled down when they total more than maxSchedule), so heavy
+// entries are interleaved with light ones rather than served in bursts.
+func smoothSchedule(weights []uint64) []uint32 {
+	var total uint64
+	for _, w := range weights {
+		total += w
+	}
+	w := make([]int64, len(weights))
 	var sum int64
-	for i, e := range eps {
-		w[i] = int64(e.weight)
+	for i, wi := range weights {
+		w[i] = int64(wi)
 		if total > maxSchedule {
-			w[i] = max(1, int64(uint64(e.weight)*maxSchedule/total))
+			w[i] = max(1, int64(wi*maxSchedule/total))
 		}
 		sum += w[i]
 	}
-	cur := make([]int64, len(eps))
+	cur := make([]int64, len(weights))
 	sched := make([]uint32, 0, sum)
 	for range sum {
 		best := 0
@@ -261,10 +287,19 @@ func (c *cluster) choose(s *endpointSet, hash uint64, hasHash bool) *endpoint {
 		}
 		return s.eps[n-1]
 	case lbLeastRequest:
-		// Power of (choice_count) choices, Envoy's LEAST_REQUEST for equal weights.
-		best := s.eps[rand.Uint64N(n)]
+		// Power of (choice_count) choices, Envoy's LEAST_REQUEST for equal weights; under
+		// locality-weighted balancing, among the endpoints of a locality picked by weight.
+		lo, hi := uint64(0), n
+		if s.localitySched != nil {
+			l := s.localitySched[(c.rr.Add(1)-1)%uint64(len(s.localitySched))]
+			if l > 0 {
+				lo = uint64(s.localityEnd[l-1])
+			}
+			hi = uint64(s.localityEnd[l])
+		}
+		best := s.eps[lo+rand.Uint64N(hi-lo)]
 		for k := 1; k < c.cfg.choices; k++ {
-			e := s.eps[rand.Uint64N(n)]
+			e := s.eps[lo+rand.Uint64N(hi-lo)]
 			if e.active.Load() < best.active.Load() {
 				best = e
 			}

@@ -16,7 +16,7 @@ func TestHealthyPanicThreshold(t *testing.T) {
 		cfg := &clusterConfig{name: "c", panicThreshold: tc.threshold, limits: defaultThresholds,
 			outlier: &outlierConfig{consecutive5xx: 1, enforce5xx: 100, baseEjection: time.Minute, maxEjection: time.Minute, maxEjectionPercent: 100}}
 		c := newCluster(cfg, &clusterStats{})
-		c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{"10.0.0.1:80", 1}, {"10.0.0.2:80", 1}}})
+		c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{addr: "10.0.0.1:80", weight: 1}, {addr: "10.0.0.2:80", weight: 1}}})
 		for _, e := range c.eps.Load().eps {
 			c.report(e, 500)
 		}
@@ -35,7 +35,7 @@ func TestEjectionTimeGrows(t *testing.T) {
 	cfg := &clusterConfig{name: "c", limits: defaultThresholds,
 		outlier: &outlierConfig{consecutive5xx: 1, enforce5xx: 100, baseEjection: time.Second, maxEjection: 3 * time.Second, maxEjectionPercent: 100}}
 	c := newCluster(cfg, &clusterStats{})
-	c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{"10.0.0.1:80", 1}}})
+	c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{addr: "10.0.0.1:80", weight: 1}}})
 	e := c.eps.Load().eps[0]
 	for i, want := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second} {
 		before := time.Now()

@@ -79,7 +79,7 @@ func BenchmarkRouteLookup(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := &cluster{cfg: &clusterConfig{name: "api"}}
-	c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{"10.0.0.1:80", 1}, {"10.0.0.2:80", 1}}})
+	c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{addr: "10.0.0.1:80", weight: 1}, {addr: "10.0.0.2:80", weight: 1}}})
 	t := linkRouteTable(cfg, func(string) *cluster { return c })
 	r := httptest.NewRequest("GET", "http://web.example.com/api/v1/items?x=1", nil)
 	b.ReportAllocs()

@@ -55,11 +55,14 @@ type clusterConfig struct {
 	limits         thresholds
 	outlier        *outlierConfig
 	panicThreshold float64 // percent
-	tls            *tls.Config
-	keepalive      *net.KeepAliveConfig
-	idleTimeout    time.Duration // 0: the pool's default
-	maxPerConn     uint32        // max_requests_per_connection; 0: unlimited
-	raw            []byte
+	// localityWeighted is locality_weighted_lb_config: each priority level's localities share
+	// its traffic by their EDS load_balancing_weight (foldLocalities).
+	localityWeighted bool
+	tls              *tls.Config
+	keepalive        *net.KeepAliveConfig
+	idleTimeout      time.Duration // 0: the pool's default
+	maxPerConn       uint32        // max_requests_per_connection; 0: unlimited
+	raw              []byte
 }
 
 // ownPool reports whether the cluster needs connections of its own rather than the shared pool.
@@ -87,7 +90,7 @@ func decodeCluster(c *clusterv3.Cluster) (*clusterConfig, error) {
 	if cfg.outlier, err = decodeOutlierDetection("outlier_detection", c.GetOutlierDetection()); err != nil {
 		return nil, err
 	}
-	if cfg.panicThreshold, err = decodeCommonLbConfig("common_lb_config", c.GetCommonLbConfig()); err != nil {
+	if cfg.panicThreshold, cfg.localityWeighted, err = decodeCommonLbConfig("common_lb_config", c.GetCommonLbConfig()); err != nil {
 		return nil, err
 	}
 	if cfg.tls, err = decodeTransportSocket("transport_socket", c.GetTransportSocket()); err != nil {

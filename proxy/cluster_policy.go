@@ -96,18 +96,26 @@ func decodeOutlierDetection(p fieldPath, od *clusterv3.OutlierDetection) (*outli
 	return oc, nil
 }
 
-// decodeCommonLbConfig returns the healthy panic threshold in percent (Envoy's default 50).
-func decodeCommonLbConfig(p fieldPath, c *clusterv3.Cluster_CommonLbConfig) (float64, error) {
+// decodeCommonLbConfig returns the healthy panic threshold in percent (Envoy's default 50)
+// and whether localities are weighted (locality_weighted_lb_config; see foldLocalities).
+func decodeCommonLbConfig(p fieldPath, c *clusterv3.Cluster_CommonLbConfig) (threshold float64, localityWeighted bool, err error) {
 	if c == nil {
-		return 50, nil
+		return 50, false, nil
 	}
 	if err := onlyFields(p, c, "healthy_panic_threshold", "locality_weighted_lb_config"); err != nil {
-		return 0, err
+		return 0, false, err
 	}
+	if lw := c.GetLocalityWeightedLbConfig(); lw != nil {
+		if err := onlyFields(p.field("locality_weighted_lb_config"), lw); err != nil {
+			return 0, false, err
+		}
+		localityWeighted = true
+	}
+	threshold = 50
 	if hp := c.GetHealthyPanicThreshold(); hp != nil {
-		return hp.GetValue(), nil
+		threshold = hp.GetValue()
 	}
-	return 50, nil
+	return threshold, localityWeighted, nil
 }
 
 // tcpKeepalive is the upstream sockets' keep-alive settings.

@@ -11,8 +11,8 @@ import (
 )
 
 // resolveStatic turns a STRICT_DNS cluster's host names into every address they resolve to,
-// keeping each endpoint's weight; IP literals pass through. A name that fails to resolve
-// contributes nothing this round.
+// keeping each endpoint's weight and locality; IP literals pass through. A name that fails to
+// resolve contributes nothing this round.
 func resolveStatic(ctx context.Context, cfg *endpointsConfig, family clusterv3.Cluster_DnsLookupFamily) *endpointsConfig {
 	out := &endpointsConfig{name: cfg.name, count: cfg.count}
 	for _, e := range cfg.eps {
@@ -33,7 +33,9 @@ func resolveStatic(ctx context.Context, cfg *endpointsConfig, family clusterv3.C
 		ips = byFamily(ips, family)
 		slices.Sort(ips)
 		for _, ip := range ips {
-			out.eps = append(out.eps, endpointConfig{addr: net.JoinHostPort(ip, port), weight: e.weight})
+			r := e
+			r.addr = net.JoinHostPort(ip, port)
+			out.eps = append(out.eps, r)
 		}
 	}
 	return out

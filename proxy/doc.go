@@ -22,7 +22,7 @@
 //     cached for cache_duration, rbac.go, rbac_eval.go and rbac_metadata.go for Envoy's RBAC
 //     authorization filter), clusters (cluster_config.go, cluster_policy.go for circuit breakers,
 //     outlier detection, upstream TLS and TCP keep-alive) and endpoints (endpoint_config.go, with
-//     priorities);
+//     priorities and localities);
 //   - applying it (apply.go, table.go): a response is applied whole or not at all, listener
 //     sockets are bound before anything changes, and route tables are relinked
 //     make-before-break, so an update fails no request whatever order the server sends the
@@ -39,8 +39,9 @@
 //     reaches nothing else; the payloads it verifies go to RBAC, whose metadata matchers read
 //     them), then RBAC (a denied request gets 403), then forward.go runs CORS, fault, the
 //     route action, retries, timeouts and mirrors; balancer.go and hashlb.go pick endpoints
-//     (round robin, least request, random, ring hash, Maglev) under circuit breakers, outlier
-//     ejection and the healthy panic threshold; upstream requests go over a lean HTTP/1.1 pool
+//     (round robin, least request, random, ring hash, Maglev) within the best priority level,
+//     its localities weighted as locality_weighted_lb_config asks (locality.go), under circuit
+//     breakers, outlier ejection and the healthy panic threshold; upstream requests go over a lean HTTP/1.1 pool
 //     (h1transport.go; a response nothing changes is relayed with its head as it came,
 //     h1relay.go), net/http's h2c pool, or a cluster's own pool when it needs TLS or
 //     connection options (transport.go);

@@ -10,7 +10,8 @@ import (
 
 // endpointsConfig is a validated ClusterLoadAssignment reduced to what the balancer uses: the
 // endpoints of the best priority that has any usable endpoint, and the lower priorities in
-// order, which take traffic when every endpoint above them is ejected.
+// order, which take traffic when every endpoint above them is ejected. Each endpoint keeps its
+// locality and the locality's weight, which the cluster (sent apart, by CDS) may weigh by.
 type endpointsConfig struct {
 	name  string
 	eps   []endpointConfig
@@ -22,6 +23,19 @@ type endpointsConfig struct {
 type endpointConfig struct {
 	addr   string
 	weight uint32
+	// locality tells the endpoint's locality from the others of its priority (one region, zone
+	// and sub-zone is one locality, as in Envoy); localityWeight is that locality's
+	// load_balancing_weight, 0 when it has none. They count only for a cluster with
+	// locality_weighted_lb_config, whose balancer folds them into the weights (foldLocalities);
+	// otherwise locality weights are ignored, as Envoy ignores them.
+	locality       uint32
+	localityWeight uint32
+}
+
+// localityKey is a locality within a priority.
+type localityKey struct {
+	priority              uint32
+	region, zone, subZone string
 }
 
 func decodeClusterLoadAssignment(cla *endpointv3.ClusterLoadAssignment) (*endpointsConfig, error) {
@@ -46,12 +60,24 @@ func decodeEndpoints(p fieldPath, cla *endpointv3.ClusterLoadAssignment, allowHo
 	}
 	out := &endpointsConfig{name: cla.GetClusterName()}
 	byPriority := map[uint32][]endpointConfig{}
+	localities := map[localityKey]uint32{} // -> index in localityWeights
+	var localityWeights []uint32
 	for i, l := range cla.GetEndpoints() {
 		lp := p.field("endpoints").index(i)
-		// Locality weights only matter with locality-weighted balancing, which no cluster
-		// this proxy accepts enables; Envoy ignores them too in that case.
 		if err := onlyFields(lp, l, "locality", "lb_endpoints", "load_balancing_weight", "priority", "metadata"); err != nil {
 			return nil, err
+		}
+		key := localityKey{l.GetPriority(), l.GetLocality().GetRegion(), l.GetLocality().GetZone(), l.GetLocality().GetSubZone()}
+		loc, ok := localities[key]
+		if !ok {
+			loc = uint32(len(localityWeights))
+			localities[key] = loc
+			localityWeights = append(localityWeights, 0)
+		}
+		// As in Envoy, a weight counts only beside a locality, and of two entries for one
+		// locality the later weight wins.
+		if l.GetLocality() != nil && l.GetLoadBalancingWeight() != nil {
+			localityWeights[loc] = l.GetLoadBalancingWeight().GetValue()
 		}
 		for j, e := range l.GetLbEndpoints() {
 			ep := lp.field("lb_endpoints").index(j)
@@ -81,7 +107,12 @@ func decodeEndpoints(p fieldPath, cla *endpointv3.ClusterLoadAssignment, allowHo
 			// Every endpoint is taken as healthy (no health checking), so only the best
 			// priority level that has endpoints takes traffic, as in Envoy, until outlier
 			// detection ejects all of it.
-			byPriority[l.GetPriority()] = append(byPriority[l.GetPriority()], endpointConfig{addr: addr, weight: w})
+			byPriority[l.GetPriority()] = append(byPriority[l.GetPriority()], endpointConfig{addr: addr, weight: w, locality: loc})
+		}
+	}
+	for _, eps := range byPriority {
+		for i := range eps {
+			eps[i].localityWeight = localityWeights[eps[i].locality]
 		}
 	}
 	for i, prio := range slices.Sorted(maps.Keys(byPriority)) {

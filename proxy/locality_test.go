@@ -1,11 +1,20 @@
 package proxy
 
 import (
+	"fmt"
+	"math"
+	"slices"
 	"testing"
+	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // TestNodeLocality: the node a proxy names on its ADS stream carries Options.Locality, and
@@ -53,6 +62,251 @@ func TestParseLocality(t *testing.T) {
 	for _, s := range []string{"/", "r/", "/z", "r//s", "r/z/", "r/z/s/x", "//"} {
 		if got, err := ParseLocality(s); err == nil {
 			t.Errorf("ParseLocality(%q) = %+v, want an error", s, got)
+		}
+	}
+}
+
+// weightedLocalities turns on locality-weighted balancing, as Istio's cluster builder does for
+// a localityLbSetting that weighs localities.
+func weightedLocalities(c *clusterv3.Cluster) {
+	c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{
+		LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}}}
+}
+
+// liveCluster decodes cluster "c" (after the edits) and assignment, as CDS and EDS deliver
+// them, and returns the cluster with its endpoints in place.
+func liveCluster(t *testing.T, cla *endpointv3.ClusterLoadAssignment, edits ...func(*clusterv3.Cluster)) *cluster {
+	t.Helper()
+	pc := edsCluster("c")
+	for _, edit := range edits {
+		edit(pc)
+	}
+	cfg, err := decodeCluster(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cla.ClusterName = "c"
+	eps, err := decodeClusterLoadAssignment(cla)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(cfg, &clusterStats{})
+	c.setEndpoints(eps)
+	return c
+}
+
+// inZone is a locality of region "r" at a priority with a load_balancing_weight (0: none) and
+// endpoints on port 80 at the given addresses.
+func inZone(zone string, priority, weight uint32, ips ...string) *endpointv3.LocalityLbEndpoints {
+	l := &endpointv3.LocalityLbEndpoints{Locality: &core.Locality{Region: "r", Zone: zone}, Priority: priority}
+	if weight > 0 {
+		l.LoadBalancingWeight = wrapperspb.UInt32(weight)
+	}
+	for _, ip := range ips {
+		l.LbEndpoints = append(l.LbEndpoints, lbEndpoint(ip, 80))
+	}
+	return l
+}
+
+// eightyTwenty: zone a (weight 80) holds .1 and .2, zone b (weight 20) holds .3, and zone c,
+// with no weight, holds .4.
+func eightyTwenty() *endpointv3.ClusterLoadAssignment {
+	return &endpointv3.ClusterLoadAssignment{Endpoints: []*endpointv3.LocalityLbEndpoints{
+		inZone("a", 0, 80, "10.0.0.1", "10.0.0.2"),
+		inZone("b", 0, 20, "10.0.0.3"),
+		inZone("c", 0, 0, "10.0.0.4"),
+	}}
+}
+
+// pickCounts counts n picks by endpoint address.
+func pickCounts(c *cluster, n int) map[string]int {
+	counts := map[string]int{}
+	for range n {
+		if e := c.pick(); e != nil {
+			counts[e.addr]++
+		} else {
+			counts[""]++
+		}
+	}
+	return counts
+}
+
+// TestLocalityWeightedShares: with locality_weighted_lb_config, zone a takes 80% and zone b 20%
+// whatever their endpoint counts, split within a zone by the policy, and zone c (no weight)
+// takes nothing. Round robin is exact over whole cycles, and so is LEAST_REQUEST's choice of a
+// zone; the random and hashing policies are within a tolerance.
+func TestLocalityWeightedShares(t *testing.T) {
+	const a1, a2, b, c = "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"
+	want := map[string]float64{a1: 0.4, a2: 0.4, b: 0.2}
+	for _, tc := range []struct {
+		lb        clusterv3.Cluster_LbPolicy
+		edit      func(*clusterv3.Cluster)
+		picks     int
+		tolerance float64 // of each endpoint's share; 0: exact
+	}{
+		{lb: clusterv3.Cluster_ROUND_ROBIN, picks: 1000},
+		{lb: clusterv3.Cluster_RANDOM, picks: 20000, tolerance: 0.02},
+		{lb: clusterv3.Cluster_MAGLEV, picks: 20000, tolerance: 0.02},
+		{lb: clusterv3.Cluster_RING_HASH, picks: 20000, tolerance: 0.03, edit: func(c *clusterv3.Cluster) {
+			c.LbConfig = &clusterv3.Cluster_RingHashLbConfig_{RingHashLbConfig: &clusterv3.Cluster_RingHashLbConfig{MinimumRingSize: wrapperspb.UInt64(1 << 16)}}
+		}},
+		{lb: clusterv3.Cluster_LEAST_REQUEST, picks: 1000},
+	} {
+		edits := []func(*clusterv3.Cluster){withLB(tc.lb), weightedLocalities}
+		if tc.edit != nil {
+			edits = append(edits, tc.edit)
+		}
+		got := pickCounts(liveCluster(t, eightyTwenty(), edits...), tc.picks)
+		if got[c] != 0 || got[""] != 0 {
+			t.Errorf("%s: the unweighted zone took %d picks, none %d", tc.lb, got[c], got[""])
+		}
+		if tc.lb == clusterv3.Cluster_LEAST_REQUEST {
+			// The zone is picked by weighted round robin, the endpoint within it by choices.
+			if got[a1]+got[a2] != 800 || got[b] != 200 || got[a1] == 0 || got[a2] == 0 {
+				t.Errorf("%s: %v over 1000 picks, want 800 in zone a (both endpoints) and 200 in b", tc.lb, got)
+			}
+			continue
+		}
+		for addr, share := range want {
+			n := float64(got[addr])
+			if lo, hi := (share-tc.tolerance)*float64(tc.picks), (share+tc.tolerance)*float64(tc.picks); n < lo || n > hi {
+				t.Errorf("%s: %s took %v of %d picks, want %v ± %v", tc.lb, addr, n, tc.picks, share*float64(tc.picks), tc.tolerance*float64(tc.picks))
+			}
+		}
+	}
+}
+
+// TestLocalityWeightsIgnoredWithoutConfig: without locality_weighted_lb_config the same
+// assignment is balanced over all four endpoints alike, as Envoy ignores locality weights then.
+func TestLocalityWeightsIgnoredWithoutConfig(t *testing.T) {
+	got := pickCounts(liveCluster(t, eightyTwenty()), 1000)
+	for _, addr := range []string{"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"} {
+		if got[addr] != 250 {
+			t.Errorf("round robin over 1000 picks: %v, want 250 each", got)
+			break
+		}
+	}
+}
+
+// TestLocalityWeightedPriorities: locality weights apply within a priority level; the next
+// level takes traffic only when the one above is empty or wholly ejected, and a level none of
+// whose localities with endpoints has a weight is balanced by endpoint weight, as Envoy does
+// when it finds no locality to pick.
+func TestLocalityWeightedPriorities(t *testing.T) {
+	outlier := func(c *clusterv3.Cluster) {
+		c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(1), EnforcingConsecutive_5Xx: wrapperspb.UInt32(100),
+			BaseEjectionTime: durationpb.New(time.Minute), MaxEjectionPercent: wrapperspb.UInt32(100)}
+		c.CommonLbConfig.HealthyPanicThreshold = &typev3.Percent{Value: 0}
+	}
+	two := eightyTwenty()
+	two.Endpoints = append(two.Endpoints, inZone("d", 1, 100, "10.0.1.1"), inZone("e", 1, 0, "10.0.1.2"))
+	c := liveCluster(t, two, weightedLocalities, outlier)
+	if got := pickCounts(c, 1000); got["10.0.0.1:80"] != 400 || got["10.0.0.2:80"] != 400 || got["10.0.0.3:80"] != 200 {
+		t.Errorf("level 0 healthy: %v, want 400/400/200 in level 0 only", got)
+	}
+	for _, e := range c.eps.Load().eps {
+		c.report(e, 500)
+	}
+	if got := pickCounts(c, 100); got["10.0.1.1:80"] != 100 {
+		t.Errorf("level 0 ejected: %v, want every pick in level 1's weighted zone d", got)
+	}
+
+	// Level 0's only weighted zone has no usable endpoint: its unweighted zone takes it all.
+	unweighted := &endpointv3.ClusterLoadAssignment{Endpoints: []*endpointv3.LocalityLbEndpoints{
+		inZone("a", 0, 80, "10.0.0.1"), inZone("c", 0, 0, "10.0.0.4", "10.0.0.5"), inZone("d", 1, 100, "10.0.1.1"),
+	}}
+	unweighted.Endpoints[0].LbEndpoints[0].HealthStatus = core.HealthStatus_UNHEALTHY
+	if got := pickCounts(liveCluster(t, unweighted, weightedLocalities), 100); got["10.0.0.4:80"] != 50 || got["10.0.0.5:80"] != 50 {
+		t.Errorf("level 0 without a weighted zone: %v, want 50/50 over zone c", got)
+	}
+
+	// Level 0 has no usable endpoint at all: level 1 takes it all.
+	empty := &endpointv3.ClusterLoadAssignment{Endpoints: []*endpointv3.LocalityLbEndpoints{
+		inZone("a", 0, 80, "10.0.0.1"), inZone("d", 1, 30, "10.0.1.1"), inZone("e", 1, 10, "10.0.1.2"),
+	}}
+	empty.Endpoints[0].LbEndpoints[0].HealthStatus = core.HealthStatus_DRAINING
+	if got := pickCounts(liveCluster(t, empty, weightedLocalities), 100); got["10.0.1.1:80"] != 75 || got["10.0.1.2:80"] != 25 {
+		t.Errorf("level 0 empty: %v, want level 1 weighted 75/25", got)
+	}
+}
+
+// TestDecodeLocalities: one region, zone and sub-zone at one priority is one locality, whose
+// weight is the last one given; a weight without a locality counts for nothing, as in Envoy.
+func TestDecodeLocalities(t *testing.T) {
+	noLocality := inZone("", 0, 50, "10.0.0.3")
+	noLocality.Locality = nil
+	cla := &endpointv3.ClusterLoadAssignment{ClusterName: "c", Endpoints: []*endpointv3.LocalityLbEndpoints{
+		inZone("a", 0, 10, "10.0.0.1"), inZone("a", 0, 30, "10.0.0.2"), noLocality, inZone("a", 1, 5, "10.0.0.4"),
+	}}
+	eps, err := decodeClusterLoadAssignment(cla)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l0 := eps.eps
+	if len(l0) != 3 || l0[0].locality != l0[1].locality || l0[0].localityWeight != 30 || l0[1].localityWeight != 30 ||
+		l0[2].locality == l0[0].locality || l0[2].localityWeight != 0 {
+		t.Errorf("priority 0: %+v", l0)
+	}
+	if len(eps.lower) != 1 || eps.lower[0][0].localityWeight != 5 {
+		t.Errorf("priority 1: %+v", eps.lower)
+	}
+}
+
+// TestFoldLocalitiesPrecision: folded weights are each endpoint's exact share when the
+// integers are small, and within 0.1% of the level otherwise, at least 1 for any share.
+func TestFoldLocalitiesPrecision(t *testing.T) {
+	level := func(locs ...[]uint32) []endpointConfig { // {locality weight, endpoint weights...}
+		var eps []endpointConfig
+		for i, l := range locs {
+			for _, w := range l[1:] {
+				eps = append(eps, endpointConfig{addr: fmt.Sprint(len(eps)), weight: w, locality: uint32(i), localityWeight: l[0]})
+			}
+		}
+		return eps
+	}
+	for _, tc := range []struct {
+		eps   []endpointConfig
+		exact []uint32 // nil: check the shares only
+	}{
+		{level([]uint32{80, 1, 1}, []uint32{20, 1}), []uint32{2, 2, 1}},
+		{level([]uint32{1, 1, 2}, []uint32{1, 5}, []uint32{0, 7}), []uint32{1, 2, 3}},
+		{level([]uint32{3, 1, 1, 1}, []uint32{1, 1, 1, 1, 1, 1, 1, 1}), []uint32{7, 7, 7, 1, 1, 1, 1, 1, 1, 1}},
+		{level([]uint32{1000003, 997, 1}, []uint32{999983, 991, 13, 7}, []uint32{1, 5}), nil},
+		{level([]uint32{4000000000, 3, 1}, []uint32{1, 1, 1}), nil},
+	} {
+		got, _ := foldLocalities(tc.eps)
+		if tc.exact != nil {
+			var ws []uint32
+			for _, e := range got {
+				ws = append(ws, e.weight)
+			}
+			if !slices.Equal(ws, tc.exact) {
+				t.Errorf("fold %+v: weights %v, want %v", tc.eps, ws, tc.exact)
+			}
+			continue
+		}
+		// The exact share of each endpoint, by address, from the unfolded level.
+		locTotal, sums := 0.0, map[uint32]float64{}
+		for _, e := range tc.eps {
+			if sums[e.locality] == 0 {
+				locTotal += float64(e.localityWeight)
+			}
+			sums[e.locality] += float64(e.weight)
+		}
+		var total float64
+		for _, e := range got {
+			total += float64(e.weight)
+		}
+		for _, g := range got {
+			for _, e := range tc.eps {
+				if e.addr != g.addr {
+					continue
+				}
+				want := float64(e.localityWeight) / locTotal * float64(e.weight) / sums[e.locality]
+				if share := float64(g.weight) / total; g.weight == 0 || math.Abs(share-want) > 0.001 {
+					t.Errorf("fold %+v: endpoint %s weighs %d (share %v), want share %v", tc.eps, g.addr, g.weight, share, want)
+				}
+			}
 		}
 	}
 }

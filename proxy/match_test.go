@@ -92,7 +92,7 @@ func TestRouteMatchPathAndQuery(t *testing.T) {
 
 func TestWeightedRoundRobinSchedule(t *testing.T) {
 	c := &cluster{cfg: &clusterConfig{lb: lbRoundRobin}}
-	c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{"a", 3}, {"b", 1}}})
+	c.setEndpoints(&endpointsConfig{eps: []endpointConfig{{addr: "a", weight: 3}, {addr: "b", weight: 1}}})
 	counts := map[string]int{}
 	seq := ""
 	for range 8 {
