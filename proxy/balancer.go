@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"math/bits"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -44,8 +46,10 @@ type endpoint struct {
 type endpointSet struct {
 	eps []*endpoint
 	// sched is the weighted round-robin order (indices into eps), nil when all weights are
-	// equal and plain rotation is exact.
-	sched []uint32
+	// equal and plain rotation is exact, or when they total more than maxSchedule: then
+	// round robin steps through the cumulative weights by stride instead.
+	sched  []uint32
+	stride uint64
 	// cum holds cumulative weights for RANDOM.
 	cum []uint64
 	// ring (RING_HASH) and maglev (MAGLEV) are the consistent-hash tables.
@@ -62,7 +66,8 @@ type endpointSet struct {
 	next *endpointSet
 }
 
-// maxSchedule bounds the weighted round-robin schedule; larger weight sums are scaled down.
+// maxSchedule bounds the weighted round-robin schedule; larger weight sums are walked by a
+// stride (strideFor) instead.
 const maxSchedule = 4096
 
 func newCluster(cfg *clusterConfig, stats *clusterStats) *cluster {
@@ -121,8 +126,12 @@ func newLevel(eps []endpointConfig, cc *clusterConfig) *endpointSet {
 			equal = false
 		}
 	}
-	if !equal {
+	switch {
+	case equal:
+	case total <= maxSchedule:
 		s.sched = smoothSchedule(weights)
+	default:
+		s.stride = strideFor(total)
 	}
 	if cc != nil && len(s.eps) > 0 {
 		switch cc.lb {
@@ -175,6 +184,18 @@ func smoothSchedule(weights []uint64) []uint32 {
 		sched = append(sched, uint32(best))
 	}
 	return sched
+}
+
+// strideFor is round robin's step through weights that total more than one schedule holds:
+// coprime with the total, so every run of total picks lands on each unit of weight once, and
+// near the golden section of it, so consecutive picks fall far apart and heavy endpoints are
+// interleaved with light ones.
+func strideFor(total uint64) uint64 {
+	s := max(1, uint64(float64(total)*0.6180339887498949))
+	for gcd(s, total) != 1 {
+		s++
+	}
+	return s
 }
 
 // pick chooses an endpoint by the cluster's policy with no hash and nothing to avoid.
@@ -309,6 +330,12 @@ func (c *cluster) choose(s *endpointSet, hash uint64, hasHash bool) *endpoint {
 	k := c.rr.Add(1) - 1
 	if s.sched != nil {
 		return s.eps[s.sched[k%uint64(len(s.sched))]]
+	}
+	if s.stride != 0 {
+		total := s.cum[n-1]
+		hi, lo := bits.Mul64(k%total, s.stride)
+		i, _ := slices.BinarySearch(s.cum, bits.Rem64(hi, lo, total)+1)
+		return s.eps[i]
 	}
 	return s.eps[k%n]
 }

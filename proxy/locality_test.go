@@ -310,3 +310,33 @@ func TestFoldLocalitiesPrecision(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalityWeightedSkewedRoundRobin: a 99/1 split with ten endpoints in the heavy zone and
+// a hundred in the light one folds to weights totalling 10000, more than one round-robin
+// schedule holds; every run of 10000 picks still gives each zone exactly its share and each
+// endpoint its own.
+func TestLocalityWeightedSkewedRoundRobin(t *testing.T) {
+	var heavy, light []string
+	for i := range 10 {
+		heavy = append(heavy, fmt.Sprintf("10.0.0.%d", i+1))
+	}
+	for i := range 100 {
+		light = append(light, fmt.Sprintf("10.0.1.%d", i+1))
+	}
+	cla := &endpointv3.ClusterLoadAssignment{Endpoints: []*endpointv3.LocalityLbEndpoints{
+		inZone("a", 0, 99, heavy...), inZone("b", 0, 1, light...),
+	}}
+	c := liveCluster(t, cla, weightedLocalities)
+	c.rr.Store(12345) // any run of a whole cycle, not only the first
+	got := pickCounts(c, 10000)
+	for _, ip := range heavy {
+		if n := got[ip+":80"]; n != 990 {
+			t.Errorf("heavy zone endpoint %s took %d of 10000 picks, want 990", ip, n)
+		}
+	}
+	for _, ip := range light {
+		if n := got[ip+":80"]; n != 1 {
+			t.Errorf("light zone endpoint %s took %d of 10000 picks, want 1", ip, n)
+		}
+	}
+}
