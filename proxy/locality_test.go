@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -338,5 +339,55 @@ func TestLocalityWeightedSkewedRoundRobin(t *testing.T) {
 		if n := got[ip+":80"]; n != 1 {
 			t.Errorf("light zone endpoint %s took %d of 10000 picks, want 1", ip, n)
 		}
+	}
+}
+
+// TestLocalityWeightsOverXDS: through a real xDS server and real backends, a cluster sent with
+// locality_weighted_lb_config splits requests by the weights its assignment gives zones a (3)
+// and b (1); when CDS alone drops the config, the same endpoints are balanced alike.
+func TestLocalityWeightsOverXDS(t *testing.T) {
+	a1, b1, b2 := backend(t, "a1"), backend(t, "b1"), backend(t, "b2")
+	cfg := sidecar{version: "r1", routes: routeConfiguration("r", vhost("v", []string{"*"}, prefixRoute("/", "c"))),
+		clusters: map[string][]*httptest.Server{"c": {a1, b1, b2}},
+		edit:     map[string]func(*clusterv3.Cluster){"c": weightedLocalities}}
+	snap := cfg.snapshot(t)
+	zone := func(name string, weight uint32, backends ...*httptest.Server) *endpointv3.LocalityLbEndpoints {
+		l := inZone(name, 0, weight)
+		for _, b := range backends {
+			ip, port := hostPort(t, b)
+			l.LbEndpoints = append(l.LbEndpoints, lbEndpoint(ip, port))
+		}
+		return l
+	}
+	snap.resources[eds][0].(*endpointv3.ClusterLoadAssignment).Endpoints = []*endpointv3.LocalityLbEndpoints{zone("a", 3, a1), zone("b", 1, b1, b2)}
+	xds := startXDS(t, "127.0.0.1:0")
+	node := "node-" + t.Name()
+	xds.set(t, node, snap)
+	p := startProxy(t, xds.addr, node)
+	waitVersions(t, p, map[string]string{lds: "l1", rds: "r1", cds: "c1", eds: "e1"})
+	addr := p.ListenerAddr("out")
+
+	client := newClient()
+	count := func(n int) map[string]int {
+		got := map[string]int{}
+		for range n {
+			code, from := get(t, client, addr, "svc", "/")
+			if code != 200 {
+				t.Fatalf("status %d from %q", code, from)
+			}
+			got[from]++
+		}
+		return got
+	}
+	if got := count(80); got["a1"] != 60 || got["b1"] != 10 || got["b2"] != 10 {
+		t.Errorf("locality-weighted: %v over 80 requests, want a1 60, b1 10, b2 10", got)
+	}
+
+	snap.versions[cds] = "c2"
+	snap.resources[cds][0].(*clusterv3.Cluster).CommonLbConfig = nil
+	xds.set(t, node, snap)
+	waitVersions(t, p, map[string]string{cds: "c2"})
+	if got := count(90); got["a1"] != 30 || got["b1"] != 30 || got["b2"] != 30 {
+		t.Errorf("without locality_weighted_lb_config: %v over 90 requests, want 30 each", got)
 	}
 }
