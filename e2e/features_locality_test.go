@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/signalbox/signalbox/demo"
+	"github.com/signalbox/signalbox/proxy"
+)
+
+// Locality load balancing: each sidecar reports where it runs (--locality), and the publisher
+// sends it endpoints prioritised and weighted for that place, as istiod does per proxy.
+
+// placedEndpoint is a ServiceEntry endpoint line for e in locality.
+func (e *echoServer) placedEndpoint(locality string) string {
+	h, p := e.hostPort()
+	return fmt.Sprintf("  - {address: %s, ports: {http: %s}, locality: %s}\n", h, p, locality)
+}
+
+// sidecarAt runs one more sidecar on the mesh's publisher, in locality, until it applied the
+// mesh's commit, and returns the mesh as seen through it.
+func sidecarAt(t *testing.T, m *meshEnv, id, locality string) *meshEnv {
+	t.Helper()
+	loc, err := proxy.ParseLocality(locality)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := proxy.New(proxy.Options{XDSAddr: m.pub.XDSAddr(), NodeID: id, Labels: map[string]string{"app": "client"},
+		Locality: loc, Rebind: func(string) string { return "127.0.0.1:0" }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	go px.Run(m.ctx)
+	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, id); err != nil {
+		t.Fatalf("%s never applied the tree: %v", id, err)
+	}
+	at := *m
+	at.px, at.addr = px, px.ListenerAddr(demo.SidecarListener)
+	return &at
+}
+
+// backendsOf sends n requests for host and counts the answers by backend ("" for a status
+// other than 200).
+func (m *meshEnv) backendsOf(host string, n int) map[string]int {
+	m.t.Helper()
+	got := map[string]int{}
+	for range n {
+		r := m.get(host, "/", nil)
+		if r.status != http.StatusOK {
+			got[fmt.Sprint(r.status)]++
+			continue
+		}
+		got[r.echo.Name]++
+	}
+	return got
+}
+
+// TestFeatureLocalityFailover: with outlier detection, Istio's default locality setting
+// sends each proxy's traffic to its own zone, then its region, then elsewhere, as each level
+// is ejected.
+func TestFeatureLocalityFailover(t *testing.T) {
+	eastA, eastB, west := startEchoServer(t, "east-a"), startEchoServer(t, "east-b"), startEchoServer(t, "west")
+	m := startMesh(t, map[string]string{"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
+		eastA.placedEndpoint("us-east/zone-a"), eastB.placedEndpoint("us-east/zone-b"), west.placedEndpoint("us-west/zone-a")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews.mesh
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100}
+`})
+	east := sidecarAt(t, m, "east-1", "us-east/zone-a")
+	westSide := sidecarAt(t, m, "west-1", "us-west/zone-a")
+
+	if got := east.backendsOf("reviews.mesh", 20); got["east-a"] != 20 {
+		t.Fatalf("sidecar in us-east/zone-a: %v, want all 20 on east-a", got)
+	}
+	if got := westSide.backendsOf("reviews.mesh", 20); got["west"] != 20 {
+		t.Fatalf("sidecar in us-west/zone-a: %v, want all 20 on west", got)
+	}
+	// A proxy with no locality is as far from every endpoint: all share one priority.
+	if got := m.backendsOf("reviews.mesh", 30); got["east-a"] != 10 || got["east-b"] != 10 || got["west"] != 10 {
+		t.Errorf("sidecar without a locality: %v, want 10 on each", got)
+	}
+
+	// east-a fails: once ejected, east's traffic stays in its region (east-b), not west.
+	eastA.setBehave(func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	east.backendsOf("reviews.mesh", 3) // the failures that eject east-a (retried elsewhere)
+	if got := east.backendsOf("reviews.mesh", 20); got["east-b"] != 20 {
+		t.Errorf("east-a ejected: %v, want all 20 on east-b (same region)", got)
+	}
+	// The west sidecar never sent east-a anything, and still goes west.
+	if got := westSide.backendsOf("reviews.mesh", 10); got["west"] != 10 {
+		t.Errorf("sidecar in us-west after east-a failed: %v, want all on west", got)
+	}
+
+	// east-b fails too: east's traffic leaves the region.
+	eastB.setBehave(func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	east.backendsOf("reviews.mesh", 3)
+	if got := east.backendsOf("reviews.mesh", 20); got["west"] != 20 {
+		t.Errorf("us-east ejected: %v, want all 20 on west", got)
+	}
+}
+
+// TestFeatureLocalityDistribute: distribute weighs localities for proxies in a locality,
+// without outlier detection; localities it does not name get nothing.
+func TestFeatureLocalityDistribute(t *testing.T) {
+	eastA, eastB, west := startEchoServer(t, "east-a"), startEchoServer(t, "east-b"), startEchoServer(t, "west")
+	m := startMesh(t, map[string]string{"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
+		eastA.placedEndpoint("us-east/zone-a"), eastB.placedEndpoint("us-east/zone-b"), west.placedEndpoint("us-west/zone-a")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews.mesh
+  trafficPolicy:
+    loadBalancer:
+      simple: ROUND_ROBIN
+      localityLbSetting:
+        distribute:
+        - from: us-east/zone-a/*
+          to: {"us-east/zone-a/*": 80, "us-west/*": 20}
+`})
+	east := sidecarAt(t, m, "east-1", "us-east/zone-a")
+	got := east.backendsOf("reviews.mesh", 200)
+	// Round robin over the weights is exact to within one cycle's interleaving.
+	if got["east-a"] < 158 || got["east-a"] > 162 || got["west"] < 38 || got["west"] > 42 || got["east-b"] != 0 {
+		t.Errorf("sidecar in us-east/zone-a: %v, want 160 east-a, 40 west, none on east-b", got)
+	}
+	// A proxy elsewhere has no rule: plain round robin over every endpoint.
+	westSide := sidecarAt(t, m, "west-1", "us-west/zone-a")
+	if got := westSide.backendsOf("reviews.mesh", 30); got["east-a"] != 10 || got["east-b"] != 10 || got["west"] != 10 {
+		t.Errorf("sidecar in us-west: %v, want 10 on each", got)
+	}
+}
