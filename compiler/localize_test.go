@@ -49,7 +49,7 @@ func compileLocality(t *testing.T, policy string) (*Snapshot, *Role) {
 		t.Fatalf("load: %v", findings)
 	}
 	snap, findings := Compile(tree)
-	if snap == nil || len(findings) > 0 {
+	if snap == nil || schema.HasErrors(findings) {
 		t.Fatalf("compile: %v", findings)
 	}
 	return snap, snap.Role(SidecarRole)
@@ -255,5 +255,23 @@ func TestLocalizedFromSnapshotFile(t *testing.T) {
 	b := localized(t, back, back.Role(SidecarRole), "region1/zone2", nil)
 	if !maps.Equal(a.Versions, b.Versions) || placement(t, a) != placement(t, b) {
 		t.Errorf("from file: %v %s, compiled: %v %s", b.Versions, placement(t, b), a.Versions, placement(t, a))
+	}
+}
+
+func TestFailoverWithoutOutlierDetectionWarns(t *testing.T) {
+	tree, findings := schema.Load([]schema.File{{Path: "reviews.yaml", Data: []byte(localityService + `    loadBalancer:
+      localityLbSetting:
+        failoverPriority: [topology.istio.io/network]
+`)}})
+	if tree == nil || len(findings) > 0 {
+		t.Fatalf("load: %v", findings)
+	}
+	snap, findings := Compile(tree)
+	if snap == nil || len(findings) != 1 || findings[0].Severity != schema.SeverityWarning ||
+		!strings.Contains(findings[0].String(), "spec.trafficPolicy.loadBalancer.localityLbSetting: failover takes effect only with outlierDetection") {
+		t.Fatalf("findings: %v, want one warning at localityLbSetting", findings)
+	}
+	if got := findings[0].String(); !strings.HasPrefix(got, "reviews.yaml:") {
+		t.Errorf("finding not positioned in the file: %s", got)
 	}
 }

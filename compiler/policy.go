@@ -87,10 +87,14 @@ func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset
 	b.connectionPool(d, e.pool, p)
 	b.outlierDetection(d, e.outlier, p)
 	b.clientTLS(d, e.tls, svc.host, p)
+	var locality *schema.LocalityLoadBalancerSetting
 	if e.lb.v != nil {
-		p.Locality = localityLB(e.lb.v.LocalityLbSetting, p.Outlier != nil)
-	} else {
-		p.Locality = localityLB(nil, p.Outlier != nil)
+		locality = e.lb.v.LocalityLbSetting
+	}
+	p.Locality = localityLB(locality, p.Outlier != nil)
+	if locality != nil && p.Locality == nil && (len(locality.Failover) > 0 || len(locality.FailoverPriority) > 0) &&
+		(locality.Enabled == nil || *locality.Enabled) {
+		b.warnf(d, e.lb.path+".localityLbSetting", "failover takes effect only with outlierDetection: without it no endpoint is ever ejected, so traffic never leaves the best priority (Istio warns the same)")
 	}
 	return p
 }
