@@ -5,6 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/signalbox/signalbox/demo"
@@ -138,5 +141,52 @@ spec:
 	westSide := sidecarAt(t, m, "west-1", "us-west/zone-a")
 	if got := westSide.backendsOf("reviews.mesh", 30); got["east-a"] != 10 || got["east-b"] != 10 || got["west"] != 10 {
 		t.Errorf("sidecar in us-west: %v, want 10 on each", got)
+	}
+}
+
+// TestLocalityThroughTheCommands runs `signalbox proxy --locality` as a process and reads
+// `signalbox status`: the proxy keeps to its own zone, and the status table shows where it is.
+func TestLocalityThroughTheCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the signalbox binary")
+	}
+	eastA, west := startEchoServer(t, "east-a"), startEchoServer(t, "west")
+	m := startMesh(t, map[string]string{"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
+		eastA.placedEndpoint("us-east/zone-a"), west.placedEndpoint("us-west/zone-a")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews.mesh
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 3}
+`})
+	px := startChild(t, nil, "proxy", "--xds", m.pub.XDSAddr(), "--node-id", "west-cli", "--locality", "us-west/zone-a",
+		"--bind", "*=127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+	through := *m
+	through.addr = sidecarProcessAddr(t, px)
+	if got := through.backendsOf("reviews.mesh", 20); got["west"] != 20 {
+		t.Errorf("proxy process in us-west/zone-a: %v, want all 20 on west", got)
+	}
+	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, "west-cli"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(signalboxBinary(t), "status", "--admin", m.pub.AdminAddr()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("signalbox status: %v\n%s", err, out)
+	}
+	var header, row []string
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "NODE":
+			header = f
+		case len(f) > 0 && f[0] == "west-cli":
+			row = f
+		}
+	}
+	col := slices.Index(header, "LOCALITY")
+	if col < 0 || len(row) <= col || row[col] != "us-west/zone-a" || !slices.Contains(row, "true") {
+		t.Errorf("signalbox status: no row for west-cli in us-west/zone-a, in sync:\n%s", out)
 	}
 }

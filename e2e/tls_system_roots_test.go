@@ -104,10 +104,23 @@ func TestFeatureUpstreamTLSSystemRootsTrusted(t *testing.T) {
 	px := startChild(t, []string{"SSL_CERT_FILE=" + p.caFile, "SSL_CERT_DIR=" + t.TempDir()},
 		"proxy", "--xds", m.pub.XDSAddr(), "--node-id", "sidecar-2", "--label", "app=client",
 		"--bind", "*=127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+	addr := sidecarProcessAddr(t, px)
+	m.addr = addr // the same requests, now through the proxy process
+	if r := m.get("api.secure.test", "/", nil); r.status != http.StatusOK || !strings.Contains(r.body, `"sni":"api.secure.test"`) {
+		t.Errorf("trusted by the system's roots: status %d body %q, want 200 with SNI api.secure.test", r.status, r.body)
+	}
+	if r := m.get("other.secure.test", "/", nil); r.status != http.StatusServiceUnavailable {
+		t.Errorf("a certificate that does not name other.secure.test: status %d body %q, want 503", r.status, r.body)
+	}
+}
+
+// sidecarProcessAddr waits until the proxy process px (started with --admin-addr) has applied
+// a configuration routing its sidecar listener, and returns where that listener is bound.
+func sidecarProcessAddr(t *testing.T, px *child) string {
+	t.Helper()
 	admin := px.logValue("admin listening", "addr")
 	var cfg proxy.ConfigDump
-	addr := ""
-	for deadline := time.Now().Add(15 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the proxy process never got ready: %+v\n%s", cfg, px.log())
 		}
@@ -118,20 +131,13 @@ func TestFeatureUpstreamTLSSystemRootsTrusted(t *testing.T) {
 		cfg = proxy.ConfigDump{}
 		json.NewDecoder(resp.Body).Decode(&cfg)
 		resp.Body.Close()
+		if cfg.LastNACK != nil {
+			t.Fatalf("the proxy process rejected the tree: %+v", cfg.LastNACK)
+		}
 		for _, l := range cfg.Listeners {
 			if l.Name == demo.SidecarListener && l.Routed && cfg.Ready {
-				addr = l.BoundAddress
+				return l.BoundAddress
 			}
 		}
-	}
-	if cfg.LastNACK != nil {
-		t.Fatalf("the proxy process rejected the tree: %+v", cfg.LastNACK)
-	}
-	m.addr = addr // the same requests, now through the proxy process
-	if r := m.get("api.secure.test", "/", nil); r.status != http.StatusOK || !strings.Contains(r.body, `"sni":"api.secure.test"`) {
-		t.Errorf("trusted by the system's roots: status %d body %q, want 200 with SNI api.secure.test", r.status, r.body)
-	}
-	if r := m.get("other.secure.test", "/", nil); r.status != http.StatusServiceUnavailable {
-		t.Errorf("a certificate that does not name other.secure.test: status %d body %q, want 503", r.status, r.body)
 	}
 }
