@@ -40,11 +40,15 @@ for _ in $(seq 100); do
 done
 target="$(sed -n 's/^READY target=\([^ ]*\) .*/\1/p' "$work/harness.out")"
 [ -n "$target" ] || { echo "harness never became ready"; cat "$work/harness.out"; exit 1; }
+# The locality checks' targets: nearby (failover), weighted (distribute).
+nearby="$(sed -n 's/^READY .* nearby=\([^ ]*\) .*/\1/p' "$work/harness.out")"
+weighted="$(sed -n 's/^READY .* weighted=\([^ ]*\) .*/\1/p' "$work/harness.out")"
+[ -n "$nearby" ] && [ -n "$weighted" ] || { echo "harness named no locality targets"; cat "$work/harness.out"; exit 1; }
 
 export GRPC_XDS_BOOTSTRAP="$work/bootstrap.json"
 {
-	timeout 120 node "$here/node/client.js" "$target" || true
-	timeout 120 "$py" "$here/python/client.py" "$target" || true
+	timeout 120 node "$here/node/client.js" "$target" "$nearby" "$weighted" || true
+	timeout 120 "$py" "$here/python/client.py" "$target" "$nearby" "$weighted" || true
 } | tee "$work/results"
 # The verdicts (details aside) must be the recorded ones: a client getting better or worse is
 # news either way. expected.txt is what README's Features table reports.

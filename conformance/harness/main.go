@@ -1,8 +1,10 @@
-// Command harness runs what the conformance clients talk to: three gRPC backends on loopback
-// (v1, v2, and flaky, which fails every other call with UNAVAILABLE; a call carrying x-timeout
-// takes 2 s), a policy tree committed
-// to a fresh git repository, and the publisher following it. It writes an xDS bootstrap for
-// the clients, prints "READY" and serves until its standard input closes.
+// Command harness runs what the conformance clients talk to: gRPC backends on loopback (v1,
+// v2, and flaky, which fails every other call with UNAVAILABLE, behind the echo service; a
+// call carrying x-timeout takes 2 s; east and west, in us-east/zone-a and us-west/zone-a,
+// behind the nearby and weighted services), a policy tree committed to a fresh git
+// repository, and the publisher following it. It writes an xDS bootstrap for the clients,
+// whose node is in us-west/zone-a, prints "READY" with the targets and serves until its
+// standard input closes.
 package main
 
 import (
@@ -29,8 +31,18 @@ import (
 	"github.com/signalbox/signalbox/publisher"
 )
 
-// Target is the xDS target every client dials.
-const Target = "xds:///echo.default.svc.cluster.local:7070"
+// The xDS targets every client dials: Target for the routing checks, Nearby (locality
+// failover: outlier detection set) and Weighted (localityLbSetting distribute) for the
+// locality checks.
+const (
+	Target   = "xds:///echo.default.svc.cluster.local:7070"
+	Nearby   = "xds:///nearby.default.svc.cluster.local:7070"
+	Weighted = "xds:///weighted.default.svc.cluster.local:7070"
+)
+
+// Locality is where the clients' bootstrap places them: the nearby and weighted services
+// have an endpoint here and one in us-east/zone-a.
+var Locality = map[string]any{"region": "us-west", "zone": "zone-a"}
 
 func main() {
 	out := flag.String("bootstrap", "bootstrap.json", "where to write the clients' xDS bootstrap")
@@ -55,6 +67,15 @@ func run(bootstrapPath string) error {
 		host, port, _ := strings.Cut(addr, ":")
 		fmt.Fprintf(&eps, "  - {address: %s, ports: {grpc: %s}, labels: {version: %s}}\n", host, port, b.name)
 	}
+	placed := map[string]string{}
+	for _, name := range []string{"east", "west"} {
+		addr, err := serveBackend(name, 0)
+		if err != nil {
+			return err
+		}
+		host, port, _ := strings.Cut(addr, ":")
+		placed[name] = fmt.Sprintf("address: %s, ports: {grpc: %s}", host, port)
+	}
 	dir, err := os.MkdirTemp("", "signalbox-conformance-")
 	if err != nil {
 		return err
@@ -64,10 +85,11 @@ func run(bootstrapPath string) error {
 	if err != nil {
 		return err
 	}
-	if err := repo.WriteFile("policies/echo.yaml", []byte(strings.Replace(tree, "ENDPOINTS\n", eps.String(), 1))); err != nil {
+	policy := strings.NewReplacer("ENDPOINTS\n", eps.String(), "EAST_ENDPOINT", placed["east"], "WEST_ENDPOINT", placed["west"]).Replace(tree)
+	if err := repo.WriteFile("policies/echo.yaml", []byte(policy)); err != nil {
 		return err
 	}
-	if _, err := repo.Commit("echo: gRPC routing"); err != nil {
+	if _, err := repo.Commit("echo: gRPC routing; nearby, weighted: locality"); err != nil {
 		return err
 	}
 	pub, err := publisher.New(publisher.Config{Repo: repo.Dir, Branch: "main", Dir: "policies", Poll: time.Hour,
@@ -87,14 +109,14 @@ func run(bootstrapPath string) error {
 			"channel_creds":   []any{map[string]any{"type": "insecure"}},
 			"server_features": []any{"xds_v3"},
 		}},
-		"node": map[string]any{"id": "conformance-client", "locality": map[string]any{}},
+		"node": map[string]any{"id": "conformance-client", "locality": Locality},
 	}
 	b, _ := json.MarshalIndent(bootstrap, "", "  ")
 	if err := os.WriteFile(bootstrapPath, b, 0o644); err != nil {
 		return err
 	}
 	abs, _ := filepath.Abs(bootstrapPath)
-	fmt.Printf("READY target=%s bootstrap=%s\n", Target, abs)
+	fmt.Printf("READY target=%s nearby=%s weighted=%s bootstrap=%s\n", Target, Nearby, Weighted, abs)
 	io.Copy(io.Discard, os.Stdin)
 	return nil
 }
@@ -180,4 +202,51 @@ spec:
     route:
     - {destination: {host: echo, subset: v1}, weight: 75}
     - {destination: {host: echo, subset: v2}, weight: 25}
+---
+# nearby and weighted: one endpoint in us-east, one in the clients' us-west. Outlier detection
+# turns on Istio's default locality failover: a client keeps to its own zone while it is up.
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: nearby}
+spec:
+  hosts: [nearby.default.svc.cluster.local]
+  ports:
+  - {number: 7070, name: grpc, protocol: GRPC}
+  resolution: STATIC
+  endpoints:
+  - {EAST_ENDPOINT, locality: us-east/zone-a}
+  - {WEST_ENDPOINT, locality: us-west/zone-a}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: nearby}
+spec:
+  host: nearby
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 3}
+---
+# distribute: a client in us-west weighs its own region 80 and us-east 20.
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: weighted}
+spec:
+  hosts: [weighted.default.svc.cluster.local]
+  ports:
+  - {number: 7070, name: grpc, protocol: GRPC}
+  resolution: STATIC
+  endpoints:
+  - {EAST_ENDPOINT, locality: us-east/zone-a}
+  - {WEST_ENDPOINT, locality: us-west/zone-a}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: weighted}
+spec:
+  host: weighted
+  trafficPolicy:
+    loadBalancer:
+      localityLbSetting:
+        distribute:
+        - from: us-west/*
+          to: {"us-west/*": 80, "us-east/*": 20}
 `

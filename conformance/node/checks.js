@@ -1,5 +1,5 @@
 'use strict';
-// The four features every conformance client checks, with the same thresholds as the Go test.
+// The features every conformance client checks, with the same thresholds as the Go tests.
 const UNAVAILABLE = 14;
 const RESOURCE_EXHAUSTED = 8;
 const DEADLINE_EXCEEDED = 4;
@@ -10,18 +10,26 @@ async function run(client, call) {
     results.push(ok);
     console.log(`${client}: ${feature}: ${ok ? 'ok' : 'FAIL'} (${detail})`);
   };
-  // The first call waits for the xDS resources to arrive.
-  for (let i = 0; i < 50; i++) {
-    const r = await call({});
-    if (r.code === 0) break;
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  const counts = {};
-  for (let i = 0; i < 200; i++) {
-    const r = await call({});
-    const k = r.code === 0 ? r.backend : 'error ' + r.code;
-    counts[k] = (counts[k] || 0) + 1;
-  }
+  // The first calls to a service wait for its xDS resources to arrive.
+  const ready = async (service) => {
+    for (let i = 0; i < 50; i++) {
+      const r = await call({}, service);
+      if (r.code === 0) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  };
+  // n calls to a service, counted by the backend that answered or the status that failed them.
+  const tally = async (n, service) => {
+    const counts = {};
+    for (let i = 0; i < n; i++) {
+      const r = await call({}, service);
+      const k = r.code === 0 ? r.backend : 'error ' + r.code;
+      counts[k] = (counts[k] || 0) + 1;
+    }
+    return counts;
+  };
+  await ready();
+  const counts = await tally(200);
   const share = (counts.v1 || 0) / 200;
   report('weighted split 75/25', share >= 0.6 && share <= 0.9 && (counts.v1 || 0) + (counts.v2 || 0) === 200, JSON.stringify(counts));
 
@@ -44,6 +52,18 @@ async function run(client, call) {
   let failed = 0;
   for (let i = 0; i < 20; i++) if ((await call({ 'x-retry': 'no' })).code === UNAVAILABLE) failed++;
   report('retry', retried === 20 && failed >= 5, `${retried}/20 ok with retries, ${failed}/20 failed without`);
+
+  // The client is in us-west/zone-a; nearby and weighted have an endpoint there (west) and
+  // one in us-east/zone-a (east). With outlier detection, west is its priority 0.
+  await ready('nearby');
+  const near = await tally(40, 'nearby');
+  report('locality failover', near.west === 40, JSON.stringify(near));
+
+  // distribute from us-west/*: us-west 80, us-east 20.
+  await ready('weighted');
+  const spread = await tally(400, 'weighted');
+  const west = (spread.west || 0) / 400;
+  report('locality distribute', west >= 0.7 && west <= 0.9 && (spread.west || 0) + (spread.east || 0) === 400, JSON.stringify(spread));
   return results.every(Boolean);
 }
 

@@ -1,4 +1,4 @@
-// A proxyless grpc-js client: it dials the xDS target the harness prints and reports, one line
+// A proxyless grpc-js client: it dials the xDS targets the harness prints and reports, one line
 // per feature, whether the client honoured what the publisher sent. Messages are empty and the
 // backend names itself in the "x-backend" response header, so no generated code is needed.
 'use strict';
@@ -7,10 +7,18 @@ const xds = require('@grpc/grpc-js-xds');
 const checks = require('./checks');
 
 xds.register();
-const client = new grpc.Client(process.argv[2], grpc.credentials.createInsecure());
+// One channel per target: echo (the routing checks), nearby and weighted (the locality checks).
+const [echo, nearby, weighted] = process.argv.slice(2);
+const clients = {};
+for (const [name, target] of Object.entries({ echo, nearby, weighted })) {
+  if (target) clients[name] = new grpc.Client(target, grpc.credentials.createInsecure());
+}
 const identity = (b) => b;
 
-function call(headers) {
+// call makes one call to the service named (default echo) and resolves to its status code and
+// the backend that answered.
+function call(headers, service = 'echo') {
+  const client = clients[service];
   return new Promise((resolve) => {
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(headers || {})) md.set(k, v);
@@ -26,6 +34,6 @@ function call(headers) {
 
 const version = require('@grpc/grpc-js-xds/package.json').version;
 checks.run('grpc-js-xds ' + version, call).then((ok) => {
-  client.close();
+  for (const c of Object.values(clients)) c.close();
   process.exit(ok ? 0 : 1);
 });
