@@ -26,6 +26,9 @@ type Place struct {
 	Labels map[string]string
 }
 
+// maxPlaces bounds the places a snapshot keeps localised roles for.
+const maxPlaces = 1024
+
 // localities is a snapshot's cache of localised roles, by role and place key. A snapshot is
 // immutable, so a role localised once for a place stays right for as long as it is served.
 type localities struct {
@@ -114,7 +117,9 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.roles == nil {
+	if c.roles == nil || len(c.roles) >= maxPlaces {
+		// Places are as many as the mesh has localities, but node.locality is whatever
+		// clients send: the cache starts over rather than grow without bound.
 		c.roles = map[string]*Role{}
 	}
 	c.roles[key] = lr

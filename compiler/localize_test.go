@@ -275,3 +275,15 @@ func TestFailoverWithoutOutlierDetectionWarns(t *testing.T) {
 		t.Errorf("finding not positioned in the file: %s", got)
 	}
 }
+
+// TestLocalizedCacheIsBounded: node.locality is whatever clients send, so the snapshot's cache
+// of localised roles must not grow with every new one.
+func TestLocalizedCacheIsBounded(t *testing.T) {
+	s, r := compileLocality(t, outlier)
+	for i := range maxPlaces + 10 {
+		localized(t, s, r, fmt.Sprintf("region1/zone1/rack-%d", i), nil)
+	}
+	if n := len(s.local.roles); n == 0 || n > maxPlaces {
+		t.Errorf("%d places cached after %d, want at most %d", n, maxPlaces+10, maxPlaces)
+	}
+}

@@ -237,6 +237,9 @@ func (p *Publisher) nodeRoleLocked(id string, n *node) nodeRole {
 	return nodeRole{id: id, role: p.preparedLocked(r)}
 }
 
+// maxPlaceSnaps bounds placeSnaps: proxies send whatever locality they like.
+const maxPlaceSnaps = 1024
+
 // preparedLocked serializes a role that is not one of the current snapshot's as compiled: a
 // role localised for a proxy's place, or a rejected role's fallback. Each is serialized once
 // per publish, and what it shares with the current roles (every type but endpoints, for a
@@ -252,7 +255,8 @@ func (p *Publisher) preparedLocked(r *compiler.Role) *preparedRole {
 		p.log.Error("serializing a localised role failed; serving the role as compiled", "role", r.Name, "place", r.Place, "err", err)
 		return p.roleSnaps[r.Name]
 	}
-	if p.placeSnaps == nil {
+	if p.placeSnaps == nil || len(p.placeSnaps) >= maxPlaceSnaps {
+		// Bounded like the snapshot's own cache of localised roles (compiler.Snapshot.Localized).
 		p.placeSnaps = map[*compiler.Role]*preparedRole{}
 	}
 	p.placeSnaps[r] = pr
