@@ -37,6 +37,9 @@ const (
 	ClusterRemoved  = "cluster removed"
 	Endpoints       = "endpoints"
 	ClusterSettings = "cluster settings"
+	// LocalityLB is a cluster's localityLbSetting: which endpoints each proxy prefers by where
+	// it runs.
+	LocalityLB      = "locality load balancing"
 	ListenerAdded   = "listener added"
 	ListenerRemoved = "listener removed"
 	ListenerChanged = "listener settings"
