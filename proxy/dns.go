@@ -11,17 +11,26 @@ import (
 )
 
 // resolveStatic turns a STRICT_DNS cluster's host names into every address they resolve to,
-// keeping each endpoint's weight and locality; IP literals pass through. A name that fails to
-// resolve contributes nothing this round.
+// keeping each endpoint's weight and locality, at every priority level (a localised cluster's
+// other localities are its failover); IP literals pass through. A name that fails to resolve
+// contributes nothing this round.
 func resolveStatic(ctx context.Context, cfg *endpointsConfig, family clusterv3.Cluster_DnsLookupFamily) *endpointsConfig {
-	out := &endpointsConfig{name: cfg.name, count: cfg.count}
-	for _, e := range cfg.eps {
+	out := &endpointsConfig{name: cfg.name, count: cfg.count, eps: resolveLevel(ctx, cfg.eps, family)}
+	for _, level := range cfg.lower {
+		out.lower = append(out.lower, resolveLevel(ctx, level, family))
+	}
+	return out
+}
+
+func resolveLevel(ctx context.Context, eps []endpointConfig, family clusterv3.Cluster_DnsLookupFamily) []endpointConfig {
+	var out []endpointConfig
+	for _, e := range eps {
 		host, port, err := net.SplitHostPort(e.addr)
 		if err != nil {
 			continue
 		}
 		if net.ParseIP(host) != nil {
-			out.eps = append(out.eps, e)
+			out = append(out, e)
 			continue
 		}
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -35,7 +44,7 @@ func resolveStatic(ctx context.Context, cfg *endpointsConfig, family clusterv3.C
 		for _, ip := range ips {
 			r := e
 			r.addr = net.JoinHostPort(ip, port)
-			out.eps = append(out.eps, r)
+			out = append(out, r)
 		}
 	}
 	return out
@@ -44,7 +53,7 @@ func resolveStatic(ctx context.Context, cfg *endpointsConfig, family clusterv3.C
 // followDNS re-resolves a STRICT_DNS cluster every dns_refresh_rate until the cluster is
 // dropped, swapping its endpoint set when the addresses change.
 func (c *cluster) followDNS(log *slog.Logger, onChange func()) {
-	var last []endpointConfig
+	var last *endpointsConfig
 	refresh := func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
@@ -56,10 +65,10 @@ func (c *cluster) followDNS(log *slog.Logger, onChange func()) {
 		}()
 		res := resolveStatic(ctx, c.cfg.static, c.cfg.dnsFamily)
 		cancel()
-		if slices.Equal(res.eps, last) {
+		if last != nil && sameResolution(res, last) {
 			return
 		}
-		last = res.eps
+		last = res
 		c.setEndpoints(res)
 		log.Info("cluster resolved", "cluster", c.cfg.name, "endpoints", len(res.eps))
 		if onChange != nil {
@@ -79,6 +88,10 @@ func (c *cluster) followDNS(log *slog.Logger, onChange func()) {
 			}
 		}
 	}()
+}
+
+func sameResolution(a, b *endpointsConfig) bool {
+	return slices.Equal(a.eps, b.eps) && slices.EqualFunc(a.lower, b.lower, slices.Equal)
 }
 
 // byFamily keeps the addresses Envoy's dns_lookup_family would: AUTO prefers IPv6 and falls

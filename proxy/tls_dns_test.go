@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -233,5 +234,21 @@ func TestMaxRequestsPerConnection(t *testing.T) {
 		if n > 2 {
 			t.Errorf("connection %s carried %d requests", a, n)
 		}
+	}
+}
+
+// TestStrictDNSResolvesEveryPriority: a localised STRICT_DNS cluster's other localities are
+// lower priorities, its failover; each level's names are resolved, not only the first's.
+func TestStrictDNSResolvesEveryPriority(t *testing.T) {
+	cfg := &endpointsConfig{name: "dns",
+		eps:   []endpointConfig{{addr: "localhost:1001", weight: 1}},
+		lower: [][]endpointConfig{{{addr: "localhost:1002", weight: 2}}, {{addr: "127.0.0.9:1003", weight: 1}}}}
+	got := resolveStatic(context.Background(), cfg, clusterv3.Cluster_V4_ONLY)
+	if len(got.eps) != 1 || got.eps[0].addr != "127.0.0.1:1001" {
+		t.Errorf("priority 0: %+v", got.eps)
+	}
+	if len(got.lower) != 2 || len(got.lower[0]) != 1 || got.lower[0][0].addr != "127.0.0.1:1002" || got.lower[0][0].weight != 2 ||
+		len(got.lower[1]) != 1 || got.lower[1][0].addr != "127.0.0.9:1003" {
+		t.Errorf("lower priorities: %+v", got.lower)
 	}
 }
