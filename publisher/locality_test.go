@@ -8,6 +8,7 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/signalbox/signalbox/compiler"
@@ -120,5 +121,38 @@ func TestServesEndpointsLocalisedPerProxy(t *testing.T) {
 	check("second publish")
 	if v := east.last(resource.EndpointType).GetVersionInfo(); v != ev {
 		t.Errorf("endpoints version moved with a cluster-only change: %s → %s", ev, v)
+	}
+}
+
+// TestDeltaEndpointsLocalised: a delta stream is sent the endpoints localised for its node too.
+func TestDeltaEndpointsLocalised(t *testing.T) {
+	p := startServing(t, compileYAML(t, fmt.Sprintf(twoRegions, 3)))
+	for _, c := range []struct {
+		locality *core.Locality
+		want     string
+	}{
+		{&core.Locality{Region: "us-west"}, "10.1.0.1:1 10.2.0.1:0"},
+		{&core.Locality{Region: "us-east", Zone: "zone-a"}, "10.1.0.1:0 10.2.0.1:1"},
+	} {
+		d := dialDelta(t, p.XDSAddr(), "delta-"+c.locality.GetRegion())
+		d.node.Locality = c.locality
+		d.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType})
+		resp := d.next()
+		var got []string
+		for _, r := range resp.GetResources() {
+			var cla endpointv3.ClusterLoadAssignment
+			if err := r.GetResource().UnmarshalTo(&cla); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range cla.GetEndpoints() {
+				for _, e := range l.GetLbEndpoints() {
+					got = append(got, fmt.Sprintf("%s:%d", e.GetEndpoint().GetAddress().GetSocketAddress().GetAddress(), l.GetPriority()))
+				}
+			}
+		}
+		slices.Sort(got)
+		if g := strings.Join(got, " "); g != c.want {
+			t.Errorf("delta client in %v: %s, want %s", c.locality, g, c.want)
+		}
 	}
 }
