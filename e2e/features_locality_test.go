@@ -42,6 +42,22 @@ func sidecarAt(t *testing.T, m *meshEnv, id, locality string) *meshEnv {
 	return &at
 }
 
+// localityMesh runs the mesh with reviews.mesh on three backends, in us-east/zone-a,
+// us-east/zone-b and us-west/zone-a, and its DestinationRule's trafficPolicy (YAML fields).
+func localityMesh(t *testing.T, trafficPolicy string) (m *meshEnv, eastA, eastB, west *echoServer) {
+	t.Helper()
+	eastA, eastB, west = startEchoServer(t, "east-a"), startEchoServer(t, "east-b"), startEchoServer(t, "west")
+	m = startMesh(t, map[string]string{"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
+		eastA.placedEndpoint("us-east/zone-a"), eastB.placedEndpoint("us-east/zone-b"), west.placedEndpoint("us-west/zone-a")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews.mesh
+  trafficPolicy:` + trafficPolicy})
+	return m, eastA, eastB, west
+}
+
 // backendsOf sends n requests for host and counts the answers by backend ("" for a status
 // other than 200).
 func (m *meshEnv) backendsOf(host string, n int) map[string]int {
@@ -62,17 +78,9 @@ func (m *meshEnv) backendsOf(host string, n int) map[string]int {
 // sends each proxy's traffic to its own zone, then its region, then elsewhere, as each level
 // is ejected.
 func TestFeatureLocalityFailover(t *testing.T) {
-	eastA, eastB, west := startEchoServer(t, "east-a"), startEchoServer(t, "east-b"), startEchoServer(t, "west")
-	m := startMesh(t, map[string]string{"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
-		eastA.placedEndpoint("us-east/zone-a"), eastB.placedEndpoint("us-east/zone-b"), west.placedEndpoint("us-west/zone-a")) + `---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews}
-spec:
-  host: reviews.mesh
-  trafficPolicy:
+	m, eastA, eastB, _ := localityMesh(t, `
     outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 60s, maxEjectionPercent: 100}
-`})
+`)
 	east := sidecarAt(t, m, "east-1", "us-east/zone-a")
 	westSide := sidecarAt(t, m, "west-1", "us-west/zone-a")
 
@@ -115,22 +123,14 @@ spec:
 // TestFeatureLocalityDistribute: distribute weighs localities for proxies in a locality,
 // without outlier detection; localities it does not name get nothing.
 func TestFeatureLocalityDistribute(t *testing.T) {
-	eastA, eastB, west := startEchoServer(t, "east-a"), startEchoServer(t, "east-b"), startEchoServer(t, "west")
-	m := startMesh(t, map[string]string{"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
-		eastA.placedEndpoint("us-east/zone-a"), eastB.placedEndpoint("us-east/zone-b"), west.placedEndpoint("us-west/zone-a")) + `---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews}
-spec:
-  host: reviews.mesh
-  trafficPolicy:
+	m, _, _, _ := localityMesh(t, `
     loadBalancer:
       simple: ROUND_ROBIN
       localityLbSetting:
         distribute:
         - from: us-east/zone-a/*
           to: {"us-east/zone-a/*": 80, "us-west/*": 20}
-`})
+`)
 	east := sidecarAt(t, m, "east-1", "us-east/zone-a")
 	got := east.backendsOf("reviews.mesh", 200)
 	// Round robin over the weights is exact to within one cycle's interleaving.
@@ -150,17 +150,9 @@ func TestLocalityThroughTheCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the signalbox binary")
 	}
-	eastA, west := startEchoServer(t, "east-a"), startEchoServer(t, "west")
-	m := startMesh(t, map[string]string{"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
-		eastA.placedEndpoint("us-east/zone-a"), west.placedEndpoint("us-west/zone-a")) + `---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews}
-spec:
-  host: reviews.mesh
-  trafficPolicy:
+	m, _, _, _ := localityMesh(t, `
     outlierDetection: {consecutive5xxErrors: 3}
-`})
+`)
 	px := startChild(t, nil, "proxy", "--xds", m.pub.XDSAddr(), "--node-id", "west-cli", "--locality", "us-west/zone-a",
 		"--bind", "*=127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
 	through := *m
