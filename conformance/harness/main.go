@@ -152,7 +152,10 @@ func serveBackend(name string, failEvery int64) (string, error) {
 	return lis.Addr().String(), nil
 }
 
-const tree = `apiVersion: networking.istio.io/v1
+// tree is the policy tree the clients follow: the echo service routed on headers, then the
+// services of the locality checks. ENDPOINTS, EAST_ENDPOINT and WEST_ENDPOINT stand for the
+// backends' addresses.
+var tree = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: echo}
 spec:
@@ -202,51 +205,41 @@ spec:
     route:
     - {destination: {host: echo, subset: v1}, weight: 75}
     - {destination: {host: echo, subset: v2}, weight: 25}
----
-# nearby and weighted: one endpoint in us-east, one in the clients' us-west. Outlier detection
-# turns on Istio's default locality failover: a client keeps to its own zone while it is up.
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: nearby}
-spec:
-  hosts: [nearby.default.svc.cluster.local]
-  ports:
-  - {number: 7070, name: grpc, protocol: GRPC}
-  resolution: STATIC
-  endpoints:
-  - {EAST_ENDPOINT, locality: us-east/zone-a}
-  - {WEST_ENDPOINT, locality: us-west/zone-a}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: nearby}
-spec:
-  host: nearby
-  trafficPolicy:
+` +
+	// nearby: outlier detection turns on Istio's default locality failover, so a client keeps
+	// to its own zone while it is up.
+	localityService("nearby", `
     outlierDetection: {consecutive5xxErrors: 3}
----
-# distribute: a client in us-west weighs its own region 80 and us-east 20.
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: weighted}
-spec:
-  hosts: [weighted.default.svc.cluster.local]
-  ports:
-  - {number: 7070, name: grpc, protocol: GRPC}
-  resolution: STATIC
-  endpoints:
-  - {EAST_ENDPOINT, locality: us-east/zone-a}
-  - {WEST_ENDPOINT, locality: us-west/zone-a}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: weighted}
-spec:
-  host: weighted
-  trafficPolicy:
+`) +
+	// weighted: a client in us-west weighs its own region 80 and us-east 20.
+	localityService("weighted", `
     loadBalancer:
       localityLbSetting:
         distribute:
         - from: us-west/*
           to: {"us-west/*": 80, "us-east/*": 20}
-`
+`)
+
+// localityService is a service with one endpoint in us-east and one in the clients' us-west,
+// and a DestinationRule with trafficPolicy (YAML fields).
+func localityService(name, trafficPolicy string) string {
+	return `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ` + name + `}
+spec:
+  hosts: [` + name + `.default.svc.cluster.local]
+  ports:
+  - {number: 7070, name: grpc, protocol: GRPC}
+  resolution: STATIC
+  endpoints:
+  - {EAST_ENDPOINT, locality: us-east/zone-a}
+  - {WEST_ENDPOINT, locality: us-west/zone-a}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ` + name + `}
+spec:
+  host: ` + name + `
+  trafficPolicy:` + trafficPolicy
+}
