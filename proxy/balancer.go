@@ -62,7 +62,8 @@ type endpointSet struct {
 	localitySched []uint32
 	// ejected counts endpoints currently ejected by outlier detection.
 	ejected atomic.Int32
-	// next is the next priority level, used when every endpoint of this one is ejected.
+	// next is the next priority level, which takes the traffic this one sheds as its endpoints
+	// are ejected (choosePriority).
 	next *endpointSet
 }
 
@@ -208,9 +209,83 @@ func (c *cluster) pick() *endpoint {
 // retry with the previous_hosts predicate, those already tried (up to tries re-selections).
 // nil means no healthy upstream.
 func (c *cluster) pickFor(hash uint64, hasHash bool, avoid []*endpoint) *endpoint {
-	for s := c.eps.Load(); s != nil; s = s.next {
+	top := c.eps.Load()
+	if top != nil && top.next != nil && top.ejected.Load() > 0 {
+		// The first level is degraded and there are others: spread traffic over the levels
+		// by their health, as Envoy does.
+		if s := choosePriority(top, hash, hasHash); s != nil {
+			if e := c.pickIn(s, hash, hasHash, avoid); e != nil {
+				return e
+			}
+		}
+	}
+	for s := top; s != nil; s = s.next {
 		if e := c.pickIn(s, hash, hasHash, avoid); e != nil || s.ejected.Load() == 0 {
 			return e
+		}
+	}
+	return nil
+}
+
+// overprovisioning is Envoy's default overprovisioning factor, 1.4, in percent: a level counts
+// as fully healthy while at least 1/1.4 (about 71%) of its endpoints are usable, and below that
+// sheds the rest of its share of traffic to the levels after it.
+const overprovisioning = 140
+
+// maxLevels bounds the priority levels choosePriority weighs (Envoy allows 128; Istio's
+// locality failover makes at most 5 per failover label, plus one).
+const maxLevels = 32
+
+// choosePriority is Envoy's priority load: each level's health is the share of its endpoints
+// not ejected times the overprovisioning factor, capped at 100; levels take traffic in order,
+// each as much as its health, until 100 (scaled up when all of them together have less). It
+// draws the level by the request's hash when it has one, else at random; nil when no level has
+// a usable endpoint.
+func choosePriority(top *endpointSet, hash uint64, hasHash bool) *endpointSet {
+	var (
+		levels [maxLevels]*endpointSet
+		health [maxLevels]uint64
+		n      int
+		total  uint64
+	)
+	now := time.Now().UnixNano()
+	for s := top; s != nil && n < maxLevels; s = s.next {
+		levels[n] = s
+		if size := uint64(len(s.eps)); size > 0 {
+			usable := size
+			if s.ejected.Load() > 0 {
+				for _, e := range s.eps {
+					if s.isEjected(e, now) {
+						usable--
+					}
+				}
+			}
+			health[n] = min(100, overprovisioning*usable/size)
+		}
+		total += health[n]
+		n++
+	}
+	if total == 0 {
+		return nil
+	}
+	norm := min(total, 100)
+	draw := rand.Uint64N(100)
+	if hasHash {
+		draw = hash % 100
+	}
+	remaining := uint64(100)
+	for i := range n {
+		load := min(health[i]*100/norm, remaining)
+		if draw < load {
+			return levels[i]
+		}
+		draw -= load
+		remaining -= load
+	}
+	// Rounding left the last points to no level: the last level with any health takes them.
+	for i := n - 1; i >= 0; i-- {
+		if health[i] > 0 {
+			return levels[i]
 		}
 	}
 	return nil

@@ -39,7 +39,8 @@
 //     reaches nothing else; the payloads it verifies go to RBAC, whose metadata matchers read
 //     them), then RBAC (a denied request gets 403), then forward.go runs CORS, fault, the
 //     route action, retries, timeouts and mirrors; balancer.go and hashlb.go pick endpoints
-//     (round robin, least request, random, ring hash, Maglev) within the best priority level,
+//     (round robin, least request, random, ring hash, Maglev) within a priority level (the
+//     first, until ejections make it shed load to the next by Envoy's overprovisioning factor),
 //     its localities weighted as locality_weighted_lb_config asks (locality.go), under circuit
 //     breakers, outlier ejection and the healthy panic threshold; upstream requests go over a lean HTTP/1.1 pool
 //     (h1transport.go; a response nothing changes is relayed with its head as it came,

@@ -10,8 +10,9 @@ import (
 
 // endpointsConfig is a validated ClusterLoadAssignment reduced to what the balancer uses: the
 // endpoints of the best priority that has any usable endpoint, and the lower priorities in
-// order, which take traffic when every endpoint above them is ejected. Each endpoint keeps its
-// locality and the locality's weight, which the cluster (sent apart, by CDS) may weigh by.
+// order, which take the traffic the levels above shed as their endpoints are ejected. Each
+// endpoint keeps its locality and the locality's weight, which the cluster (sent apart, by
+// CDS) may weigh by.
 type endpointsConfig struct {
 	name  string
 	eps   []endpointConfig
@@ -106,7 +107,7 @@ func decodeEndpoints(p fieldPath, cla *endpointv3.ClusterLoadAssignment, allowHo
 			}
 			// Every endpoint is taken as healthy (no health checking), so only the best
 			// priority level that has endpoints takes traffic, as in Envoy, until outlier
-			// detection ejects all of it.
+			// detection ejects enough of it to shed load (choosePriority).
 			byPriority[l.GetPriority()] = append(byPriority[l.GetPriority()], endpointConfig{addr: addr, weight: w, locality: loc})
 		}
 	}

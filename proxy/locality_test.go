@@ -190,9 +190,9 @@ func TestLocalityWeightsIgnoredWithoutConfig(t *testing.T) {
 }
 
 // TestLocalityWeightedPriorities: locality weights apply within a priority level; the next
-// level takes traffic only when the one above is empty or wholly ejected, and a level none of
-// whose localities with endpoints has a weight is balanced by endpoint weight, as Envoy does
-// when it finds no locality to pick.
+// level takes traffic when the one above is empty or ejected (in part:
+// TestPriorityLoadByHealth), and a level none of whose localities with endpoints has a weight
+// is balanced by endpoint weight, as Envoy does when it finds no locality to pick.
 func TestLocalityWeightedPriorities(t *testing.T) {
 	outlier := func(c *clusterv3.Cluster) {
 		c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(1), EnforcingConsecutive_5Xx: wrapperspb.UInt32(100),
@@ -389,5 +389,41 @@ func TestLocalityWeightsOverXDS(t *testing.T) {
 	waitVersions(t, p, map[string]string{cds: "c2"})
 	if got := count(90); got["a1"] != 30 || got["b1"] != 30 || got["b2"] != 30 {
 		t.Errorf("without locality_weighted_lb_config: %v over 90 requests, want 30 each", got)
+	}
+}
+
+// TestPriorityLoadByHealth: as in Envoy, a level keeps all its traffic while at least 1/1.4 of
+// its endpoints are usable, and past that sheds the rest of its share to the next level: with
+// one of three ejected it keeps 93%, with two 46%.
+func TestPriorityLoadByHealth(t *testing.T) {
+	outlier := func(c *clusterv3.Cluster) {
+		c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(1), EnforcingConsecutive_5Xx: wrapperspb.UInt32(100),
+			BaseEjectionTime: durationpb.New(time.Minute), MaxEjectionPercent: wrapperspb.UInt32(100)}
+		c.CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{Value: 0}}
+	}
+	cla := &endpointv3.ClusterLoadAssignment{Endpoints: []*endpointv3.LocalityLbEndpoints{
+		inZone("a", 0, 0, "10.0.0.1", "10.0.0.2", "10.0.0.3"), inZone("b", 1, 0, "10.0.1.1"),
+	}}
+	c := liveCluster(t, cla, outlier)
+	level0 := c.eps.Load().eps
+	const picks = 20000
+	share := func() float64 {
+		got := pickCounts(c, picks)
+		return float64(got["10.0.1.1:80"]) / picks
+	}
+	if s := share(); s != 0 {
+		t.Errorf("level 0 healthy: level 1 took %.3f, want 0", s)
+	}
+	c.report(level0[0], 500)
+	if s := share(); s < 0.05 || s > 0.09 {
+		t.Errorf("one of three ejected: level 1 took %.3f, want 0.07 (level 0 keeps 1.4 × 2/3 = 93%%)", s)
+	}
+	c.report(level0[1], 500)
+	if s := share(); s < 0.51 || s > 0.57 {
+		t.Errorf("two of three ejected: level 1 took %.3f, want 0.54 (level 0 keeps 1.4 × 1/3 = 46%%)", s)
+	}
+	c.report(level0[2], 500)
+	if s := share(); s != 1 {
+		t.Errorf("level 0 ejected: level 1 took %.3f, want all", s)
 	}
 }
