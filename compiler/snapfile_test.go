@@ -104,6 +104,11 @@ func FuzzSnapshotFile(f *testing.F) {
 	if data, err := os.ReadFile("../testdata/snapshots/canary-before-scopes.snap"); err == nil {
 		f.Add(data)
 	}
+	// A snapshot whose clusters carry locality policies, for Localized below: the golden
+	// locality tree compiled (signalbox compile testdata/compiler/locality/in -o …).
+	if data, err := os.ReadFile("../testdata/snapshots/locality.snap"); err == nil {
+		f.Add(data)
+	}
 	f.Add([]byte(`{"format":"signalbox.snapshot/v1","version":"","roles":[]}`))
 	f.Add([]byte(`{"format":"signalbox.snapshot/v1","roles":[{"name":"sidecar","versions":{},"resources":{"x":["AA=="]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -118,6 +123,15 @@ func FuzzSnapshotFile(f *testing.F) {
 		back, err := compiler.Unmarshal(again)
 		if err != nil || back.Version != snap.Version {
 			t.Fatalf("written back, read as %v (%v), want %s", back, err, snap.Version)
+		}
+		// The publisher localises every role it serves from such a file: a policy it cannot
+		// read is an error, never a panic.
+		for _, r := range snap.Roles {
+			for _, place := range []compiler.Place{{}, {Locality: "us-east/zone-a/rack-1", Labels: map[string]string{"topology.istio.io/network": "east"}}} {
+				if lr, err := snap.Localized(r, place); err == nil && lr.Name != r.Name {
+					t.Fatalf("role %s localised as %s", r.Name, lr.Name)
+				}
+			}
 		}
 	})
 }
