@@ -19,7 +19,8 @@ const (
 )
 
 // localityLB is Istio's choice of locality policy for one cluster: the DestinationRule's
-// localityLbSetting, else the mesh default (enabled, as Istio ships it). Distribute applies as
+// localityLbSetting, else the mesh's (signalbox.yaml; unset, enabled as Istio ships it), as
+// given by the caller. Distribute applies as
 // written; failover applies only with outlier detection, since without it no endpoint is ever
 // ejected and a lower priority would never take traffic.
 func localityLB(set *schema.LocalityLoadBalancerSetting, outlier bool) *ir.LocalityLB {

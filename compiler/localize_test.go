@@ -43,8 +43,14 @@ const reviewsCluster = "outbound|80||reviews.mesh"
 
 func compileLocality(t *testing.T, policy string) (*Snapshot, *Role) {
 	t.Helper()
+	return compileLocalityWith(t, "", policy)
+}
+
+// compileLocalityWith is compileLocality with signalbox.yaml holding settings.
+func compileLocalityWith(t *testing.T, settings, policy string) (*Snapshot, *Role) {
+	t.Helper()
 	src := localityService + policy
-	tree, findings := schema.Load([]schema.File{{Path: "reviews.yaml", Data: []byte(src)}})
+	tree, findings := schema.Load([]schema.File{{Path: "reviews.yaml", Data: []byte(src)}, {Path: "signalbox.yaml", Data: []byte(settings)}})
 	if tree == nil || len(findings) > 0 {
 		t.Fatalf("load: %v", findings)
 	}
@@ -285,5 +291,25 @@ func TestLocalizedCacheIsBounded(t *testing.T) {
 	}
 	if n := len(s.local.roles); n == 0 || n > maxPlaces {
 		t.Errorf("%d places cached after %d, want at most %d", n, maxPlaces+10, maxPlaces)
+	}
+}
+
+// TestMeshLocalitySetting: signalbox.yaml's localityLbSetting is what a DestinationRule without
+// one of its own gets, as Istio's meshConfig.localityLbSetting is.
+func TestMeshLocalitySetting(t *testing.T) {
+	s, r := compileLocalityWith(t, "localityLbSetting:\n  failover: [{from: region1, to: region3}]\n", outlier)
+	if got, want := placement(t, localized(t, s, r, "region1/zone1/subzone1", nil)), "1:0/1 2:1/1 3:2/1 4:4/1 5:3/1"; got != want {
+		t.Errorf("mesh-wide failover to region3: %s, want %s", got, want)
+	}
+	s, r = compileLocalityWith(t, "localityLbSetting: {enabled: false}\n", outlier)
+	if got := localized(t, s, r, "region1/zone1/subzone1", nil); got != r {
+		t.Errorf("mesh-wide enabled: false still localised: %s", placement(t, got))
+	}
+	// The DestinationRule's own setting wins over the mesh's.
+	s, r = compileLocalityWith(t, "localityLbSetting: {enabled: false}\n", `    loadBalancer:
+      localityLbSetting: {enabled: true}
+`+outlier)
+	if got, want := placement(t, localized(t, s, r, "region1/zone1/subzone1", nil)), "1:0/1 2:1/1 3:2/1 4:3/1 5:3/1"; got != want {
+		t.Errorf("rule enabled over mesh disabled: %s, want %s", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -91,7 +92,7 @@ func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset
 	if e.lb.v != nil {
 		locality = e.lb.v.LocalityLbSetting
 	}
-	p.Locality = localityLB(locality, p.Outlier != nil)
+	p.Locality = localityLB(cmp.Or(locality, b.tree.Settings.LocalityLbSetting), p.Outlier != nil)
 	if locality != nil && p.Locality == nil && (len(locality.Failover) > 0 || len(locality.FailoverPriority) > 0) &&
 		(locality.Enabled == nil || *locality.Enabled) {
 		b.warnf(d, e.lb.path+".localityLbSetting", "failover takes effect only with outlierDetection: without it no endpoint is ever ejected, so traffic never leaves the best priority (Istio warns the same)")

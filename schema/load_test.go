@@ -245,6 +245,15 @@ func TestSettings(t *testing.T) {
 		findings[0].String() != `signalbox.yaml:1:17: error: credentialsDir: must be an absolute directory path on the gateway machines, e.g. /etc/signalbox/credentials, got "certs"` {
 		t.Errorf("a relative credentialsDir: %v", findings)
 	}
+	tree = loadClean(t, File{Path: "signalbox.yaml", Data: []byte("localityLbSetting:\n  failover: [{from: us-east, to: us-west}]\n")})
+	if l := tree.Settings.LocalityLbSetting; l == nil || len(l.Failover) != 1 || l.Failover[0].To != "us-west" {
+		t.Errorf("localityLbSetting: %+v", tree.Settings.LocalityLbSetting)
+	}
+	// Istio's per-resource locality rules hold here too, positioned in the file.
+	if _, findings := Load([]File{{Path: "signalbox.yaml", Data: []byte("localityLbSetting:\n  distribute:\n  - from: us-east/*\n    to: {\"us-east/*\": 60}\n")}}); len(findings) != 1 ||
+		findings[0].String() != `signalbox.yaml:4:5: error: localityLbSetting.distribute[0].to: weights must total 100, got 60` {
+		t.Errorf("distribute weights not totalling 100: %v", findings)
+	}
 	tree = loadClean(t, File{Path: "signalbox.yaml", Data: []byte("# nothing set\n")})
 	if tree.Settings.SidecarListener != DefaultSidecarListener {
 		t.Errorf("default settings: %+v", tree.Settings)

@@ -48,7 +48,10 @@ func (l *loader) settings(file string, st *ast.StructLit) {
 			var set Settings
 			if err := val.Decode(&set); err != nil {
 				s.report(s.doc.Pos, "", "cannot decode: "+err.Error())
-			} else {
+			} else if set.LocalityLbSetting != nil {
+				checkLocality(s, "localityLbSetting", set.LocalityLbSetting)
+			}
+			if len(s.findings) == 0 {
 				if set.SidecarListener == "" {
 					set.SidecarListener = DefaultSidecarListener
 				}

@@ -9,6 +9,10 @@ type Settings struct {
 	// it, the layout of a Kubernetes TLS Secret mounted as a volume. Empty: credentialName is
 	// refused, since signalbox reads no Kubernetes Secrets itself.
 	CredentialsDir string `json:"credentialsDir,omitempty"`
+	// LocalityLbSetting is the mesh-wide locality load balancing (Istio's
+	// meshConfig.localityLbSetting), for DestinationRules that set none; nil is Istio's
+	// default, enabled.
+	LocalityLbSetting *LocalityLoadBalancerSetting `json:"localityLbSetting,omitempty"`
 }
 
 // DefaultSidecarListener is where sidecars listen unless signalbox.yaml says otherwise.
