@@ -24,14 +24,19 @@ func (e *echoServer) placedEndpoint(locality string) string {
 }
 
 // sidecarAt runs one more sidecar on the mesh's publisher, in locality, until it applied the
-// mesh's commit, and returns the mesh as seen through it.
-func sidecarAt(t *testing.T, m *meshEnv, id, locality string) *meshEnv {
+// mesh's commit, and returns the mesh as seen through it. Labels given as k=v join app=client.
+func sidecarAt(t *testing.T, m *meshEnv, id, locality string, labels ...string) *meshEnv {
 	t.Helper()
 	loc, err := proxy.ParseLocality(locality)
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := proxy.New(proxy.Options{XDSAddr: m.pub.XDSAddr(), NodeID: id, Labels: map[string]string{"app": "client"},
+	ls := map[string]string{"app": "client"}
+	for _, kv := range labels {
+		k, v, _ := strings.Cut(kv, "=")
+		ls[k] = v
+	}
+	px := proxy.New(proxy.Options{XDSAddr: m.pub.XDSAddr(), NodeID: id, Labels: ls,
 		Locality: loc, Rebind: func(string) string { return "127.0.0.1:0" }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	go px.Run(m.ctx)
 	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, id); err != nil {
@@ -180,5 +185,46 @@ func TestLocalityThroughTheCommands(t *testing.T) {
 	col := slices.Index(header, "LOCALITY")
 	if col < 0 || len(row) <= col || row[col] != "us-west/zone-a" || !slices.Contains(row, "true") {
 		t.Errorf("signalbox status: no row for west-cli in us-west/zone-a, in sync:\n%s", out)
+	}
+}
+
+// TestFeatureLocalityFailoverPriority: failoverPriority ranks endpoints by the labels they share
+// with the proxy, here the network (Istio's topology label), before nearness: a sidecar on
+// network n2 in us-east prefers the us-west endpoint on its network to the one in its own zone.
+func TestFeatureLocalityFailoverPriority(t *testing.T) {
+	eastA, west := startEchoServer(t, "east-a"), startEchoServer(t, "west")
+	onNetwork := func(e *echoServer, locality, network string) string {
+		h, p := e.hostPort()
+		return fmt.Sprintf("  - {address: %s, ports: {http: %s}, locality: %s, network: %s}\n", h, p, locality, network)
+	}
+	m := startMesh(t, map[string]string{"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
+		onNetwork(eastA, "us-east/zone-a", "n1"), onNetwork(west, "us-west/zone-a", "n2")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews.mesh
+  trafficPolicy:
+    loadBalancer:
+      localityLbSetting:
+        failoverPriority: [topology.istio.io/network, topology.kubernetes.io/region]
+    outlierDetection: {consecutive5xxErrors: 1, baseEjectionTime: 60s, maxEjectionPercent: 100}
+`})
+	onN2 := sidecarAt(t, m, "n2-east", "us-east/zone-a", "topology.istio.io/network=n2")
+	if got := onN2.backendsOf("reviews.mesh", 20); got["west"] != 20 {
+		t.Errorf("sidecar on n2 in us-east: %v, want all 20 on west (its network)", got)
+	}
+	onN1 := sidecarAt(t, m, "n1-west", "us-west/zone-a", "topology.istio.io/network=n1")
+	if got := onN1.backendsOf("reviews.mesh", 20); got["east-a"] != 20 {
+		t.Errorf("sidecar on n1 in us-west: %v, want all 20 on east-a (its network)", got)
+	}
+	// Its network's endpoint ejected, the n2 sidecar fails over to the other network.
+	west.setBehave(func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+	onN2.backendsOf("reviews.mesh", 3)
+	if got := onN2.backendsOf("reviews.mesh", 20); got["east-a"] != 20 {
+		t.Errorf("west ejected: %v, want all 20 on east-a", got)
 	}
 }
