@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"maps"
 	"math"
 	"slices"
@@ -68,7 +69,7 @@ func (r *Role) localityPolicies() *roleLocality {
 			}
 			name := c.GetName()
 			if c.GetLoadAssignment() == nil {
-				name = cmpOr(c.GetEdsClusterConfig().GetServiceName(), c.GetName())
+				name = cmp.Or(c.GetEdsClusterConfig().GetServiceName(), c.GetName())
 			}
 			rl.policies[name] = p
 			for _, l := range p.FailoverPriority {
@@ -80,13 +81,6 @@ func (r *Role) localityPolicies() *roleLocality {
 		slices.Sort(rl.labels)
 	})
 	return &r.locality
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Localized is role r of s as a proxy at place is served it: every cluster's endpoints get the
