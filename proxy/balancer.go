@@ -220,7 +220,9 @@ func (c *cluster) pickFor(hash uint64, hasHash bool, avoid []*endpoint) *endpoin
 		}
 	}
 	for s := top; s != nil; s = s.next {
-		if e := c.pickIn(s, hash, hasHash, avoid); e != nil || s.ejected.Load() == 0 {
+		// A level with no endpoint at all (a STRICT_DNS name that resolved to nothing) is
+		// as unhealthy as one wholly ejected: the next takes its traffic, as in Envoy.
+		if e := c.pickIn(s, hash, hasHash, avoid); e != nil || (s.ejected.Load() == 0 && len(s.eps) > 0) {
 			return e
 		}
 	}

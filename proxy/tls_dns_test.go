@@ -252,3 +252,13 @@ func TestStrictDNSResolvesEveryPriority(t *testing.T) {
 		t.Errorf("lower priorities: %+v", got.lower)
 	}
 }
+
+// TestEmptyFirstLevelFallsThrough: when the first priority level has no endpoint at all, as
+// when its STRICT_DNS names resolve to nothing, the next level serves.
+func TestEmptyFirstLevelFallsThrough(t *testing.T) {
+	c := newCluster(&clusterConfig{name: "dns"}, &clusterStats{})
+	c.setEndpoints(&endpointsConfig{name: "dns", lower: [][]endpointConfig{{{addr: "127.0.0.9:1003", weight: 1}}}})
+	if e := c.pick(); e == nil || e.addr != "127.0.0.9:1003" {
+		t.Errorf("first level empty: picked %+v, want the second level's endpoint", e)
+	}
+}
