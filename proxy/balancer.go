@@ -55,11 +55,13 @@ type endpointSet struct {
 	// ring (RING_HASH) and maglev (MAGLEV) are the consistent-hash tables.
 	ring   []ringEntry
 	maglev []uint32
-	// localityEnd and localitySched are for LEAST_REQUEST under locality-weighted balancing,
-	// which picks a locality first: where each locality's endpoints end in eps, and the
-	// weighted round-robin order of the localities (indices into localityEnd). nil otherwise.
-	localityEnd   []uint32
-	localitySched []uint32
+	// localityEnd and localityWeight are the localities of a level under locality-weighted
+	// balancing with more than one: where each one's endpoints end in eps, and its weight;
+	// localitySched is the weighted round-robin order of them (indices into localityEnd), for
+	// LEAST_REQUEST, which picks a locality first. nil otherwise.
+	localityEnd    []uint32
+	localityWeight []uint64
+	localitySched  []uint32
 	// ejected counts endpoints currently ejected by outlier detection.
 	ejected atomic.Int32
 	// next is the next priority level, which takes the traffic this one sheds as its endpoints
@@ -134,6 +136,12 @@ func newLevel(eps []endpointConfig, cc *clusterConfig) *endpointSet {
 	default:
 		s.stride = strideFor(total)
 	}
+	if len(localities) > 1 {
+		for _, l := range localities {
+			s.localityEnd = append(s.localityEnd, l.end)
+			s.localityWeight = append(s.localityWeight, uint64(l.weight))
+		}
+	}
 	if cc != nil && len(s.eps) > 0 {
 		switch cc.lb {
 		case lbRingHash:
@@ -141,13 +149,8 @@ func newLevel(eps []endpointConfig, cc *clusterConfig) *endpointSet {
 		case lbMaglev:
 			s.maglev = buildMaglev(s.eps, cc.maglevSize)
 		case lbLeastRequest:
-			if len(localities) > 1 {
-				lw := make([]uint64, len(localities))
-				for i, l := range localities {
-					s.localityEnd = append(s.localityEnd, l.end)
-					lw[i] = uint64(l.weight)
-				}
-				s.localitySched = smoothSchedule(lw)
+			if s.localityWeight != nil {
+				s.localitySched = smoothSchedule(s.localityWeight)
 			}
 		}
 	}
@@ -326,6 +329,11 @@ func (c *cluster) pickIn(s *endpointSet, hash uint64, hasHash bool, avoid []*end
 	if !hasHash && (c.cfg.lb == lbRingHash || c.cfg.lb == lbMaglev) {
 		hash, hasHash = rand.Uint64(), true // no key: a random point, as Envoy does
 	}
+	if checkEjected && !hasHash && s.localityWeight != nil {
+		if e := c.pickByLocalityHealth(s, now, usable); e != nil {
+			return e
+		}
+	}
 	var first *endpoint
 	for try := 0; try < 2*n+2; try++ {
 		e := c.choose(s, hash+uint64(try)*0x9e3779b97f4a7c15*boolU64(try > 0), hasHash)
@@ -352,6 +360,73 @@ func (c *cluster) pickIn(s *endpointSet, hash uint64, hasHash bool, avoid []*end
 		return nil
 	}
 	return first
+}
+
+// pickByLocalityHealth is Envoy's choice of a locality in a level with ejected endpoints under
+// locality-weighted balancing: each locality's weight is scaled by its health (the share of its
+// endpoints not ejected times the overprovisioning factor, at most 1), a locality is drawn by
+// those weights, then an endpoint within it among the usable ones (two choices for
+// LEAST_REQUEST, else by weight). The folded weights alone would hand an ejected endpoint's
+// share to the whole level instead. nil when nothing is usable this way.
+func (c *cluster) pickByLocalityHealth(s *endpointSet, now int64, usable func(*endpoint) bool) *endpoint {
+	eff := make([]uint64, len(s.localityEnd))
+	var total uint64
+	lo := uint32(0)
+	for i, end := range s.localityEnd {
+		healthy := uint64(0)
+		for _, e := range s.eps[lo:end] {
+			if !s.isEjected(e, now) {
+				healthy++
+			}
+		}
+		eff[i] = s.localityWeight[i] * min(100, overprovisioning*healthy/uint64(end-lo))
+		total += eff[i]
+		lo = end
+	}
+	if total == 0 {
+		return nil
+	}
+	draw := rand.Uint64N(total)
+	lo = 0
+	for i, end := range s.localityEnd {
+		if draw >= eff[i] {
+			draw -= eff[i]
+			lo = end
+			continue
+		}
+		eps := s.eps[lo:end]
+		if c.cfg.lb == lbLeastRequest {
+			var best *endpoint
+			for range max(c.cfg.choices, 1) {
+				if e := eps[rand.IntN(len(eps))]; usable(e) && (best == nil || e.active.Load() < best.active.Load()) {
+					best = e
+				}
+			}
+			if best != nil {
+				return best
+			}
+		}
+		var sum uint64
+		for _, e := range eps {
+			if usable(e) {
+				sum += uint64(e.weight)
+			}
+		}
+		if sum == 0 {
+			return nil
+		}
+		pick := rand.Uint64N(sum)
+		for _, e := range eps {
+			if !usable(e) {
+				continue
+			}
+			if pick < uint64(e.weight) {
+				return e
+			}
+			pick -= uint64(e.weight)
+		}
+	}
+	return nil
 }
 
 func boolU64(b bool) uint64 {

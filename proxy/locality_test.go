@@ -427,3 +427,31 @@ func TestPriorityLoadByHealth(t *testing.T) {
 		t.Errorf("level 0 ejected: level 1 took %.3f, want all", s)
 	}
 }
+
+// TestLocalityWeightScaledByHealth: under locality-weighted balancing Envoy scales a locality's
+// weight by its health, so with one of zone a's two endpoints ejected zone a weighs
+// 80 × min(1, 1.4 × 1/2) = 56 against zone b's 20: 74% and 26%, all of a's on its healthy
+// endpoint.
+func TestLocalityWeightScaledByHealth(t *testing.T) {
+	outlier := func(c *clusterv3.Cluster) {
+		c.OutlierDetection = &clusterv3.OutlierDetection{Consecutive_5Xx: wrapperspb.UInt32(1), EnforcingConsecutive_5Xx: wrapperspb.UInt32(100),
+			BaseEjectionTime: durationpb.New(time.Minute), MaxEjectionPercent: wrapperspb.UInt32(100)}
+		c.CommonLbConfig.HealthyPanicThreshold = &typev3.Percent{Value: 0}
+	}
+	for _, lb := range []clusterv3.Cluster_LbPolicy{clusterv3.Cluster_ROUND_ROBIN, clusterv3.Cluster_RANDOM, clusterv3.Cluster_LEAST_REQUEST} {
+		c := liveCluster(t, eightyTwenty(), withLB(lb), weightedLocalities, outlier)
+		for _, e := range c.eps.Load().eps {
+			if e.addr == "10.0.0.1:80" {
+				c.report(e, 500)
+			}
+		}
+		const picks = 20000
+		got := pickCounts(c, picks)
+		if got["10.0.0.1:80"] != 0 || got["10.0.0.4:80"] != 0 {
+			t.Errorf("%s: the ejected endpoint or the unweighted zone took picks: %v", lb, got)
+		}
+		if share := float64(got["10.0.0.2:80"]) / picks; share < 0.717 || share > 0.757 {
+			t.Errorf("%s: zone a's healthy endpoint took %.3f, want 0.737 (56 of 76)", lb, share)
+		}
+	}
+}
