@@ -63,6 +63,14 @@ spec:
 	return m, eastA, eastB, west
 }
 
+// unavailable makes e answer every request 503, as a failing workload would.
+func (e *echoServer) unavailable() {
+	e.setBehave(func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	})
+}
+
 // backendsOf sends n requests for host and counts the answers by backend ("" for a status
 // other than 200).
 func (m *meshEnv) backendsOf(host string, n int) map[string]int {
@@ -101,10 +109,7 @@ func TestFeatureLocalityFailover(t *testing.T) {
 	}
 
 	// east-a fails: once ejected, east's traffic stays in its region (east-b), not west.
-	eastA.setBehave(func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return true
-	})
+	eastA.unavailable()
 	east.backendsOf("reviews.mesh", 3) // the failures that eject east-a (retried elsewhere)
 	if got := east.backendsOf("reviews.mesh", 20); got["east-b"] != 20 {
 		t.Errorf("east-a ejected: %v, want all 20 on east-b (same region)", got)
@@ -115,10 +120,7 @@ func TestFeatureLocalityFailover(t *testing.T) {
 	}
 
 	// east-b fails too: east's traffic leaves the region.
-	eastB.setBehave(func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return true
-	})
+	eastB.unavailable()
 	east.backendsOf("reviews.mesh", 3)
 	if got := east.backendsOf("reviews.mesh", 20); got["west"] != 20 {
 		t.Errorf("us-east ejected: %v, want all 20 on west", got)
@@ -219,10 +221,7 @@ spec:
 		t.Errorf("sidecar on n1 in us-west: %v, want all 20 on east-a (its network)", got)
 	}
 	// Its network's endpoint ejected, the n2 sidecar fails over to the other network.
-	west.setBehave(func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return true
-	})
+	west.unavailable()
 	onN2.backendsOf("reviews.mesh", 3)
 	if got := onN2.backendsOf("reviews.mesh", 20); got["east-a"] != 20 {
 		t.Errorf("west ejected: %v, want all 20 on east-a", got)
