@@ -103,26 +103,14 @@ func admitted(t *testing.T, m *meshEnv, h *heldServer, host string, headers map[
 // twoPortService is web.default.svc.cluster.local with HTTP ports 80 (http) and 8080 (alt),
 // both served by h, and a VirtualService sending x-subset: NAME to that subset of web.
 func twoPortService(h *heldServer, subsets ...string) string {
-	host, port := h.hostPort()
-	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: web}
-spec:
-  hosts: [web.default.svc.cluster.local]
-  ports:
-  - {number: 80, name: http, protocol: HTTP}
-  - {number: 8080, name: alt, protocol: HTTP}
-  resolution: STATIC
-  endpoints:
-  - {address: %s, ports: {http: %s, alt: %s}, labels: {app: web}}
----
+	doc := webEntry(h.webEndpoint("app: web")) + `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web}
 spec:
   hosts: [web]
   http:
-`, host, port, port)
+`
 	for _, s := range subsets {
 		doc += fmt.Sprintf("  - match: [{headers: {x-subset: {exact: %s}}}]\n    route: [{destination: {host: web, subset: %s}}]\n", s, s)
 	}

@@ -223,6 +223,28 @@ spec:
 %s`, name, host, strings.Join(endpoints, ""))
 }
 
+// webEntry declares web.default.svc.cluster.local with two HTTP ports, 80 (http) and 8080
+// (alt), and the given endpoint lines (webEndpoint).
+func webEntry(endpoints ...string) string {
+	return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web}
+spec:
+  hosts: [web.default.svc.cluster.local]
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  - {number: 8080, name: alt, protocol: HTTP}
+  resolution: STATIC
+  endpoints:
+` + strings.Join(endpoints, "")
+}
+
+// webEndpoint is a webEntry endpoint line for e, serving both ports, with labels ("k: v, …").
+func (e *echoServer) webEndpoint(labels string) string {
+	h, p := e.hostPort()
+	return fmt.Sprintf("  - {address: %s, ports: {http: %s, alt: %s}, labels: {%s}}\n", h, p, p, labels)
+}
+
 // ingressGateway is a Gateway named public, selecting istio=ingressgateway, with one plain
 // HTTP server on port 80 for hosts.
 func ingressGateway(hosts string) string {

@@ -15,20 +15,8 @@ var directBytes = []byte{0x00, 'o', 'k', 0xff, 0xfe, '\n', 0x80}
 // own virtual host, so a rule's FROM_REQUEST_PORT is that port) with redirect and
 // directResponse rules and a catch-all to the backend.
 func redirectMesh(web *echoServer) map[string]string {
-	h, p := web.hostPort()
 	return map[string]string{
-		"policies/web.yaml": fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: web}
-spec:
-  hosts: [web.default.svc.cluster.local]
-  ports:
-  - {number: 80, name: http, protocol: HTTP}
-  - {number: 8080, name: http-alt, protocol: HTTP}
-  resolution: STATIC
-  endpoints:
-  - {address: %s, ports: {http: %s, http-alt: %s}}
----
+		"policies/web.yaml": webEntry(web.webEndpoint("app: web")) + fmt.Sprintf(`---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: web}
@@ -60,7 +48,7 @@ spec:
     match: [{uri: {exact: /empty}}]
     directResponse: {status: 204}
   - route: [{destination: {host: web}}]
-`, h, p, p, base64.StdEncoding.EncodeToString(directBytes)),
+`, base64.StdEncoding.EncodeToString(directBytes)),
 	}
 }
 

@@ -1,29 +1,14 @@
 package e2e
 
 import (
-	"fmt"
 	"testing"
 )
 
 // A match on a port applies only to requests for that port of the service.
 func TestFeaturePortMatch(t *testing.T) {
 	v1, v2 := startEchoServer(t, "v1"), startEchoServer(t, "v2")
-	ep := func(e *echoServer, version string) string {
-		h, p := e.hostPort()
-		return fmt.Sprintf("  - {address: %s, ports: {http: %s, alt: %s}, labels: {version: %s}}\n", h, p, p, version)
-	}
 	m := startMesh(t, map[string]string{
-		"policies/web.yaml": `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: web}
-spec:
-  hosts: [web.default.svc.cluster.local]
-  ports:
-  - {number: 80, name: http, protocol: HTTP}
-  - {number: 8080, name: alt, protocol: HTTP}
-  resolution: STATIC
-  endpoints:
-` + ep(v1, "v1") + ep(v2, "v2") + `---
+		"policies/web.yaml": webEntry(v1.webEndpoint("version: v1"), v2.webEndpoint("version: v2")) + `---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: web}
