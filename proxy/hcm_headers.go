@@ -80,10 +80,10 @@ var (
 const xfccKey = "X-Forwarded-Client-Cert"
 
 // cleanRequestHeaders removes what a client may not send through this listener: the router's
-// x-envoy-* controls (and at the edge the downstream's names), x-forwarded-client-cert
-// unless the listener forwards it, and a Referer Envoy would not pass. It reports whether the request carried
-// x-forwarded-client-cert and kept it. One pass over the fields the client sent; a request
-// with none (most of a load generator's) costs a length check.
+// x-envoy-* controls (and at the edge the downstream's names), x-forwarded-client-cert unless
+// the listener forwards it, and a Referer Envoy would not pass. It reports whether the request
+// carried x-forwarded-client-cert and kept it. One pass over the fields the client sent; a
+// request with none (most of a load generator's) costs a length check.
 func cleanRequestHeaders(h http.Header, edge bool, xfcc hcmv3.HttpConnectionManager_ForwardClientCertDetails) (keptXFCC bool) {
 	if len(h) == 0 {
 		return false

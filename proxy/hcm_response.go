@@ -39,13 +39,10 @@ func newServerHeader(name string, t hcmv3.HttpConnectionManager_ServerHeaderTran
 	if name == "" {
 		name = "envoy"
 	}
-	switch t {
-	case hcmv3.HttpConnectionManager_PASS_THROUGH:
+	if t == hcmv3.HttpConnectionManager_PASS_THROUGH {
 		return serverHeader{}
-	case hcmv3.HttpConnectionManager_APPEND_IF_ABSENT:
-		return serverHeader{line: "Server: " + name + "\r\n", vals: []string{name}, ifAbsent: true}
 	}
-	return serverHeader{line: "Server: " + name + "\r\n", vals: []string{name}}
+	return serverHeader{line: "Server: " + name + "\r\n", vals: []string{name}, ifAbsent: t == hcmv3.HttpConnectionManager_APPEND_IF_ABSENT}
 }
 
 // upstreamServiceTime is x-envoy-upstream-service-time: whole milliseconds from forwarding
