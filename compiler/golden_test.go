@@ -63,8 +63,10 @@ func TestGolden(t *testing.T) {
 }
 
 // checkPlaces is the localisation stage: for each proxy place in in/places.txt ("LOCALITY
-// k=v…" a line), every role's endpoints as a proxy there is served them, in
-// ROLE@LOCALITY.endpoints.yaml, and its clusters where they change too (inline DNS endpoints).
+// k=v… [namespace:NS]" a line, "-" for no locality), every role's endpoints as a proxy there
+// is served them, in ROLE@PLACE.endpoints.yaml (for a place with a locality), and its clusters
+// and routes where they change (inline DNS endpoints; routes for some proxies only). PLACE is the locality, or the rest
+// of the line without one.
 func checkPlaces(t *testing.T, dir string, snap *compiler.Snapshot) {
 	data, err := os.ReadFile(filepath.Join(dir, "in", "places.txt"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -78,27 +80,39 @@ func checkPlaces(t *testing.T, dir string, snap *compiler.Snapshot) {
 		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
 			continue
 		}
-		place := compiler.Place{Locality: fields[0], Labels: map[string]string{}}
+		place := compiler.Place{Locality: strings.TrimPrefix(fields[0], "-"), Labels: map[string]string{}}
 		for _, kv := range fields[1:] {
+			if ns, ok := strings.CutPrefix(kv, "namespace:"); ok {
+				place.Namespace = ns
+				continue
+			}
 			k, v, _ := strings.Cut(kv, "=")
 			place.Labels[k] = v
+		}
+		placeName := place.Locality
+		if placeName == "" {
+			placeName = strings.Join(fields[1:], "+")
 		}
 		for _, role := range snap.Roles {
 			lr, err := snap.Localized(role, place)
 			if err != nil {
 				t.Fatal(err)
 			}
-			name := fileName(role.Name + "@" + place.Locality)
-			checkResources(t, dir, name, resource.EndpointType, lr)
-			if lr.Versions[resource.ClusterType] != role.Versions[resource.ClusterType] {
-				checkResources(t, dir, name, resource.ClusterType, lr)
+			name := fileName(role.Name + "@" + placeName)
+			if place.Locality != "" {
+				checkResources(t, dir, name, resource.EndpointType, lr)
+			}
+			for _, typ := range []resource.Type{resource.ClusterType, resource.RouteType} {
+				if lr.Versions[typ] != role.Versions[typ] {
+					checkResources(t, dir, name, typ, lr)
+				}
 			}
 		}
 	}
 }
 
 func fileName(s string) string {
-	return strings.NewReplacer("/", "_", "=", "-", ",", "_").Replace(s)
+	return strings.NewReplacer("/", "_", "=", "-", ",", "_", ":", "_").Replace(s)
 }
 
 // checkResources compares one type of a role's resources, as YAML, with out/NAME.TYPE.yaml.

@@ -19,12 +19,14 @@ import (
 	"github.com/signalbox/signalbox/compiler/xds"
 )
 
-// Place is where a proxy runs, as its xDS node tells the publisher.
+// Place is where a proxy runs and what it is, as its xDS node tells the publisher.
 type Place struct {
 	// Locality is "region/zone/subzone"; any part may be empty.
 	Locality string
 	// Labels are the node's labels.
 	Labels map[string]string
+	// Namespace is the node's namespace (Istio's NAMESPACE node metadata); "" for none.
+	Namespace string
 }
 
 // maxPlaces bounds the places a snapshot keeps localised roles for.
@@ -83,31 +85,46 @@ func (r *Role) localityPolicies() *roleLocality {
 	return &r.locality
 }
 
-// Localized is role r of s as a proxy at place is served it: every cluster's endpoints get the
-// priorities and locality weights its locality policy gives them relative to that proxy, as
-// istiod computes them per proxy. Only the endpoint-bearing types change, each with a version
-// digested from its localised content; a role with no locality policy, or whose endpoints
-// come out the same, is r itself. It fails only on a cluster whose policy cannot be read.
+// Localized is role r of s as a proxy at place is served it, as istiod computes it per proxy:
+// every cluster's endpoints get the priorities and locality weights its locality policy gives
+// them relative to that proxy, and only the routes that apply to the proxy (sourceLabels,
+// sourceNamespace) are kept. Only the types that change are replaced, each with a version
+// digested from its new content; a role with no locality policy and no conditional route, or
+// that comes out the same, is r itself. It fails only on a policy or condition that cannot be
+// read.
 func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	rl := r.localityPolicies()
 	if rl.err != nil {
 		return nil, rl.err
 	}
-	if len(rl.policies) == 0 {
+	rs := r.sourceConditions()
+	if rs.err != nil {
+		return nil, rs.err
+	}
+	localized, chosen := len(rl.policies) > 0, rs.conditional
+	if !localized && !chosen {
 		return r, nil
 	}
 	labels := topologyLabels(place.Labels, place.Locality, "")
-	key := placeKey(r.Name, place.Locality, rl.labels, labels)
+	var key string
+	if localized {
+		key = placeKey(r.Name, place.Locality, rl.labels, labels)
+	} else {
+		key = r.Name
+	}
+	if chosen {
+		key += rs.sourceKey(place)
+	}
 	c := s.local
 	if c == nil {
-		return localize(r, rl.policies, place.Locality, labels)
+		return localizeRole(r, rl, rs, place, labels)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if lr, ok := c.roles[key]; ok {
 		return lr, nil
 	}
-	lr, err := localize(r, rl.policies, place.Locality, labels)
+	lr, err := localizeRole(r, rl, rs, place, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +135,30 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	}
 	c.roles[key] = lr
 	return lr, nil
+}
+
+// localizeRole applies both halves of Localized: endpoints for the locality, routes for the
+// proxy's labels and namespace. The result names its place, so it is never taken for the
+// role as compiled.
+func localizeRole(r *Role, rl *roleLocality, rs *roleSources, place Place, labels map[string]string) (*Role, error) {
+	out := r
+	if len(rl.policies) > 0 {
+		var err error
+		if out, err = localize(r, rl.policies, place.Locality, labels); err != nil {
+			return nil, err
+		}
+	}
+	if !rs.conditional {
+		return out, nil
+	}
+	chosen, err := chooseRoutes(out, place)
+	if err != nil {
+		return nil, err
+	}
+	if chosen != out {
+		chosen.Place = strings.TrimSpace(out.Place + " " + rs.sourceName(place))
+	}
+	return chosen, nil
 }
 
 // placeKey names what a localised role depends on: the role, the proxy's locality, and the

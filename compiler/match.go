@@ -47,16 +47,19 @@ func (b *builder) translateMatch(d *schema.Document, path string, m schema.HTTPM
 	for _, name := range slices.Sorted(maps.Keys(m.QueryParams)) {
 		out.QueryParams = append(out.QueryParams, ir.HeaderMatch{Name: name, Match: valueMatch(m.QueryParams[name])})
 	}
-	if len(m.SourceLabels) > 0 {
-		b.unsupported(d, path+".sourceLabels")
-	}
 	if m.StatPrefix != "" {
 		b.unsupported(d, path+".statPrefix")
 	}
-	if m.SourceNamespace != "" {
-		b.unsupported(d, path+".sourceNamespace")
-	}
 	return out
+}
+
+// source is the proxies a match block is for (Istio's sourceMatchHTTP): a block naming
+// gateways is chosen by gateway alone, and one without source conditions is for every proxy.
+func source(m schema.HTTPMatchRequest) *ir.Source {
+	if len(m.Gateways) > 0 || len(m.SourceLabels) == 0 && m.SourceNamespace == "" {
+		return nil
+	}
+	return &ir.Source{Labels: m.SourceLabels, Namespace: m.SourceNamespace}
 }
 
 // stringMatch translates Istio's one-of; an empty one ({}) matches presence.

@@ -54,7 +54,11 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 				vh.Domains = append(vh.Domains, shortNames(h)...)
 			}
 			if c, ok := claims[h]; ok {
+				seen := len(b.findings)
 				vh.Routes = b.routesFor(c.doc, meshGateway, h, p, false)
+				if !schema.HasErrors(b.findings[seen:]) {
+					vh.Routes = withFallback(vh.Routes, func() *ir.Route { return b.defaultRoute(clusterName(p, "", h)) })
+				}
 			} else {
 				vh.Routes = []*ir.Route{b.defaultRoute(clusterName(p, "", h))}
 			}
@@ -71,6 +75,24 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 	sortVirtualHosts(l)
 	l.Scoped = scopable(l)
 	return &ir.Role{Name: SidecarRole, Listeners: []*ir.Listener{l}, Clusters: clusters}
+}
+
+// withFallback completes a service's routes from its VirtualService as Istio's sidecar does:
+// a VirtualService that gives a proxy no route leaves the service routed by default. With
+// no route for any proxy (every match for another port) that is the default route; when
+// every route is for some proxies only, the default route follows them for the others.
+func withFallback(routes []*ir.Route, defaultRoute func() *ir.Route) []*ir.Route {
+	if len(routes) == 0 {
+		return []*ir.Route{defaultRoute()}
+	}
+	for _, r := range routes {
+		if r.Source == nil {
+			return routes
+		}
+	}
+	fallback := defaultRoute()
+	fallback.Source = &ir.Source{Fallback: true}
+	return append(routes, fallback)
 }
 
 // claims maps each host to the VirtualService whose http rules route it on the gateways bound

@@ -120,8 +120,11 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) ([]*ir.Route, bool) {
 			rt.Name = name + "." + strconv.Itoa(j)
 		}
 		rt.Match = b.translateMatch(d, fmt.Sprintf("%s.match[%d]", path, j), m)
+		rt.Source = source(m)
 		routes = append(routes, &rt)
-		if isCatchAll(rt.Match) {
+		// A catch-all for some proxies only ends the rules for those: the others go on to
+		// the next block, as Istio builds them.
+		if isCatchAll(rt.Match) && rt.Source == nil {
 			return routes, true
 		}
 	}

@@ -56,6 +56,8 @@ type Role struct {
 
 	// locality is the role's locality policies, read on first use.
 	locality roleLocality
+	// sources is what its conditional routes test, read on first use.
+	sources roleSources
 
 	// fileTypes are the types a snapshot file read from disk carries, when it carries fewer
 	// than ResourceTypes: one written before a type was added (scoped routes) keeps its

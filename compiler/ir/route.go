@@ -22,6 +22,23 @@ type Route struct {
 
 	RequestHeaders  HeaderOps `json:"requestHeaders,omitempty"`
 	ResponseHeaders HeaderOps `json:"responseHeaders,omitempty"`
+
+	// Source limits the route to some proxies; nil: every proxy of the role.
+	Source *Source `json:"source,omitempty"`
+}
+
+// Source is which proxies a route is for. Istio builds routes per proxy and leaves out a
+// match block whose sourceLabels the proxy's labels do not all carry, or whose
+// sourceNamespace is not the proxy's namespace. signalbox compiles one role for many proxies,
+// so the route carries its condition and the publisher serves each proxy the routes that
+// apply to it (compiler.Snapshot.Localized).
+type Source struct {
+	Labels    map[string]string `json:"labels,omitempty"`
+	Namespace string            `json:"namespace,omitempty"`
+	// Fallback marks a sidecar's default route for a service whose VirtualService routes all
+	// carry conditions: a proxy none of them applies to routes the service as if no
+	// VirtualService named it, as Istio does.
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 // Match is ANDed: the path, every header and every query parameter must match.

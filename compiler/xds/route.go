@@ -77,6 +77,13 @@ func Route(r *ir.Route, proxyless bool) (*route.Route, error) {
 	if len(perFilter) > 0 {
 		out.TypedPerFilterConfig = perFilter
 	}
+	if r.Source != nil {
+		m, err := sourceMetadata(r.Source)
+		if err != nil {
+			return nil, err
+		}
+		out.Metadata = m
+	}
 	return out, nil
 }
 

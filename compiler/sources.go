@@ -1,0 +1,231 @@
+package compiler
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/signalbox/signalbox/compiler/ir"
+	"github.com/signalbox/signalbox/compiler/xds"
+)
+
+// roleSources is what a role needs to serve each proxy the routes that apply to it
+// (sourceLabels, sourceNamespace), read once from its route tables.
+type roleSources struct {
+	once sync.Once
+	// conditional: some route carries a source condition.
+	conditional bool
+	// labels are the proxy labels the conditions test, sorted; namespace: some condition
+	// tests the proxy's namespace. A place key holds only these.
+	labels    []string
+	namespace bool
+	err       error
+}
+
+func (r *Role) sourceConditions() *roleSources {
+	r.sources.once.Do(func() {
+		rs := &r.sources
+		for _, res := range r.Resources[resource.RouteType] {
+			rc, ok := res.(*route.RouteConfiguration)
+			if !ok {
+				continue
+			}
+			for _, vh := range rc.GetVirtualHosts() {
+				for _, rt := range vh.GetRoutes() {
+					s, err := xds.RouteSource(rt)
+					if err != nil {
+						rs.err = err
+						return
+					}
+					if s == nil {
+						continue
+					}
+					rs.conditional = true
+					for k := range s.Labels {
+						if !slices.Contains(rs.labels, k) {
+							rs.labels = append(rs.labels, k)
+						}
+					}
+					rs.namespace = rs.namespace || s.Namespace != ""
+				}
+			}
+		}
+		slices.Sort(rs.labels)
+	})
+	return &r.sources
+}
+
+// sourceKey names what a role's routes depend on for a proxy: the values of the labels its
+// conditions test (absent and empty told apart) and, if they test it, the namespace.
+func (rs *roleSources) sourceKey(place Place) string {
+	var b strings.Builder
+	for _, k := range rs.labels {
+		b.WriteByte(0)
+		if v, ok := place.Labels[k]; ok {
+			b.WriteByte('=')
+			b.WriteString(v)
+		}
+	}
+	if rs.namespace {
+		b.WriteByte(0)
+		b.WriteString(place.Namespace)
+	}
+	return b.String()
+}
+
+// sourceName describes the part of a place a role's routes were chosen for, for logs.
+func (rs *roleSources) sourceName(place Place) string {
+	var parts []string
+	for _, k := range rs.labels {
+		if v, ok := place.Labels[k]; ok {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	if rs.namespace && place.Namespace != "" {
+		parts = append(parts, "namespace="+place.Namespace)
+	}
+	if len(parts) == 0 {
+		return "(no source labels)"
+	}
+	return strings.Join(parts, ",")
+}
+
+// applies is Istio's sourceMatchHTTP for a match block without gateways: every label of the
+// condition carried by the proxy, and its namespace if the condition names one.
+func applies(s *ir.Source, place Place) bool {
+	for k, v := range s.Labels {
+		if pv, ok := place.Labels[k]; !ok || pv != v {
+			return false
+		}
+	}
+	return s.Namespace == "" || s.Namespace == place.Namespace
+}
+
+// chooseRoutes is r with only the routes that apply to a proxy at place, their conditions
+// taken off: a route table without conditional routes is shared with r, and the route
+// version is a digest of what the proxy is served.
+func chooseRoutes(r *Role, place Place) (*Role, error) {
+	var list []types.Resource
+	for i, res := range r.Resources[resource.RouteType] {
+		rc, ok := res.(*route.RouteConfiguration)
+		if !ok {
+			continue
+		}
+		chosen, err := chooseTable(rc, place)
+		if err != nil {
+			return nil, err
+		}
+		if chosen == rc {
+			continue
+		}
+		if list == nil {
+			list = slices.Clone(r.Resources[resource.RouteType])
+		}
+		list[i] = chosen
+	}
+	if list == nil {
+		return r, nil
+	}
+	v, err := typeVersion(list, deterministic.Marshal)
+	if err != nil {
+		return nil, err
+	}
+	out := &Role{Name: r.Name, Selector: r.Selector, Resources: maps.Clone(r.Resources), Versions: maps.Clone(r.Versions),
+		Place: r.Place, fileTypes: r.fileTypes}
+	out.Resources[resource.RouteType], out.Versions[resource.RouteType] = list, v
+	return out, nil
+}
+
+// chooseTable returns rc with each virtual host's routes chosen for place, or rc itself when
+// none of its routes is conditional.
+func chooseTable(rc *route.RouteConfiguration, place Place) (*route.RouteConfiguration, error) {
+	var vhosts []*route.VirtualHost
+	for i, vh := range rc.GetVirtualHosts() {
+		if !slices.ContainsFunc(vh.GetRoutes(), xds.HasSource) {
+			continue
+		}
+		routes, err := chooseVirtualHostRoutes(vh.GetRoutes(), place)
+		if err != nil {
+			return nil, err
+		}
+		if vhosts == nil {
+			vhosts = slices.Clone(rc.GetVirtualHosts())
+		}
+		nvh := shallowCopyWithout(vh, "routes").(*route.VirtualHost)
+		nvh.Routes = routes
+		vhosts[i] = nvh
+	}
+	if vhosts == nil {
+		return rc, nil
+	}
+	out := shallowCopyWithout(rc, "virtual_hosts").(*route.RouteConfiguration)
+	out.VirtualHosts = vhosts
+	return out, nil
+}
+
+// chooseVirtualHostRoutes keeps the routes for every proxy and those whose condition the
+// proxy meets; the fallback route only when nothing else is left, as Istio then routes the
+// service as if no VirtualService named it.
+func chooseVirtualHostRoutes(routes []*route.Route, place Place) ([]*route.Route, error) {
+	kept := make([]*route.Route, 0, len(routes))
+	var fallback *route.Route
+	for _, rt := range routes {
+		s, err := xds.RouteSource(rt)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case s == nil:
+			kept = append(kept, rt)
+		case s.Fallback:
+			fallback = rt
+		case applies(s, place):
+			kept = append(kept, withoutSource(rt))
+		}
+	}
+	if len(kept) == 0 && fallback != nil {
+		kept = append(kept, withoutSource(fallback))
+	}
+	return kept, nil
+}
+
+// withoutSource is rt without its source condition, which only the publisher reads.
+func withoutSource(rt *route.Route) *route.Route {
+	out := shallowCopyWithout(rt, "metadata").(*route.Route)
+	md := rt.GetMetadata()
+	fields := maps.Clone(md.GetFilterMetadata()[xds.MetadataKey].GetFields())
+	delete(fields, xds.SourceField)
+	filters := maps.Clone(md.GetFilterMetadata())
+	if len(fields) > 0 {
+		filters[xds.MetadataKey] = &structpb.Struct{Fields: fields}
+	} else {
+		delete(filters, xds.MetadataKey)
+	}
+	if len(filters) > 0 || len(md.GetTypedFilterMetadata()) > 0 {
+		out.Metadata = &core.Metadata{FilterMetadata: filters, TypedFilterMetadata: md.GetTypedFilterMetadata()}
+	}
+	return out
+}
+
+// shallowCopyWithout copies every field of m but one into a new message of its type, sharing
+// sub-messages: the protos of a compiled snapshot are never changed once built.
+func shallowCopyWithout(m proto.Message, field protoreflect.Name) proto.Message {
+	src := m.ProtoReflect()
+	dst := src.New()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Name() != field {
+			dst.Set(fd, v)
+		}
+		return true
+	})
+	return dst.Interface()
+}
