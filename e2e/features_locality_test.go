@@ -36,11 +36,21 @@ func sidecarAt(t *testing.T, m *meshEnv, id, locality string, labels ...string) 
 		k, v, _ := strings.Cut(kv, "=")
 		ls[k] = v
 	}
-	px := proxy.New(proxy.Options{XDSAddr: m.pub.XDSAddr(), NodeID: id, Labels: ls,
-		Locality: loc, Rebind: func(string) string { return "127.0.0.1:0" }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return sidecarWith(t, m, proxy.Options{NodeID: id, Labels: ls, Locality: loc})
+}
+
+// sidecarWith runs one more sidecar on the mesh's publisher, as opts say (node id, labels,
+// locality, namespace), until it applied the mesh's commit, and returns the mesh as seen
+// through it.
+func sidecarWith(t *testing.T, m *meshEnv, opts proxy.Options) *meshEnv {
+	t.Helper()
+	opts.XDSAddr = m.pub.XDSAddr()
+	opts.Rebind = func(string) string { return "127.0.0.1:0" }
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	px := proxy.New(opts)
 	go px.Run(m.ctx)
-	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, id); err != nil {
-		t.Fatalf("%s never applied the tree: %v", id, err)
+	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, opts.NodeID); err != nil {
+		t.Fatalf("%s never applied the tree: %v", opts.NodeID, err)
 	}
 	at := *m
 	at.px, at.addr = px, px.ListenerAddr(demo.SidecarListener)

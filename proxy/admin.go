@@ -49,7 +49,9 @@ func (p *Proxy) AdminHandler() http.Handler {
 type ConfigDump struct {
 	NodeID string `json:"node_id"`
 	// Locality is the proxy's own, as its node sends it; absent when it has none.
-	Locality  *Locality         `json:"locality,omitempty"`
+	Locality *Locality `json:"locality,omitempty"`
+	// Namespace is the proxy's own, as its node sends it; absent when it has none.
+	Namespace string            `json:"namespace,omitempty"`
 	XDSAddr   string            `json:"xds_addr"`
 	Connected bool              `json:"connected"`
 	Ready     bool              `json:"ready"`
@@ -110,6 +112,7 @@ func (p *Proxy) configDump() ConfigDump {
 	defer p.mu.Unlock()
 	d := ConfigDump{
 		NodeID:    p.opts.NodeID,
+		Namespace: p.opts.Namespace,
 		XDSAddr:   p.opts.XDSAddr,
 		Connected: p.connected,
 		Ready:     p.ready,

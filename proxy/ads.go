@@ -152,7 +152,11 @@ func (p *Proxy) node() (*core.Node, error) {
 	for k, v := range p.opts.Labels {
 		labels[k] = v
 	}
-	md, err := structpb.NewStruct(map[string]any{"labels": labels})
+	fields := map[string]any{"labels": labels}
+	if p.opts.Namespace != "" {
+		fields["NAMESPACE"] = p.opts.Namespace
+	}
+	md, err := structpb.NewStruct(fields)
 	if err != nil {
 		return nil, fmt.Errorf("node metadata: %w", err)
 	}

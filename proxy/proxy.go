@@ -27,6 +27,10 @@ type Options struct {
 	// prioritise and weigh each cluster's endpoints by their distance from it (Istio's
 	// localityLbSetting). The zero value sends none.
 	Locality Locality
+	// Namespace is the namespace this proxy's workload runs in, sent in Node.metadata as
+	// "NAMESPACE" (Istio's key): VirtualService match blocks with a sourceNamespace apply only
+	// to proxies in that namespace. "" sends none.
+	Namespace string
 	// Rebind maps a listener address from xDS ("0.0.0.0:8080") to the one to bind. nil binds
 	// as given; tests map everything to "127.0.0.1:0".
 	Rebind func(addr string) string

@@ -72,14 +72,14 @@ func (h *history) typeVersionTree(n *node, typeURL, version string) string {
 
 // roleOf is the role node n takes in s: the one its labels select (proxyless gRPC clients
 // take the gRPC role when there is one), with its endpoints localised for the node's place
-// (compiler.Snapshot.Localized). A snapshot without any role (an empty tree) still gets a
+// and only the routes for its labels and namespace (compiler.Snapshot.Localized). A snapshot without any role (an empty tree) still gets a
 // role, with no resources and per-type versions derived from the tree version, so proxies
 // receive (and can ACK) the empty configuration.
 func roleOf(s *compiler.Snapshot, n *node) *compiler.Role {
 	if r := s.RoleForNode(n.labels, n.userAgent); r != nil {
 		// Published snapshots had their locality policies read at publish (prepareRoles),
 		// so this cannot fail for them.
-		if lr, err := s.Localized(r, compiler.Place{Locality: n.locality, Labels: n.labels}); err == nil {
+		if lr, err := s.Localized(r, compiler.Place{Locality: n.locality, Labels: n.labels, Namespace: n.namespace}); err == nil {
 			return lr
 		}
 		return r

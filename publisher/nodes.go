@@ -22,7 +22,9 @@ type node struct {
 	// locality is node.locality as "region/zone/subzone": where the proxy runs, which
 	// decides the priorities and weights of the endpoints it is served.
 	locality string
-	role     string
+	// namespace is the node's NAMESPACE metadata, which routes with a sourceNamespace test.
+	namespace string
+	role      string
 	// streams open for this node id; connected while > 0.
 	streams        int
 	disconnectedAt time.Time
@@ -59,6 +61,12 @@ func labelsOf(n *core.Node) map[string]string {
 		}
 	}
 	return labels
+}
+
+// namespaceOf is the namespace a node says it runs in: Node.metadata "NAMESPACE", as Istio's
+// proxies and proxyless gRPC bootstraps send it.
+func namespaceOf(n *core.Node) string {
+	return n.GetMetadata().GetFields()["NAMESPACE"].GetStringValue()
 }
 
 // localityOf is node.locality as "region/zone/subzone", without trailing empty parts.

@@ -24,6 +24,9 @@ type ProxyStatus struct {
 	// Locality is the proxy's node.locality ("region/zone/subzone"), which its endpoints'
 	// priorities and weights are computed for; "" when it sent none.
 	Locality string `json:"locality,omitempty"`
+	// Namespace is the node's NAMESPACE metadata, which sourceNamespace conditions test; ""
+	// when it sent none.
+	Namespace string `json:"namespace,omitempty"`
 	// Version is the tree version the proxy has fully applied (ACKed every type of), "" if none.
 	Version string `json:"version"`
 	// InSync is Version == Status.Version.
@@ -59,6 +62,7 @@ func (p *Publisher) Status() Status {
 			Labels:    cloneMap(n.labels),
 			Role:      n.role,
 			Locality:  n.locality,
+			Namespace: n.namespace,
 			Version:   p.versionOfLocked(n),
 			Connected: n.streams > 0,
 			Acked:     cloneMap(n.acked),

@@ -205,6 +205,7 @@ func (p *Publisher) attach(id int64, cn *core.Node) error {
 	n.labels = labelsOf(cn)
 	n.userAgent = cn.GetUserAgentName()
 	n.locality = localityOf(cn)
+	n.namespace = namespaceOf(cn)
 	st.node = nodeID
 	var target *nodeRole
 	if p.current != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -21,6 +22,9 @@ import (
 // proxyGCPercent is the proxy command's garbage-collection target when GOGC is not set.
 const proxyGCPercent = 400
 
+// namespaceName is a Kubernetes namespace name (a DNS label), which Istio's namespaces are.
+var namespaceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
 func runProxy(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("proxy", "proxy --xds ADDR --node-id ID [--label k=v]... [--locality REGION[/ZONE[/SUBZONE]]] [flags]", stderr)
 	xdsAddr := fs.String("xds", "127.0.0.1:18000", "publisher xDS address")
@@ -30,12 +34,17 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	fs.Var(labels, "label", "label k=v that selects this proxy's role (repeatable), e.g. istio=ingressgateway")
 	var locality localityFlag
 	fs.Var(&locality, "locality", "where this proxy runs, `REGION[/ZONE[/SUBZONE]]`, e.g. us-east1/us-east1-b: the xDS node's locality, by which the publisher prioritises and weighs endpoints; empty: none")
+	namespace := fs.String("namespace", "", "the namespace this proxy's workload runs in, sent as Istio's NAMESPACE node metadata: VirtualService matches with a sourceNamespace apply only there; empty: none")
 	adminAddr := fs.String("admin-addr", "", "admin HTTP address (/healthz, /ready, /config); empty: none")
 	binds := labelFlag{}
 	fs.Var(binds, "bind", "bind FROM=TO: listen on TO where xDS says FROM, e.g. 0.0.0.0:8080=127.0.0.1:18080 (repeatable)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for bench/proxy-profile.sh)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return parseExit(err)
+	}
+	if *namespace != "" && !namespaceName.MatchString(*namespace) {
+		fmt.Fprintf(stderr, "signalbox proxy: --namespace %q: a namespace is a DNS label (lower-case letters, digits and '-', at most 63)\n", *namespace)
+		return exitUsage
 	}
 	if os.Getenv("GOGC") == "" {
 		// The proxy's heap is small and mostly per-request garbage: collecting less often
@@ -63,7 +72,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	p := proxy.New(proxy.Options{
-		XDSAddr: *xdsAddr, NodeID: *nodeID, Labels: labels, Locality: locality.Locality, Logger: logger,
+		XDSAddr: *xdsAddr, NodeID: *nodeID, Labels: labels, Locality: locality.Locality, Namespace: *namespace, Logger: logger,
 		Rebind: rebindFunc(binds),
 	})
 	if *adminAddr != "" {

@@ -32,13 +32,13 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "last error (commit %s):\n  %s\n", st.LastError.Commit, strings.ReplaceAll(st.LastError.Message, "\n", "\n  "))
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "\nNODE\tROLE\tLOCALITY\tLABELS\tVERSION\tIN SYNC\tCONNECTED\tNACKED\tERROR")
+	fmt.Fprintln(w, "\nNODE\tROLE\tNAMESPACE\tLOCALITY\tLABELS\tVERSION\tIN SYNC\tCONNECTED\tNACKED\tERROR")
 	for _, p := range st.Proxies {
 		var labels []string
 		for _, k := range slices.Sorted(maps.Keys(p.Labels)) {
 			labels = append(labels, k+"="+p.Labels[k])
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s\n", p.NodeID, orDash(p.Role), orDash(p.Locality), orDash(strings.Join(labels, ",")),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s\n", p.NodeID, orDash(p.Role), orDash(p.Namespace), orDash(p.Locality), orDash(strings.Join(labels, ",")),
 			orDash(p.Version), p.InSync, p.Connected, orDash(deref(p.NackedVersion)), orDash(deref(p.Error)))
 	}
 	w.Flush()

@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/signalbox/signalbox/demo"
+	"github.com/signalbox/signalbox/proxy"
+)
+
+// Routes for some proxies only: a VirtualService match block with sourceLabels applies to the
+// proxies carrying those labels, one with sourceNamespace to proxies in that namespace, as
+// Istio builds routes per proxy. Each sidecar says what it is (--label, --namespace) and is
+// served only the routes for it.
+
+// sourceMesh runs reviews on three versions and ratings on two, with routes by caller:
+// reviews v2 for productpage v2, v3 for proxies in namespace test, v1 for the rest; ratings v2
+// for reviews proxies only, so every other proxy reaches ratings as if no VirtualService named
+// it (round robin over both).
+func sourceMesh(t *testing.T) (m *meshEnv) {
+	t.Helper()
+	v1, v2, v3 := startEchoServer(t, "reviews-v1"), startEchoServer(t, "reviews-v2"), startEchoServer(t, "reviews-v3")
+	r1, r2 := startEchoServer(t, "ratings-v1"), startEchoServer(t, "ratings-v2")
+	return startMesh(t, map[string]string{
+		"policies/reviews.yaml": serviceEntry("reviews", "reviews.mesh",
+			v1.endpoint("version: v1"), v2.endpoint("version: v2"), v3.endpoint("version: v3")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews.mesh
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+  - {name: v3, labels: {version: v3}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews.mesh]
+  http:
+  - match:
+    - sourceLabels: {app: productpage, version: v2}
+    route:
+    - destination: {host: reviews.mesh, subset: v2}
+  - match:
+    - sourceNamespace: test
+    route:
+    - destination: {host: reviews.mesh, subset: v3}
+  - route:
+    - destination: {host: reviews.mesh, subset: v1}
+`,
+		"policies/ratings.yaml": serviceEntry("ratings", "ratings.mesh", r1.endpoint("version: v1"), r2.endpoint("version: v2")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings}
+spec:
+  host: ratings.mesh
+  subsets:
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings}
+spec:
+  hosts: [ratings.mesh]
+  http:
+  - match:
+    - sourceLabels: {app: reviews}
+    route:
+    - destination: {host: ratings.mesh, subset: v2}
+`,
+	})
+}
+
+func TestFeatureSourceLabelsAndNamespace(t *testing.T) {
+	m := sourceMesh(t)
+	for _, tc := range []struct {
+		name    string
+		opts    proxy.Options
+		reviews string
+		ratings map[string]int
+	}{
+		// startMesh's own sidecar: app=client, no namespace.
+		{"client", proxy.Options{}, "reviews-v1", map[string]int{"ratings-v1": 10, "ratings-v2": 10}},
+		{"productpage v2", proxy.Options{NodeID: "productpage-v2", Labels: map[string]string{"app": "productpage", "version": "v2"}, Namespace: "default"},
+			"reviews-v2", map[string]int{"ratings-v1": 10, "ratings-v2": 10}},
+		{"productpage v1", proxy.Options{NodeID: "productpage-v1", Labels: map[string]string{"app": "productpage", "version": "v1"}, Namespace: "default"},
+			"reviews-v1", map[string]int{"ratings-v1": 10, "ratings-v2": 10}},
+		{"in namespace test", proxy.Options{NodeID: "tester", Labels: map[string]string{"app": "tester"}, Namespace: "test"},
+			"reviews-v3", map[string]int{"ratings-v1": 10, "ratings-v2": 10}},
+		{"reviews", proxy.Options{NodeID: "reviews-v1", Labels: map[string]string{"app": "reviews", "version": "v1"}, Namespace: "default"},
+			"reviews-v1", map[string]int{"ratings-v2": 20}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at := m
+			if tc.opts.NodeID != "" {
+				at = sidecarWith(t, m, tc.opts)
+			}
+			if got := at.backendsOf("reviews.mesh", 10); got[tc.reviews] != 10 {
+				t.Errorf("reviews: %v, want all 10 on %s", got, tc.reviews)
+			}
+			if got := at.backendsOf("ratings.mesh", 20); !mapsEqual(got, tc.ratings) {
+				t.Errorf("ratings: %v, want %v", got, tc.ratings)
+			}
+		})
+	}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestSourceNamespaceThroughTheCommands runs `signalbox proxy --namespace test` as a process:
+// it takes the route for namespace test, and `signalbox status` shows its namespace.
+func TestSourceNamespaceThroughTheCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the signalbox binary")
+	}
+	m := sourceMesh(t)
+	px := startChild(t, nil, "proxy", "--xds", m.pub.XDSAddr(), "--node-id", "test-cli", "--namespace", "test",
+		"--bind", "*=127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+	through := *m
+	through.addr = sidecarProcessAddr(t, px)
+	if got := through.backendsOf("reviews.mesh", 10); got["reviews-v3"] != 10 {
+		t.Errorf("proxy process in namespace test: %v, want all 10 on reviews-v3", got)
+	}
+	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, "test-cli"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(signalboxBinary(t), "status", "--admin", m.pub.AdminAddr()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("signalbox status: %v\n%s", err, out)
+	}
+	var header, row []string
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "NODE":
+			header = f
+		case len(f) > 0 && f[0] == "test-cli":
+			row = f
+		}
+	}
+	col := slices.Index(header, "NAMESPACE")
+	if col < 0 || len(row) <= col || row[col] != "test" || !slices.Contains(row, "true") {
+		t.Errorf("signalbox status: no row for test-cli in namespace test, in sync:\n%s", out)
+	}
+	// A namespace that is not a DNS label is a usage error naming the flag.
+	bad := exec.Command(signalboxBinary(t), "proxy", "--xds", m.pub.XDSAddr(), "--node-id", "x", "--namespace", "Team A")
+	out, err = bad.CombinedOutput()
+	if code := bad.ProcessState.ExitCode(); err == nil || code != 2 || !strings.Contains(string(out), "--namespace") {
+		t.Errorf("--namespace 'Team A': exit %d, %s; want exit 2 naming the flag", code, out)
+	}
+}
