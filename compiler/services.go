@@ -202,11 +202,11 @@ func orDefault(s, def string) string {
 }
 
 // checkExportTo accepts exportTo that includes "*" (every namespace: Istio's default, so
-// nothing to do) and refuses a narrower one: signalbox proxies carry no namespace, so
-// visibility limited to some namespaces could not be honoured.
+// nothing to do) and refuses a narrower one: which resources each namespace sees is not
+// compiled yet (proxies may say their namespace, but every proxy is served every resource).
 func (b *builder) checkExportTo(d *schema.Document, exportTo []string) {
 	if len(exportTo) == 0 || slices.Contains(exportTo, "*") {
 		return
 	}
-	b.unsupportedf(d, "spec.exportTo", "signalbox proxies carry no namespace, so visibility narrower than \"*\" cannot be honoured")
+	b.unsupportedf(d, "spec.exportTo", "visibility narrower than \"*\" is not compiled: every proxy, whatever its namespace, is served every resource")
 }
