@@ -118,9 +118,9 @@ func summarizeRoutes(h *hostView) string {
 
 func describeRoute(rt *routeView) string {
 	if rt.raw.GetRoute() == nil {
-		return describeMatch(rt.match) + " → " + actionKind(rt.raw)
+		return describeMatchOf(rt) + " → " + actionKind(rt.raw)
 	}
-	return describeMatch(rt.match) + " → " + describeDests(rt.dests)
+	return describeMatchOf(rt) + " → " + describeDests(rt.dests)
 }
 
 // actionKind names a route action that sends traffic nowhere upstream.
@@ -202,8 +202,8 @@ func (r *Report) compareRoute(role, host string, b, a *routeView) {
 	at := func(what, before, after string) {
 		r.add(Change{Role: role, Host: host, Route: a.name, What: what, Before: before, After: after})
 	}
-	if !proto.Equal(b.match, a.match) {
-		bm, am := describeMatch(b.match), describeMatch(a.match)
+	if !proto.Equal(b.match, a.match) || describeSource(b.raw) != describeSource(a.raw) {
+		bm, am := describeMatchOf(b), describeMatchOf(a)
 		if bm == am {
 			am = "changed: " + strings.Join(differingFields(orEmpty(b.match), orEmpty(a.match)), ", ")
 		}
@@ -236,6 +236,9 @@ func (r *Report) compareRoute(role, host string, b, a *routeView) {
 func otherRouteFields(b, a *route.Route) []string {
 	var out []string
 	for _, f := range differingFields(b, a, "name", "match") {
+		if f == "metadata" && onlySourceMetadata(b, a) {
+			continue
+		}
 		if f != "route" || b.GetRoute() == nil || a.GetRoute() == nil {
 			out = append(out, f)
 			continue

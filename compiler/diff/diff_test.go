@@ -36,8 +36,10 @@ func compileFiles(t testing.TB, files []schema.File) *compiler.Snapshot {
 // new VirtualService. settings: retries, a fault, connection pool and outlier detection. tcp:
 // a gateway's TCP split shifted and its idle timeout changed. tlspassthrough: a passthrough
 // listener's SNI split shifted, one server name routed no more and another routed anew.
+// source: a header match turned into one for some proxies, and the last rule limited to
+// others, which gives the rest the service's default route.
 func TestGolden(t *testing.T) {
-	for _, c := range []string{"canary", "settings", "tcp", "tlspassthrough"} {
+	for _, c := range []string{"canary", "settings", "source", "tcp", "tlspassthrough"} {
 		t.Run(c, func(t *testing.T) { checkGolden(t, filepath.Join("testdata", c)) })
 	}
 }

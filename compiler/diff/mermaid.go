@@ -51,7 +51,7 @@ func drawHost(b *strings.Builder, id, role, host string, hv *hostView) {
 	clusters := map[string]string{}
 	for k, rt := range hv.routes {
 		routeID := fmt.Sprintf("%sr%d", id, k)
-		fmt.Fprintf(b, "    %s --> %s{{\"%s\"}}\n", hostID, routeID, label(describeMatch(rt.match)))
+		fmt.Fprintf(b, "    %s --> %s{{\"%s\"}}\n", hostID, routeID, label(describeMatchOf(rt)))
 		if rt.raw.GetRoute() == nil {
 			fmt.Fprintf(b, "    %s --> %sx%d[\"%s\"]\n", routeID, id, k, label(actionKind(rt.raw)))
 			continue
