@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -118,5 +119,35 @@ func TestNACKUnsupportedRouteField(t *testing.T) {
 	// Nothing of r2 applied: "/" still routes (r2 would only route /ok).
 	if code, _ := get(t, newClient(), addr, "svc", "/"); code != http.StatusOK {
 		t.Errorf("after NACK: %d", code)
+	}
+}
+
+// TestNACKUnresolvedSourceCondition: a route still carrying a condition on which proxies it
+// is for (the publisher resolves it per proxy) is refused, not applied to this proxy as if it
+// were for every one.
+func TestNACKUnresolvedSourceCondition(t *testing.T) {
+	b := backend(t, "b")
+	good := sidecar{version: "r1", clusters: map[string][]*httptest.Server{"b": {b}},
+		routes: routeConfiguration("r", vhost("all", []string{"*"}, prefixRoute("/", "b")))}
+	xds, p, _ := setup(t, good)
+
+	bad := good
+	bad.version = "r2"
+	conditional := prefixRoute("/", "b")
+	md, err := structpb.NewStruct(map[string]any{"source": map[string]any{"labels": map[string]any{"app": "productpage"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conditional.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"signalbox": md}}
+	bad.routes = routeConfiguration("r", vhost("all", []string{"*"}, conditional))
+	xds.set(t, "node-"+t.Name(), bad.snapshot(t))
+	nack := xds.waitRequest(t, func(r *discoveryv3.DiscoveryRequest) bool {
+		return r.GetTypeUrl() == rds && r.GetErrorDetail() != nil
+	})
+	if got := nack.GetErrorDetail().GetMessage(); !strings.Contains(got, "routes[0].metadata.filter_metadata.signalbox.source") {
+		t.Errorf("NACK message %q does not name the field", got)
+	}
+	if p.Versions()[rds] != "r1" {
+		t.Errorf("route version after NACK: %q, want r1", p.Versions()[rds])
 	}
 }

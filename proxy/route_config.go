@@ -232,6 +232,13 @@ func decodeRoute(p fieldPath, r *routev3.Route) (route, error) {
 	if rt.filters, err = decodePerFilterConfig(p, r.GetTypedPerFilterConfig()); err != nil {
 		return route{}, err
 	}
+	if r.GetMetadata().GetFilterMetadata()["signalbox"].GetFields()["source"] != nil {
+		// A condition on which proxies the route is for (sourceLabels, sourceNamespace): the
+		// publisher serves each proxy its routes with it resolved. Applying the route to every
+		// proxy would route some of them as the policy says they must not be.
+		return route{}, p.field("metadata").field("filter_metadata").field("signalbox").field("source").errorf(
+			"a condition on the proxy's labels or namespace that the xDS server should have resolved for this proxy")
+	}
 	if d := r.GetDecorator(); d != nil {
 		// The decorator names the operation in traces; this proxy does not trace.
 		if err := onlyFields(p.field("decorator"), d, "operation", "propagate"); err != nil {
