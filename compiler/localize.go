@@ -37,6 +37,37 @@ const maxPlaces = 1024
 type localities struct {
 	mu    sync.Mutex
 	roles map[string]*Role
+	// marshaled holds the bytes of compiled roles' resources that localised copies share, so
+	// that each copy's versions cost marshaling only what it changed.
+	marshaled map[types.Resource][]byte
+}
+
+// versionOf is typeVersion of list, a localised copy of orig (one type of a compiled role):
+// the resources it shares with orig are marshaled once per snapshot. c may be nil (no cache);
+// otherwise its lock is held.
+func (c *localities) versionOf(list, orig []types.Resource) (string, error) {
+	if c == nil {
+		return typeVersion(list, deterministic.Marshal)
+	}
+	shared := make(map[types.Resource]bool, len(orig))
+	for _, r := range orig {
+		shared[r] = true
+	}
+	return typeVersion(list, func(m proto.Message) ([]byte, error) {
+		res := m.(types.Resource)
+		if b, ok := c.marshaled[res]; ok {
+			return b, nil
+		}
+		b, err := deterministic.Marshal(m)
+		if err != nil || !shared[res] {
+			return b, err
+		}
+		if c.marshaled == nil {
+			c.marshaled = map[types.Resource][]byte{}
+		}
+		c.marshaled[res] = b
+		return b, nil
+	})
 }
 
 // roleLocality is what a role needs to localise its endpoints, read once from its clusters.
@@ -117,14 +148,14 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	}
 	c := s.local
 	if c == nil {
-		return localizeRole(r, rl, rs, place, labels)
+		return localizeRole(r, rl, rs, place, labels, nil)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if lr, ok := c.roles[key]; ok {
 		return lr, nil
 	}
-	lr, err := localizeRole(r, rl, rs, place, labels)
+	lr, err := localizeRole(r, rl, rs, place, labels, c)
 	if err != nil {
 		return nil, err
 	}
@@ -140,18 +171,18 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 // localizeRole applies both halves of Localized: endpoints for the locality, routes for the
 // proxy's labels and namespace. The result names its place, so it is never taken for the
 // role as compiled.
-func localizeRole(r *Role, rl *roleLocality, rs *roleSources, place Place, labels map[string]string) (*Role, error) {
+func localizeRole(r *Role, rl *roleLocality, rs *roleSources, place Place, labels map[string]string, c *localities) (*Role, error) {
 	out := r
 	if len(rl.policies) > 0 {
 		var err error
-		if out, err = localize(r, rl.policies, place.Locality, labels); err != nil {
+		if out, err = localize(r, rl.policies, place.Locality, labels, c); err != nil {
 			return nil, err
 		}
 	}
 	if !rs.conditional {
 		return out, nil
 	}
-	chosen, err := chooseRoutes(out, place)
+	chosen, err := chooseRoutes(out, rs.conditions, place, c)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +206,7 @@ func placeKey(role, locality string, names []string, labels map[string]string) s
 	return b.String()
 }
 
-func localize(r *Role, policies map[string]*ir.LocalityLB, locality string, labels map[string]string) (*Role, error) {
+func localize(r *Role, policies map[string]*ir.LocalityLB, locality string, labels map[string]string, c *localities) (*Role, error) {
 	proxy := splitPlace(locality)
 	out := &Role{Name: r.Name, Selector: r.Selector, Resources: maps.Clone(r.Resources), Versions: maps.Clone(r.Versions),
 		Place: locality, fileTypes: r.fileTypes}
@@ -195,7 +226,7 @@ func localize(r *Role, policies map[string]*ir.LocalityLB, locality string, labe
 		if list == nil {
 			continue
 		}
-		v, err := typeVersion(list, deterministic.Marshal)
+		v, err := c.versionOf(list, r.Resources[t])
 		if err != nil {
 			return nil, err
 		}

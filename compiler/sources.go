@@ -28,7 +28,9 @@ type roleSources struct {
 	// tests the proxy's namespace. A place key holds only these.
 	labels    []string
 	namespace bool
-	err       error
+	// conditions are the conditional routes' conditions, decoded once rather than per place.
+	conditions map[*route.Route]*ir.Source
+	err        error
 }
 
 func (r *Role) sourceConditions() *roleSources {
@@ -49,6 +51,10 @@ func (r *Role) sourceConditions() *roleSources {
 					if s == nil {
 						continue
 					}
+					if rs.conditions == nil {
+						rs.conditions = map[*route.Route]*ir.Source{}
+					}
+					rs.conditions[rt] = s
 					rs.conditional = true
 					for k := range s.Labels {
 						if !slices.Contains(rs.labels, k) {
@@ -113,17 +119,14 @@ func applies(s *ir.Source, place Place) bool {
 // chooseRoutes is r with only the routes that apply to a proxy at place, their conditions
 // taken off: a route table without conditional routes is shared with r, and the route
 // version is a digest of what the proxy is served.
-func chooseRoutes(r *Role, place Place) (*Role, error) {
+func chooseRoutes(r *Role, conditions map[*route.Route]*ir.Source, place Place, c *localities) (*Role, error) {
 	var list []types.Resource
 	for i, res := range r.Resources[resource.RouteType] {
 		rc, ok := res.(*route.RouteConfiguration)
 		if !ok {
 			continue
 		}
-		chosen, err := chooseTable(rc, place)
-		if err != nil {
-			return nil, err
-		}
+		chosen := chooseTable(rc, conditions, place)
 		if chosen == rc {
 			continue
 		}
@@ -135,7 +138,7 @@ func chooseRoutes(r *Role, place Place) (*Role, error) {
 	if list == nil {
 		return r, nil
 	}
-	v, err := typeVersion(list, deterministic.Marshal)
+	v, err := c.versionOf(list, r.Resources[resource.RouteType])
 	if err != nil {
 		return nil, err
 	}
@@ -147,16 +150,13 @@ func chooseRoutes(r *Role, place Place) (*Role, error) {
 
 // chooseTable returns rc with each virtual host's routes chosen for place, or rc itself when
 // none of its routes is conditional.
-func chooseTable(rc *route.RouteConfiguration, place Place) (*route.RouteConfiguration, error) {
+func chooseTable(rc *route.RouteConfiguration, conditions map[*route.Route]*ir.Source, place Place) *route.RouteConfiguration {
 	var vhosts []*route.VirtualHost
 	for i, vh := range rc.GetVirtualHosts() {
-		if !slices.ContainsFunc(vh.GetRoutes(), xds.HasSource) {
+		if !slices.ContainsFunc(vh.GetRoutes(), func(rt *route.Route) bool { return conditions[rt] != nil }) {
 			continue
 		}
-		routes, err := chooseVirtualHostRoutes(vh.GetRoutes(), place)
-		if err != nil {
-			return nil, err
-		}
+		routes := chooseVirtualHostRoutes(vh.GetRoutes(), conditions, place)
 		if vhosts == nil {
 			vhosts = slices.Clone(rc.GetVirtualHosts())
 		}
@@ -165,24 +165,21 @@ func chooseTable(rc *route.RouteConfiguration, place Place) (*route.RouteConfigu
 		vhosts[i] = nvh
 	}
 	if vhosts == nil {
-		return rc, nil
+		return rc
 	}
 	out := shallowCopyWithout(rc, "virtual_hosts").(*route.RouteConfiguration)
 	out.VirtualHosts = vhosts
-	return out, nil
+	return out
 }
 
 // chooseVirtualHostRoutes keeps the routes for every proxy and those whose condition the
 // proxy meets; the fallback route only when nothing else is left, as Istio then routes the
 // service as if no VirtualService named it.
-func chooseVirtualHostRoutes(routes []*route.Route, place Place) ([]*route.Route, error) {
+func chooseVirtualHostRoutes(routes []*route.Route, conditions map[*route.Route]*ir.Source, place Place) []*route.Route {
 	kept := make([]*route.Route, 0, len(routes))
 	var fallback *route.Route
 	for _, rt := range routes {
-		s, err := xds.RouteSource(rt)
-		if err != nil {
-			return nil, err
-		}
+		s := conditions[rt]
 		switch {
 		case s == nil:
 			kept = append(kept, rt)
@@ -195,7 +192,7 @@ func chooseVirtualHostRoutes(routes []*route.Route, place Place) ([]*route.Route
 	if len(kept) == 0 && fallback != nil {
 		kept = append(kept, withoutSource(fallback))
 	}
-	return kept, nil
+	return kept
 }
 
 // withoutSource is rt without its source condition, which only the publisher reads.
