@@ -1,7 +1,6 @@
 package source
 
 import (
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,7 +10,7 @@ import (
 	"github.com/signalbox/signalbox/schema"
 )
 
-// MaxFileSize bounds one policy file; larger files are refused with this limit named.
+// MaxFileSize bounds one policy file; a larger file is refused (see RefusedError), never read.
 const MaxFileSize = 8 << 20
 
 // IsPolicyFile reports whether a path (slash-separated) belongs to the policy tree.
@@ -24,8 +23,11 @@ func IsPolicyFile(p string) bool {
 }
 
 // ReadDir reads the policy files under dir. Hidden directories (.git, .github) are skipped.
+// When some files are refused it returns the files it read and a *RefusedError naming the
+// others; any other error ends the read.
 func ReadDir(dir string) ([]schema.File, error) {
 	var files []schema.File
+	var refused refusals
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -47,19 +49,21 @@ func ReadDir(dir string) ([]schema.File, error) {
 		if err != nil {
 			return err
 		}
+		rel = filepath.ToSlash(rel)
 		if info.Size() > MaxFileSize {
-			return fmt.Errorf("%s: file is %d bytes, over the limit of %d", filepath.ToSlash(rel), info.Size(), MaxFileSize)
+			refused.tooLarge(rel, info.Size())
+			return nil
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		files = append(files, schema.File{Path: filepath.ToSlash(rel), Data: data})
+		files = append(files, schema.File{Path: rel, Data: data})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	return files, nil
+	return files, refused.err()
 }

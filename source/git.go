@@ -60,7 +60,8 @@ func OpenRepo(pathOrURL string, auth GitAuth) (*git.Repository, error) {
 }
 
 // ReadRevision resolves rev (a branch, tag, full or short sha, HEAD~1, origin/main…) and reads
-// the policy files under dir of that commit. It returns the full commit sha.
+// the policy files under dir of that commit. It returns the full commit sha; with a
+// *RefusedError (see ReadCommit), the sha and the files read too.
 func ReadRevision(repo *git.Repository, rev, dir string) (string, []schema.File, error) {
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
@@ -78,15 +79,17 @@ func ReadRevision(repo *git.Repository, rev, dir string) (string, []schema.File,
 		}
 	}
 	files, err := ReadCommit(c, dir)
-	if err != nil {
+	var refused *RefusedError
+	if err != nil && !errors.As(err, &refused) {
 		return "", nil, err
 	}
-	return c.Hash.String(), files, nil
+	return c.Hash.String(), files, err
 }
 
 // ReadCommit reads the policy files under dir ("." or "" for the repository root) of a commit's
 // tree: the same selection as ReadDir, with paths relative to dir, slash-separated and sorted.
-// Hidden directories, symlinks and submodules are skipped; a file over MaxFileSize is refused.
+// Hidden directories, symlinks and submodules are skipped. When some files are refused (a file
+// over MaxFileSize) it returns the files it read and a *RefusedError naming the others.
 func ReadCommit(c *object.Commit, dir string) ([]schema.File, error) {
 	root, err := c.Tree()
 	if err != nil {
@@ -109,11 +112,12 @@ func ReadCommit(c *object.Commit, dir string) ([]schema.File, error) {
 		}
 	}
 	var files []schema.File
-	if err := readTree(root, "", &files); err != nil {
+	var refused refusals
+	if err := readTree(root, "", &files, &refused); err != nil {
 		return nil, err
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	return files, nil
+	return files, refused.err()
 }
 
 // cleanDir normalises a policy directory to a slash-separated relative path, "." for the root.
@@ -126,7 +130,7 @@ func cleanDir(dir string) string {
 	return dir
 }
 
-func readTree(t *object.Tree, prefix string, files *[]schema.File) error {
+func readTree(t *object.Tree, prefix string, files *[]schema.File, refused *refusals) error {
 	for i := range t.Entries {
 		e := &t.Entries[i]
 		rel := path.Join(prefix, e.Name)
@@ -139,14 +143,22 @@ func readTree(t *object.Tree, prefix string, files *[]schema.File) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", rel, err)
 			}
-			if err := readTree(sub, rel, files); err != nil {
+			if err := readTree(sub, rel, files, refused); err != nil {
 				return err
 			}
 		case filemode.Regular, filemode.Executable, filemode.Deprecated:
 			if !IsPolicyFile(rel) {
 				continue
 			}
-			data, err := readBlob(t, e, rel)
+			f, err := t.TreeEntryFile(e)
+			if err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
+			if f.Size > MaxFileSize {
+				refused.tooLarge(rel, f.Size)
+				continue
+			}
+			data, err := readBlob(f, rel)
 			if err != nil {
 				return err
 			}
@@ -156,15 +168,8 @@ func readTree(t *object.Tree, prefix string, files *[]schema.File) error {
 	return nil
 }
 
-// readBlob reads one file, checking its size before reading so a huge blob is never loaded.
-func readBlob(t *object.Tree, e *object.TreeEntry, rel string) ([]byte, error) {
-	f, err := t.TreeEntryFile(e)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", rel, err)
-	}
-	if f.Size > MaxFileSize {
-		return nil, fmt.Errorf("%s: file is %d bytes, over the limit of %d", rel, f.Size, MaxFileSize)
-	}
+// readBlob reads one file; its size was checked first, so a huge blob is never loaded.
+func readBlob(f *object.File, rel string) ([]byte, error) {
 	r, err := f.Reader()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rel, err)

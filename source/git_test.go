@@ -1,6 +1,7 @@
 package source
 
 import (
+	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -143,10 +144,16 @@ func TestReadCommitErrors(t *testing.T) {
 		t.Errorf("unknown revision: %v", err)
 	}
 
-	r.commit("too big", map[string][]byte{"policies/big.yaml": make([]byte, MaxFileSize+1)})
-	_, _, err := ReadRevision(r.repo, "main", "policies")
-	if err == nil || !strings.Contains(err.Error(), "big.yaml") || !strings.Contains(err.Error(), "limit of 8388608") {
-		t.Errorf("oversized file: %v", err)
+	// A file over the limit is refused by name; the commit and the other files are still read.
+	big := r.commit("too big", map[string][]byte{"policies/sub/big.yaml": make([]byte, MaxFileSize+1)})
+	commit, files, err := ReadRevision(r.repo, "main", "policies")
+	var refused *RefusedError
+	if !errors.As(err, &refused) || len(refused.Refusals) != 1 || refused.Refusals[0].Path != "sub/big.yaml" ||
+		!strings.Contains(err.Error(), "sub/big.yaml: file is 8388609 bytes, over the limit of 8388608") {
+		t.Fatalf("oversized file: %v", err)
+	}
+	if commit != big || !reflect.DeepEqual(paths(files), []string{"a.yaml"}) {
+		t.Errorf("oversized file: commit %s with %q, want %s with a.yaml", commit, paths(files), big)
 	}
 }
 

@@ -22,10 +22,15 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "signalbox compile:", err)
 		return exitUsage
 	}
-	files, commit, err := in.read()
+	files, refused, commit, err := in.read()
 	if err != nil {
 		fmt.Fprintln(stderr, "signalbox compile:", err)
 		return exitUsage
+	}
+	if len(refused) > 0 {
+		_, findings := check(files, refused, false, false)
+		_ = writeFindings("text", in.display(findings), stdout, stderr)
+		return exitFindings
 	}
 	snap, findings := compiler.CompileFiles(files)
 	_ = writeFindings("text", in.display(findings), stdout, stderr)

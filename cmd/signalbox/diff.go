@@ -95,6 +95,12 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 		d.repo = repo
 	}
 	commit, files, err := source.ReadRevision(d.repo, arg, d.dir)
+	var refused *source.RefusedError
+	if errors.As(err, &refused) {
+		// Files the source refused: the side is incomplete, so it does not compile.
+		_, findings := check(files, refused.Findings(), false, false)
+		return nil, "", d.notCompiled(arg, commit, findings, stderr)
+	}
 	if err != nil {
 		// The pull request that adds the policy directory has a base without it: that base
 		// routes nothing, so compare with an empty tree.
@@ -108,12 +114,17 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 	}
 	snap, findings := compiler.CompileFiles(files)
 	if snap == nil || schema.HasErrors(findings) {
-		fmt.Fprintf(stderr, "signalbox diff: %s (%s) does not compile:\n", arg, short(commit))
-		_ = writeFindings("text", schema.Relocate(findings, filepath.ToSlash(d.dir)), stderr, stderr)
-		return nil, "", exitFindings
+		return nil, "", d.notCompiled(arg, commit, findings, stderr)
 	}
 	snap.Commit = commit
 	return snap, arg, exitOK
+}
+
+// notCompiled reports a side that does not compile, with its findings.
+func (d *diffSource) notCompiled(arg, commit string, findings []schema.Finding, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "signalbox diff: %s (%s) does not compile:\n", arg, short(commit))
+	_ = writeFindings("text", schema.Relocate(findings, filepath.ToSlash(d.dir)), stderr, stderr)
+	return exitFindings
 }
 
 // withoutDir reports whether rev is a commit that has no policy directory, with its sha.

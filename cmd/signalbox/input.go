@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/signalbox/signalbox/schema"
 	"github.com/signalbox/signalbox/source"
@@ -66,8 +68,10 @@ func (in *input) name() string {
 }
 
 // readFiles reads the policy files given, each once, named as given (findings point there).
+// Files over the size limit are refused, with the others read.
 func (in *input) readFiles() ([]schema.File, error) {
 	var files []schema.File
+	var refused []source.Refusal
 	seen := map[string]bool{}
 	for _, a := range in.files {
 		name := filepath.ToSlash(filepath.Clean(a))
@@ -82,7 +86,8 @@ func (in *input) readFiles() ([]schema.File, error) {
 				return nil, err
 			}
 			if len(data) > source.MaxFileSize {
-				return nil, fmt.Errorf("stdin: over the limit of %d bytes", source.MaxFileSize)
+				refused = append(refused, source.TooLarge("stdin.yaml", -1))
+				continue
 			}
 			files = append(files, schema.File{Path: "stdin.yaml", Data: data})
 			continue
@@ -96,7 +101,8 @@ func (in *input) readFiles() ([]schema.File, error) {
 			return nil, err
 		}
 		if st.Size() > source.MaxFileSize {
-			return nil, fmt.Errorf("%s: file is %d bytes, over the limit of %d", name, st.Size(), source.MaxFileSize)
+			refused = append(refused, source.TooLarge(name, st.Size()))
+			continue
 		}
 		data, err := os.ReadFile(a)
 		if err != nil {
@@ -104,11 +110,28 @@ func (in *input) readFiles() ([]schema.File, error) {
 		}
 		files = append(files, schema.File{Path: name, Data: data})
 	}
+	if len(refused) > 0 {
+		return files, &source.RefusedError{Refusals: refused}
+	}
 	return files, nil
 }
 
-// read returns the files (paths relative to the policy directory) and the commit, if any.
-func (in *input) read() ([]schema.File, string, error) {
+// read returns the files (paths relative to the policy directory), the findings of the files
+// refused (each an error at its first line; the files read are still validated) and the
+// commit, if any.
+func (in *input) read() ([]schema.File, []schema.Finding, string, error) {
+	files, commit, err := in.readTree()
+	var refused *source.RefusedError
+	if errors.As(err, &refused) {
+		return files, refused.Findings(), commit, nil
+	}
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return files, nil, commit, nil
+}
+
+func (in *input) readTree() ([]schema.File, string, error) {
 	if len(in.files) > 0 {
 		files, err := in.readFiles()
 		return files, "", err
@@ -134,6 +157,16 @@ func (in *input) read() ([]schema.File, string, error) {
 	}
 	commit, files, err := source.ReadRevision(repo, ref, in.dir)
 	return files, commit, err
+}
+
+// check validates the files read, the refused ones' findings first among the findings. The
+// tree of a read that refused files is incomplete: it is checked document by document only, as
+// cross-resource analysis would report what the missing files declare as missing.
+func check(files []schema.File, refused []schema.Finding, ignoreUnknown, analyse bool) (*schema.Tree, []schema.Finding) {
+	tree, findings := validateTree(files, ignoreUnknown, analyse && len(refused) == 0)
+	findings = append(slices.Clone(refused), findings...)
+	schema.SortFindings(findings)
+	return tree, findings
 }
 
 // display rewrites finding positions so that they are relative to where the user stands (the

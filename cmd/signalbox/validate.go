@@ -40,12 +40,12 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "signalbox validate:", err)
 		return exitUsage
 	}
-	files, _, err := in.read()
+	files, refused, _, err := in.read()
 	if err != nil {
 		fmt.Fprintln(stderr, "signalbox validate:", err)
 		return exitUsage
 	}
-	tree, findings := validateTree(files, *ignoreUnknown, !*schemaOnly)
+	tree, findings := check(files, refused, *ignoreUnknown, !*schemaOnly)
 	findings = in.display(analysis.Suppress(findings, sups))
 	out := findingOutput{stdout: stdout, stderr: stderr, summaryPath: os.Getenv("GITHUB_STEP_SUMMARY"), dir: in.name()}
 	if err := write(out, findings); err != nil {

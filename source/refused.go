@@ -1,0 +1,68 @@
+package source
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/signalbox/signalbox/schema"
+)
+
+// Refusal is a file of the policy tree that was found but not read, and why.
+type Refusal struct {
+	Path   string // relative to the policy root, slash-separated
+	Reason string
+}
+
+// RefusedError is returned together with the files that were read when some files of the
+// policy tree were refused (a file over MaxFileSize). A tree with refusals is incomplete: it
+// must not be compiled or published. The files read can still be validated, and Findings
+// reports each refusal in the same positioned form as a finding of the schema.
+type RefusedError struct {
+	Refusals []Refusal
+}
+
+// Error lists the refusals, one "PATH: REASON" a line.
+func (e *RefusedError) Error() string {
+	lines := make([]string, len(e.Refusals))
+	for i, r := range e.Refusals {
+		lines[i] = r.Path + ": " + r.Reason
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Findings returns one error finding per refused file, at its first line and column.
+func (e *RefusedError) Findings() []schema.Finding {
+	fs := make([]schema.Finding, len(e.Refusals))
+	for i, r := range e.Refusals {
+		fs[i] = schema.Finding{Pos: schema.Pos{File: r.Path, Line: 1, Col: 1}, Severity: schema.SeverityError, Message: r.Reason}
+	}
+	return fs
+}
+
+// refusals collects the refused files of one read.
+type refusals []Refusal
+
+func (r *refusals) tooLarge(rel string, size int64) {
+	*r = append(*r, TooLarge(rel, size))
+}
+
+// TooLarge is the refusal of a file over MaxFileSize: size bytes, or a negative size when it is
+// only known to be larger (standard input, read no further than the limit).
+func TooLarge(path string, size int64) Refusal {
+	over := "over the limit"
+	if size >= 0 {
+		over = fmt.Sprintf("file is %d bytes, over the limit", size)
+	}
+	return Refusal{Path: path, Reason: fmt.Sprintf("%s of %d (%d MiB); it is not read", over, MaxFileSize, MaxFileSize>>20)}
+}
+
+// err returns the *RefusedError for the refusals, nil when there are none.
+func (r refusals) err() error {
+	if len(r) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(r)
+	slices.SortFunc(sorted, func(a, b Refusal) int { return strings.Compare(a.Path, b.Path) })
+	return &RefusedError{Refusals: sorted}
+}
