@@ -52,10 +52,17 @@ type sent struct {
 	nonce, version string
 }
 
-// labelsOf reads node.metadata.labels, a Struct of strings; values of other kinds are ignored.
+// labelsOf reads node.metadata.labels, a Struct of strings, or, without it, Istio's LABELS (as
+// the bootstraps istio-agent writes for Envoy and proxyless gRPC carry them); values of other
+// kinds are ignored.
 func labelsOf(n *core.Node) map[string]string {
 	labels := map[string]string{}
-	for k, v := range n.GetMetadata().GetFields()["labels"].GetStructValue().GetFields() {
+	fields := n.GetMetadata().GetFields()
+	v, ok := fields["labels"]
+	if !ok {
+		v = fields["LABELS"]
+	}
+	for k, v := range v.GetStructValue().GetFields() {
 		if s, ok := v.GetKind().(*structpb.Value_StringValue); ok {
 			labels[k] = s.StringValue
 		}

@@ -3,6 +3,7 @@ package publisher
 import (
 	"testing"
 
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -78,5 +79,26 @@ func TestDeltaRoutesByNamespace(t *testing.T) {
 		if px, _ := proxyStatus(p, id); px.Namespace != c.namespace {
 			t.Errorf("/status namespace of %s: %q, want %q", id, px.Namespace, c.namespace)
 		}
+	}
+}
+
+// TestLabelsOfIstioBootstrap: a node configured the Istio way (LABELS and NAMESPACE metadata,
+// as istio-agent writes them) is read like a signalbox proxy; signalbox's own "labels" wins
+// when both are there.
+func TestLabelsOfIstioBootstrap(t *testing.T) {
+	md, err := structpb.NewStruct(map[string]any{"LABELS": map[string]any{"app": "reviews", "version": "v2"}, "NAMESPACE": "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &core.Node{Id: "istio-style", Metadata: md}
+	if got := labelsOf(n); got["app"] != "reviews" || got["version"] != "v2" || len(got) != 2 {
+		t.Errorf("labels from LABELS: %v", got)
+	}
+	if got := namespaceOf(n); got != "shop" {
+		t.Errorf("namespace from NAMESPACE: %q", got)
+	}
+	md.Fields["labels"] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{"app": structpb.NewStringValue("own")}})
+	if got := labelsOf(n); got["app"] != "own" || len(got) != 1 {
+		t.Errorf("labels with both keys: %v, want signalbox's own", got)
 	}
 }
