@@ -109,6 +109,10 @@ func FuzzSnapshotFile(f *testing.F) {
 	if data, err := os.ReadFile("../testdata/snapshots/locality.snap"); err == nil {
 		f.Add(data)
 	}
+	// One whose routes carry source conditions (signalbox compile testdata/compiler/source/in).
+	if data, err := os.ReadFile("../testdata/snapshots/source.snap"); err == nil {
+		f.Add(data)
+	}
 	f.Add([]byte(`{"format":"signalbox.snapshot/v1","version":"","roles":[]}`))
 	f.Add([]byte(`{"format":"signalbox.snapshot/v1","roles":[{"name":"sidecar","versions":{},"resources":{"x":["AA=="]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -124,10 +128,12 @@ func FuzzSnapshotFile(f *testing.F) {
 		if err != nil || back.Version != snap.Version {
 			t.Fatalf("written back, read as %v (%v), want %s", back, err, snap.Version)
 		}
-		// The publisher localises every role it serves from such a file: a policy it cannot
-		// read is an error, never a panic.
+		// The publisher localises every role it serves from such a file (endpoints for the
+		// place, routes for the labels and namespace): a policy or condition it cannot read is
+		// an error, never a panic.
 		for _, r := range snap.Roles {
-			for _, place := range []compiler.Place{{}, {Locality: "us-east/zone-a/rack-1", Labels: map[string]string{"topology.istio.io/network": "east"}}} {
+			for _, place := range []compiler.Place{{}, {Locality: "us-east/zone-a/rack-1", Labels: map[string]string{"topology.istio.io/network": "east"}},
+				{Labels: map[string]string{"app": "productpage", "version": "v2"}, Namespace: "test"}} {
 				if lr, err := snap.Localized(r, place); err == nil && lr.Name != r.Name {
 					t.Fatalf("role %s localised as %s", r.Name, lr.Name)
 				}
