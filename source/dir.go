@@ -23,9 +23,17 @@ func IsPolicyFile(p string) bool {
 }
 
 // ReadDir reads the policy files under dir. Hidden directories (.git, .github) are skipped.
-// When some files are refused it returns the files it read and a *RefusedError naming the
-// others; any other error ends the read.
+// Symbolic links under dir are not followed: each is refused. When some files are refused it
+// returns the files it read and a *RefusedError naming the others; any other error ends the
+// read. dir itself may be a link, as it is named by the caller.
 func ReadDir(dir string) ([]schema.File, error) {
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		resolved, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return nil, err
+		}
+		dir = resolved
+	}
 	var files []schema.File
 	var refused refusals
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -38,18 +46,30 @@ func ReadDir(dir string) ([]schema.File, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || !IsPolicyFile(p) {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			// Whatever its name: a link to a directory would bring policy files too.
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			refused.symlink(rel, target)
+			return nil
+		case !IsPolicyFile(p):
+			return nil
+		case !d.Type().IsRegular():
+			refused.irregular(rel)
 			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
 		if info.Size() > MaxFileSize {
 			refused.tooLarge(rel, info.Size())
 			return nil

@@ -88,8 +88,9 @@ func ReadRevision(repo *git.Repository, rev, dir string) (string, []schema.File,
 
 // ReadCommit reads the policy files under dir ("." or "" for the repository root) of a commit's
 // tree: the same selection as ReadDir, with paths relative to dir, slash-separated and sorted.
-// Hidden directories, symlinks and submodules are skipped. When some files are refused (a file
-// over MaxFileSize) it returns the files it read and a *RefusedError naming the others.
+// Hidden directories and submodules are skipped; symbolic links are not followed. When some
+// files are refused (a file over MaxFileSize, a symbolic link) it returns the files it read and
+// a *RefusedError naming the others.
 func ReadCommit(c *object.Commit, dir string) ([]schema.File, error) {
 	root, err := c.Tree()
 	if err != nil {
@@ -163,10 +164,29 @@ func readTree(t *object.Tree, prefix string, files *[]schema.File, refused *refu
 				return err
 			}
 			*files = append(*files, schema.File{Path: rel, Data: data})
+		case filemode.Symlink:
+			// Whatever its name: a link to a directory would bring policy files too. The
+			// link's blob is its target; only that is read, never what it points to.
+			f, err := t.TreeEntryFile(e)
+			if err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
+			if f.Size > maxLinkTarget {
+				refused.symlink(rel, "…")
+				continue
+			}
+			target, err := readBlob(f, rel)
+			if err != nil {
+				return err
+			}
+			refused.symlink(rel, string(target))
 		}
 	}
 	return nil
 }
+
+// maxLinkTarget bounds the target of a symbolic link read from git (PATH_MAX on Linux).
+const maxLinkTarget = 4096
 
 // readBlob reads one file; its size was checked first, so a huge blob is never loaded.
 func readBlob(f *object.File, rel string) ([]byte, error) {

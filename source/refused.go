@@ -2,6 +2,8 @@ package source
 
 import (
 	"fmt"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -15,7 +17,9 @@ type Refusal struct {
 }
 
 // RefusedError is returned together with the files that were read when some files of the
-// policy tree were refused (a file over MaxFileSize). A tree with refusals is incomplete: it
+// policy tree were refused: a file over MaxFileSize, a symbolic link (never followed: a link can
+// lead out of the policy directory, and a checkout and its git tree must read as the same
+// files), something other than a file. A tree with refusals is incomplete: it
 // must not be compiled or published. The files read can still be validated, and Findings
 // reports each refusal in the same positioned form as a finding of the schema.
 type RefusedError struct {
@@ -55,6 +59,22 @@ func TooLarge(path string, size int64) Refusal {
 		over = fmt.Sprintf("file is %d bytes, over the limit", size)
 	}
 	return Refusal{Path: path, Reason: fmt.Sprintf("%s of %d (%d MiB); it is not read", over, MaxFileSize, MaxFileSize>>20)}
+}
+
+// symlink refuses a symbolic link, naming its target (as written in the link).
+func (r *refusals) symlink(rel, target string) {
+	target = filepath.ToSlash(target)
+	where := ""
+	if to := path.Join(path.Dir(rel), target); path.IsAbs(target) || filepath.IsAbs(target) || to == ".." || strings.HasPrefix(to, "../") {
+		where = " (outside the policy directory)"
+	}
+	*r = append(*r, Refusal{Path: rel, Reason: fmt.Sprintf("a symbolic link to %q%s: links are not followed, "+
+		"as one can lead out of the policy tree; put a copy of its target here, or remove it", target, where)})
+}
+
+// irregular refuses what is neither a file, a directory nor a link (a named pipe, a device).
+func (r *refusals) irregular(rel string) {
+	*r = append(*r, Refusal{Path: rel, Reason: "not a regular file; it is not read"})
 }
 
 // err returns the *RefusedError for the refusals, nil when there are none.
