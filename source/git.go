@@ -100,13 +100,13 @@ func ReadCommit(c *object.Commit, dir string) ([]schema.File, error) {
 	if dir != "." {
 		e, err := root.FindEntry(dir)
 		if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
-			return nil, fmt.Errorf("%s: no such directory at commit %s", dir, c.Hash)
+			return nil, &NoDirectoryError{Dir: dir, Commit: c.Hash.String()}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s at commit %s: %w", dir, c.Hash, err)
 		}
 		if e.Mode != filemode.Dir {
-			return nil, fmt.Errorf("%s: not a directory at commit %s", dir, c.Hash)
+			return nil, &NoDirectoryError{Dir: dir, Commit: c.Hash.String(), Found: e.Mode}
 		}
 		if root, err = root.Tree(dir); err != nil {
 			return nil, fmt.Errorf("%s at commit %s: %w", dir, c.Hash, err)
@@ -119,6 +119,31 @@ func ReadCommit(c *object.Commit, dir string) ([]schema.File, error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 	return files, refused.err()
+}
+
+// NoDirectoryError says that a commit has no policy directory at the path asked for: nothing
+// is there, or something other than a directory. Such a commit has no policy tree to compile.
+type NoDirectoryError struct {
+	Dir    string            // the policy directory, relative to the repository root
+	Commit string            // the full sha
+	Found  filemode.FileMode // what is at Dir instead; filemode.Empty when nothing is
+}
+
+func (e *NoDirectoryError) Error() string {
+	return fmt.Sprintf("%s: %s at commit %s", e.Dir, e.Problem(), e.Commit)
+}
+
+// Problem says what is wrong without naming the directory or the commit.
+func (e *NoDirectoryError) Problem() string {
+	switch e.Found {
+	case filemode.Empty:
+		return "no such directory"
+	case filemode.Symlink:
+		return "not a directory (a symbolic link, not followed)"
+	case filemode.Submodule:
+		return "not a directory (a submodule)"
+	}
+	return "not a directory"
 }
 
 // cleanDir normalises a policy directory to a slash-separated relative path, "." for the root.

@@ -134,10 +134,11 @@ func TestReadCommitErrors(t *testing.T) {
 	r := newTestRepo(t)
 	r.commit("files", map[string][]byte{"policies/a.yaml": []byte("a\n"), "file.yaml": []byte("f\n")})
 
-	if _, _, err := ReadRevision(r.repo, "main", "missing"); err == nil || !strings.Contains(err.Error(), "missing: no such directory") {
+	var noDir *NoDirectoryError
+	if _, _, err := ReadRevision(r.repo, "main", "missing"); !errors.As(err, &noDir) || !strings.Contains(err.Error(), "missing: no such directory") {
 		t.Errorf("missing dir: %v", err)
 	}
-	if _, _, err := ReadRevision(r.repo, "main", "file.yaml"); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	if _, _, err := ReadRevision(r.repo, "main", "file.yaml"); !errors.As(err, &noDir) || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("file as dir: %v", err)
 	}
 	if _, _, err := ReadRevision(r.repo, "nope", "policies"); err == nil || !strings.Contains(err.Error(), `resolve "nope"`) {

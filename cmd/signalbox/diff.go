@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/signalbox/signalbox/compiler"
 	"github.com/signalbox/signalbox/compiler/diff"
@@ -47,12 +44,21 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	side := &diffSource{repoPath: *repo, dir: *dir}
 	var snaps [2]*compiler.Snapshot
 	var sides [2]diff.Side
+	// Both sides are loaded, so that each one that does not compile is reported.
+	failed := false
 	for i, arg := range pos {
 		snap, ref, code := side.load(arg, stderr)
-		if code != exitOK {
+		switch code {
+		case exitOK:
+			snaps[i], sides[i] = snap, diff.Side{Ref: ref, Version: snap.Version}
+		case exitFindings:
+			failed = true
+		default:
 			return code
 		}
-		snaps[i], sides[i] = snap, diff.Side{Ref: ref, Version: snap.Version}
+	}
+	if failed {
+		return exitFindings
 	}
 	report, err := diff.Compare(snaps[0], snaps[1])
 	if err != nil {
@@ -101,16 +107,16 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 		_, findings := check(files, refused.Findings(), false, false)
 		return nil, "", d.notCompiled(arg, commit, findings, stderr)
 	}
+	var noDir *source.NoDirectoryError
+	if errors.As(err, &noDir) {
+		// A revision without the policy directory has no policy tree: the publisher refuses
+		// such a commit, and a mistyped --dir must not read as "no traffic change".
+		fmt.Fprintf(stderr, "signalbox diff: %s (%s) does not compile: %s: %s\n", arg, short(noDir.Commit), noDir.Dir, noDir.Problem())
+		return nil, "", exitFindings
+	}
 	if err != nil {
-		// The pull request that adds the policy directory has a base without it: that base
-		// routes nothing, so compare with an empty tree.
-		sha, missing := d.withoutDir(arg)
-		if !missing {
-			fmt.Fprintln(stderr, "signalbox diff:", err)
-			return nil, "", exitUsage
-		}
-		fmt.Fprintf(stderr, "signalbox diff: %s has no %s: comparing with an empty policy tree\n", arg, d.dir)
-		commit, files = sha, nil
+		fmt.Fprintln(stderr, "signalbox diff:", err)
+		return nil, "", exitUsage
 	}
 	snap, findings := compiler.CompileFiles(files)
 	if snap == nil || schema.HasErrors(findings) {
@@ -125,28 +131,6 @@ func (d *diffSource) notCompiled(arg, commit string, findings []schema.Finding, 
 	fmt.Fprintf(stderr, "signalbox diff: %s (%s) does not compile:\n", arg, short(commit))
 	_ = writeFindings("text", schema.Relocate(findings, filepath.ToSlash(d.dir)), stderr, stderr)
 	return exitFindings
-}
-
-// withoutDir reports whether rev is a commit that has no policy directory, with its sha.
-func (d *diffSource) withoutDir(rev string) (string, bool) {
-	h, err := d.repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
-		return "", false
-	}
-	c, err := d.repo.CommitObject(*h)
-	if err != nil {
-		return "", false
-	}
-	tree, err := c.Tree()
-	if err != nil {
-		return "", false
-	}
-	dir := strings.Trim(path.Clean("/"+filepath.ToSlash(d.dir)), "/")
-	if dir == "" {
-		return "", false
-	}
-	_, err = tree.FindEntry(dir)
-	return c.Hash.String(), errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound)
 }
 
 func short(commit string) string {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,11 +65,28 @@ func TestDiffRevisions(t *testing.T) {
 		!strings.Contains(errOut, "policies/services/svc-00001.yaml:") || !strings.Contains(errOut, "SB0002") {
 		t.Errorf("head..broken: exit %d\n%s", code, errOut)
 	}
-	// The pull request that adds the policies: its base has none, everything is added.
-	code, out, errOut = diff(first, base)
-	if code != exitChanged || !strings.Contains(errOut, "has no policies: comparing with an empty policy tree") ||
-		!strings.Contains(out, "host added") {
+	// A revision without the policy directory has no policy tree, as the publisher judges it:
+	// that side does not compile, named with its directory, whichever side it is.
+	noDir := func(rev, sha, dir string) string {
+		return "signalbox diff: " + rev + " (" + sha[:12] + ") does not compile: " + dir + ": no such directory\n"
+	}
+	if code, out, errOut := diff(first, base); code != exitFindings || errOut != noDir(first, first, "policies") || out != "" {
 		t.Errorf("first..base: exit %d\n%s%s", code, out, errOut)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "policies")); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := repo.Commit("delete the policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := diff(head, deleted); code != exitFindings || errOut != noDir(deleted, deleted, "policies") || out != "" {
+		t.Errorf("head..deleted: exit %d\n%s%s", code, out, errOut)
+	}
+	// A mistyped --dir: both sides are reported, exit 1, never "no traffic change".
+	code, out, errOut = diff("--dir", "polices", base, head)
+	if code != exitFindings || errOut != noDir(base, base, "polices")+noDir(head, head, "polices") || out != "" {
+		t.Errorf("--dir polices: exit %d\n%s%s", code, out, errOut)
 	}
 	if code, _, errOut := diff(head, "no-such-branch"); code != exitUsage {
 		t.Errorf("unknown revision: exit %d\n%s", code, errOut)
