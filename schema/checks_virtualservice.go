@@ -151,6 +151,10 @@ func checkHTTPRoute(s *docState, p string, r *HTTPRoute, delegateVS, mesh bool) 
 		if len(r.Route) == 0 && r.Redirect == nil && r.DirectResponse == nil && r.Delegate == nil {
 			s.fail(p, "needs route, redirect, directResponse or delegate")
 		}
+		// Istio's validateHTTPRouteConflict, which a delegating root route skips as here.
+		if r.Mirror != nil && len(r.Mirrors) > 0 {
+			s.fail(p+".mirrors", "a route cannot have both mirror and mirrors")
+		}
 	}
 	for i := range r.Match {
 		checkHTTPMatch(s, idx(p+".match", i), &r.Match[i], mesh)
