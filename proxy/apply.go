@@ -449,6 +449,9 @@ func (p *Proxy) scopedTable(kb *scopeKeyBuilder, old *routeTable, choose func(*r
 			t.scopes[sc.key] = st
 		}
 	}
+	if kb.foldsCase() {
+		t.folded = foldScopeKeys(t.scopes)
+	}
 	return t
 }
 

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -24,6 +26,14 @@ type scopeKeyBuilder struct {
 	separator string
 	index     int
 }
+
+// foldsCase reports whether the key is the host part of :authority. A host name is the same
+// name whatever the case of its letters (RFC 4343), and the virtual host within a scope is
+// found ignoring case, so that scope is too: "Reviews:9080" is routed by the scope "reviews".
+// Envoy's scope key builder compares the key as sent; signalbox's scope keys are host names,
+// and with one scope per host that would turn the case of a Host header into a 404 where a
+// single route table (Istio's sidecar) routes it.
+func (b *scopeKeyBuilder) foldsCase() bool { return b.header == "" }
 
 // key returns the request's scope key, and false when the request has none (Envoy then
 // routes nowhere: 404).
@@ -153,4 +163,37 @@ func (p *Proxy) scoped() bool {
 		}
 	}
 	return false
+}
+
+// scope returns the table of the scope keyed k, or nil. A key that is a host name and matches
+// no scope as sent matches the scope whose key is the same name in other case (foldsCase).
+func (t *routeTable) scope(k string) *routeTable {
+	if st := t.scopes[k]; st != nil || !t.keyOf.foldsCase() {
+		return st
+	}
+	lk := lowerASCII(k)
+	if st := t.scopes[lk]; st != nil {
+		return st
+	}
+	return t.folded[lk]
+}
+
+// foldScopeKeys indexes by their lower-case form the scopes whose keys have upper-case
+// letters and no scope under that form; of several keys with one form, the first in byte order.
+// It returns nil when no key has an upper-case letter, as the compiler's never have.
+func foldScopeKeys(scopes map[string]*routeTable) map[string]*routeTable {
+	var folded map[string]*routeTable
+	for _, k := range slices.Sorted(maps.Keys(scopes)) {
+		lk := lowerASCII(k)
+		if lk == k || scopes[lk] != nil {
+			continue
+		}
+		if folded == nil {
+			folded = map[string]*routeTable{}
+		}
+		if _, taken := folded[lk]; !taken {
+			folded[lk] = scopes[k]
+		}
+	}
+	return folded
 }

@@ -132,6 +132,70 @@ func TestScopedRoutesPickTheTableByHost(t *testing.T) {
 	check("ratings", 200, "ratings-v2")
 }
 
+// A Host header names its host in any case, as DNS names are compared: the scope keyed
+// "reviews" routes "Reviews:9080" and "REVIEWS", and a scope whose key has capitals (another
+// control plane's) is found by the name in any case too. A key read from another header is
+// matched as sent.
+func TestScopedRoutesHostInAnyCase(t *testing.T) {
+	be := map[string]*httptest.Server{}
+	for _, n := range []string{"reviews", "ratings", "details"} {
+		be[n] = backend(t, n)
+	}
+	rv := routeConfiguration("rv", vhost("reviews", []string{"reviews:9080", "reviews", "reviews.default:9080", "reviews.default"}, prefixRoute("/", "reviews")),
+		vhost("details", []string{"details", "details:9080"}, prefixRoute("/", "details")))
+	rt := routeConfiguration("rt", vhost("ratings", []string{"ratings:9080", "ratings"}, prefixRoute("/", "ratings")))
+	scopes := []types.Resource{scope("reviews", "rv"), scope("reviews.default", "rv"), scope("Ratings", "rt"), scope("Details", "rv"), scope("details", "rt")}
+
+	xds := startXDS(t, "127.0.0.1:0")
+	node := "node-" + t.Name()
+	xds.set(t, node, scopedSnapshot(t, "r1", rv, rt, scopes, be))
+	p := startProxy(t, xds.addr, node)
+	waitVersions(t, p, map[string]string{lds: "l1", srds: "s-r1", rds: "r1", cds: "c1", eds: "e1"})
+	addr := p.ListenerAddr("out")
+	c := newClient()
+	for host, want := range map[string]string{
+		"Reviews:9080":             "reviews",
+		"REVIEWS":                  "reviews",
+		"Reviews.Default:9080":     "reviews",
+		"ratings:9080":             "ratings", // the scope "Ratings"
+		"RATINGS":                  "ratings",
+		"Details":                  "details", // as sent: the scope "Details", table rv
+		"DETAILS":                  "",        // "details" is a scope of its own: table rt, no such host
+		"reviews.default.svc:9080": "",
+	} {
+		code, got := get(t, c, addr, host, "/")
+		wantCode := 200
+		if want == "" {
+			wantCode = 404
+		}
+		if code != wantCode || got != want {
+			t.Errorf("Host %s: got %d from %q, want %d from %q", host, code, got, wantCode, want)
+		}
+	}
+}
+
+func TestScopeKeyFolding(t *testing.T) {
+	a, b, c := &routeTable{}, &routeTable{}, &routeTable{}
+	host := &routeTable{keyOf: &scopeKeyBuilder{separator: ":"}, scopes: map[string]*routeTable{"reviews": a, "RATINGS": b, "Ratings": c}}
+	host.folded = foldScopeKeys(host.scopes)
+	hdr := &routeTable{keyOf: &scopeKeyBuilder{header: "X-Route"}, scopes: host.scopes}
+	for _, tc := range []struct {
+		t    *routeTable
+		key  string
+		want *routeTable
+	}{
+		{host, "reviews", a}, {host, "ReViEwS", a}, {host, "ratings", b}, {host, "Ratings", c}, {host, "details", nil},
+		{hdr, "reviews", a}, {hdr, "REVIEWS", nil}, {hdr, "ratings", nil},
+	} {
+		if got := tc.t.scope(tc.key); got != tc.want {
+			t.Errorf("key %q (header %q): got %p, want %p", tc.key, tc.t.keyOf.header, got, tc.want)
+		}
+	}
+	if f := foldScopeKeys(map[string]*routeTable{"reviews": a}); f != nil {
+		t.Errorf("lower-case keys need no folded index, got %v", f)
+	}
+}
+
 func TestScopeKeyBuilder(t *testing.T) {
 	r, _ := http.NewRequest("GET", "http://x/", nil)
 	for _, c := range []struct {

@@ -17,6 +17,9 @@ type routeTable struct {
 	// whose key keyOf extracts from the request (scoped_routes.go).
 	keyOf  *scopeKeyBuilder
 	scopes map[string]*routeTable
+	// folded holds the scopes whose host-name keys have upper-case letters, by the key in
+	// lower case (foldScopeKeys); nil when there are none.
+	folded map[string]*routeTable
 }
 
 type linkedRoute struct {
@@ -100,7 +103,7 @@ func (t *routeTable) lookup(r *http.Request) *linkedRoute {
 		if !ok {
 			return nil
 		}
-		st := t.scopes[k]
+		st := t.scope(k)
 		if st == nil {
 			return nil
 		}
