@@ -57,6 +57,13 @@ func (b *builder) delegateDoc(d *schema.Document, path string, ref *schema.Deleg
 				b.errorf(d, path, "VirtualService %s/%s has hosts: a delegate has none", ns, ref.Name)
 				return nil
 			}
+			// Istio merges a delegate only into roots its exportTo reaches (and drops the
+			// rule silently otherwise); a rule that routes nothing is an error here.
+			if exported := schema.ExportedTo(c.Namespace, c.Spec.(*schema.VirtualService).ExportTo); exported != nil && !slices.Contains(exported, d.Namespace) {
+				b.errorf(d, path, "delegate VirtualService %s/%s is not exported to namespace %s (its exportTo: %v)",
+					ns, ref.Name, d.Namespace, c.Spec.(*schema.VirtualService).ExportTo)
+				return nil
+			}
 			return c
 		}
 	}

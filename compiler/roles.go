@@ -24,6 +24,9 @@ func boundGateways(d *schema.Document) []string {
 type vsClaim struct {
 	doc  *schema.Document
 	host string
+	// exportedTo are the namespaces whose proxies see the VirtualService (its exportTo, "."
+	// resolved); nil: every namespace.
+	exportedTo []string
 }
 
 // sidecarRole builds the outbound listener: a virtual host per service port (falling back to
@@ -53,9 +56,9 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 				vh.Domains = append(vh.Domains, h)
 				vh.Domains = append(vh.Domains, shortNames(h)...)
 			}
-			if c, ok := claims[h]; ok {
+			if cs := claims[h]; len(cs) > 0 {
 				seen := len(b.findings)
-				vh.Routes = b.routesFor(c.doc, meshGateway, h, p, false)
+				vh.Routes = b.routesForClaims(cs, meshGateway, h, p, false)
 				if !schema.HasErrors(b.findings[seen:]) {
 					vh.Routes = withFallback(vh.Routes, func() *ir.Route { return b.defaultRoute(clusterName(p, "", h)) })
 				}
@@ -69,8 +72,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 		if _, isService := b.services[h]; isService {
 			continue
 		}
-		c := claims[h]
-		l.VirtualHosts = append(l.VirtualHosts, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesFor(c.doc, meshGateway, h, 0, false)})
+		l.VirtualHosts = append(l.VirtualHosts, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesForClaims(claims[h], meshGateway, h, 0, false)})
 	}
 	sortVirtualHosts(l)
 	l.Scoped = scopable(l)
@@ -95,25 +97,51 @@ func withFallback(routes []*ir.Route, defaultRoute func() *ir.Route) []*ir.Route
 	return append(routes, fallback)
 }
 
-// claims maps each host to the VirtualService whose http rules route it on the gateways bound
-// accepts.
-// Two VirtualServices claiming one host there is an error at the second.
-func (b *builder) claims(bound func(gateway string) bool) map[string]vsClaim {
-	out := map[string]vsClaim{}
+// claims maps each host to the VirtualServices whose http rules route it on the gateways bound
+// accepts. Two VirtualServices claiming one host there is an error at the second, unless no
+// namespace sees both (exportTo): each proxy is then served the one its namespace sees.
+func (b *builder) claims(bound func(gateway string) bool) map[string][]vsClaim {
+	out := map[string][]vsClaim{}
 	for _, d := range b.docs(schema.KindVirtualService) {
+		vs := d.Spec.(*schema.VirtualService)
 		// A VirtualService with tcp routes alone routes no HTTP host (tcpRouteFor routes it).
-		if len(d.Spec.(*schema.VirtualService).HTTP) == 0 || !slices.ContainsFunc(boundGateways(d), bound) {
+		if len(vs.HTTP) == 0 || !slices.ContainsFunc(boundGateways(d), bound) {
 			continue
 		}
-		for i, h := range d.Spec.(*schema.VirtualService).Hosts {
+		exported := schema.ExportedTo(d.Namespace, vs.ExportTo)
+	hosts:
+		for i, h := range vs.Hosts {
 			h = expandHost(h, d.Namespace)
-			if prev, ok := out[h]; ok {
-				b.errorf(d, fmt.Sprintf("spec.hosts[%d]", i), "host %q is already routed by VirtualService %s/%s at %s",
-					h, prev.doc.Namespace, prev.doc.Name, prev.doc.Pos)
-				continue
+			for _, prev := range out[h] {
+				if schema.SeenTogether(prev.exportedTo, exported) {
+					b.errorf(d, fmt.Sprintf("spec.hosts[%d]", i), "host %q is already routed by VirtualService %s/%s at %s",
+						h, prev.doc.Namespace, prev.doc.Name, prev.doc.Pos)
+					continue hosts
+				}
 			}
-			out[h] = vsClaim{doc: d, host: h}
+			out[h] = append(out[h], vsClaim{doc: d, host: h, exportedTo: exported})
 		}
+	}
+	return out
+}
+
+// routesForClaims is the routes of a host's VirtualServices, in the order they were declared,
+// each one's routes for the proxies of the namespaces it is exported to.
+func (b *builder) routesForClaims(cs []vsClaim, gateway, host string, port uint32, tls bool) []*ir.Route {
+	var out []*ir.Route
+	for _, c := range cs {
+		routes := b.routesFor(c.doc, gateway, host, port, tls)
+		if c.exportedTo != nil {
+			for _, r := range routes {
+				s := ir.Source{}
+				if r.Source != nil {
+					s = *r.Source
+				}
+				s.Namespaces = c.exportedTo
+				r.Source = &s
+			}
+		}
+		out = append(out, routes...)
 	}
 	return out
 }
@@ -223,7 +251,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 				if h == "*" {
 					domains = []string{h} // "*" already covers every port
 				}
-				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesFor(claims[h].doc, ref, h, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
+				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesForClaims(claims[h], ref, h, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
 				for _, r := range vh.Routes {
 					for _, c := range r.Clusters {
 						used[c.Name] = true
@@ -361,5 +389,5 @@ func (b *builder) checkVirtualService(d *schema.Document) {
 	vs := d.Spec.(*schema.VirtualService)
 	b.checkTCPRoutes(d, vs)
 	b.checkTLSRoutes(d, vs)
-	b.checkExportTo(d, vs.ExportTo)
+	b.checkVirtualServiceExportTo(d, vs)
 }

@@ -202,11 +202,11 @@ func orDefault(s, def string) string {
 }
 
 // checkExportTo accepts exportTo that includes "*" (every namespace: Istio's default, so
-// nothing to do) and refuses a narrower one: which resources each namespace sees is not
-// compiled yet (proxies may say their namespace, but every proxy is served every resource).
+// nothing to do) and refuses a narrower one on ServiceEntries and DestinationRules: clusters
+// are not chosen per proxy namespace yet (VirtualServices' routes are: exportto.go).
 func (b *builder) checkExportTo(d *schema.Document, exportTo []string) {
 	if len(exportTo) == 0 || slices.Contains(exportTo, "*") {
 		return
 	}
-	b.unsupportedf(d, "spec.exportTo", "visibility narrower than \"*\" is not compiled: every proxy, whatever its namespace, is served every resource")
+	b.unsupportedf(d, "spec.exportTo", "visibility narrower than \"*\" is honoured on VirtualServices only: every proxy, whatever its namespace, is served every service and its traffic policy")
 }

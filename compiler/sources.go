@@ -61,7 +61,7 @@ func (r *Role) sourceConditions() *roleSources {
 							rs.labels = append(rs.labels, k)
 						}
 					}
-					rs.namespace = rs.namespace || s.Namespace != ""
+					rs.namespace = rs.namespace || s.Namespace != "" || s.Namespaces != nil
 				}
 			}
 		}
@@ -106,12 +106,16 @@ func (rs *roleSources) sourceName(place Place) string {
 }
 
 // applies is Istio's sourceMatchHTTP for a match block without gateways: every label of the
-// condition carried by the proxy, and its namespace if the condition names one.
+// condition carried by the proxy, and its namespace if the condition names one; and the
+// VirtualService exported to the proxy's namespace.
 func applies(s *ir.Source, place Place) bool {
 	for k, v := range s.Labels {
 		if pv, ok := place.Labels[k]; !ok || pv != v {
 			return false
 		}
+	}
+	if s.Namespaces != nil && !slices.Contains(s.Namespaces, place.Namespace) {
+		return false
 	}
 	return s.Namespace == "" || s.Namespace == place.Namespace
 }

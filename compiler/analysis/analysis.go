@@ -62,9 +62,8 @@ func (a *analyzer) virtualService(d *schema.Document) {
 		}
 		host := expandHost(h, d.Namespace)
 		for _, g := range gateways {
-			key := claimKey{gateway: g, host: host}
-			prev, ok := a.idx.claims[key]
-			if !ok || prev == d {
+			prev := a.idx.claims[claimKey{gateway: g, host: host}].earlierSeenWith(d)
+			if prev == nil {
 				continue
 			}
 			on := "the mesh"

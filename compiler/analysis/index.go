@@ -16,13 +16,31 @@ var (
 // claimKey is a host routed on one gateway ("mesh" for sidecars).
 type claimKey struct{ gateway, host string }
 
+// claimers are the VirtualServices routing one claimKey, in declaration order.
+type claimers []*schema.Document
+
+// earlierSeenWith is the first VirtualService before d that some namespace sees together
+// with d (exportTo): the one d conflicts with. Nil when d is first or no proxy sees both.
+func (cs claimers) earlierSeenWith(d *schema.Document) *schema.Document {
+	exported := schema.ExportedTo(d.Namespace, d.Spec.(*schema.VirtualService).ExportTo)
+	for _, prev := range cs {
+		if prev == d {
+			return nil
+		}
+		if schema.SeenTogether(schema.ExportedTo(prev.Namespace, prev.Spec.(*schema.VirtualService).ExportTo), exported) {
+			return prev
+		}
+	}
+	return nil
+}
+
 // index is everything the checks look up, built in one pass over the tree.
 type index struct {
 	services      map[string]bool            // hosts declared by ServiceEntries
 	subsets       map[string]map[string]bool // expanded DestinationRule host -> subset names
 	gateways      map[string]bool            // "namespace/name" of every Gateway
 	boundGateways map[string]bool            // gateways some VirtualService is bound to
-	claims        map[claimKey]*schema.Document
+	claims        map[claimKey]claimers
 	workloads     *workloadIndex
 }
 
@@ -32,7 +50,7 @@ func buildIndex(tree *schema.Tree) *index {
 		subsets:       map[string]map[string]bool{},
 		gateways:      map[string]bool{},
 		boundGateways: map[string]bool{},
-		claims:        map[claimKey]*schema.Document{},
+		claims:        map[claimKey]claimers{},
 		workloads:     newWorkloadIndex(),
 	}
 	for _, d := range tree.Documents {
@@ -85,9 +103,7 @@ func buildIndex(tree *schema.Tree) *index {
 			host := expandHost(h, d.Namespace)
 			for _, g := range gws {
 				k := claimKey{gateway: g, host: host}
-				if _, ok := idx.claims[k]; !ok {
-					idx.claims[k] = d
-				}
+				idx.claims[k] = append(idx.claims[k], d)
 			}
 		}
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/signalbox/signalbox/compiler/xds"
 )
 
-// describeSource names which proxies a route is for (sourceLabels, sourceNamespace), "" when
-// it is for every proxy: " for proxies app=reviews in namespace test".
+// describeSource names which proxies a route is for (sourceLabels, sourceNamespace, exportTo),
+// "" when it is for every proxy: " for proxies app=reviews in namespace test".
 func describeSource(rt *route.Route) string {
 	s, err := xds.RouteSource(rt)
 	switch {
@@ -32,6 +32,13 @@ func describeSource(rt *route.Route) string {
 	}
 	if s.Namespace != "" {
 		out += " in namespace " + s.Namespace
+	}
+	switch len(s.Namespaces) {
+	case 0:
+	case 1:
+		out += " in namespace " + s.Namespaces[0] + " (exportTo)"
+	default:
+		out += " in namespaces " + strings.Join(s.Namespaces, ", ") + " (exportTo)"
 	}
 	return out
 }
