@@ -164,3 +164,48 @@ func TestSourceNamespaceThroughTheCommands(t *testing.T) {
 		t.Errorf("--namespace 'Team A': exit %d, %s; want exit 2 naming the flag", code, out)
 	}
 }
+
+// TestFeatureExportTo: two teams route one service each for their own namespace (exportTo
+// "."); a sidecar in either namespace takes its team's route, one elsewhere the service's
+// default route (round robin over both versions), as Istio serves each proxy the
+// VirtualServices its namespace sees.
+func TestFeatureExportTo(t *testing.T) {
+	v1, v2 := startEchoServer(t, "details-v1"), startEchoServer(t, "details-v2")
+	vs := func(namespace, subset string) string {
+		return `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: details, namespace: ` + namespace + `}
+spec:
+  hosts: [details.mesh]
+  exportTo: ["."]
+  http:
+  - route:
+    - destination: {host: details.mesh, subset: ` + subset + `}
+`
+	}
+	m := startMesh(t, map[string]string{"policies/details.yaml": serviceEntry("details", "details.mesh",
+		v1.endpoint("version: v1"), v2.endpoint("version: v2")) + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details}
+spec:
+  host: details.mesh
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+` + vs("team-a", "v1") + vs("team-b", "v2")})
+	for _, tc := range []struct {
+		namespace string
+		want      map[string]int
+	}{
+		{"team-a", map[string]int{"details-v1": 10}},
+		{"team-b", map[string]int{"details-v2": 10}},
+		{"team-c", map[string]int{"details-v1": 5, "details-v2": 5}},
+	} {
+		at := sidecarWith(t, m, proxy.Options{NodeID: "in-" + tc.namespace, Labels: map[string]string{"app": "client"}, Namespace: tc.namespace})
+		if got := at.backendsOf("details.mesh", 10); !mapsEqual(got, tc.want) {
+			t.Errorf("sidecar in %s: %v, want %v", tc.namespace, got, tc.want)
+		}
+	}
+}
