@@ -64,7 +64,13 @@ func OpenRepo(pathOrURL string, auth GitAuth) (*git.Repository, error) {
 // *RefusedError (see ReadCommit), the sha and the files read too.
 func ReadRevision(repo *git.Repository, rev, dir string) (string, []schema.File, error) {
 	h, err := repo.ResolveRevision(plumbing.Revision(rev))
-	if err != nil {
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound):
+		return "", nil, fmt.Errorf("resolve %q: no branch, tag or commit of that name", rev)
+	case errors.Is(err, io.EOF):
+		// go-git's word for a parent (~N, ^N) that the history does not have.
+		return "", nil, fmt.Errorf("resolve %q: no such commit: the history has no such parent (a first commit has none)", rev)
+	case err != nil:
 		return "", nil, fmt.Errorf("resolve %q: %w", rev, err)
 	}
 	c, err := repo.CommitObject(*h)

@@ -141,8 +141,15 @@ func TestReadCommitErrors(t *testing.T) {
 	if _, _, err := ReadRevision(r.repo, "main", "file.yaml"); !errors.As(err, &noDir) || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("file as dir: %v", err)
 	}
-	if _, _, err := ReadRevision(r.repo, "nope", "policies"); err == nil || !strings.Contains(err.Error(), `resolve "nope"`) {
-		t.Errorf("unknown revision: %v", err)
+	// Revisions that do not exist say what is wrong.
+	for rev, want := range map[string]string{
+		"nope":   `resolve "nope": no branch, tag or commit of that name`,
+		"HEAD~1": `resolve "HEAD~1": no such commit: the history has no such parent (a first commit has none)`,
+		"main^2": `resolve "main^2": no such commit: the history has no such parent (a first commit has none)`,
+	} {
+		if _, _, err := ReadRevision(r.repo, rev, "policies"); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", rev, err, want)
+		}
 	}
 
 	// A file over the limit is refused by name; the commit and the other files are still read.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,13 +93,17 @@ func (in *input) readFiles() ([]schema.File, error) {
 			files = append(files, schema.File{Path: "stdin.yaml", Data: data})
 			continue
 		}
+		st, err := os.Stat(a)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Most often a mistyped directory: say that, not what a file should be called.
+			return nil, fmt.Errorf("%s: no such file or directory", name)
+		}
+		if err != nil {
+			return nil, err
+		}
 		if !source.IsPolicyFile(name) {
 			// Named on purpose, so not skipped as a directory walk skips it.
 			return nil, fmt.Errorf("%s: not a policy file (.yaml, .yml or .cue)", name)
-		}
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, err
 		}
 		if st.Size() > source.MaxFileSize {
 			refused = append(refused, source.TooLarge(name, st.Size()))
