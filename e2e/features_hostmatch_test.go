@@ -1,6 +1,9 @@
 package e2e
 
-import "testing"
+import (
+	"net/http"
+	"testing"
+)
 
 // A Host header is a host name, whatever the case of its letters: the sidecar routes
 // "Reviews:9080" as "reviews:9080", through the scope of that service, with and without a
@@ -42,5 +45,45 @@ spec:
 	}
 	if r := m.get("Nowhere", "/", nil); r.status != 404 {
 		t.Errorf("Host Nowhere: %d, want 404", r.status)
+	}
+}
+
+// The sidecar matches the Host port and all, as Envoy matches the domains it is given: a port
+// the service does not declare is routed nowhere, while the bare host and the declared port
+// are routed. A gateway's virtual hosts list the host with and without the server's port.
+func TestFeatureHostPortMatchedAsSent(t *testing.T) {
+	web, shop := startEchoServer(t, "web"), startEchoServer(t, "shop")
+	m := startMesh(t, map[string]string{
+		"policies/web.yaml":  serviceEntry("web", "web.default.svc.cluster.local", web.endpoint("app: web")),
+		"policies/shop.yaml": shopBehindGateway(shop),
+	})
+	for host, code := range map[string]int{
+		"web":                               200,
+		"web:80":                            200,
+		"web.default.svc.cluster.local:80":  200,
+		"web:81":                            404,
+		"web.default.svc.cluster.local:443": 404,
+	} {
+		if r := m.get(host, "/", nil); r.status != code || (code == 200 && r.echo.Name != "web") {
+			t.Errorf("sidecar, Host %s: %d from %q, want %d", host, r.status, r.echo.Name, code)
+		}
+	}
+
+	gw := startGateway(t, m, map[string]string{"istio": "ingressgateway"})
+	addr := gw.ListenerAddr("0.0.0.0_80")
+	if addr == "" {
+		t.Fatal("the gateway has no listener 0.0.0.0_80")
+	}
+	for host, code := range map[string]int{"shop.example.com": 200, "Shop.Example.com:80": 200, "shop.example.com:81": 404} {
+		req, _ := http.NewRequestWithContext(m.ctx, http.MethodGet, "http://"+addr+"/", nil)
+		req.Host = host
+		resp, err := m.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != code || (code == 200 && resp.Header.Get("X-Backend") != "shop") {
+			t.Errorf("gateway, Host %s: %d from %q, want %d", host, resp.StatusCode, resp.Header.Get("X-Backend"), code)
+		}
 	}
 }

@@ -38,7 +38,7 @@ func TestRouteTableLargerThanGRPCDefaultLimit(t *testing.T) {
 		}
 	}
 	addr := p.ListenerAddr("out")
-	if code, body := get(t, newClient(), addr, "svc-24999:8080", "/"); code != 200 || body != "big" {
+	if code, body := get(t, newClient(), addr, "svc-24999.default.svc.cluster.local:8080", "/"); code != 200 || body != "big" {
 		t.Fatalf("got %d %q, want 200 from backend big", code, body)
 	}
 }

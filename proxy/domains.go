@@ -2,14 +2,15 @@ package proxy
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // domainIndex selects a virtual host the way Envoy does: an exact domain, then the longest
 // suffix wildcard ("*.example.com"), then the longest prefix wildcard ("example.*"), then "*".
-// Matching is case-insensitive. Each stage tries the Host as sent and then, if it carries a
-// port, without it, so "reviews:9080" finds a virtual host listing only "reviews".
+// Matching is case-insensitive.
 type domainIndex struct {
 	exact    map[string]int
 	suffixes []wildcard // longest first
@@ -66,28 +67,17 @@ func (b *domainIndexBuilder) build() domainIndex {
 	return b.idx
 }
 
-// find returns the virtual host index for host, or -1.
+// find returns the virtual host index for host, or -1. The host is matched as it is, port and
+// all, as Envoy's route table matches it: a connection manager that wants the port ignored
+// says so with strip_any_host_port, which takes it off the request before routing (forward.go).
 func (d *domainIndex) find(host string) int {
 	host = lowerASCII(host)
-	bare, hasPort := stripPort(host)
 	if i, ok := d.exact[host]; ok {
 		return i
-	}
-	if hasPort {
-		if i, ok := d.exact[bare]; ok {
-			return i
-		}
 	}
 	for _, w := range d.suffixes {
 		if len(host) > len(w.s) && strings.HasSuffix(host, w.s) {
 			return w.vhost
-		}
-	}
-	if hasPort {
-		for _, w := range d.suffixes {
-			if len(bare) > len(w.s) && strings.HasSuffix(bare, w.s) {
-				return w.vhost
-			}
 		}
 	}
 	for _, w := range d.prefixes {
@@ -95,30 +85,22 @@ func (d *domainIndex) find(host string) int {
 			return w.vhost
 		}
 	}
-	if hasPort {
-		for _, w := range d.prefixes {
-			if len(bare) > len(w.s) && strings.HasPrefix(bare, w.s) {
-				return w.vhost
-			}
-		}
-	}
 	return d.any
 }
 
-// stripPort removes a trailing ":port" from a Host value, leaving IPv6 literals intact.
-func stripPort(host string) (string, bool) {
-	i := strings.LastIndexByte(host, ':')
-	if i < 0 {
-		return host, false
+// stripAnyHostPort removes the port from a request's Host, as Envoy's strip_any_host_port
+// does (HeaderUtility::stripPortFromHost): the port is what follows the last ':' when no ']'
+// comes after it and it is a number. A CONNECT request keeps its port.
+func stripAnyHostPort(r *http.Request) {
+	if r.Method == http.MethodConnect {
+		return
 	}
-	if host[0] == '[' {
-		if j := strings.IndexByte(host, ']'); j >= 0 && j+1 == i {
-			return host[:i], true
-		}
-		return host, false
+	i := strings.LastIndexByte(r.Host, ':')
+	if i < 0 || strings.LastIndexByte(r.Host, ']') > i {
+		return
 	}
-	if strings.IndexByte(host, ':') != i { // a bare IPv6 address, no port
-		return host, false
+	if _, err := strconv.ParseUint(r.Host[i+1:], 10, 32); err != nil {
+		return
 	}
-	return host[:i], true
+	r.Host = r.Host[:i]
 }

@@ -104,6 +104,10 @@ type httpFilters struct {
 	paths pathNormalization
 	// http10: http_protocol_options' HTTP/1.0 settings (hcm_codec.go).
 	http10 http10
+	// stripAnyHostPort: the connection manager's strip_any_host_port. The port comes off the
+	// Host before anything else sees the request (the upstream too), so routes match the bare
+	// host; without it the Host is matched as sent, port and all (domains.go).
+	stripAnyHostPort bool
 }
 
 // noFilters stands for a listener without a connection manager configuration: Envoy's

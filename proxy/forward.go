@@ -40,6 +40,9 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	normalizeRequestPath(r, hf.paths)
+	if hf.stripAnyHostPort {
+		stripAnyHostPort(r)
+	}
 	forwardedHeaders(w, r, hf)
 	// An upgrade the connection manager does not enable is refused once a route matches,
 	// before any filter, as Envoy refuses it (upgrade.go). Other requests pay one map lookup.

@@ -179,7 +179,8 @@ func decodeChainFilters(p fieldPath, fc *listenerv3.FilterChain) (rbac *rbacChai
 // routes over SRDS) from ADS, the jwt_authn, rbac, cors and fault filters, the router last,
 // WebSocket upgrades (upgrade.go), use_remote_address and generate_request_id (forwardedHeaders),
 // the Server and x-forwarded-client-cert settings and the router's suppress_envoy_headers
-// (hcm_headers.go), path normalisation (path_normalize.go), HTTP/1.0 (hcm_codec.go). It returns the route config (or scoped routes) name.
+// (hcm_headers.go), path normalisation (path_normalize.go), HTTP/1.0 (hcm_codec.go), strip_any_host_port
+// (domains.go). It returns the route config (or scoped routes) name.
 func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBuilder, httpFilters, error) {
 	var hf httpFilters
 	if err := validateAll(p, m); err != nil {
@@ -187,7 +188,7 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 	}
 	if err := onlyFields(p, m, "stat_prefix", "codec_type", "rds", "scoped_routes", "http_filters", "upgrade_configs", "use_remote_address", "generate_request_id",
 		"server_name", "server_header_transformation", "forward_client_cert_details", "set_current_client_cert_details", "preserve_external_request_id",
-		"normalize_path", "merge_slashes", "path_with_escaped_slashes_action", "http_protocol_options"); err != nil {
+		"normalize_path", "merge_slashes", "path_with_escaped_slashes_action", "http_protocol_options", "strip_any_host_port"); err != nil {
 		return "", nil, hf, err
 	}
 	http10, err := decodeHTTP10(p, m)
@@ -211,6 +212,7 @@ func decodeHCM(p fieldPath, m *hcmv3.HttpConnectionManager) (string, *scopeKeyBu
 	}
 	hf.websocket = websocket
 	hf.useRemoteAddress = m.GetUseRemoteAddress().GetValue()
+	hf.stripAnyHostPort = m.GetStripAnyHostPort()
 	hf.noRequestID = m.GetGenerateRequestId() != nil && !m.GetGenerateRequestId().GetValue()
 	switch m.GetCodecType() {
 	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1, hcmv3.HttpConnectionManager_HTTP2:

@@ -44,7 +44,7 @@ func TestRoutesByHostPathAndHeader(t *testing.T) {
 	}{
 		{"web.example.com", "/", nil, 200, "web"},
 		{"WEB.example.com", "/x", nil, 200, "web"},
-		{"web.example.com:8080", "/", nil, 200, "web"},
+		{"web.example.com:8080", "/", nil, 404, ""}, // the Host is matched port and all, as Envoy does
 		{"web.example.com", "/api/v1", nil, 200, "api"},
 		{"web.example.com", "/api/v1", []string{"X-Canary", "true"}, 200, "canary"},
 		{"web.example.com", "/api/v1", []string{"X-Canary", "false"}, 200, "api"},
@@ -54,9 +54,11 @@ func TestRoutesByHostPathAndHeader(t *testing.T) {
 		{"web.example.com", "/items/42", nil, 200, "items"},
 		{"web.example.com", "/items/42x", nil, 200, "web"},
 		{"a.example.com", "/", nil, 200, "wild"},
-		{"a.b.example.com:80", "/", nil, 200, "wild"},
+		{"a.b.example.com:80", "/", nil, 404, ""},
 		{"shop.local", "/", nil, 200, "prefixed"},
-		{"reviews:9080", "/", nil, 200, "fallback"},
+		{"reviews", "/", nil, 200, "fallback"},
+		{"reviews:9080", "/", nil, 404, ""},
+		{"shop.local:8080", "/", nil, 200, "prefixed"},
 		{"unknown.test", "/", nil, 404, ""},
 		{"example.com", "/", nil, 404, ""},
 	} {
