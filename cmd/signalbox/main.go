@@ -30,7 +30,7 @@ func commands() []command {
 		{"init", "scaffold a policy repository with a CI workflow", runInit},
 		{"serve", "follow a git branch and publish snapshots over xDS", runServe},
 		{"status", "show the proxies of a publisher and their versions", runStatus},
-		{"wait", "wait until every proxy has applied a commit or version", runWait},
+		{"wait", "wait until every proxy has applied a commit or version", runWaitCommand},
 		{"history", "list the snapshots a publisher has published, newest first", runHistory},
 		{"rollback", "print (or make) the git revert that restores a published version", runRollback},
 		{"bench", "measure xDS fan-out: many ADS clients, one-route commits", runBench},
