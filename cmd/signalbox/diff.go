@@ -46,19 +46,40 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	var sides [2]diff.Side
 	// Both sides are loaded, so that each one that does not compile is reported.
 	failed := false
+	var missing [2]string
 	for i, arg := range pos {
 		snap, ref, code := side.load(arg, stderr)
-		switch code {
-		case exitOK:
+		switch {
+		case code == exitOK:
 			snaps[i], sides[i] = snap, diff.Side{Ref: ref, Version: snap.Version}
-		case exitFindings:
+		case code == exitNoDirectory:
+			missing[i] = ref
+		case code == exitFindings:
 			failed = true
 		default:
 			return code
 		}
 	}
-	if failed {
+	// A base without the policy directory is the pull request that adds it: everything it
+	// brings is a change. A head without it is refused (the publisher refuses such a commit),
+	// and so are two sides without it, most likely a mistyped --dir.
+	switch {
+	case missing[1] != "":
+		fmt.Fprintln(stderr, "signalbox diff:", missing[1])
+		if missing[0] != "" {
+			fmt.Fprintln(stderr, "signalbox diff:", missing[0])
+		}
 		return exitFindings
+	case failed:
+		return exitFindings
+	case missing[0] != "":
+		fmt.Fprintf(stderr, "signalbox diff: %s; compared as an empty tree\n", missing[0])
+		empty, findings := compiler.CompileFiles(nil)
+		if empty == nil {
+			fmt.Fprintln(stderr, "signalbox diff: an empty tree does not compile:", findings)
+			return exitUsage
+		}
+		snaps[0], sides[0] = empty, diff.Side{Ref: pos[0], Version: empty.Version}
 	}
 	report, err := diff.Compare(snaps[0], snaps[1])
 	if err != nil {
@@ -75,6 +96,10 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+// exitNoDirectory is diffSource.load's code for a revision without the policy directory; it
+// never leaves the command.
+const exitNoDirectory = -1
 
 // diffSource loads one side of a diff: a snapshot file when the argument names a file, else a
 // revision of the repository (opened once) compiled from its policy directory.
@@ -109,10 +134,9 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 	}
 	var noDir *source.NoDirectoryError
 	if errors.As(err, &noDir) {
-		// A revision without the policy directory has no policy tree: the publisher refuses
-		// such a commit, and a mistyped --dir must not read as "no traffic change".
-		fmt.Fprintf(stderr, "signalbox diff: %s (%s) does not compile: %s: %s\n", arg, short(noDir.Commit), noDir.Dir, noDir.Problem())
-		return nil, "", exitFindings
+		// A revision without the policy directory has no policy tree: run decides what that
+		// means for its side (the ref carries the message).
+		return nil, fmt.Sprintf("%s (%s) has no policy tree: %s: %s", arg, short(noDir.Commit), noDir.Dir, noDir.Problem()), exitNoDirectory
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "signalbox diff:", err)

@@ -65,12 +65,14 @@ func TestDiffRevisions(t *testing.T) {
 		!strings.Contains(errOut, "policies/services/svc-00001.yaml:") || !strings.Contains(errOut, "SB0002") {
 		t.Errorf("head..broken: exit %d\n%s", code, errOut)
 	}
-	// A revision without the policy directory has no policy tree, as the publisher judges it:
-	// that side does not compile, named with its directory, whichever side it is.
+	// A revision without the policy directory has no policy tree. As a base it is the pull
+	// request that adds the directory: compared as an empty tree, everything is a change. As a
+	// head it is refused, as the publisher refuses such a commit.
 	noDir := func(rev, sha, dir string) string {
-		return "signalbox diff: " + rev + " (" + sha[:12] + ") does not compile: " + dir + ": no such directory\n"
+		return "signalbox diff: " + rev + " (" + sha[:12] + ") has no policy tree: " + dir + ": no such directory\n"
 	}
-	if code, out, errOut := diff(first, base); code != exitFindings || errOut != noDir(first, first, "policies") || out != "" {
+	if code, out, errOut := diff(first, base); code != exitChanged || errOut != strings.TrimSuffix(noDir(first, first, "policies"), "\n")+"; compared as an empty tree\n" ||
+		!strings.Contains(out, "host added") {
 		t.Errorf("first..base: exit %d\n%s%s", code, out, errOut)
 	}
 	if err := os.RemoveAll(filepath.Join(dir, "policies")); err != nil {
@@ -85,7 +87,7 @@ func TestDiffRevisions(t *testing.T) {
 	}
 	// A mistyped --dir: both sides are reported, exit 1, never "no traffic change".
 	code, out, errOut = diff("--dir", "polices", base, head)
-	if code != exitFindings || errOut != noDir(base, base, "polices")+noDir(head, head, "polices") || out != "" {
+	if code != exitFindings || errOut != noDir(head, head, "polices")+noDir(base, base, "polices") || out != "" {
 		t.Errorf("--dir polices: exit %d\n%s%s", code, out, errOut)
 	}
 	if code, _, errOut := diff(head, "no-such-branch"); code != exitUsage {
