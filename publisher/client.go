@@ -75,13 +75,20 @@ func Wait(ctx context.Context, adminAddr, commit, version string) error {
 	}
 	tick := time.NewTicker(waitPoll)
 	defer tick.Stop()
+	var pending []string
 	for {
-		var pending []string
+		var now []string
 		st, err := FetchStatus(ctx, adminAddr)
-		if err != nil {
+		switch {
+		case err == nil:
+			if done, err := waitDone(st, commit, version, &now); err != nil || done {
+				return err
+			}
+			pending = now
+		case ctx.Err() == nil || pending == nil:
 			pending = []string{err.Error()}
-		} else if done, err := waitDone(st, commit, version, &pending); err != nil || done {
-			return err
+			// else: the deadline cut this request off; what the publisher last said is the
+			// better answer to why the wait timed out.
 		}
 		select {
 		case <-ctx.Done():

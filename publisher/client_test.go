@@ -2,7 +2,12 @@ package publisher
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,5 +76,27 @@ func TestWaitForARejectedCommit(t *testing.T) {
 	}
 	if err := Wait(t.Context(), p.AdminAddr(), "", ""); err == nil {
 		t.Error("Wait with neither commit nor version succeeded")
+	}
+}
+
+// TestWaitTimeoutKeepsLastAnswer: when the deadline cuts off a /status request, the timeout
+// says what the publisher last answered, not that the cut-off request failed.
+func TestWaitTimeoutKeepsLastAnswer(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			<-r.Context().Done() // every later answer is slower than the wait
+			return
+		}
+		json.NewEncoder(w).Encode(Status{Version: "old-version", Commit: "c-old", Proxies: []ProxyStatus{}})
+	}))
+	t.Cleanup(srv.Close)
+	err := Wait(waitCtx(t, 500*time.Millisecond), strings.TrimPrefix(srv.URL, "http://"), "", "new-version")
+	var timeout *TimeoutError
+	if !errors.As(err, &timeout) {
+		t.Fatalf("Wait: %v, want a timeout", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "old-version") || strings.Contains(msg, "deadline exceeded") {
+		t.Errorf("timeout message %q, want what the publisher last said (it serves old-version)", msg)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -43,37 +42,6 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	w.Flush()
 	return exitOK
-}
-
-func runWait(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("wait", "wait --admin ADDR (--commit SHA | --version V) --timeout D", stderr)
-	admin := fs.String("admin", "127.0.0.1:18001", "publisher admin address")
-	commit := fs.String("commit", "", "wait for this commit (full sha or prefix)")
-	version := fs.String("version", "", "wait for this snapshot version")
-	timeout := fs.Duration("timeout", time.Minute, "give up after this long (exit 2)")
-	if _, err := parseArgs(fs, args); err != nil {
-		return parseExit(err)
-	}
-	if (*commit == "") == (*version == "") {
-		fmt.Fprintln(stderr, "signalbox wait: give exactly one of --commit and --version")
-		return exitUsage
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	err := publisher.Wait(ctx, *admin, *commit, *version)
-	var nack *publisher.NACKError
-	var rejected *publisher.RejectedError
-	switch {
-	case err == nil:
-		fmt.Fprintln(stdout, "every connected proxy is in sync")
-		return exitOK
-	case errors.As(err, &nack), errors.As(err, &rejected):
-		fmt.Fprintln(stderr, "signalbox wait:", err)
-		return exitFindings
-	default:
-		fmt.Fprintln(stderr, "signalbox wait:", err)
-		return exitUsage
-	}
 }
 
 func orDash(s string) string {
