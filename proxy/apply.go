@@ -132,6 +132,9 @@ func (p *Proxy) applyListeners(res []*anypb.Any) error {
 		return err
 	}
 	maps.DeleteFunc(cfgs, func(_ string, c *listenerConfig) bool { return c == nil }) // api_listener: not ours
+	for _, c := range cfgs {
+		c.logTLSFiles(p.log)
+	}
 	if err := p.reconcileListeners(cfgs); err != nil {
 		return err
 	}

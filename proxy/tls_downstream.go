@@ -11,7 +11,8 @@ import (
 // A listener's DownstreamTlsContext becomes the crypto/tls server configuration it terminates
 // TLS with (a gateway's HTTPS server); what of it the proxy cannot honour is a NACK naming the
 // field. Certificates are read when the listener is applied, so a missing or bad file is a NACK
-// too, never a listener that fails every handshake.
+// too, never a listener that fails every handshake. Those named by file are then followed
+// (tls_files.go): a renewed certificate, key or client CA on disk is served without a push.
 
 // decodeDownstreamTLS builds the server TLS configuration of a filter chain's transport socket.
 func decodeDownstreamTLS(p fieldPath, ts *core.TransportSocket) (*tls.Config, error) {
@@ -32,14 +33,6 @@ func decodeDownstreamTLS(p fieldPath, ts *core.TransportSocket) (*tls.Config, er
 	if err := decodeTLSParams(cp, ctx, cfg); err != nil {
 		return nil, err
 	}
-	certs, err := decodeCertificates(cp, ctx)
-	if err != nil {
-		return nil, err
-	}
-	if len(certs) == 0 {
-		return nil, cp.field("tls_certificates").errorf("a server needs a certificate")
-	}
-	cfg.Certificates = certs
 	for i, proto := range ctx.GetAlpnProtocols() {
 		if proto != "h2" && proto != "http/1.1" {
 			return nil, cp.field("alpn_protocols").index(i).errorf("%q is not supported: h2 and http/1.1 are", proto)
@@ -48,16 +41,56 @@ func decodeDownstreamTLS(p fieldPath, ts *core.TransportSocket) (*tls.Config, er
 	}
 	required := d.GetRequireClientCertificate().GetValue()
 	vc := ctx.GetValidationContext()
-	if vc == nil {
-		if required {
-			return nil, cp.field("validation_context").errorf("required to verify the client certificates require_client_certificate asks for")
-		}
-		return cfg, nil
-	}
 	vp := cp.field("validation_context")
-	roots, sans, err := decodeValidationContext(vp, vc)
-	if err != nil {
-		return nil, err
+	if vc == nil && required {
+		return nil, vp.errorf("required to verify the client certificates require_client_certificate asks for")
+	}
+	var sans []sanMatcher
+	if vc != nil {
+		if err := onlyFields(vp, vc, "trusted_ca", "match_typed_subject_alt_names"); err != nil {
+			return nil, err
+		}
+		if sans, err = decodeSANMatchers(vp, vc); err != nil {
+			return nil, err
+		}
+	}
+	load := func() (*serverCreds, error) {
+		certs, err := decodeCertificates(cp, ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(certs) == 0 {
+			return nil, cp.field("tls_certificates").errorf("a server needs a certificate")
+		}
+		c := &serverCreds{certs: certs}
+		if vc != nil {
+			if c.roots, err = trustedRoots(vp, vc); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
+	}
+	var creds func() *serverCreds
+	if paths := downstreamFiles(ctx, vc); len(paths) > 0 {
+		files, err := newCredFiles(paths, load)
+		if err != nil {
+			return nil, err
+		}
+		registerCredFiles(cfg, files)
+		creds = files.current
+		cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return files.current().certificateFor(hello)
+		}
+	} else {
+		c, err := load()
+		if err != nil {
+			return nil, err
+		}
+		creds = func() *serverCreds { return c }
+		cfg.Certificates = c.certs
+	}
+	if vc == nil {
+		return cfg, nil
 	}
 	// Verified here, as Envoy does: the chain against trusted_ca, the leaf against the SANs.
 	cfg.ClientAuth = tls.RequestClientCert
@@ -68,9 +101,25 @@ func decodeDownstreamTLS(p fieldPath, ts *core.TransportSocket) (*tls.Config, er
 		if len(cs.PeerCertificates) == 0 && !required {
 			return nil // OPTIONAL_MUTUAL: no certificate is fine, a bad one is not
 		}
-		return verifyPeer(cs.PeerCertificates, roots, sans, "client")
+		return verifyPeer(cs.PeerCertificates, creds().roots, sans, "client")
 	}
 	return cfg, nil
+}
+
+// downstreamFiles are the files a server's certificates, keys and client CA are read from.
+func downstreamFiles(ctx *tlsv3.CommonTlsContext, vc *tlsv3.CertificateValidationContext) []string {
+	var paths []string
+	add := func(d *core.DataSource) {
+		if name := d.GetFilename(); name != "" {
+			paths = append(paths, name)
+		}
+	}
+	for _, c := range ctx.GetTlsCertificates() {
+		add(c.GetCertificateChain())
+		add(c.GetPrivateKey())
+	}
+	add(vc.GetTrustedCa())
+	return paths
 }
 
 // overTLS is what the requests of a TLS listener carry as r.TLS: the lean server and the h2
