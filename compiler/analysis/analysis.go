@@ -134,7 +134,11 @@ func (a *analyzer) destination(d *schema.Document, ref fieldRef, dst schema.Dest
 func (a *analyzer) destinationRule(d *schema.Document) {
 	dr := d.Spec.(*schema.DestinationRule)
 	host := expandHost(dr.Host, d.Namespace)
-	if strings.Contains(host, "*") || a.idx.services[host] {
+	if a.idx.services[host] {
+		a.subsetEndpoints(d, dr)
+		return
+	}
+	if strings.Contains(host, "*") {
 		return
 	}
 	a.report(d, CodeOrphanRule, "spec.host", "host %q is not declared by any ServiceEntry: this DestinationRule applies to nothing", host)

@@ -42,26 +42,46 @@ type index struct {
 	boundGateways map[string]bool            // gateways some VirtualService is bound to
 	claims        map[claimKey]claimers
 	workloads     *workloadIndex
+	// entries: each host's endpoints as its (first) ServiceEntry gives them, for the hosts
+	// whose endpoints are in the tree; workloadEntries: the WorkloadEntries alone, which
+	// workloadSelectors pick.
+	entries         map[string]*entryEndpoints
+	workloadEntries *workloadIndex
 }
 
 func buildIndex(tree *schema.Tree) *index {
 	idx := &index{
-		services:      map[string]bool{},
-		subsets:       map[string]map[string]bool{},
-		gateways:      map[string]bool{},
-		boundGateways: map[string]bool{},
-		claims:        map[claimKey]claimers{},
-		workloads:     newWorkloadIndex(),
+		services:        map[string]bool{},
+		subsets:         map[string]map[string]bool{},
+		gateways:        map[string]bool{},
+		boundGateways:   map[string]bool{},
+		claims:          map[claimKey]claimers{},
+		workloads:       newWorkloadIndex(),
+		entries:         map[string]*entryEndpoints{},
+		workloadEntries: newWorkloadIndex(),
 	}
 	for _, d := range tree.Documents {
 		switch d.Kind {
 		case schema.KindServiceEntry:
 			se := d.Spec.(*schema.ServiceEntry)
+			var e *entryEndpoints
+			if se.Resolution != "DNS" && se.Resolution != "DNS_ROUND_ROBIN" {
+				e = &entryEndpoints{namespace: d.Namespace}
+				if se.WorkloadSelector != nil {
+					e.bySelector, e.selector = true, se.WorkloadSelector.Labels
+				}
+			}
 			for _, h := range se.Hosts {
+				if !idx.services[h] && e != nil {
+					idx.entries[h] = e // the first entry declares the host, as the compiler has it
+				}
 				idx.services[h] = true
 			}
 			for _, ep := range se.Endpoints {
 				idx.workloads.add(d.Namespace, ep.Labels)
+				if e != nil && !e.bySelector {
+					e.listed = append(e.listed, ep.Labels)
+				}
 			}
 		case schema.KindDestinationRule:
 			dr := d.Spec.(*schema.DestinationRule)
@@ -83,6 +103,7 @@ func buildIndex(tree *schema.Tree) *index {
 			}
 		case schema.KindWorkloadEntry:
 			idx.workloads.add(d.Namespace, d.Spec.(*schema.WorkloadEntry).Labels)
+			idx.workloadEntries.add(d.Namespace, d.Spec.(*schema.WorkloadEntry).Labels)
 		}
 	}
 	// Claims second, in document order: the first VirtualService to claim a host keeps it,

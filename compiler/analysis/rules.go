@@ -22,6 +22,7 @@ const (
 	CodeOrphanRule        = "SB0007"
 	CodeSelectsNoWorkload = "SB0008"
 	CodeUnusedGateway     = "SB0009"
+	CodeEmptySubset       = "SB0010"
 	docsURL               = "https://github.com/signalbox/signalbox/blob/main/docs/analysis.md"
 	errorS, warnS         = schema.SeverityError, schema.SeverityWarning
 )
@@ -36,6 +37,7 @@ var rules = []Rule{
 	{CodeOrphanRule, "destinationrule-undeclared-host", warnS, "DestinationRule is for a host no ServiceEntry declares"},
 	{CodeSelectsNoWorkload, "selector-matches-no-workload", warnS, "AuthorizationPolicy or PeerAuthentication selects no workload"},
 	{CodeUnusedGateway, "gateway-without-virtualservice", warnS, "Gateway has no VirtualService bound to it"},
+	{CodeEmptySubset, "subset-selects-no-endpoint", warnS, "DestinationRule subset selects no endpoint of its service"},
 }
 
 // Rules returns every analysis rule in code order.

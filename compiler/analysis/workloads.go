@@ -60,6 +60,40 @@ func (w *workloadIndex) selects(namespace string, selector map[string]string) bo
 	return false
 }
 
+// matching returns the labels of the workloads of namespace whose labels have every value of
+// selector (an empty selector: all of them), as the compiler picks the WorkloadEntries of a
+// ServiceEntry's workloadSelector: in its own namespace only, and a label the workload lacks
+// has the value "".
+func (w *workloadIndex) matching(namespace string, selector map[string]string) []map[string]string {
+	var candidates []int
+	scan := len(selector) == 0
+	for k, v := range selector {
+		if v == "" {
+			scan = true // a workload without the label matches: it is under no pair
+			break
+		}
+		if l := w.byPair[k+"="+v]; candidates == nil || len(l) < len(candidates) {
+			candidates = l
+		}
+	}
+	var out []map[string]string
+	pick := func(i int) {
+		if w.ns[i] == namespace && subsetSelects(selector, w.labels[i]) {
+			out = append(out, w.labels[i])
+		}
+	}
+	if scan {
+		for i := range w.labels {
+			pick(i)
+		}
+		return out
+	}
+	for _, i := range candidates {
+		pick(i)
+	}
+	return out
+}
+
 func labelsMatch(selector, labels map[string]string) bool {
 	for k, v := range selector {
 		if lv, ok := labels[k]; !ok || lv != v {
