@@ -46,7 +46,7 @@ func (a *analyzer) report(d *schema.Document, code, path, format string, args ..
 }
 
 // virtualService checks what one VirtualService refers to (hosts, subsets, gateways), what it
-// claims (SB0004) and the order of its rules (SB0005, SB0006).
+// claims (SB0004), the order of its rules (SB0005, SB0006) and their weights (SB0011).
 func (a *analyzer) virtualService(d *schema.Document) {
 	vs := d.Spec.(*schema.VirtualService)
 	gateways := boundGateways(d.Namespace, vs.Gateways)
@@ -77,6 +77,9 @@ func (a *analyzer) virtualService(d *schema.Document) {
 	for i, rule := range vs.HTTP {
 		for k, rd := range rule.Route {
 			a.destination(d, fieldRef{"spec.http[%d].route[%d].destination", i, k}, rd.Destination)
+			if rd.Weight == nil && len(rule.Route) > 1 {
+				a.unweighted(d, fieldRef{"spec.http[%d].route[%d]", i, k}, rd.Destination)
+			}
 		}
 		if rule.Mirror != nil {
 			a.destination(d, fieldRef{"spec.http[%d].mirror", i, -1}, *rule.Mirror)
@@ -88,11 +91,17 @@ func (a *analyzer) virtualService(d *schema.Document) {
 	for i, rule := range vs.TLS {
 		for k, rd := range rule.Route {
 			a.destination(d, fieldRef{"spec.tls[%d].route[%d].destination", i, k}, rd.Destination)
+			if rd.Weight == nil && len(rule.Route) > 1 {
+				a.unweighted(d, fieldRef{"spec.tls[%d].route[%d]", i, k}, rd.Destination)
+			}
 		}
 	}
 	for i, rule := range vs.TCP {
 		for k, rd := range rule.Route {
 			a.destination(d, fieldRef{"spec.tcp[%d].route[%d].destination", i, k}, rd.Destination)
+			if rd.Weight == nil && len(rule.Route) > 1 {
+				a.unweighted(d, fieldRef{"spec.tcp[%d].route[%d]", i, k}, rd.Destination)
+			}
 		}
 	}
 	a.ruleOrder(d, vs.HTTP)
@@ -129,6 +138,19 @@ func (a *analyzer) destination(d *schema.Document, ref fieldRef, dst schema.Dest
 		a.report(d, CodeUndefinedSubset, ref.String()+".subset", "subset %q of host %q is not defined by any DestinationRule (defined: %s)",
 			dst.Subset, host, strings.Join(sortedSet(subsets), ", "))
 	}
+}
+
+// unweighted reports a destination without a weight among several: schema validation saw that
+// some other has a weight above 0, and a missing weight is 0 beside it (Istio's semantics), so
+// this destination receives nothing.
+func (a *analyzer) unweighted(d *schema.Document, ref fieldRef, dst schema.Destination) {
+	name := expandHost(dst.Host, d.Namespace)
+	if dst.Subset != "" {
+		name += " subset " + dst.Subset
+	}
+	a.report(d, CodeUnweightedDestination, ref.String(),
+		"destination %s has no weight while the route's others have one: it receives no traffic (a missing weight is 0 here); give it a weight, or remove it",
+		name)
 }
 
 func (a *analyzer) destinationRule(d *schema.Document) {

@@ -13,18 +13,19 @@ type Rule struct {
 
 // The codes, in order. docs/analysis.md documents each under a heading named by its code.
 const (
-	CodeUndeclaredHost    = "SB0001"
-	CodeUndefinedSubset   = "SB0002"
-	CodeUnknownGateway    = "SB0003"
-	CodeConflictingHost   = "SB0004"
-	CodeAfterCatchAll     = "SB0005"
-	CodeShadowedMatch     = "SB0006"
-	CodeOrphanRule        = "SB0007"
-	CodeSelectsNoWorkload = "SB0008"
-	CodeUnusedGateway     = "SB0009"
-	CodeEmptySubset       = "SB0010"
-	docsURL               = "https://github.com/signalbox/signalbox/blob/main/docs/analysis.md"
-	errorS, warnS         = schema.SeverityError, schema.SeverityWarning
+	CodeUndeclaredHost        = "SB0001"
+	CodeUndefinedSubset       = "SB0002"
+	CodeUnknownGateway        = "SB0003"
+	CodeConflictingHost       = "SB0004"
+	CodeAfterCatchAll         = "SB0005"
+	CodeShadowedMatch         = "SB0006"
+	CodeOrphanRule            = "SB0007"
+	CodeSelectsNoWorkload     = "SB0008"
+	CodeUnusedGateway         = "SB0009"
+	CodeEmptySubset           = "SB0010"
+	CodeUnweightedDestination = "SB0011"
+	docsURL                   = "https://github.com/signalbox/signalbox/blob/main/docs/analysis.md"
+	errorS, warnS             = schema.SeverityError, schema.SeverityWarning
 )
 
 var rules = []Rule{
@@ -38,6 +39,7 @@ var rules = []Rule{
 	{CodeSelectsNoWorkload, "selector-matches-no-workload", warnS, "AuthorizationPolicy or PeerAuthentication selects no workload"},
 	{CodeUnusedGateway, "gateway-without-virtualservice", warnS, "Gateway has no VirtualService bound to it"},
 	{CodeEmptySubset, "subset-selects-no-endpoint", warnS, "DestinationRule subset selects no endpoint of its service"},
+	{CodeUnweightedDestination, "destination-without-weight", warnS, "destination without a weight beside weighted ones receives no traffic"},
 }
 
 // Rules returns every analysis rule in code order.
