@@ -3,11 +3,14 @@ package proxy
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 )
@@ -105,7 +108,7 @@ func clientCertElement(chain []*x509.Certificate, c xfccConfig) string {
 		parts = append(parts, `Chain="`+b.String()+`"`)
 	}
 	if c.subject {
-		parts = append(parts, `Subject="`+leaf.Subject.String()+`"`)
+		parts = append(parts, `Subject="`+subjectRFC2253(leaf)+`"`)
 	}
 	if c.uri {
 		if len(leaf.URIs) == 0 {
@@ -131,3 +134,116 @@ func pemURLEncoded(cert *x509.Certificate) string {
 }
 
 var pemEscapes = strings.NewReplacer("\n", "%0A", " ", "%20", "+", "%2B", "/", "%2F", "=", "%3D")
+
+// subjectRFC2253 is the certificate's subject as Envoy prints it (X509_NAME_print_ex with
+// XN_FLAG_RFC2253): the RDNs of its own sequence, last first, each RDN's attributes last first
+// and joined by "+", OpenSSL's short attribute names (the dotted OID for others), values
+// escaped as RFC 2253 asks and every byte of their UTF-8 outside printable ASCII as \XX; a
+// value that is not a string, or of an attribute without a name, is "#" and its DER in hex.
+// crypto/x509's Name.String puts the attributes in an order of its own, not the certificate's.
+func subjectRFC2253(cert *x509.Certificate) string {
+	var seq []rawRDNSET
+	if rest, err := asn1.Unmarshal(cert.RawSubject, &seq); err != nil || len(rest) > 0 {
+		return cert.Subject.String() // crypto/x509 parsed it; this cannot happen
+	}
+	var b strings.Builder
+	for i := len(seq) - 1; i >= 0; i-- {
+		for j := len(seq[i]) - 1; j >= 0; j-- {
+			switch {
+			case j < len(seq[i])-1:
+				b.WriteByte('+')
+			case i < len(seq)-1:
+				b.WriteByte(',')
+			}
+			writeAttributeRFC2253(&b, seq[i][j])
+		}
+	}
+	return b.String()
+}
+
+// rawRDNSET is one RDN with its values as encoded (the name ends in SET for encoding/asn1).
+type rawRDNSET []rawAttribute
+
+type rawAttribute struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
+}
+
+// opensslShortNames are OpenSSL's (and BoringSSL's) short names of the attributes subjects
+// carry.
+var opensslShortNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.4": "SN", "2.5.4.5": "serialNumber", "2.5.4.6": "C", "2.5.4.7": "L",
+	"2.5.4.8": "ST", "2.5.4.9": "street", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.12": "title",
+	"2.5.4.13": "description", "2.5.4.15": "businessCategory", "2.5.4.17": "postalCode",
+	"2.5.4.41": "name", "2.5.4.42": "GN", "2.5.4.43": "initials", "2.5.4.44": "generationQualifier",
+	"2.5.4.46": "dnQualifier", "2.5.4.65": "pseudonym", "2.5.4.97": "organizationIdentifier",
+	"1.2.840.113549.1.9.1":       "emailAddress",
+	"0.9.2342.19200300.100.1.1":  "UID",
+	"0.9.2342.19200300.100.1.25": "DC",
+	"1.3.6.1.4.1.311.60.2.1.1":   "jurisdictionL",
+	"1.3.6.1.4.1.311.60.2.1.2":   "jurisdictionST",
+	"1.3.6.1.4.1.311.60.2.1.3":   "jurisdictionC",
+}
+
+func writeAttributeRFC2253(b *strings.Builder, a rawAttribute) {
+	name, known := opensslShortNames[a.Type.String()]
+	if !known {
+		name = a.Type.String()
+	}
+	b.WriteString(name)
+	b.WriteByte('=')
+	text, ok := attributeText(a.Value)
+	if !known || !ok {
+		b.WriteByte('#')
+		b.WriteString(strings.ToUpper(hex.EncodeToString(a.Value.FullBytes)))
+		return
+	}
+	for i, c := range text {
+		switch {
+		case c < 0x20 || c > 0x7e:
+			b.WriteByte('\\')
+			b.WriteString(strings.ToUpper(hex.EncodeToString([]byte{c})))
+		case strings.IndexByte(`\",+<>;`, c) >= 0, i == 0 && (c == ' ' || c == '#'), i == len(text)-1 && c == ' ':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+}
+
+// attributeText is a string value in UTF-8, as OpenSSL converts it: the types of one byte a
+// character (read as Latin-1), UTF8String, BMPString and UniversalString; false for others.
+func attributeText(v asn1.RawValue) ([]byte, bool) {
+	if v.Class != asn1.ClassUniversal {
+		return nil, false
+	}
+	const visibleString, universalString = 26, 28
+	var text []byte
+	switch v.Tag {
+	case asn1.TagUTF8String:
+		return v.Bytes, true
+	case asn1.TagNumericString, asn1.TagPrintableString, asn1.TagT61String, asn1.TagIA5String, visibleString, asn1.TagUTCTime, asn1.TagGeneralizedTime:
+		for _, c := range v.Bytes {
+			text = utf8.AppendRune(text, rune(c))
+		}
+	case asn1.TagBMPString, universalString:
+		size := 2
+		if v.Tag == universalString {
+			size = 4
+		}
+		if len(v.Bytes)%size != 0 {
+			return nil, false
+		}
+		for i := 0; i < len(v.Bytes); i += size {
+			if size == 2 {
+				text = utf8.AppendRune(text, rune(binary.BigEndian.Uint16(v.Bytes[i:])))
+			} else {
+				text = utf8.AppendRune(text, rune(binary.BigEndian.Uint32(v.Bytes[i:])))
+			}
+		}
+	default:
+		return nil, false
+	}
+	return text, true
+}

@@ -177,7 +177,7 @@ func (m *rbacMatcher) authenticated(cs *tls.ConnectionState) bool {
 			return true
 		}
 	}
-	return m.str.match(cert.Subject.String())
+	return m.str.match(subjectRFC2253(cert))
 }
 
 // cidrContains is Envoy's CidrRange::isInRange: an address of the other IP version never
