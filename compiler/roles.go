@@ -247,10 +247,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 				if slices.ContainsFunc(l.VirtualHosts, func(v *ir.VirtualHost) bool { return v.Name == vhName }) {
 					continue
 				}
-				domains := []string{h, vhName}
-				if h == "*" {
-					domains = []string{h} // "*" already covers every port
-				}
+				domains := gatewayDomains(h, srv.Port.Number)
 				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesForClaims(claims[h], ref, h, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
 				for _, r := range vh.Routes {
 					for _, c := range r.Clusters {
@@ -390,4 +387,20 @@ func (b *builder) checkVirtualService(d *schema.Document) {
 	b.checkTCPRoutes(d, vs)
 	b.checkTLSRoutes(d, vs)
 	b.checkVirtualServiceExportTo(d, vs)
+}
+
+// gatewayDomains are the domains of a gateway's virtual host for host on port, as Istio's
+// buildGatewayVirtualHostDomains gives them: the host, and the host with any port, since a
+// Host header may carry one (RFC 9110 §7.2) that need not be the server's (a load balancer in
+// front listens on another). "*" already covers every port. A wildcard host cannot take a
+// second wildcard (Istio's "*.example.com:*" is a suffix no Host header ends with): it is
+// matched with the server's own port.
+func gatewayDomains(host string, port uint32) []string {
+	switch {
+	case host == "*":
+		return []string{host}
+	case strings.HasPrefix(host, "*"):
+		return []string{host, host + ":" + itoa(port)}
+	}
+	return []string{host, host + ":*"}
 }

@@ -50,7 +50,8 @@ spec:
 
 // The sidecar matches the Host port and all, as Envoy matches the domains it is given: a port
 // the service does not declare is routed nowhere, while the bare host and the declared port
-// are routed. A gateway's virtual hosts list the host with and without the server's port.
+// are routed. A gateway's virtual hosts list the host bare and with any port, as Istio's do
+// (a load balancer in front may listen on another port than the gateway's).
 func TestFeatureHostPortMatchedAsSent(t *testing.T) {
 	web, shop := startEchoServer(t, "web"), startEchoServer(t, "shop")
 	m := startMesh(t, map[string]string{
@@ -74,7 +75,7 @@ func TestFeatureHostPortMatchedAsSent(t *testing.T) {
 	if addr == "" {
 		t.Fatal("the gateway has no listener 0.0.0.0_80")
 	}
-	for host, code := range map[string]int{"shop.example.com": 200, "Shop.Example.com:80": 200, "shop.example.com:81": 404} {
+	for host, code := range map[string]int{"shop.example.com": 200, "Shop.Example.com:80": 200, "shop.example.com:8443": 200, "shop.example.org:80": 404} {
 		req, _ := http.NewRequestWithContext(m.ctx, http.MethodGet, "http://"+addr+"/", nil)
 		req.Host = host
 		resp, err := m.client.Do(req)
