@@ -167,6 +167,28 @@ func trimOWS(s string) string {
 	return s
 }
 
+// headHasField reports whether the message head at the start of raw (a request or status
+// line, then fields up to a blank line; lines may end in a bare LF, as net/http accepts) has a
+// field named name, in any case.
+func headHasField(raw []byte, name string) bool {
+	for len(raw) > 0 && (raw[0] == '\r' || raw[0] == '\n') {
+		raw = raw[1:] // empty lines before the request line
+	}
+	_, raw, _ = bytes.Cut(raw, []byte("\n")) // the request line
+	for len(raw) > 0 {
+		var line []byte
+		line, raw, _ = bytes.Cut(raw, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return false // the blank line: the body follows
+		}
+		if key, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(key), name) {
+			return true
+		}
+	}
+	return false
+}
+
 // parseDigits reads a Content-Length: 1 to 18 decimal digits, nothing else.
 func parseDigits(s string) (int64, bool) {
 	if len(s) == 0 || len(s) > 18 {

@@ -301,9 +301,20 @@ func (sc *h1ServerConn) readRequest() (req *http.Request, body io.ReadCloser, er
 		sc.conn.SetReadDeadline(time.Now().Add(h1ReadHeaderTimeout))
 		sc.deadline = true
 	}
+	// net/http drops a Content-Length beside Transfer-Encoding: chunked, which RFC 9112 §6.3
+	// allows; Envoy's codec refuses the request (allow_chunked_length is off, as Istio leaves
+	// it). The head net/http reads is kept to see whether it had one: what the buffer holds
+	// now, and what the parser reads after it.
+	buffered, _ := br.Peek(br.Buffered())
+	raw := append([]byte(nil), buffered...)
+	sc.lim.tee = &raw
 	req, err = http.ReadRequest(br)
+	sc.lim.tee = nil
 	if err == nil {
 		err = checkRequest(req)
+	}
+	if err == nil && len(req.TransferEncoding) > 0 && headHasField(raw, "Content-Length") {
+		err = errChunkedLength
 	}
 	if err != nil {
 		return nil, nil, err
@@ -365,17 +376,26 @@ const (
 
 var errHeaderTooLarge = errors.New("request header too large")
 
+// errChunkedLength refuses a request with both Transfer-Encoding and Content-Length, as
+// Envoy's HTTP/1 codec does.
+var errChunkedLength = errors.New("both Content-Length and Transfer-Encoding are set")
+
 // limitedConnReader bounds how much the request head may read, as http.Server does.
 type limitedConnReader struct {
 	conn  io.Reader // the connection, or its raw socket reads (sockio.go)
 	left  int64
 	watch *clientWatch // may hold a byte it read while watching
+	// tee, while net/http's parser reads a head, gets a copy of what is read.
+	tee *[]byte
 }
 
 func (l *limitedConnReader) Read(p []byte) (int, error) {
 	if l.watch != nil {
 		if n := l.watch.takeByte(p); n > 0 {
 			l.left -= int64(n)
+			if l.tee != nil {
+				*l.tee = append(*l.tee, p[:n]...)
+			}
 			return n, nil
 		}
 	}
@@ -387,6 +407,9 @@ func (l *limitedConnReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.conn.Read(p)
 	l.left -= int64(n)
+	if l.tee != nil {
+		*l.tee = append(*l.tee, p[:n]...)
+	}
 	return n, err
 }
 

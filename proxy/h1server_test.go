@@ -121,6 +121,37 @@ func TestLeanServerHTTP1(t *testing.T) {
 	}
 }
 
+// TestLeanServerChunkedWithLength: a request with both Transfer-Encoding and Content-Length
+// gets 400 and the connection closes, as from Envoy's HTTP/1 codec (allow_chunked_length is
+// off), whatever their case and order, with bare LFs, and with a head larger than the read
+// buffer; either field alone is served, and a chunked body that mentions Content-Length too.
+func TestLeanServerChunkedWithLength(t *testing.T) {
+	_, _, addr := setup(t, sidecar{version: "r1", clusters: map[string][]*httptest.Server{"b": {backend(t, "b")}},
+		routes: routeConfiguration("r", vhost("v", []string{"svc"}, prefixRoute("/", "b")))})
+	const body = "5\r\nhello\r\n0\r\n\r\n"
+	pad := "X-Pad: " + strings.Repeat("p", 8<<10) + "\r\n"
+	for name, raw := range map[string]string{
+		"chunked, then length": "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" + body,
+		"length, then chunked": "POST / HTTP/1.1\r\nHost: svc\r\ncontent-length: 24\r\ntransfer-encoding: chunked\r\n\r\n" + body,
+		"bare LFs":             "POST / HTTP/1.1\nHost: svc\nTransfer-Encoding: chunked\nContent-Length: 5\n\n" + body,
+		"past the read buffer": "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n" + pad + "Content-Length: 5\r\n\r\n" + body,
+	} {
+		if got := rawExchange(t, addr, raw); !strings.HasPrefix(got, "HTTP/1.1 400 ") || !strings.Contains(got, "Connection: close") {
+			t.Errorf("%s: %.80q, want 400", name, got)
+		}
+	}
+	for name, raw := range map[string]string{
+		"chunked":                   "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body,
+		"length":                    "POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+		"chunked, a body naming it": "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n11\r\nContent-Length: 1\r\n0\r\n\r\n",
+		"chunked past the buffer":   "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n" + pad + "Connection: close\r\n\r\n" + body,
+	} {
+		if got := rawExchange(t, addr, raw); !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, "b") {
+			t.Errorf("%s: %.80q, want 200 from b", name, got)
+		}
+	}
+}
+
 // TestClientLeavingCancelsUpstream: a client that closes its connection while its request
 // waits on a slow upstream makes the proxy drop the upstream request, as Envoy resets it.
 func TestClientLeavingCancelsUpstream(t *testing.T) {
