@@ -56,6 +56,7 @@ func (a *analyzer) virtualService(d *schema.Document) {
 				"gateway %q does not exist: no Gateway %s is declared", vs.Gateways[i], g)
 		}
 	}
+	a.hostsOnGateways(d, vs, gateways)
 	for i, h := range vs.Hosts {
 		if len(vs.HTTP) == 0 {
 			break // only http rules claim hosts (index.go)

@@ -36,10 +36,12 @@ func (cs claimers) earlierSeenWith(d *schema.Document) *schema.Document {
 
 // index is everything the checks look up, built in one pass over the tree.
 type index struct {
-	services      map[string]bool            // hosts declared by ServiceEntries
-	subsets       map[string]map[string]bool // expanded DestinationRule host -> subset names
-	gateways      map[string]bool            // "namespace/name" of every Gateway
-	boundGateways map[string]bool            // gateways some VirtualService is bound to
+	services map[string]bool            // hosts declared by ServiceEntries
+	subsets  map[string]map[string]bool // expanded DestinationRule host -> subset names
+	gateways map[string]bool            // "namespace/name" of every Gateway
+	// gatewayHosts are the hosts of every server of each Gateway, as written ("ns/host" too).
+	gatewayHosts  map[string][]string
+	boundGateways map[string]bool // gateways some VirtualService is bound to
 	claims        map[claimKey]claimers
 	workloads     *workloadIndex
 	// entries: each host's endpoints as its (first) ServiceEntry gives them, for the hosts
@@ -54,6 +56,7 @@ func buildIndex(tree *schema.Tree) *index {
 		services:        map[string]bool{},
 		subsets:         map[string]map[string]bool{},
 		gateways:        map[string]bool{},
+		gatewayHosts:    map[string][]string{},
 		boundGateways:   map[string]bool{},
 		claims:          map[claimKey]claimers{},
 		workloads:       newWorkloadIndex(),
@@ -96,6 +99,9 @@ func buildIndex(tree *schema.Tree) *index {
 			}
 		case schema.KindGateway:
 			idx.gateways[d.Namespace+"/"+d.Name] = true
+			for _, srv := range d.Spec.(*schema.Gateway).Servers {
+				idx.gatewayHosts[d.Namespace+"/"+d.Name] = append(idx.gatewayHosts[d.Namespace+"/"+d.Name], srv.Hosts...)
+			}
 			// The proxies a Gateway selects carry at least its selector's labels: they are
 			// workloads an AuthorizationPolicy can select (the compiler enforces it there).
 			if sel := d.Spec.(*schema.Gateway).Selector; len(sel) > 0 {

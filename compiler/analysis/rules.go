@@ -24,6 +24,7 @@ const (
 	CodeUnusedGateway         = "SB0009"
 	CodeEmptySubset           = "SB0010"
 	CodeUnweightedDestination = "SB0011"
+	CodeHostNotOnGateway      = "SB0012"
 	docsURL                   = "https://github.com/signalbox/signalbox/blob/main/docs/analysis.md"
 	errorS, warnS             = schema.SeverityError, schema.SeverityWarning
 )
@@ -40,6 +41,7 @@ var rules = []Rule{
 	{CodeUnusedGateway, "gateway-without-virtualservice", warnS, "Gateway has no VirtualService bound to it"},
 	{CodeEmptySubset, "subset-selects-no-endpoint", warnS, "DestinationRule subset selects no endpoint of its service"},
 	{CodeUnweightedDestination, "destination-without-weight", warnS, "destination without a weight beside weighted ones receives no traffic"},
+	{CodeHostNotOnGateway, "virtualservice-host-not-on-gateway", warnS, "VirtualService host is not among the hosts of a Gateway it is bound to"},
 }
 
 // Rules returns every analysis rule in code order.
