@@ -70,6 +70,9 @@ func (b *builder) requestPrincipals(d *schema.Document, path string, values []st
 	var out []ir.RBACValue
 	for _, v := range values {
 		iss, sub := principalMatch(v)
+		if !b.haveIssuers(d, path, scope) {
+			return nil
+		}
 		issuers := scope.issuers
 		if iss.Kind == ir.MatchExact {
 			issuers = []string{iss.Value}
@@ -77,8 +80,6 @@ func (b *builder) requestPrincipals(d *schema.Document, path string, values []st
 				b.warnf(d, path, "no RequestAuthentication reaching gateway %s accepts issuer %q: %q matches no request there",
 					labelList(scope.role.Selector), iss.Value, v)
 			}
-		} else if !b.haveIssuers(d, path, scope) {
-			return nil
 		}
 		for _, i := range issuers {
 			out = append(out, ir.RBACValue{Claims: []ir.RBACClaim{claim(i, []string{"iss"}, iss, false), claim(i, []string{"sub"}, sub, false)}})
