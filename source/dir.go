@@ -23,7 +23,8 @@ func IsPolicyFile(p string) bool {
 }
 
 // ReadDir reads the policy files under dir. Hidden directories (.git, .github) are skipped.
-// Symbolic links under dir are not followed: each is refused. When some files are refused it
+// Symbolic links under dir are not followed and submodules (directories with a .git of their
+// own) are not read: each is refused. When some files are refused it
 // returns the files it read and a *RefusedError naming the others; any other error ends the
 // read. dir itself may be a link, as it is named by the caller.
 func ReadDir(dir string) ([]schema.File, error) {
@@ -40,17 +41,23 @@ func ReadDir(dir string) ([]schema.File, error) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
+		if d.IsDir() && p != dir && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
 		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			// A checked-out submodule (or a nested repository) has a .git of its own; its git
+			// tree holds it as a submodule, refused there, so it is refused here too.
+			if _, err := os.Lstat(filepath.Join(p, ".git")); p != dir && err == nil {
+				refused.submodule(rel)
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
 			// Whatever its name: a link to a directory would bring policy files too.

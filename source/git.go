@@ -94,9 +94,9 @@ func ReadRevision(repo *git.Repository, rev, dir string) (string, []schema.File,
 
 // ReadCommit reads the policy files under dir ("." or "" for the repository root) of a commit's
 // tree: the same selection as ReadDir, with paths relative to dir, slash-separated and sorted.
-// Hidden directories and submodules are skipped; symbolic links are not followed. When some
-// files are refused (a file over MaxFileSize, a symbolic link) it returns the files it read and
-// a *RefusedError naming the others.
+// Hidden directories are skipped; symbolic links are not followed and submodules not read. When
+// some files are refused (a file over MaxFileSize, a symbolic link, a submodule) it returns the
+// files it read and a *RefusedError naming the others.
 func ReadCommit(c *object.Commit, dir string) ([]schema.File, error) {
 	root, err := c.Tree()
 	if err != nil {
@@ -195,6 +195,10 @@ func readTree(t *object.Tree, prefix string, files *[]schema.File, refused *refu
 				return err
 			}
 			*files = append(*files, schema.File{Path: rel, Data: data})
+		case filemode.Submodule:
+			if !strings.HasPrefix(e.Name, ".") { // hidden, as a hidden directory is
+				refused.submodule(rel)
+			}
 		case filemode.Symlink:
 			// Whatever its name: a link to a directory would bring policy files too. The
 			// link's blob is its target; only that is read, never what it points to.

@@ -72,6 +72,14 @@ func (r *refusals) symlink(rel, target string) {
 		"as one can lead out of the policy tree; put a copy of its target here, or remove it", target, where)})
 }
 
+// submodule refuses a git submodule (in a checkout: a directory that is a repository of its
+// own). Its files are another repository's: a commit of this one does not fix them, so reading
+// them would make a compiled snapshot depend on more than the commit it is named after.
+func (r *refusals) submodule(rel string) {
+	*r = append(*r, Refusal{Path: rel, Reason: "a git submodule: its files belong to another repository and are not read; " +
+		"copy the policies into this repository, or move the submodule out of the policy directory"})
+}
+
 // irregular refuses what is neither a file, a directory nor a link (a named pipe, a device).
 func (r *refusals) irregular(rel string) {
 	*r = append(*r, Refusal{Path: rel, Reason: "not a regular file; it is not read"})
