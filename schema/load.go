@@ -215,5 +215,8 @@ func (l *loader) claim(s *docState, h header) {
 }
 
 func fileFinding(pos Pos, msg string) Finding {
+	if pos.Line == 0 { // about the whole file: placed at its start, as every finding has a line
+		pos.Line, pos.Col = 1, 1
+	}
 	return Finding{Pos: pos, Severity: SeverityError, Message: msg}
 }

@@ -106,7 +106,7 @@ func TestDeepNesting(t *testing.T) {
 
 func TestManyDocuments(t *testing.T) {
 	tree, got := loadOne(t, "many.yaml", []byte(strings.Repeat("---\n", MaxDocumentsPerFile+5)))
-	want := fmt.Sprintf("many.yaml: error: more than %d documents in one file (the limit); split the file", MaxDocumentsPerFile)
+	want := fmt.Sprintf("many.yaml:%d:1: error: more than %d documents in one file (the limit); split the file", MaxDocumentsPerFile+2, MaxDocumentsPerFile)
 	if len(got) != 1 || got[0] != want || len(tree.Documents) != 0 {
 		t.Errorf("got %v, want %s", got, want)
 	}
@@ -138,11 +138,12 @@ func corpus(t testing.TB) []string {
 	return paths
 }
 
-// checkInvariants loads one file and checks what must hold for any input.
+// checkInvariants loads one file and checks what must hold for any input: every finding is an
+// error with a message, in the file loaded, at a line and a column.
 func checkInvariants(t testing.TB, name string, data []byte) {
 	tree, findings := Load([]File{{Path: name, Data: data}})
 	for _, f := range findings {
-		if f.Severity != SeverityError || f.Message == "" || f.Pos.File != name || f.Pos.Line < 0 {
+		if f.Severity != SeverityError || f.Message == "" || f.Pos.File != name || f.Pos.Line < 1 || f.Pos.Col < 1 {
 			t.Errorf("%s: malformed finding %#v", name, f)
 		}
 	}
@@ -198,7 +199,7 @@ func TestMergeKeys(t *testing.T) {
 	expectFindings(t, "self.yaml", []byte("spec: &x\n  host: a\n  subsets:\n  - <<: *x\n"),
 		"self.yaml:1:7: error: invalid YAML: anchor 'x' value contains itself")
 	expectFindings(t, "list.yaml", []byte("a: &x [{<<: *x}]\n"),
-		"list.yaml: error: invalid YAML: map merge requires map or sequence of maps as the value")
+		"list.yaml:1:9: error: invalid YAML: map merge requires map or sequence of maps as the value")
 	expectFindings(t, "fine.yaml", []byte("x: &x {a: 1}\ny: {<<: *x, b: 2}\n"),
 		"fine.yaml:1:1: error: not a policy document (no kind)")
 }

@@ -68,13 +68,18 @@ func (s *docState) keyPos(path string) Pos {
 	return s.doc.PosOf(path)
 }
 
-func (s *docState) pos(p token.Pos) Pos { return posAt(s.file, p) }
+func (s *docState) pos(p token.Pos) Pos {
+	if !p.IsValid() && s.doc.Pos.Line > 0 {
+		return s.doc.Pos
+	}
+	return posAt(s.file, p)
+}
 
 // posAt converts a position of the decoded syntax; a value without one (CUE can make those)
-// is placed at its file.
+// is placed at the start of its file, so that every finding has a line and a column.
 func posAt(file string, p token.Pos) Pos {
 	if !p.IsValid() {
-		return Pos{File: file}
+		return Pos{File: file, Line: 1, Col: 1}
 	}
 	return Pos{File: file, Line: p.Line(), Col: p.Column()}
 }

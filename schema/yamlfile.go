@@ -39,7 +39,7 @@ func (l *loader) eachYAMLDocument(f File, fn func(ast.Expr)) {
 			return
 		}
 		if n == MaxDocumentsPerFile {
-			l.findings = append(l.findings, fileFinding(Pos{File: f.Path},
+			l.findings = append(l.findings, fileFinding(posAt(f.Path, x.Pos()),
 				fmt.Sprintf("more than %d documents in one file (the limit); split the file", MaxDocumentsPerFile)))
 			return
 		}
@@ -71,6 +71,8 @@ func checkMerges(f File) *Finding {
 			if i := bytes.Index(f.Data, []byte("&"+name)); i >= 0 {
 				pos = offsetPos(f, i)
 			}
+		} else if i := bytes.Index(f.Data, []byte("<<")); i >= 0 {
+			pos = offsetPos(f, i) // the first merge key: the decoder names none
 		}
 		fd := fileFinding(pos, "invalid YAML: "+msg)
 		return &fd
