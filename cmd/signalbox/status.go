@@ -38,10 +38,20 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 			labels = append(labels, k+"="+p.Labels[k])
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%t\t%t\t%s\t%s\n", p.NodeID, orDash(p.Role), orDash(p.Namespace), orDash(p.Locality), orDash(strings.Join(labels, ",")),
-			orDash(p.Version), p.InSync, p.Connected, orDash(deref(p.NackedVersion)), orDash(deref(p.Error)))
+			versionCell(p), p.InSync, p.Connected, orDash(deref(p.NackedVersion)), orDash(deref(p.Error)))
 	}
 	w.Flush()
 	return exitOK
+}
+
+// versionCell is the version a proxy has fully applied; "mixed" when it ACKed types of
+// different versions (it refused part of an update, and runs the rest of it beside what it
+// kept), which the admin /status lists per type under "acked".
+func versionCell(p publisher.ProxyStatus) string {
+	if p.Version == "" && len(p.Acked) > 0 {
+		return "mixed"
+	}
+	return orDash(p.Version)
 }
 
 func orDash(s string) string {
