@@ -163,6 +163,10 @@ func humanize(format string, args []any, node ast.Expr, sh *shape, patterns map[
 		if len(sh.enumOrNil()) > 0 {
 			return enumReason(sh, node), false
 		}
+		if msg := patternMessage(sh, patterns); msg != "" && want == "string" {
+			// A bare number where a duration is written ("timeout: 2"): say what is wanted.
+			return msg + ", got " + describe(node), false
+		}
 		return "must be " + kindNoun(want) + ", got " + describe(node), false
 	case strings.HasSuffix(format, "errors in empty disjunction:"), strings.HasPrefix(format, "conflicting values"):
 		if len(sh.enumOrNil()) > 0 {
@@ -174,6 +178,20 @@ func humanize(format string, args []any, node ast.Expr, sh *shape, patterns map[
 		}
 	}
 	return raw, false
+}
+
+// patternMessage is the message the schema gives for the first pattern of a string field that
+// has one (its @error), "" when it has none.
+func patternMessage(sh *shape, patterns map[string]string) string {
+	if sh == nil || sh.str == nil {
+		return ""
+	}
+	for _, re := range sh.str.patterns {
+		if msg, ok := patterns[re.String()]; ok {
+			return msg
+		}
+	}
+	return ""
 }
 
 func (s *shape) enumOrNil() []string {
