@@ -17,6 +17,11 @@ type builder struct {
 	findings []schema.Finding
 	services map[string]*service
 	clusters map[string]*ir.Cluster
+	// routeDests are the destinations (and mirrors) each translated route sends to, for the
+	// ServiceEntry exportTo check (checkDestinationExports); pendingDests collects them while
+	// one rule is translated.
+	routeDests   map[*ir.Route][]destRef
+	pendingDests []destRef
 }
 
 func (b *builder) docs(kind string) []*schema.Document {

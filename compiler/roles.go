@@ -47,6 +47,10 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 	l := &ir.Listener{Name: listenerName(host, uint32(port)), Address: host, Port: uint32(port), RouteName: "outbound"}
 	for _, h := range sortedKeys(b.services) {
 		svc := b.services[h]
+		exported := svc.exportedTo()
+		if exportedNowhere(exported) {
+			continue // no proxy sees it (checkServiceEntryExportTo warns)
+		}
 		for i, p := range svc.sortedPorts() {
 			vh := &ir.VirtualHost{Name: h + ":" + itoa(p), Domains: []string{h + ":" + itoa(p)}}
 			for _, s := range shortNames(h) {
@@ -65,6 +69,8 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 			} else {
 				vh.Routes = []*ir.Route{b.defaultRoute(clusterName(p, "", h))}
 			}
+			vh.Routes = onlyForNamespaces(vh.Routes, exported)
+			b.checkDestinationExports(vh.Routes, nil)
 			l.VirtualHosts = append(l.VirtualHosts, vh)
 		}
 	}
@@ -72,7 +78,9 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 		if _, isService := b.services[h]; isService {
 			continue
 		}
-		l.VirtualHosts = append(l.VirtualHosts, &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesForClaims(claims[h], meshGateway, h, 0, false)})
+		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesForClaims(claims[h], meshGateway, h, 0, false)}
+		b.checkDestinationExports(vh.Routes, nil)
+		l.VirtualHosts = append(l.VirtualHosts, vh)
 	}
 	sortVirtualHosts(l)
 	l.Scoped = scopable(l)
@@ -249,6 +257,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 				}
 				domains := gatewayDomains(h, srv.Port.Number)
 				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesForClaims(claims[h], ref, h, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
+				b.checkDestinationExports(vh.Routes, g)
 				for _, r := range vh.Routes {
 					for _, c := range r.Clusters {
 						used[c.Name] = true

@@ -57,6 +57,8 @@ type rule struct {
 // translateRule returns the routes of one rule, and whether the last is a catch-all.
 func (b *builder) translateRule(r rule, ctx vhostCtx) ([]*ir.Route, bool) {
 	d, path, in := r.doc, r.path, r.http
+	b.pendingDests = nil
+	defer func() { b.pendingDests = nil }()
 	base := &ir.Route{}
 	var authority string
 	if in.Headers != nil {
@@ -102,6 +104,7 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) ([]*ir.Route, bool) {
 	}
 	if len(in.Match) == 0 {
 		base.Name = name
+		b.recordDests(base)
 		return []*ir.Route{base}, true
 	}
 	// Match blocks are ORed: one Envoy route each, in order, as Istio emits them. A block for
@@ -122,6 +125,7 @@ func (b *builder) translateRule(r rule, ctx vhostCtx) ([]*ir.Route, bool) {
 		rt.Match = b.translateMatch(d, fmt.Sprintf("%s.match[%d]", path, j), m)
 		rt.Source = source(m)
 		routes = append(routes, &rt)
+		b.recordDests(&rt)
 		// A catch-all for some proxies only ends the rules for those: the others go on to
 		// the next block, as Istio builds them.
 		if isCatchAll(rt.Match) && rt.Source == nil {
@@ -201,5 +205,7 @@ func (b *builder) resolveDestination(d *schema.Document, path string, dst schema
 		b.errorf(d, path+".subset", "subset %q of host %q is not defined by any DestinationRule", dst.Subset, host)
 		return "", false
 	}
-	return clusterName(port, dst.Subset, host), true
+	name := clusterName(port, dst.Subset, host)
+	b.pendingDests = append(b.pendingDests, destRef{doc: d, path: path + ".host", host: host, cluster: name})
+	return name, true
 }

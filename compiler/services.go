@@ -114,7 +114,7 @@ func (b *builder) checkEntry(d *schema.Document, se *schema.ServiceEntry) {
 	if se.WorkloadSelector != nil && len(se.Endpoints) > 0 {
 		b.errorf(d, "spec.workloadSelector", "a ServiceEntry has either endpoints or a workloadSelector")
 	}
-	b.checkExportTo(d, se.ExportTo)
+	b.checkServiceEntryExportTo(d, se)
 }
 
 // buildClusters makes one cluster per service port and one per (port, subset), each with the
@@ -201,12 +201,13 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// checkExportTo accepts exportTo that includes "*" (every namespace: Istio's default, so
-// nothing to do) and refuses a narrower one on ServiceEntries and DestinationRules: clusters
-// are not chosen per proxy namespace yet (VirtualServices' routes are: exportto.go).
+// checkExportTo accepts a DestinationRule's exportTo that includes "*" (every namespace:
+// Istio's default, so nothing to do) and refuses a narrower one: clusters, and the traffic
+// policy in them, are not chosen per proxy namespace (a ServiceEntry's and a VirtualService's
+// exportTo are: exportto.go).
 func (b *builder) checkExportTo(d *schema.Document, exportTo []string) {
 	if len(exportTo) == 0 || slices.Contains(exportTo, "*") {
 		return
 	}
-	b.unsupportedf(d, "spec.exportTo", "visibility narrower than \"*\" is honoured on VirtualServices only: every proxy, whatever its namespace, is served every service and its traffic policy")
+	b.unsupportedf(d, "spec.exportTo", "a DestinationRule's traffic policy is part of the service's clusters, which every proxy is served whatever its namespace: exportTo narrower than \"*\" is honoured on ServiceEntries and VirtualServices only")
 }

@@ -178,7 +178,8 @@ func chooseTable(rc *route.RouteConfiguration, conditions map[*route.Route]*ir.S
 
 // chooseVirtualHostRoutes keeps the routes for every proxy and those whose condition the
 // proxy meets; the fallback route only when nothing else is left, as Istio then routes the
-// service as if no VirtualService named it.
+// service as if no VirtualService named it (and only for a proxy that sees the service: its
+// condition names the namespaces of the service's exportTo).
 func chooseVirtualHostRoutes(routes []*route.Route, conditions map[*route.Route]*ir.Source, place Place) []*route.Route {
 	kept := make([]*route.Route, 0, len(routes))
 	var fallback *route.Route
@@ -188,7 +189,9 @@ func chooseVirtualHostRoutes(routes []*route.Route, conditions map[*route.Route]
 		case s == nil:
 			kept = append(kept, rt)
 		case s.Fallback:
-			fallback = rt
+			if applies(s, place) {
+				fallback = rt
+			}
 		case applies(s, place):
 			kept = append(kept, withoutSource(rt))
 		}

@@ -19,8 +19,11 @@ func describeSource(rt *route.Route) string {
 		return " for proxies (unreadable condition)"
 	case s == nil:
 		return ""
-	case s.Fallback:
+	case s.Fallback && len(s.Namespaces) == 0:
 		return " for proxies no other route is for"
+	case s.Fallback:
+		// A sidecar service whose ServiceEntry is exported to some namespaces only.
+		return " for proxies in " + namespaces(s.Namespaces) + " no other route is for"
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
@@ -33,14 +36,17 @@ func describeSource(rt *route.Route) string {
 	if s.Namespace != "" {
 		out += " in namespace " + s.Namespace
 	}
-	switch len(s.Namespaces) {
-	case 0:
-	case 1:
-		out += " in namespace " + s.Namespaces[0] + " (exportTo)"
-	default:
-		out += " in namespaces " + strings.Join(s.Namespaces, ", ") + " (exportTo)"
+	if len(s.Namespaces) > 0 {
+		out += " in " + namespaces(s.Namespaces) + " (exportTo)"
 	}
 	return out
+}
+
+func namespaces(ns []string) string {
+	if len(ns) == 1 {
+		return "namespace " + ns[0]
+	}
+	return "namespaces " + strings.Join(ns, ", ")
 }
 
 // describeMatchOf is a route's match and, when it has one, its source condition: together

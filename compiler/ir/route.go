@@ -29,15 +29,15 @@ type Route struct {
 
 // Source is which proxies a route is for. Istio builds routes per proxy and leaves out a
 // match block whose sourceLabels the proxy's labels do not all carry, or whose
-// sourceNamespace is not the proxy's namespace, and every route of a VirtualService not
-// exported to the proxy's namespace. signalbox compiles one role for many proxies,
+// sourceNamespace is not the proxy's namespace, every route of a VirtualService not
+// exported to the proxy's namespace, and the virtual hosts of a ServiceEntry not exported there. signalbox compiles one role for many proxies,
 // so the route carries its condition and the publisher serves each proxy the routes that
 // apply to it (compiler.Snapshot.Localized).
 type Source struct {
 	Labels    map[string]string `json:"labels,omitempty"`
 	Namespace string            `json:"namespace,omitempty"`
-	// Namespaces are those whose proxies see the route's VirtualService (its exportTo); nil:
-	// every namespace.
+	// Namespaces are those whose proxies see the route's VirtualService and, on a sidecar, the
+	// ServiceEntry of its virtual host (their exportTo); nil: every namespace.
 	Namespaces []string `json:"namespaces,omitempty"`
 	// Fallback marks a sidecar's default route for a service whose VirtualService routes all
 	// carry conditions: a proxy none of them applies to routes the service as if no
