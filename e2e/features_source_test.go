@@ -209,3 +209,53 @@ spec:
 		}
 	}
 }
+
+// TestFeatureServiceEntryExportTo: a service its ServiceEntry exports to team-a only is
+// routed (by its VirtualService) on team-a's sidecars; a sidecar in team-b does not see it
+// and answers 404, as for an unknown host, while it still reaches a service exported
+// everywhere, as Istio shows each proxy only the services its namespace sees.
+func TestFeatureServiceEntryExportTo(t *testing.T) {
+	v1, v2, r := startEchoServer(t, "details-v1"), startEchoServer(t, "details-v2"), startEchoServer(t, "ratings")
+	details := strings.Replace(serviceEntry("details", "details.mesh", v1.endpoint("version: v1"), v2.endpoint("version: v2")),
+		"metadata: {name: details}\nspec:\n", "metadata: {name: details, namespace: team-a}\nspec:\n  exportTo: [\".\"]\n", 1)
+	if !strings.Contains(details, "exportTo") {
+		t.Fatalf("serviceEntry changed shape:\n%s", details)
+	}
+	m := startMesh(t, map[string]string{
+		"policies/details.yaml": details + `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details, namespace: team-a}
+spec:
+  host: details.mesh
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: details, namespace: team-a}
+spec:
+  hosts: [details.mesh]
+  http:
+  - route:
+    - destination: {host: details.mesh, subset: v1}
+`,
+		"policies/ratings.yaml": serviceEntry("ratings", "ratings.mesh", r.endpoint("version: v1")),
+	})
+	for _, tc := range []struct {
+		namespace        string
+		details, ratings map[string]int
+	}{
+		{"team-a", map[string]int{"details-v1": 10}, map[string]int{"ratings": 10}},
+		{"team-b", map[string]int{"404": 10}, map[string]int{"ratings": 10}},
+	} {
+		at := sidecarWith(t, m, proxy.Options{NodeID: "in-" + tc.namespace, Labels: map[string]string{"app": "client"}, Namespace: tc.namespace})
+		if got := at.backendsOf("details.mesh", 10); !mapsEqual(got, tc.details) {
+			t.Errorf("sidecar in %s, details: %v, want %v", tc.namespace, got, tc.details)
+		}
+		if got := at.backendsOf("ratings.mesh", 10); !mapsEqual(got, tc.ratings) {
+			t.Errorf("sidecar in %s, ratings: %v, want %v", tc.namespace, got, tc.ratings)
+		}
+	}
+}
