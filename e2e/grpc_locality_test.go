@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,11 @@ func TestGRPCClientLocalityDistribute(t *testing.T) {
 `))
 	client := xdsTestClient(t, pub, `{"id": "grpc-east-1", "locality": {"region": "us-east", "zone": "zone-b"}}`,
 		"xds:///echo.default.svc.cluster.local:7070")
+	// Until both localities' connections are ready the client picks among the ready ones only
+	// (grpc-go's weighted_target): wait for an answer from each before counting.
+	for seen := map[string]int{}; seen["east"] == 0 || seen["west"] == 0; {
+		maps.Copy(seen, callCounts(t, ctx, client, 1))
+	}
 	const n = 400
 	got := callCounts(t, ctx, client, n)
 	if share := float64(got["east"]) / n; got["east"]+got["west"] != n || share < 0.7 || share > 0.9 {
