@@ -79,12 +79,35 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 			continue
 		}
 		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesForClaims(claims[h], meshGateway, h, 0, false)}
+		for _, p := range b.virtualServiceOnlyPorts(claims[h]) {
+			vh.Domains = append(vh.Domains, h+":"+itoa(p))
+		}
 		b.checkDestinationExports(vh.Routes, nil)
 		l.VirtualHosts = append(l.VirtualHosts, vh)
 	}
 	sortVirtualHosts(l)
 	l.Scoped = scopable(l)
 	return &ir.Role{Name: SidecarRole, Listeners: []*ir.Listener{l}, Clusters: clusters}
+}
+
+// virtualServiceOnlyPorts are the ports a host that only VirtualServices name (no service
+// declares it) is reached on, as Istio's sidecar lists it: on each port of the services its
+// VirtualServices also name, and on 80 when they name none. A request's Host carrying one of
+// these ports ("alias.example.com:80") is routed as the bare name is.
+func (b *builder) virtualServiceOnlyPorts(cs []vsClaim) []uint32 {
+	var ports []uint32
+	for _, c := range cs {
+		for _, h := range c.doc.Spec.(*schema.VirtualService).Hosts {
+			if svc, ok := b.services[expandHost(h, c.doc.Namespace)]; ok {
+				ports = append(ports, svc.sortedPorts()...)
+			}
+		}
+	}
+	if len(ports) == 0 {
+		return []uint32{80}
+	}
+	slices.Sort(ports)
+	return slices.Compact(ports)
 }
 
 // withFallback completes a service's routes from its VirtualService as Istio's sidecar does:

@@ -88,3 +88,30 @@ func TestFeatureHostPortMatchedAsSent(t *testing.T) {
 		}
 	}
 }
+
+// A host that only a VirtualService names (no ServiceEntry declares it) is routed bare and on
+// the ports Istio's sidecar lists it on: those of the services its VirtualService also names,
+// or 80 when it names none.
+func TestFeatureVirtualServiceOnlyHostPorts(t *testing.T) {
+	web := startEchoServer(t, "web")
+	m := startMesh(t, map[string]string{
+		"policies/web.yaml": serviceEntry("web", "web.default.svc.cluster.local", web.endpoint("app: web")) + `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: alias}
+spec:
+  hosts: [alias.example.com]
+  http:
+  - route: [{destination: {host: web}}]
+`,
+	})
+	for host, code := range map[string]int{
+		"alias.example.com":      200,
+		"Alias.Example.com:80":   200,
+		"alias.example.com:8080": 404,
+	} {
+		if r := m.get(host, "/", nil); r.status != code || (code == 200 && r.echo.Name != "web") {
+			t.Errorf("sidecar, Host %s: %d from %q, want %d", host, r.status, r.echo.Name, code)
+		}
+	}
+}
