@@ -27,12 +27,12 @@ func (b *builder) reach(d *schema.Document, sel *schema.WorkloadSelector, roles 
 	}
 	namespaces := b.gatewayNamespaces()
 	var out []*ir.Role
-	inNamespace := 0
+	var candidates []string // the selectors of the gateways in reach of the namespace
 	for _, r := range roles {
 		if d.Namespace != rootNamespace && !namespaces[r.Name][d.Namespace] {
 			continue
 		}
-		inNamespace++
+		candidates = append(candidates, labelList(r.Selector))
 		if selects(selector, r.Selector) { // every policy label is in the Gateway selector
 			out = append(out, r)
 		}
@@ -43,12 +43,16 @@ func (b *builder) reach(d *schema.Document, sel *schema.WorkloadSelector, roles 
 		b.warnf(d, "metadata.namespace", "a root namespace policy without selector applies mesh-wide, "+
 			"but signalbox enforces it at gateways only (its proxies receive no workload's inbound traffic)")
 	case len(out) > 0:
-	case inNamespace == 0 && d.Namespace == rootNamespace:
+	case len(candidates) == 0 && d.Namespace == rootNamespace:
 		b.unsupportedf(d, "metadata.namespace", "the tree has no Gateway with a selector: %s", why)
-	case inNamespace == 0:
+	case len(candidates) == 0:
 		b.unsupportedf(d, "metadata.namespace", "no Gateway with a selector in namespace %q: %s", d.Namespace, why)
 	default:
-		b.unsupportedf(d, "spec.selector.matchLabels", "no Gateway selector carries %s: %s", labelList(selector), why)
+		// A gateway's proxies are known by its Gateway's selector alone: a label they carry
+		// besides (app=istio-ingressgateway beside istio=ingressgateway) must be added there.
+		b.unsupportedf(d, "spec.selector.matchLabels", "no Gateway selector carries %s (the Gateways here select %s): %s; "+
+			"if gateway proxies carry %s, add it to their Gateway's selector",
+			labelList(selector), strings.Join(candidates, "; "), why, labelList(selector))
 	}
 	return out
 }
