@@ -28,7 +28,7 @@ func grpcRole(sidecar *ir.Role) *ir.Role {
 				}
 			}
 			gl := &ir.Listener{Name: vh.Name, API: true, RouteName: vh.Name, VirtualHosts: []*ir.VirtualHost{gv},
-				Proxyless: true}
+				Proxyless: true, Sidecars: l.Sidecars}
 			listenerFilters(gl)
 			role.Listeners = append(role.Listeners, gl)
 		}

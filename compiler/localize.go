@@ -143,19 +143,21 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	} else {
 		key = r.Name
 	}
+	at := proxyPlace{Place: place}
 	if chosen {
-		key += rs.sourceKey(place)
+		at = rs.at(place)
+		key += rs.sourceKey(at)
 	}
 	c := s.local
 	if c == nil {
-		return localizeRole(r, rl, rs, place, labels, nil)
+		return localizeRole(r, rl, rs, at, labels, nil)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if lr, ok := c.roles[key]; ok {
 		return lr, nil
 	}
-	lr, err := localizeRole(r, rl, rs, place, labels, c)
+	lr, err := localizeRole(r, rl, rs, at, labels, c)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +173,7 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 // localizeRole applies both halves of Localized: endpoints for the locality, routes for the
 // proxy's labels and namespace. The result names its place, so it is never taken for the
 // role as compiled.
-func localizeRole(r *Role, rl *roleLocality, rs *roleSources, place Place, labels map[string]string, c *localities) (*Role, error) {
+func localizeRole(r *Role, rl *roleLocality, rs *roleSources, place proxyPlace, labels map[string]string, c *localities) (*Role, error) {
 	out := r
 	if len(rl.policies) > 0 {
 		var err error

@@ -44,7 +44,10 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 		return nil
 	}
 	claims := b.claims(func(g string) bool { return g == meshGateway })
-	l := &ir.Listener{Name: listenerName(host, uint32(port)), Address: host, Port: uint32(port), RouteName: "outbound"}
+	scopes := b.sidecarScopes()
+	vis := b.visibilityOf(scopes)
+	l := &ir.Listener{Name: listenerName(host, uint32(port)), Address: host, Port: uint32(port), RouteName: "outbound",
+		Sidecars: sidecarIR(scopes)}
 	for _, h := range sortedKeys(b.services) {
 		svc := b.services[h]
 		exported := svc.exportedTo()
@@ -62,12 +65,22 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 			}
 			if cs := claims[h]; len(cs) > 0 {
 				seen := len(b.findings)
-				vh.Routes = b.routesForClaims(cs, meshGateway, h, p, false)
+				vh.Routes = b.sidecarClaimRoutes(cs, vis, h, p)
 				if !schema.HasErrors(b.findings[seen:]) {
 					vh.Routes = withFallback(vh.Routes, func() *ir.Route { return b.defaultRoute(clusterName(p, "", h)) })
 				}
+				if vis != nil {
+					for _, r := range vh.Routes {
+						if r.Source != nil && r.Source.Fallback {
+							limitToSidecars([]*ir.Route{r}, vis.ofService(svc))
+						}
+					}
+				}
 			} else {
 				vh.Routes = []*ir.Route{b.defaultRoute(clusterName(p, "", h))}
+				if vis != nil {
+					limitToSidecars(vh.Routes, vis.ofService(svc))
+				}
 			}
 			vh.Routes = onlyForNamespaces(vh.Routes, exported)
 			b.checkDestinationExports(vh.Routes, nil)
@@ -78,7 +91,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 		if _, isService := b.services[h]; isService {
 			continue
 		}
-		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.routesForClaims(claims[h], meshGateway, h, 0, false)}
+		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.sidecarClaimRoutes(claims[h], vis, h, 0)}
 		for _, p := range b.virtualServiceOnlyPorts(claims[h]) {
 			vh.Domains = append(vh.Domains, h+":"+itoa(p))
 		}
@@ -88,6 +101,21 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 	sortVirtualHosts(l)
 	l.Scoped = scopable(l)
 	return &ir.Role{Name: SidecarRole, Listeners: []*ir.Listener{l}, Clusters: clusters}
+}
+
+// sidecarClaimRoutes are the sidecar's routes for host h from its VirtualServices, each
+// limited to the proxies whose Sidecar admits its VirtualService (vis nil: no Sidecar).
+func (b *builder) sidecarClaimRoutes(cs []vsClaim, vis *visibility, h string, port uint32) []*ir.Route {
+	if vis == nil {
+		return b.routesForClaims(cs, meshGateway, h, port, false)
+	}
+	var out []*ir.Route
+	for _, c := range cs {
+		routes := b.routesForClaims([]vsClaim{c}, meshGateway, h, port, false)
+		limitToSidecars(routes, vis.ofVirtualService(c.doc))
+		out = append(out, routes...)
+	}
+	return out
 }
 
 // virtualServiceOnlyPorts are the ports a host that only VirtualServices name (no service

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -30,12 +31,20 @@ type roleSources struct {
 	namespace bool
 	// conditions are the conditional routes' conditions, decoded once rather than per place.
 	conditions map[*route.Route]*ir.Source
-	err        error
+	// sidecars holds the role's Sidecar resources (its listeners' ir.Listener.Sidecars), to
+	// choose each proxy's: by namespace, those with a workloadSelector first (by name), then
+	// the one without; rootSidecar is the root namespace's without selector.
+	sidecars    map[string][]ir.SidecarScope
+	rootSidecar string
+	err         error
 }
 
 func (r *Role) sourceConditions() *roleSources {
 	r.sources.once.Do(func() {
 		rs := &r.sources
+		if rs.err = rs.readSidecars(r.Resources[resource.ListenerType]); rs.err != nil {
+			return
+		}
 		for _, res := range r.Resources[resource.RouteType] {
 			rc, ok := res.(*route.RouteConfiguration)
 			if !ok {
@@ -70,9 +79,80 @@ func (r *Role) sourceConditions() *roleSources {
 	return &r.sources
 }
 
+// readSidecars reads the Sidecars of the first listener that carries them (every listener of
+// a role carries the same).
+func (rs *roleSources) readSidecars(listeners []types.Resource) error {
+	for _, res := range listeners {
+		l, ok := res.(*listener.Listener)
+		if !ok {
+			continue
+		}
+		scopes, err := xds.ListenerSidecars(l)
+		if err != nil || scopes == nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		rs.sidecars = map[string][]ir.SidecarScope{}
+		for _, sc := range scopes {
+			rs.sidecars[sc.Namespace] = append(rs.sidecars[sc.Namespace], sc)
+			if sc.Namespace == rootNamespace && !sc.Selected {
+				rs.rootSidecar = sc.Name
+			}
+		}
+		for _, list := range rs.sidecars {
+			slices.SortStableFunc(list, func(a, b ir.SidecarScope) int {
+				if a.Selected != b.Selected {
+					if a.Selected {
+						return -1
+					}
+					return 1
+				}
+				return strings.Compare(a.Name, b.Name)
+			})
+		}
+		rs.namespace = true
+		return nil
+	}
+	return nil
+}
+
+// chooseSidecar is the Sidecar that applies to a proxy at place, as Istio chooses it: the
+// first (by name) of its namespace's whose workloadSelector its labels carry, else its
+// namespace's without selector, else the root namespace's without selector; "" for none.
+func (rs *roleSources) chooseSidecar(place Place) string {
+	for _, sc := range rs.sidecars[place.Namespace] {
+		if !sc.Selected || selects(sc.Selector, place.Labels) {
+			return sc.Name
+		}
+	}
+	return rs.rootSidecar
+}
+
+// proxyPlace is a proxy's place with the Sidecar chosen for it: sidecarAt is
+// "namespace/name@proxy-namespace", as routes name the root Sidecar for one namespace.
+type proxyPlace struct {
+	Place
+	sidecar, sidecarAt string
+}
+
+// at is the place with its Sidecar chosen.
+func (rs *roleSources) at(place Place) proxyPlace {
+	p := proxyPlace{Place: place}
+	if rs.sidecars != nil {
+		p.sidecar = rs.chooseSidecar(place)
+		if p.sidecar != "" {
+			p.sidecarAt = p.sidecar + "@" + place.Namespace
+		}
+	}
+	return p
+}
+
 // sourceKey names what a role's routes depend on for a proxy: the values of the labels its
-// conditions test (absent and empty told apart) and, if they test it, the namespace.
-func (rs *roleSources) sourceKey(place Place) string {
+// conditions test (absent and empty told apart), if they test it the namespace, and the
+// Sidecar chosen for it.
+func (rs *roleSources) sourceKey(place proxyPlace) string {
 	var b strings.Builder
 	for _, k := range rs.labels {
 		b.WriteByte(0)
@@ -85,11 +165,15 @@ func (rs *roleSources) sourceKey(place Place) string {
 		b.WriteByte(0)
 		b.WriteString(place.Namespace)
 	}
+	if rs.sidecars != nil {
+		b.WriteByte(0)
+		b.WriteString(place.sidecar)
+	}
 	return b.String()
 }
 
 // sourceName describes the part of a place a role's routes were chosen for, for logs.
-func (rs *roleSources) sourceName(place Place) string {
+func (rs *roleSources) sourceName(place proxyPlace) string {
 	var parts []string
 	for _, k := range rs.labels {
 		if v, ok := place.Labels[k]; ok {
@@ -99,6 +183,9 @@ func (rs *roleSources) sourceName(place Place) string {
 	if rs.namespace && place.Namespace != "" {
 		parts = append(parts, "namespace="+place.Namespace)
 	}
+	if place.sidecar != "" {
+		parts = append(parts, "sidecar="+place.sidecar)
+	}
 	if len(parts) == 0 {
 		return "(no source labels)"
 	}
@@ -107,8 +194,13 @@ func (rs *roleSources) sourceName(place Place) string {
 
 // applies is Istio's sourceMatchHTTP for a match block without gateways: every label of the
 // condition carried by the proxy, and its namespace if the condition names one; and the
-// VirtualService exported to the proxy's namespace.
-func applies(s *ir.Source, place Place) bool {
+// VirtualService exported to the proxy's namespace; and the proxy's Sidecar (or, without one,
+// "") among those whose proxies see the route.
+func applies(s *ir.Source, place proxyPlace) bool {
+	if s.Sidecars != nil && !slices.Contains(s.Sidecars, place.sidecar) &&
+		(place.sidecarAt == "" || !slices.Contains(s.Sidecars, place.sidecarAt)) {
+		return false
+	}
 	for k, v := range s.Labels {
 		if pv, ok := place.Labels[k]; !ok || pv != v {
 			return false
@@ -123,7 +215,7 @@ func applies(s *ir.Source, place Place) bool {
 // chooseRoutes is r with only the routes that apply to a proxy at place, their conditions
 // taken off: a route table without conditional routes is shared with r, and the route
 // version is a digest of what the proxy is served.
-func chooseRoutes(r *Role, conditions map[*route.Route]*ir.Source, place Place, c *localities) (*Role, error) {
+func chooseRoutes(r *Role, conditions map[*route.Route]*ir.Source, place proxyPlace, c *localities) (*Role, error) {
 	var list []types.Resource
 	for i, res := range r.Resources[resource.RouteType] {
 		rc, ok := res.(*route.RouteConfiguration)
@@ -154,7 +246,7 @@ func chooseRoutes(r *Role, conditions map[*route.Route]*ir.Source, place Place, 
 
 // chooseTable returns rc with each virtual host's routes chosen for place, or rc itself when
 // none of its routes is conditional.
-func chooseTable(rc *route.RouteConfiguration, conditions map[*route.Route]*ir.Source, place Place) *route.RouteConfiguration {
+func chooseTable(rc *route.RouteConfiguration, conditions map[*route.Route]*ir.Source, place proxyPlace) *route.RouteConfiguration {
 	var vhosts []*route.VirtualHost
 	for i, vh := range rc.GetVirtualHosts() {
 		if !slices.ContainsFunc(vh.GetRoutes(), func(rt *route.Route) bool { return conditions[rt] != nil }) {
@@ -180,7 +272,7 @@ func chooseTable(rc *route.RouteConfiguration, conditions map[*route.Route]*ir.S
 // proxy meets; the fallback route only when nothing else is left, as Istio then routes the
 // service as if no VirtualService named it (and only for a proxy that sees the service: its
 // condition names the namespaces of the service's exportTo).
-func chooseVirtualHostRoutes(routes []*route.Route, conditions map[*route.Route]*ir.Source, place Place) []*route.Route {
+func chooseVirtualHostRoutes(routes []*route.Route, conditions map[*route.Route]*ir.Source, place proxyPlace) []*route.Route {
 	kept := make([]*route.Route, 0, len(routes))
 	var fallback *route.Route
 	for _, rt := range routes {

@@ -25,6 +25,8 @@ func check(s *docState) {
 		checkGateway(s, spec)
 	case *WorkloadEntry:
 		checkWorkloadEntry(s, spec)
+	case *Sidecar:
+		checkSidecar(s, spec)
 	case *PeerAuthentication:
 		checkPeerAuthentication(s, spec)
 	case *AuthorizationPolicy:

@@ -7,6 +7,7 @@ const (
 	KindServiceEntry    = "ServiceEntry"
 	KindGateway         = "Gateway"
 	KindWorkloadEntry   = "WorkloadEntry"
+	KindSidecar         = "Sidecar"
 
 	KindPeerAuthentication    = "PeerAuthentication"
 	KindAuthorizationPolicy   = "AuthorizationPolicy"
@@ -25,7 +26,7 @@ type Document struct {
 	Annotations map[string]string
 	// Pos is where the document starts (its first key).
 	Pos Pos
-	// Spec is *VirtualService, *DestinationRule, *ServiceEntry, *Gateway, *WorkloadEntry,
+	// Spec is *VirtualService, *DestinationRule, *ServiceEntry, *Gateway, *WorkloadEntry, *Sidecar,
 	// *PeerAuthentication, *AuthorizationPolicy or *RequestAuthentication, matching Kind.
 	Spec any
 	// fields maps a field path ("spec.http[0].route[1].weight") to its position.

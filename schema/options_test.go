@@ -20,7 +20,7 @@ metadata: {name: web}
 - a list
 ---
 apiVersion: networking.istio.io/v1
-kind: Sidecar
+kind: EnvoyFilter
 metadata: {name: default}
 ---
 apiVersion: networking.istio.io/v1
@@ -33,7 +33,7 @@ spec: {host: web}
 	for _, f := range findings {
 		got = append(got, f.String())
 	}
-	want := []string{"app.yaml:12:7: error: Sidecar default/default: kind Sidecar is not supported yet"}
+	want := []string{"app.yaml:12:7: error: EnvoyFilter default/default: kind EnvoyFilter is not supported yet"}
 	if !slices.Equal(got, want) || len(tree.Documents) != 1 {
 		t.Errorf("findings:\n%s\nwant:\n%s\ndocuments: %d", strings.Join(got, "\n"), strings.Join(want, "\n"), len(tree.Documents))
 	}

@@ -12,7 +12,7 @@ import (
 // istioKinds are Istio kinds the schemas do not model: refused as "not supported yet" rather
 // than as foreign documents.
 var istioKinds = map[string]bool{
-	"WorkloadGroup": true, "Sidecar": true, "EnvoyFilter": true, "ProxyConfig": true,
+	"WorkloadGroup": true, "EnvoyFilter": true, "ProxyConfig": true,
 	"Telemetry": true, "WasmPlugin": true, "ServiceEntryGroup": true,
 }
 

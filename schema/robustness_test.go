@@ -160,6 +160,8 @@ func checkInvariants(t testing.TB, name string, data []byte) {
 			ok = d.Kind == KindGateway
 		case *WorkloadEntry:
 			ok = d.Kind == KindWorkloadEntry
+		case *Sidecar:
+			ok = d.Kind == KindSidecar
 		case *PeerAuthentication:
 			ok = d.Kind == KindPeerAuthentication
 		case *AuthorizationPolicy:

@@ -529,3 +529,45 @@ type TLSCertificate struct {
 	PrivateKey        string `json:"privateKey,omitempty"`
 	CACertificates    string `json:"caCertificates,omitempty"`
 }
+
+// Sidecar is networking.istio.io Sidecar: what the sidecars it applies to see (egress hosts).
+type Sidecar struct {
+	WorkloadSelector      *EntrySelector          `json:"workloadSelector,omitempty"`
+	Ingress               []IstioIngressListener  `json:"ingress,omitempty"`
+	Egress                []IstioEgressListener   `json:"egress,omitempty"`
+	InboundConnectionPool *ConnectionPoolSettings `json:"inboundConnectionPool,omitempty"`
+	OutboundTrafficPolicy *OutboundTrafficPolicy  `json:"outboundTrafficPolicy,omitempty"`
+}
+
+// IstioEgressListener is one egress listener of a Sidecar: the hosts ("namespace/dnsName") its
+// proxies see, on a port or (no port) on every port.
+type IstioEgressListener struct {
+	Port        *SidecarPort `json:"port,omitempty"`
+	Bind        string       `json:"bind,omitempty"`
+	CaptureMode string       `json:"captureMode,omitempty"`
+	Hosts       []string     `json:"hosts,omitempty"`
+}
+
+// IstioIngressListener is one inbound listener of a Sidecar.
+type IstioIngressListener struct {
+	Port            SidecarPort             `json:"port"`
+	Bind            string                  `json:"bind,omitempty"`
+	CaptureMode     string                  `json:"captureMode,omitempty"`
+	DefaultEndpoint string                  `json:"defaultEndpoint,omitempty"`
+	TLS             *ServerTLSSettings      `json:"tls,omitempty"`
+	ConnectionPool  *ConnectionPoolSettings `json:"connectionPool,omitempty"`
+}
+
+// SidecarPort is the port of a Sidecar listener.
+type SidecarPort struct {
+	Number     uint32 `json:"number,omitempty"`
+	Protocol   string `json:"protocol,omitempty"`
+	Name       string `json:"name,omitempty"`
+	TargetPort uint32 `json:"targetPort,omitempty"`
+}
+
+// OutboundTrafficPolicy is what a Sidecar's proxies do with a host they do not know.
+type OutboundTrafficPolicy struct {
+	Mode        string       `json:"mode,omitempty"`
+	EgressProxy *Destination `json:"egressProxy,omitempty"`
+}

@@ -48,6 +48,7 @@ var policyKinds = map[string]struct {
 	KindServiceEntry:    {"#ServiceEntry", func() any { return new(ServiceEntry) }},
 	KindGateway:         {"#Gateway", func() any { return new(Gateway) }},
 	KindWorkloadEntry:   {"#WorkloadEntry", func() any { return new(WorkloadEntry) }},
+	KindSidecar:         {"#Sidecar", func() any { return new(Sidecar) }},
 
 	KindPeerAuthentication:    {"#PeerAuthentication", func() any { return new(PeerAuthentication) }},
 	KindAuthorizationPolicy:   {"#AuthorizationPolicy", func() any { return new(AuthorizationPolicy) }},

@@ -39,6 +39,10 @@ type Listener struct {
 	// service's routes sends that service's table alone instead of every virtual host again.
 	// RouteName then names the scoped-routes set.
 	Scoped bool `json:"scoped,omitempty"`
+	// Sidecars are the Sidecar resources that choose what a sidecar proxy sees, for the
+	// publisher to pick each proxy's (Istio's rules: compiler.chooseSidecar); its routes name
+	// the ones they are for (Source.Sidecars). Empty: no Sidecar, every route for every proxy.
+	Sidecars []SidecarScope `json:"sidecars,omitempty"`
 	// Filters the routes need besides the router: "fault" and "cors", in Istio's order.
 	Filters []string `json:"filters,omitempty"`
 	// UseRemoteAddress: the client is the connection's peer, as Istio sets it on gateways,
@@ -136,4 +140,13 @@ type VirtualHost struct {
 	// RequireTLS redirects every plain-text request to https (a Gateway server's
 	// tls.httpsRedirect).
 	RequireTLS bool `json:"requireTls,omitempty"`
+}
+
+// SidecarScope is one Sidecar resource as the publisher needs it to choose a proxy's: its
+// name ("namespace/name"), namespace and workload selector (Selected: it has one, even empty).
+type SidecarScope struct {
+	Name      string            `json:"name"`
+	Namespace string            `json:"namespace"`
+	Selected  bool              `json:"selected,omitempty"`
+	Selector  map[string]string `json:"selector,omitempty"`
 }

@@ -39,6 +39,12 @@ type Source struct {
 	// Namespaces are those whose proxies see the route's VirtualService and, on a sidecar, the
 	// ServiceEntry of its virtual host (their exportTo); nil: every namespace.
 	Namespaces []string `json:"namespaces,omitempty"`
+	// Sidecars are the Sidecar resources whose proxies see the route (its service or
+	// VirtualService is among their egress hosts), by "namespace/name"; "" stands for the
+	// proxies no Sidecar applies to, and "namespace/name@ns" for the root namespace's Sidecar
+	// on the proxies of namespace ns (its "./" hosts are theirs). nil: every proxy. The
+	// publisher chooses each proxy's Sidecar from its listener's SidecarScopes.
+	Sidecars []string `json:"sidecars,omitempty"`
 	// Fallback marks a sidecar's default route for a service whose VirtualService routes all
 	// carry conditions: a proxy none of them applies to routes the service as if no
 	// VirtualService named it, as Istio does.

@@ -105,10 +105,15 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	md, err := sidecarsMetadata(l.Sidecars)
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+	}
 	if l.API {
 		return validated(&listener.Listener{
 			Name:        l.Name,
 			ApiListener: &listener.ApiListener{ApiListener: managerCfg},
+			Metadata:    md,
 		})
 	}
 	chain := &listener.FilterChain{
@@ -127,6 +132,7 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 		Name:         l.Name,
 		Address:      socketAddress(l.Address, l.Port),
 		FilterChains: []*listener.FilterChain{chain},
+		Metadata:     md,
 	})
 }
 
