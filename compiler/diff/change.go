@@ -49,6 +49,9 @@ const (
 	// authentication and faults are enforced.
 	HTTPFilters        = "http filters"
 	HTTPFilterSettings = "http filter settings"
+	// Sidecars are the Sidecar resources a sidecar's listener carries, from which each proxy's
+	// is chosen: what it sees (its routes say which Sidecars admit them).
+	Sidecars = "sidecars"
 )
 
 // splitKinds are the changes that alter where requests go: the hosts they touch are drawn.

@@ -38,8 +38,9 @@ func compileFiles(t testing.TB, files []schema.File) *compiler.Snapshot {
 // listener's SNI split shifted, one server name routed no more and another routed anew.
 // source: a header match turned into one for some proxies, and the last rule limited to
 // others, which gives the rest the service's default route.
+// sidecar: a Sidecar that limits team-a's proxies to their namespace's services.
 func TestGolden(t *testing.T) {
-	for _, c := range []string{"canary", "settings", "source", "tcp", "tlspassthrough"} {
+	for _, c := range []string{"canary", "settings", "sidecar", "source", "tcp", "tlspassthrough"} {
 		t.Run(c, func(t *testing.T) { checkGolden(t, filepath.Join("testdata", c)) })
 	}
 }

@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/signalbox/signalbox/compiler/xds"
 )
 
 // listenerAddress renders where a listener listens, or its name for API listeners.
@@ -100,6 +103,10 @@ func (r *Report) compareListeners(role string, before, after map[string]*listene
 				add(HTTPFilterSettings, "", "changed: "+strings.Join(edited, ", "))
 				reported = true
 			}
+			if bs, as := sidecarNames(b), sidecarNames(a); bs != as {
+				add(Sidecars, bs, as)
+				reported = len(differingFields(b, a, "metadata")) == 0
+			}
 			if !reported {
 				add(ListenerChanged, "", "changed: "+strings.Join(differingFields(b, a), ", "))
 			}
@@ -113,4 +120,26 @@ func filterNames(fs []httpFilter) string {
 		names[i] = f.name
 	}
 	return fmtList(names)
+}
+
+// sidecarNames lists the Sidecar resources a listener carries, with their workload selectors:
+// "team-a/default, team-a/legacy (app=legacy)".
+func sidecarNames(l *listener.Listener) string {
+	scopes, err := xds.ListenerSidecars(l)
+	if err != nil {
+		return "(unreadable)"
+	}
+	var names []string
+	for _, sc := range scopes {
+		name := sc.Name
+		if sc.Selected {
+			var labels []string
+			for _, k := range slices.Sorted(maps.Keys(sc.Selector)) {
+				labels = append(labels, k+"="+sc.Selector[k])
+			}
+			name += " (" + strings.Join(labels, ",") + ")"
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, ", ")
 }

@@ -20,10 +20,10 @@ func describeSource(rt *route.Route) string {
 	case s == nil:
 		return ""
 	case s.Fallback && len(s.Namespaces) == 0:
-		return " for proxies no other route is for"
+		return " for proxies" + sidecars(s.Sidecars) + " no other route is for"
 	case s.Fallback:
 		// A sidecar service whose ServiceEntry is exported to some namespaces only.
-		return " for proxies in " + namespaces(s.Namespaces) + " no other route is for"
+		return " for proxies in " + namespaces(s.Namespaces) + sidecars(s.Sidecars) + " no other route is for"
 	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
@@ -39,7 +39,34 @@ func describeSource(rt *route.Route) string {
 	if len(s.Namespaces) > 0 {
 		out += " in " + namespaces(s.Namespaces) + " (exportTo)"
 	}
-	return out
+	return out + sidecars(s.Sidecars)
+}
+
+// sidecars names the Sidecar resources whose proxies a route is for (ir.Source.Sidecars):
+// " without a Sidecar or with Sidecar team-a/default, istio-system/default in namespace team-a".
+func sidecars(list []string) string {
+	if list == nil {
+		return ""
+	}
+	var parts []string
+	none := false
+	for _, s := range list {
+		switch name, ns, at := strings.Cut(s, "@"); {
+		case s == "":
+			none = true
+		case at:
+			parts = append(parts, name+" in namespace "+ns)
+		default:
+			parts = append(parts, s)
+		}
+	}
+	switch {
+	case len(parts) == 0:
+		return " without a Sidecar"
+	case none:
+		return " without a Sidecar or with Sidecar " + strings.Join(parts, ", ")
+	}
+	return " with Sidecar " + strings.Join(parts, ", ")
 }
 
 func namespaces(ns []string) string {
