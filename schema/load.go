@@ -43,7 +43,7 @@ func LoadWithOptions(files []File, opts Options) (*Tree, []Finding) {
 	slices.SortStableFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	results := loadFiles(files, opts)
 
-	tree := &Tree{Settings: Settings{SidecarListener: DefaultSidecarListener}}
+	tree := &Tree{Settings: Settings{SidecarListener: DefaultSidecarListener, TrustDomain: DefaultTrustDomain}}
 	var findings []Finding
 	// A kind, namespace and name is defined once in a tree: files are read in path order, and
 	// the first definition wins.

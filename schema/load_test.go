@@ -255,8 +255,34 @@ func TestSettings(t *testing.T) {
 		t.Errorf("distribute weights not totalling 100: %v", findings)
 	}
 	tree = loadClean(t, File{Path: "signalbox.yaml", Data: []byte("# nothing set\n")})
-	if tree.Settings.SidecarListener != DefaultSidecarListener {
+	if tree.Settings.SidecarListener != DefaultSidecarListener || tree.Settings.TrustDomain != "cluster.local" || tree.Settings.MeshCertificates != nil {
 		t.Errorf("default settings: %+v", tree.Settings)
+	}
+
+	// The mesh's certificates for ISTIO_MUTUAL: all three files, absolute paths.
+	tree = loadClean(t, File{Path: "signalbox.yaml", Data: []byte("meshCertificates:\n  certificateChain: /etc/certs/cert-chain.pem\n" +
+		"  privateKey: /etc/certs/key.pem\n  caCertificates: /etc/certs/root-cert.pem\ntrustDomain: corp.example\n")})
+	if m := tree.Settings.MeshCertificates; m == nil || *m != (MeshCertificates{"/etc/certs/cert-chain.pem", "/etc/certs/key.pem", "/etc/certs/root-cert.pem"}) ||
+		tree.Settings.TrustDomain != "corp.example" {
+		t.Errorf("meshCertificates: %+v %+v", tree.Settings.MeshCertificates, tree.Settings)
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"# mesh\nmeshCertificates:\n  certificateChain: certs/chain.pem\n  privateKey: /etc/certs/key.pem\n", "signalbox.yaml:2:1: error: meshCertificates.caCertificates: is required\n" +
+			`signalbox.yaml:3:21: error: meshCertificates.certificateChain: must be an absolute file path on the proxy machines, e.g. /etc/certs/cert-chain.pem, got "certs/chain.pem"`},
+		{"meshCertificates: {}\n", "signalbox.yaml:1:1: error: meshCertificates.caCertificates: is required\n" +
+			"signalbox.yaml:1:1: error: meshCertificates.certificateChain: is required\n" +
+			"signalbox.yaml:1:1: error: meshCertificates.privateKey: is required"},
+		{"trustDomain: Corp..example\n", `signalbox.yaml:1:14: error: trustDomain: must be a trust domain: lowercase DNS labels of a-z, 0-9 and '-' separated by '.', e.g. cluster.local, got "Corp..example"`},
+		{"trustDomain: spiffe://corp.example\n", `signalbox.yaml:1:14: error: trustDomain: must be a trust domain: lowercase DNS labels of a-z, 0-9 and '-' separated by '.', e.g. cluster.local, got "spiffe://corp.example"`},
+	} {
+		tree, findings := Load([]File{{Path: "signalbox.yaml", Data: []byte(c.yaml)}})
+		var got []string
+		for _, f := range findings {
+			got = append(got, f.String())
+		}
+		if strings.Join(got, "\n") != c.want || tree.Settings.MeshCertificates != nil || tree.Settings.TrustDomain != DefaultTrustDomain {
+			t.Errorf("%q:\n%s\nwant:\n%s", c.yaml, strings.Join(got, "\n"), c.want)
+		}
 	}
 
 	tree, findings := Load([]File{

@@ -55,6 +55,9 @@ func (l *loader) settings(file string, st *ast.StructLit) {
 				if set.SidecarListener == "" {
 					set.SidecarListener = DefaultSidecarListener
 				}
+				if set.TrustDomain == "" {
+					set.TrustDomain = DefaultTrustDomain
+				}
 				l.fileResult.settings = &set
 			}
 		}
