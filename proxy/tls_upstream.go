@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -40,7 +41,11 @@ func decodeTransportSocket(p fieldPath, ts *core.TransportSocket) (*tls.Config, 
 	if err := decodeTLSParams(cp, ctx, cfg); err != nil {
 		return nil, err
 	}
-	// ALPN is left to the transport: the cluster's protocol options decide HTTP/1.1 or h2.
+	// ALPN: the protocols offered, in order, as Envoy offers them (Istio's ISTIO_MUTUAL offers
+	// istio-peer-exchange and istio, by which its inbound listeners pick their mTLS chains). The
+	// cluster's protocol options still decide HTTP/1.1 or h2; an h2 transport adds h2 to the
+	// offer when the list lacks it.
+	cfg.NextProtos = slices.Clone(ctx.GetAlpnProtocols())
 	certs, err := decodeCertificates(cp, ctx)
 	if err != nil {
 		return nil, err

@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -88,4 +91,93 @@ func TestUpstreamTLSValidationNACKs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUpstreamTLSALPN: alpn_protocols are offered in the handshake, as Envoy offers them:
+// Istio's ISTIO_MUTUAL offers istio-peer-exchange and istio, which its inbound listeners pick
+// their mTLS chains by; the cluster still speaks HTTP/1.1. Without the field nothing is offered.
+func TestUpstreamTLSALPN(t *testing.T) {
+	pki := newPKI(t, "backend.example")
+	be := alpnBackend(t, pki, "istio")
+	ca := &core.DataSource{Specifier: &core.DataSource_InlineBytes{InlineBytes: pki.caPEM}}
+	mesh := verifyingContext(pki, &tlsv3.CertificateValidationContext{TrustedCa: ca})
+	mesh.CommonTlsContext.AlpnProtocols = []string{"istio-peer-exchange", "istio"}
+	plain := verifyingContext(pki, &tlsv3.CertificateValidationContext{TrustedCa: ca})
+	routes := routeConfiguration("r", vhost("v", []string{"*"}, prefixRoute("/mesh", "mesh"), prefixRoute("/plain", "plain")))
+	_, p, addr := setup(t, sidecar{version: "r1", routes: routes, clusters: map[string][]*httptest.Server{"mesh": {be}, "plain": {be}},
+		edit: map[string]func(*clusterv3.Cluster){
+			"mesh":  func(c *clusterv3.Cluster) { c.TransportSocket = upstreamTLS(t, mesh) },
+			"plain": func(c *clusterv3.Cluster) { c.TransportSocket = upstreamTLS(t, plain) },
+		}})
+	if d := configOf(t, p); d.LastNACK != nil {
+		t.Fatalf("NACK: %+v", d.LastNACK)
+	}
+	for path, want := range map[string]string{"/mesh": "istio", "/plain": ""} {
+		resp := do(t, newClient(), "GET", addr, "svc", path)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-ALPN") != want || resp.Header.Get("X-Proto") != "HTTP/1.1" {
+			t.Errorf("%s: %d ALPN %q over %q, want 200 %q over HTTP/1.1", path, resp.StatusCode, resp.Header.Get("X-ALPN"), resp.Header.Get("X-Proto"), want)
+		}
+	}
+}
+
+// alpnBackend requires the PKI's client certificate, chooses proto by ALPN when offered (as
+// an Istio inbound listener takes "istio") and then speaks HTTP/1.1, answering with the
+// protocol negotiated.
+func alpnBackend(t *testing.T, pki *testPKI, proto string) *httptest.Server {
+	s := mtlsBackend(t, pki, "secure")
+	s.Close()
+	s = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-ALPN", r.TLS.NegotiatedProtocol)
+		w.Header().Set("X-Proto", r.Proto)
+		w.Header().Set("Connection", "close") // ends the connection's own server below
+	}))
+	pool := x509.NewCertPool()
+	pool.AddCert(pki.ca)
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{pki.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
+		NextProtos: []string{proto, "http/1.1"}}
+	// net/http closes a connection whose ALPN protocol it has no handler for: serve HTTP/1.1 on it.
+	s.Config.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){
+		proto: func(srv *http.Server, c *tls.Conn, h http.Handler) {
+			l := &oneConnListener{done: make(chan struct{})}
+			l.c = &closingConn{Conn: c, l: l}
+			(&http.Server{Handler: h}).Serve(l)
+		},
+	}
+	s.StartTLS()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// oneConnListener hands out one connection, then blocks until closed.
+type oneConnListener struct {
+	c    net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	if c := l.c; c != nil {
+		l.c = nil
+		return c, nil
+	}
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *oneConnListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// closingConn closes its listener with it, so the server serving it returns.
+type closingConn struct {
+	net.Conn
+	l *oneConnListener
+}
+
+func (c *closingConn) Close() error {
+	c.l.Close()
+	return c.Conn.Close()
 }
