@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/signalbox/signalbox/compiler/ir"
@@ -87,7 +88,7 @@ func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset
 	b.loadBalancer(d, e.lb, p)
 	b.connectionPool(d, e.pool, p)
 	b.outlierDetection(d, e.outlier, p)
-	b.clientTLS(d, e.tls, svc.host, p)
+	b.clientTLS(d, e.tls, svc, port, subset, p)
 	var locality *schema.LocalityLoadBalancerSetting
 	if e.lb.v != nil {
 		locality = e.lb.v.LocalityLbSetting
@@ -258,8 +259,9 @@ func (b *builder) outlierDetection(d *schema.Document, part policyPart[schema.Ou
 }
 
 // clientTLS originates TLS with certificates from files (SIMPLE: verify the server; MUTUAL:
-// also present a client certificate) to the service host.
-func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLSSettings], host string, p *ir.Policy) {
+// also present a client certificate) to the service host; ISTIO_MUTUAL with the mesh's
+// certificates (istioMutualTLS).
+func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLSSettings], svc *service, port uint32, subset *schema.Subset, p *ir.Policy) {
 	t := part.v
 	if t == nil {
 		return
@@ -269,7 +271,7 @@ func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLS
 		return
 	case "SIMPLE", "MUTUAL":
 	case "ISTIO_MUTUAL":
-		b.unsupportedf(d, part.path+".mode", "ISTIO_MUTUAL needs Istio's certificate authority")
+		p.TLS = b.istioMutualTLS(d, part, svc, port, subset)
 		return
 	default:
 		b.errorf(d, part.path+".mode", "unknown TLS mode %q", t.Mode)
@@ -278,7 +280,7 @@ func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLS
 	out := &ir.TLS{CACertificates: t.CACertificates, SNI: t.SNI, SubjectAltNames: t.SubjectAltNames}
 	out.InsecureSkipVerify = t.InsecureSkipVerify != nil && *t.InsecureSkipVerify
 	if out.CACertificates == "" && !out.InsecureSkipVerify {
-		b.systemRootsTLS(d, part.path, host, out)
+		b.systemRootsTLS(d, part.path, svc.host, out)
 	}
 	if t.Mode == "MUTUAL" {
 		if t.ClientCertificate == "" || t.PrivateKey == "" {
@@ -293,6 +295,72 @@ func (b *builder) clientTLS(d *schema.Document, part policyPart[schema.ClientTLS
 		b.unsupported(d, part.path+".caCrl")
 	}
 	p.TLS = out
+}
+
+// istioMutualTLS is Istio's ISTIO_MUTUAL upstream TLS (cluster_tls.go), with the mesh's
+// certificates from the files signalbox.yaml's meshCertificates names where Istio's proxies
+// get theirs from its certificate authority over SDS: that chain and key presented, the server
+// verified against that CA and its identity; SNI Istio's outbound_.PORT_.SUBSET_.HOST unless
+// the rule gives sni; TLS 1.2 to 1.3; ALPN istio-peer-exchange and istio (and h2 for an
+// HTTP/2 port), which Istio's inbound listeners choose their mTLS filter chains by. The
+// identities are the rule's subjectAltNames, or else the service's: its ServiceEntry's
+// subjectAltNames and the SPIFFE identity of each endpoint's serviceAccount, sorted (Istio's
+// PushContext.ServiceAccounts), for every subset alike.
+func (b *builder) istioMutualTLS(d *schema.Document, part policyPart[schema.ClientTLSSettings], svc *service, port uint32, subset *schema.Subset) *ir.TLS {
+	t := part.v
+	mc := b.tree.Settings.MeshCertificates
+	if mc == nil {
+		b.unsupportedf(d, part.path+".mode", "ISTIO_MUTUAL needs the mesh's certificates, which Istio's certificate authority issues: "+
+			"set meshCertificates (certificateChain, privateKey, caCertificates: files on the proxies' machines) in signalbox.yaml")
+		return nil
+	}
+	// Istio's validation accepts these with ISTIO_MUTUAL and its translation ignores them.
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"clientCertificate", t.ClientCertificate != ""}, {"privateKey", t.PrivateKey != ""}, {"caCertificates", t.CACertificates != ""},
+		{"credentialName", t.CredentialName != ""}, {"insecureSkipVerify", t.InsecureSkipVerify != nil}, {"caCrl", t.CACrl != ""}} {
+		if f.set {
+			b.warnf(d, part.path+"."+f.name, "ignored with mode ISTIO_MUTUAL, as Istio ignores it: the mesh's certificates (meshCertificates in signalbox.yaml) are used")
+		}
+	}
+	subsetName := ""
+	if subset != nil {
+		subsetName = subset.Name
+	}
+	out := &ir.TLS{
+		ClientCertificate: mc.CertificateChain,
+		PrivateKey:        mc.PrivateKey,
+		CACertificates:    mc.CACertificates,
+		SNI:               cmp.Or(t.SNI, fmt.Sprintf("outbound_.%d_.%s_.%s", port, subsetName, svc.host)),
+		SubjectAltNames:   t.SubjectAltNames,
+		ALPN:              []string{"istio-peer-exchange", "istio"},
+		MinVersion:        "TLSV1_2",
+		MaxVersion:        "TLSV1_3",
+	}
+	if sp, ok := svc.port(port); ok && (sp.Protocol == "GRPC" || sp.Protocol == "HTTP2") {
+		out.ALPN = append(out.ALPN, "h2")
+	}
+	if len(t.SubjectAltNames) == 0 {
+		out.SubjectAltNames = b.serviceIdentities(svc)
+	}
+	return out
+}
+
+// serviceIdentities are the identities Istio expects a service's endpoints to present: its
+// ServiceEntry's subjectAltNames and spiffe://TRUSTDOMAIN/ns/NAMESPACE/sa/ACCOUNT for each
+// endpoint's serviceAccount (inline endpoints and selected WorkloadEntries are in the
+// ServiceEntry's namespace), deduplicated and sorted.
+func (b *builder) serviceIdentities(svc *service) []string {
+	ids := slices.Clone(svc.entry.SubjectAltNames)
+	td := cmp.Or(b.tree.Settings.TrustDomain, schema.DefaultTrustDomain)
+	for _, ep := range svc.endpoints {
+		if ep.ServiceAccount != "" {
+			ids = append(ids, "spiffe://"+td+"/ns/"+svc.doc.Namespace+"/sa/"+ep.ServiceAccount)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // systemRootsTLS verifies the server against the proxy machine's trusted roots, as Istio does

@@ -139,4 +139,10 @@ type TLS struct {
 	// behaviour when neither caCertificates nor insecureSkipVerify is given, the usual way to
 	// originate TLS to a public service.
 	SystemRoots bool `json:"systemRoots,omitempty"`
+	// ALPN is offered in the handshake, in this order (Istio's ISTIO_MUTUAL offers
+	// istio-peer-exchange and istio, which its inbound listeners choose mTLS chains by).
+	ALPN []string `json:"alpn,omitempty"`
+	// MinVersion and MaxVersion are Istio's names (TLSV1_2…); empty: Envoy's defaults.
+	MinVersion string `json:"minVersion,omitempty"`
+	MaxVersion string `json:"maxVersion,omitempty"`
 }

@@ -29,6 +29,13 @@ func tlsTransportSocket(t *ir.TLS) (*core.TransportSocket, error) {
 	if vc := validationContext(t); vc != nil {
 		common.ValidationContextType = &tls.CommonTlsContext_ValidationContext{ValidationContext: vc}
 	}
+	common.AlpnProtocols = t.ALPN
+	if t.MinVersion != "" || t.MaxVersion != "" {
+		common.TlsParams = &tls.TlsParameters{
+			TlsMinimumProtocolVersion: tlsVersion(t.MinVersion, tls.TlsParameters_TLS_AUTO),
+			TlsMaximumProtocolVersion: tlsVersion(t.MaxVersion, tls.TlsParameters_TLS_AUTO),
+		}
+	}
 	cfg, err := pack(&tls.UpstreamTlsContext{Sni: t.SNI, CommonTlsContext: common})
 	if err != nil {
 		return nil, err
