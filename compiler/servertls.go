@@ -12,20 +12,32 @@ import (
 // what signalbox cannot do, which is reported at the field. Certificates come from files on the
 // gateway proxy's machine (serverCertificate, privateKey, caCertificates), as Istio reads them
 // when a gateway mounts them, or (credentialName) from the directory of that name under the
-// settings' credentialsDir, where the Kubernetes Secret would be mounted (credentialFiles).
+// settings' credentialsDir, where the Kubernetes Secret would be mounted (credentialFiles);
+// with ISTIO_MUTUAL, the mesh's certificates of the settings' meshCertificates.
 func (b *builder) serverTLS(d *schema.Document, path string, srv schema.Server) (*ir.ServerTLS, bool) {
 	t := srv.TLS
 	if srv.Port.Protocol != "HTTPS" || t == nil {
 		return nil, true // plain text; the schema allows only httpsRedirect there
 	}
 	ok := true
+	files := serverFiles{cert: t.ServerCertificate, key: t.PrivateKey, ca: t.CACertificates}
 	switch t.Mode {
 	case "SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL":
+	case "ISTIO_MUTUAL":
+		// Istio serves the gateway's workload certificate and requires a client certificate
+		// from the mesh's CA (its buildGatewayListenerTLSContext): here the mesh's files.
+		mc := b.tree.Settings.MeshCertificates
+		if mc == nil {
+			b.unsupportedf(d, path+".mode", "ISTIO_MUTUAL needs the mesh's certificates, which Istio's certificate authority issues: "+
+				"set meshCertificates (certificateChain, privateKey, caCertificates: files on the proxies' machines) in signalbox.yaml")
+			ok = false
+			break
+		}
+		files = serverFiles{cert: mc.CertificateChain, key: mc.PrivateKey, ca: mc.CACertificates}
 	default:
-		b.unsupportedf(d, path+".mode", "mode %s: gateway listeners terminate TLS (SIMPLE, MUTUAL or OPTIONAL_MUTUAL)", t.Mode)
+		b.unsupportedf(d, path+".mode", "mode %s: gateway listeners terminate TLS (SIMPLE, MUTUAL, OPTIONAL_MUTUAL or ISTIO_MUTUAL)", t.Mode)
 		ok = false
 	}
-	files := serverFiles{cert: t.ServerCertificate, key: t.PrivateKey, ca: t.CACertificates}
 	switch {
 	case len(t.CredentialNames) > 0:
 		b.unsupportedf(d, path+".credentialNames", "several certificates per server: give the server one credentialName")
@@ -62,7 +74,7 @@ func (b *builder) serverTLS(d *schema.Document, path string, srv schema.Server) 
 		CertificateChain:         files.cert,
 		PrivateKey:               files.key,
 		CACertificates:           files.ca,
-		RequireClientCertificate: t.Mode == "MUTUAL",
+		RequireClientCertificate: t.Mode == "MUTUAL" || t.Mode == "ISTIO_MUTUAL",
 		SubjectAltNames:          t.SubjectAltNames,
 		MinVersion:               t.MinProtocolVersion,
 		MaxVersion:               t.MaxProtocolVersion,
