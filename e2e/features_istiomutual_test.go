@@ -151,3 +151,68 @@ spec:
 		t.Fatalf("an upstream presenting another service account: status %d body %q, want 503", r.status, r.body)
 	}
 }
+
+// A Gateway server with tls ISTIO_MUTUAL serves the mesh's certificate and requires a client
+// certificate from the mesh's CA carrying one of its subjectAltNames, as Istio's gateway does
+// with its workload certificate: a mesh workload of another identity, or a client without a
+// certificate, is refused in the handshake.
+func TestFeatureGatewayIstioMutualTLS(t *testing.T) {
+	p := newPKI(t, "eastwest.mesh.internal")
+	shop := startEchoServer(t, "shop")
+	m := startMesh(t, map[string]string{
+		"policies/signalbox.yaml": fmt.Sprintf("meshCertificates: {certificateChain: %s, privateKey: %s, caCertificates: %s}\n", p.serverFile, p.serverKFile, p.caFile),
+		"policies/shop.yaml": serviceEntry("shop", "shop.default.svc.cluster.local", shop.endpoint("app: shop")) + `---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: eastwest}
+spec:
+  selector: {istio: eastwestgateway}
+  servers:
+  - port: {number: 8443, name: https, protocol: HTTPS}
+    hosts: [shop.default.svc.cluster.local]
+    tls:
+      mode: ISTIO_MUTUAL
+      subjectAltNames: [spiffe://cluster.local/ns/default/sa/bookinfo-productpage]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop}
+spec:
+  hosts: [shop.default.svc.cluster.local]
+  gateways: [eastwest]
+  http:
+  - route: [{destination: {host: shop.default.svc.cluster.local}}]
+`,
+	})
+	gw := startGateway(t, m, map[string]string{"istio": "eastwestgateway"})
+	addr := gw.ListenerAddr("0.0.0.0_8443")
+	if addr == "" {
+		t.Fatal("the gateway has no listener for port 8443")
+	}
+	send := func(certs ...tls.Certificate) (int, error) {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, ServerName: "eastwest.mesh.internal", Certificates: certs}}
+		defer tr.CloseIdleConnections()
+		req, _ := http.NewRequestWithContext(m.ctx, "GET", "https://"+addr+"/", nil)
+		req.Host = "shop.default.svc.cluster.local"
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := send(p.workload("spiffe://cluster.local/ns/default/sa/bookinfo-productpage")); code != http.StatusOK {
+		t.Fatalf("the mesh identity the server names: %d %v, want 200", code, err)
+	}
+	before := len(shop.requests())
+	if code, err := send(p.workload("spiffe://cluster.local/ns/default/sa/bookinfo-ratings")); err == nil {
+		t.Errorf("another mesh identity: %d, want the handshake refused", code)
+	}
+	if code, err := send(); err == nil {
+		t.Errorf("no client certificate: %d, want the handshake refused", code)
+	}
+	if len(shop.requests()) != before {
+		t.Errorf("a refused client reached the backend")
+	}
+}
