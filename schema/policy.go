@@ -33,6 +33,8 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	}
 
 	ks := l.v.kinds[h.kind]
+	// Kubernetes manifests often live beside policies; the flag that skips them is named.
+	const skipHint = " (--ignore-unknown skips documents of other kinds)"
 	if l.opts.IgnoreUnknown && ks == nil && !istioKinds[h.kind] && !isIstioAPIVersion(h.apiVersion) {
 		return nil, nil
 	}
@@ -44,9 +46,9 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	case istioKinds[h.kind]:
 		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" is not supported yet")
 	case ks == nil && h.apiVersion != "":
-		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" ("+h.apiVersion+") is not an Istio traffic policy")
+		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" ("+h.apiVersion+") is not an Istio traffic policy"+skipHint)
 	case ks == nil:
-		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" is not an Istio traffic policy")
+		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" is not an Istio traffic policy"+skipHint)
 	}
 	if ks == nil {
 		return nil, s.findings
