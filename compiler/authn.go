@@ -63,7 +63,7 @@ func (b *builder) authenticate(roles []*ir.Role) map[*ir.Role][]string {
 		}
 		for _, x := range rules {
 			if x.remote != nil && verifies {
-				carryCluster(r, b.clusters[x.remote.Cluster])
+				carryCluster(r, b.clustersNamed(x.remote.Cluster))
 			}
 		}
 	}

@@ -121,11 +121,14 @@ func parseJWKSURI(s string) (*url.URL, uint32, error) {
 	return u, port, nil
 }
 
-// carryCluster adds c to a role's clusters (sorted by name) unless the role carries it already:
+// carryCluster adds a cluster (its variants) to a role's clusters (sorted by name) unless the role carries it already:
 // a gateway role carries only the clusters its routes use, and the keys' cluster may be none.
-func carryCluster(r *ir.Role, c *ir.Cluster) {
-	i, found := slices.BinarySearchFunc(r.Clusters, c.Name, func(x *ir.Cluster, name string) int { return strings.Compare(x.Name, name) })
+func carryCluster(r *ir.Role, variants []*ir.Cluster) {
+	if len(variants) == 0 {
+		return
+	}
+	i, found := slices.BinarySearchFunc(r.Clusters, variants[0].Name, func(x *ir.Cluster, name string) int { return strings.Compare(x.Name, name) })
 	if !found {
-		r.Clusters = slices.Insert(r.Clusters, i, c)
+		r.Clusters = slices.Insert(r.Clusters, i, variants...)
 	}
 }

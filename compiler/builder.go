@@ -17,6 +17,8 @@ type builder struct {
 	findings []schema.Finding
 	services map[string]*service
 	clusters map[string]*ir.Cluster
+	// variants holds, by name, every variant of a cluster chosen by proxy namespace (drexport.go).
+	variants map[string][]*ir.Cluster
 	// routeDests are the destinations (and mirrors) each translated route sends to, for the
 	// ServiceEntry exportTo check (checkDestinationExports); pendingDests collects them while
 	// one rule is translated.
@@ -49,7 +51,7 @@ func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
 	b.buildClusters()
 	mesh := &ir.Mesh{}
 	for _, name := range sortedKeys(b.clusters) {
-		mesh.Clusters = append(mesh.Clusters, b.clusters[name])
+		mesh.Clusters = append(mesh.Clusters, b.clustersNamed(name)...)
 	}
 	sidecar := b.sidecarRole(mesh.Clusters)
 	if sidecar != nil {

@@ -75,6 +75,12 @@ type destRef struct {
 	path    string
 	host    string
 	cluster string
+	subset  string
+}
+
+// subsetPath is where the destination names its subset.
+func (r destRef) subsetPath() string {
+	return strings.TrimSuffix(r.path, ".host") + ".subset"
 }
 
 // recordDests keeps the destinations resolved while translating the rule that made r, those r
@@ -140,19 +146,18 @@ func (b *builder) checkDestinationExports(routes []*ir.Route, gateway *schema.Do
 			if svc == nil {
 				continue
 			}
+			b.checkSubsetVisible(ref, svc, where, routeApplies(gateway, where))
 			exported := svc.exportedTo()
 			if exported == nil {
 				continue
 			}
-			var applies string
+			applies := routeApplies(gateway, where)
 			switch {
 			case gateway != nil:
 				if slices.Contains(exported, gateway.Namespace) {
 					continue
 				}
-				applies = fmt.Sprintf("at gateway %s/%s, whose proxies are taken to run in its namespace %s", gateway.Namespace, gateway.Name, gateway.Namespace)
 			case where == nil:
-				applies = "on sidecars in every namespace"
 			default:
 				missing := slices.DeleteFunc(slices.Clone(where), func(ns string) bool { return slices.Contains(exported, ns) })
 				if len(missing) == 0 {
@@ -172,6 +177,18 @@ func (b *builder) checkDestinationExports(routes []*ir.Route, gateway *schema.Do
 				ref.host, svc.doc.Namespace, svc.doc.Name, visible, quotedList(svc.entry.ExportTo), applies, outcome)
 		}
 	}
+}
+
+// routeApplies says where a route applies, for a finding: at a gateway (non-nil), in its
+// namespace; on sidecars, in the namespaces where names (nil: every one).
+func routeApplies(gateway *schema.Document, where []string) string {
+	switch {
+	case gateway != nil:
+		return fmt.Sprintf("at gateway %s/%s, whose proxies are taken to run in its namespace %s", gateway.Namespace, gateway.Name, gateway.Namespace)
+	case where == nil:
+		return "on sidecars in every namespace"
+	}
+	return "on sidecars in " + namespaceList(where)
 }
 
 func namespaceList(ns []string) string {

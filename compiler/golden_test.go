@@ -64,8 +64,9 @@ func TestGolden(t *testing.T) {
 
 // checkPlaces is the localisation stage: for each proxy place in in/places.txt ("LOCALITY
 // k=v… [namespace:NS]" a line, "-" for no locality), every role's endpoints as a proxy there
-// is served them, in ROLE@PLACE.endpoints.yaml (for a place with a locality), and its clusters
-// and routes where they change (inline DNS endpoints; routes for some proxies only). PLACE is the locality, or the rest
+// is served them, in ROLE@PLACE.endpoints.yaml (for a place with a locality, or where they
+// change: the clusters of a DestinationRule chosen by namespace), and its clusters and routes
+// where they change (inline DNS endpoints; routes for some proxies only; cluster variants). PLACE is the locality, or the rest
 // of the line without one.
 func checkPlaces(t *testing.T, dir string, snap *compiler.Snapshot) {
 	data, err := os.ReadFile(filepath.Join(dir, "in", "places.txt"))
@@ -99,7 +100,7 @@ func checkPlaces(t *testing.T, dir string, snap *compiler.Snapshot) {
 				t.Fatal(err)
 			}
 			name := fileName(role.Name + "@" + placeName)
-			if place.Locality != "" {
+			if place.Locality != "" || lr.Versions[resource.EndpointType] != role.Versions[resource.EndpointType] {
 				checkResources(t, dir, name, resource.EndpointType, lr)
 			}
 			for _, typ := range []resource.Type{resource.ClusterType, resource.RouteType} {

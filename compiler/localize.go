@@ -119,11 +119,25 @@ func (r *Role) localityPolicies() *roleLocality {
 // Localized is role r of s as a proxy at place is served it, as istiod computes it per proxy:
 // every cluster's endpoints get the priorities and locality weights its locality policy gives
 // them relative to that proxy, and only the routes that apply to the proxy (sourceLabels,
-// sourceNamespace) are kept. Only the types that change are replaced, each with a version
-// digested from its new content; a role with no locality policy and no conditional route, or
-// that comes out the same, is r itself. It fails only on a policy or condition that cannot be
+// sourceNamespace) are kept, and of a cluster chosen by namespace (a DestinationRule exported
+// to some namespaces only) the variant for the proxy's. Only the types that change are
+// replaced, each with a version digested from its new content; a role with no locality policy,
+// no conditional route and no cluster variants, or that comes out the same, is r itself. It fails only on a policy or condition that cannot be
 // read.
 func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
+	sc := r.clusterScopes()
+	if sc.err != nil {
+		return nil, sc.err
+	}
+	if sc.scopes != nil {
+		// Clusters chosen by the proxy's namespace first (the DestinationRule it sees): the
+		// rest localises what it is served.
+		cr, err := s.clustersFor(r, sc, place.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		r = cr
+	}
 	rl := r.localityPolicies()
 	if rl.err != nil {
 		return nil, rl.err
@@ -142,6 +156,9 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 		key = placeKey(r.Name, place.Locality, rl.labels, labels)
 	} else {
 		key = r.Name
+	}
+	if sc.scopes != nil {
+		key += "\x00namespace\x00" + place.Namespace
 	}
 	at := proxyPlace{Place: place}
 	if chosen {
@@ -211,7 +228,7 @@ func placeKey(role, locality string, names []string, labels map[string]string) s
 func localize(r *Role, policies map[string]*ir.LocalityLB, locality string, labels map[string]string, c *localities) (*Role, error) {
 	proxy := splitPlace(locality)
 	out := &Role{Name: r.Name, Selector: r.Selector, Resources: maps.Clone(r.Resources), Versions: maps.Clone(r.Versions),
-		Place: locality, fileTypes: r.fileTypes}
+		Place: strings.TrimSpace(r.Place + " " + locality), fileTypes: r.fileTypes}
 	changed := false
 	for _, t := range []resource.Type{resource.ClusterType, resource.EndpointType} {
 		var list []types.Resource

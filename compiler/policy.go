@@ -66,11 +66,10 @@ func (e *effectivePolicy) apply(tp *schema.TrafficPolicy, path string, port uint
 }
 
 // clusterPolicy resolves and translates the traffic policy of one cluster.
-func (b *builder) clusterPolicy(svc *service, port uint32, subset *schema.Subset) *ir.Policy {
+func (b *builder) clusterPolicy(svc *service, d *schema.Document, port uint32, subset *schema.Subset) *ir.Policy {
 	// Istio gives every cluster its connection pool: Envoy's default limits lifted when the
 	// DestinationRule sets none.
 	p := &ir.Policy{Limits: &ir.Limits{MaxConnections: unlimited, MaxPendingRequests: unlimited, MaxRequests: unlimited, MaxRetries: unlimited}}
-	d := svc.subsetDoc
 	if d == nil {
 		return p
 	}
@@ -389,7 +388,6 @@ func (b *builder) checkRule(d *schema.Document, dr *schema.DestinationRule) {
 	if dr.WorkloadSelector != nil {
 		b.unsupported(d, "spec.workloadSelector")
 	}
-	b.checkExportTo(d, dr.ExportTo)
 	check := func(tp *schema.TrafficPolicy, path string) {
 		if tp == nil {
 			return

@@ -344,9 +344,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 		l.UseRemoteAddress, l.ServerName, l.SetClientCert = true, "istio-envoy", true
 	}
 	for _, name := range sortedKeys(used) {
-		if c, ok := b.clusters[name]; ok {
-			role.Clusters = append(role.Clusters, c)
-		}
+		role.Clusters = append(role.Clusters, b.clustersNamed(name)...)
 	}
 	return role
 }

@@ -206,6 +206,6 @@ func (b *builder) resolveDestination(d *schema.Document, path string, dst schema
 		return "", false
 	}
 	name := clusterName(port, dst.Subset, host)
-	b.pendingDests = append(b.pendingDests, destRef{doc: d, path: path + ".host", host: host, cluster: name})
+	b.pendingDests = append(b.pendingDests, destRef{doc: d, path: path + ".host", host: host, cluster: name, subset: dst.Subset})
 	return name, true
 }

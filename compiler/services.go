@@ -18,6 +18,10 @@ type service struct {
 	entry     *schema.ServiceEntry
 	subsets   []schema.Subset
 	subsetDoc *schema.Document
+	// variants, for a host whose DestinationRules are not all exported everywhere (or that has
+	// several, in different namespaces), are the cluster variants its proxies are served by
+	// namespace (drexport.go); subsets and subsetDoc are then unset.
+	variants []ruleVariant
 	// endpoints are the entry's own, or the WorkloadEntries its workloadSelector picks.
 	endpoints []schema.WorkloadEndpoint
 }
@@ -42,6 +46,9 @@ func (s *service) sortedPorts() []uint32 {
 }
 
 func (s *service) hasSubset(name string) bool {
+	if s.variants != nil {
+		return slices.ContainsFunc(s.variants, func(v ruleVariant) bool { return v.hasSubset(name) })
+	}
 	return slices.ContainsFunc(s.subsets, func(x schema.Subset) bool { return x.Name == name })
 }
 
@@ -78,21 +85,35 @@ func (b *builder) collectServices() {
 		}
 		b.checkEntry(d, se)
 	}
+	rules := map[string][]*schema.Document{}
 	for _, d := range b.docs(schema.KindDestinationRule) {
 		dr := d.Spec.(*schema.DestinationRule)
 		host := expandHost(dr.Host, d.Namespace)
-		svc, ok := b.services[host]
-		if !ok {
+		if _, ok := b.services[host]; !ok {
 			// Subsets of an undeclared host select nothing; routes naming them are reported there.
 			continue
 		}
-		if svc.subsetDoc != nil {
-			b.errorf(d, "spec.host", "host %q already has a DestinationRule: %s/%s at %s",
-				host, svc.subsetDoc.Namespace, svc.subsetDoc.Name, svc.subsetDoc.Pos)
+		// Istio merges the rules of one namespace for a host; signalbox takes one, and
+		// chooses among namespaces by the proxy's (drexport.go).
+		if i := slices.IndexFunc(rules[host], func(o *schema.Document) bool { return o.Namespace == d.Namespace }); i >= 0 {
+			prev := rules[host][i]
+			b.errorf(d, "spec.host", "host %q already has a DestinationRule in namespace %s: %s/%s at %s",
+				host, d.Namespace, prev.Namespace, prev.Name, prev.Pos)
 			continue
 		}
-		svc.subsets, svc.subsetDoc = dr.Subsets, d
+		rules[host] = append(rules[host], d)
 		b.checkRule(d, dr)
+	}
+	for host, docs := range rules {
+		svc := b.services[host]
+		if len(docs) == 1 && schema.ExportedTo(docs[0].Namespace, docs[0].Spec.(*schema.DestinationRule).ExportTo) == nil {
+			svc.subsets, svc.subsetDoc = docs[0].Spec.(*schema.DestinationRule).Subsets, docs[0]
+			continue
+		}
+		svc.variants = ruleVariants(svc, docs)
+		for _, d := range docs {
+			b.checkVariantRule(d)
+		}
 	}
 }
 
@@ -120,20 +141,32 @@ func (b *builder) checkEntry(d *schema.Document, se *schema.ServiceEntry) {
 // buildClusters makes one cluster per service port and one per (port, subset), each with the
 // traffic policy the DestinationRule gives it.
 func (b *builder) buildClusters() {
-	b.clusters = map[string]*ir.Cluster{}
+	b.clusters, b.variants = map[string]*ir.Cluster{}, map[string][]*ir.Cluster{}
 	for _, h := range slices.Sorted(maps.Keys(b.services)) {
 		svc := b.services[h]
+		if svc.variants != nil {
+			for i := range svc.variants {
+				v := &svc.variants[i]
+				for _, p := range svc.entry.Ports {
+					b.addCluster(svc, v.doc, v.scope, p, nil)
+					for j := range v.subsets() {
+						b.addCluster(svc, v.doc, v.scope, p, &v.subsets()[j])
+					}
+				}
+			}
+			continue
+		}
 		for _, p := range svc.entry.Ports {
-			b.addCluster(svc, p, nil)
+			b.addCluster(svc, svc.subsetDoc, nil, p, nil)
 			for i := range svc.subsets {
-				b.addCluster(svc, p, &svc.subsets[i])
+				b.addCluster(svc, svc.subsetDoc, nil, p, &svc.subsets[i])
 			}
 		}
 	}
 }
 
-func (b *builder) addCluster(svc *service, p schema.ServicePort, subset *schema.Subset) {
-	c := &ir.Cluster{Host: svc.host, Port: p.Number, HTTP2: p.Protocol == "GRPC" || p.Protocol == "HTTP2"}
+func (b *builder) addCluster(svc *service, rule *schema.Document, scope *ir.NamespaceScope, p schema.ServicePort, subset *schema.Subset) {
+	c := &ir.Cluster{Host: svc.host, Port: p.Number, HTTP2: p.Protocol == "GRPC" || p.Protocol == "HTTP2", For: scope}
 	var labels map[string]string
 	if subset != nil {
 		c.Subset, labels = subset.Name, subset.Labels
@@ -145,7 +178,7 @@ func (b *builder) addCluster(svc *service, p schema.ServicePort, subset *schema.
 	case "DNS_ROUND_ROBIN":
 		c.Discovery = ir.DiscoveryLogicalDNS
 	}
-	c.Policy = b.clusterPolicy(svc, p.Number, subset)
+	c.Policy = b.clusterPolicy(svc, rule, p.Number, subset)
 	// Endpoints carry their labels only where the publisher needs them.
 	byLabel := c.Policy.Locality != nil && len(c.Policy.Locality.FailoverPriority) > 0
 	for _, ep := range svc.endpoints {
@@ -182,7 +215,25 @@ func (b *builder) addCluster(svc *service, p schema.ServicePort, subset *schema.
 		}
 		return a.Port < e.Port
 	})
+	if scope != nil {
+		b.variants[c.Name] = append(b.variants[c.Name], c)
+		if _, ok := b.clusters[c.Name]; ok {
+			return
+		}
+	}
 	b.clusters[c.Name] = c
+}
+
+// clustersNamed is every variant of the cluster of this name (one unless its host's
+// DestinationRules are chosen by namespace), nil for none.
+func (b *builder) clustersNamed(name string) []*ir.Cluster {
+	if vs := b.variants[name]; vs != nil {
+		return vs
+	}
+	if c := b.clusters[name]; c != nil {
+		return []*ir.Cluster{c}
+	}
+	return nil
 }
 
 func labelsMatch(selector, labels map[string]string) bool {
@@ -199,15 +250,4 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// checkExportTo accepts a DestinationRule's exportTo that includes "*" (every namespace:
-// Istio's default, so nothing to do) and refuses a narrower one: clusters, and the traffic
-// policy in them, are not chosen per proxy namespace (a ServiceEntry's and a VirtualService's
-// exportTo are: exportto.go).
-func (b *builder) checkExportTo(d *schema.Document, exportTo []string) {
-	if len(exportTo) == 0 || slices.Contains(exportTo, "*") {
-		return
-	}
-	b.unsupportedf(d, "spec.exportTo", "a DestinationRule's traffic policy is part of the service's clusters, which every proxy is served whatever its namespace: exportTo narrower than \"*\" is honoured on ServiceEntries and VirtualServices only")
 }

@@ -58,6 +58,8 @@ type Role struct {
 	locality roleLocality
 	// sources is what its conditional routes test, read on first use.
 	sources roleSources
+	// scopes is which proxy namespaces its cluster variants are for, read on first use.
+	scopes roleScopes
 
 	// fileTypes are the types a snapshot file read from disk carries, when it carries fewer
 	// than ResourceTypes: one written before a type was added (scoped routes) keeps its

@@ -108,6 +108,19 @@ func (b *builder) hashesSourceIP(cluster string) bool {
 
 func (b *builder) tcpIdleTimeout(host string) *ir.Duration {
 	svc := b.services[host]
+	if svc != nil && svc.variants != nil {
+		// A TCP listener's idle timeout is not chosen by the DestinationRule a proxy's
+		// namespace sees: refused where one would set it.
+		for _, v := range svc.variants {
+			if v.doc == nil {
+				continue
+			}
+			if tp := v.doc.Spec.(*schema.DestinationRule).TrafficPolicy; tp != nil && tp.ConnectionPool != nil && tp.ConnectionPool.TCP != nil && tp.ConnectionPool.TCP.IdleTimeout != "" {
+				b.unsupportedf(v.doc, "spec.trafficPolicy.connectionPool.tcp.idleTimeout", "a gateway's TCP listener takes its idle timeout from the DestinationRule, which is not chosen by the proxy's namespace there: with exportTo narrower than \"*\", or several DestinationRules for the host, tcp routes to it take none")
+			}
+		}
+		return nil
+	}
 	if svc == nil || svc.subsetDoc == nil {
 		return nil
 	}

@@ -1,5 +1,7 @@
 package ir
 
+import "slices"
+
 // Cluster discovery kinds.
 const (
 	DiscoveryEDS        = "" // endpoints come over ADS (the default)
@@ -20,6 +22,30 @@ type Cluster struct {
 	HTTP2     bool       `json:"http2,omitempty"`
 	Endpoints []Endpoint `json:"endpoints,omitempty"` // sorted by locality, address, port
 	Policy    *Policy    `json:"policy,omitempty"`
+	// For is which proxies this variant of the cluster is for, by namespace: nil for every
+	// proxy. A host whose DestinationRules are not exported everywhere has one variant of each
+	// cluster per DestinationRule a namespace sees (and the plain one for those that see none),
+	// all of the same name; the publisher serves each proxy its namespace's.
+	For *NamespaceScope `json:"for,omitempty"`
+}
+
+// NamespaceScope is a set of proxy namespaces: Only those, or (Elsewhere) every namespace
+// but Except.
+type NamespaceScope struct {
+	Only      []string `json:"only,omitempty"`
+	Elsewhere bool     `json:"elsewhere,omitempty"`
+	Except    []string `json:"except,omitempty"`
+}
+
+// Has reports whether a proxy in namespace ns is in the set.
+func (s *NamespaceScope) Has(ns string) bool {
+	if s == nil {
+		return true
+	}
+	if s.Elsewhere {
+		return !slices.Contains(s.Except, ns)
+	}
+	return slices.Contains(s.Only, ns)
 }
 
 // Endpoint is one upstream address (an IP, or a hostname for DNS clusters).

@@ -45,6 +45,9 @@ func Cluster(c *ir.Cluster) (*cluster.Cluster, error) {
 	if err := applyPolicy(out, c); err != nil {
 		return nil, err
 	}
+	if err := applyScope(out, c.For); err != nil {
+		return nil, err
+	}
 	return validated(out)
 }
 
