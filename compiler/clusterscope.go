@@ -24,7 +24,10 @@ type roleScopes struct {
 	// scopes are the namespaces each cluster (by index) is for, nil for every proxy; nil
 	// when no cluster is a variant, the common case, which costs nothing more per place.
 	scopes []*ir.NamespaceScope
-	err    error
+	// stripped are the variants (by index) without their scope, as proxies are served them:
+	// made once, so every namespace served a variant shares its proto.
+	stripped []types.Resource
+	err      error
 }
 
 func (r *Role) clusterScopes() *roleScopes {
@@ -43,20 +46,37 @@ func (r *Role) clusterScopes() *roleScopes {
 			}
 			if rs.scopes == nil {
 				rs.scopes = make([]*ir.NamespaceScope, len(list))
+				rs.stripped = make([]types.Resource, len(list))
 			}
-			rs.scopes[i] = s
+			rs.scopes[i], rs.stripped[i] = s, withoutScope(c)
 		}
 	})
 	return &r.scopes
 }
 
-// clustersFor is r with the cluster variants for proxies in namespace ns, their scope taken
-// off, and the endpoints of those clusters: a variant's endpoints are the assignment of its
-// name that comes in the same place among that name's (FromIR emits them in the clusters'
-// order). Cached per namespace in c (nil: no cache).
-func (s *Snapshot) clustersFor(r *Role, rs *roleScopes, ns string) (*Role, error) {
+// chosenFor names the variants a proxy in namespace ns is served: one byte per variant, so
+// namespaces served the same clusters (every namespace no rule names, say) share one key.
+func (rs *roleScopes) chosenFor(ns string) string {
+	b := make([]byte, 0, len(rs.scopes))
+	for _, scope := range rs.scopes {
+		switch {
+		case scope == nil:
+		case scope.Has(ns):
+			b = append(b, '1')
+		default:
+			b = append(b, '0')
+		}
+	}
+	return string(b)
+}
+
+// clustersFor is r with the cluster variants chosen (chosenFor), their scope taken off, and
+// the endpoints of those clusters: a variant's endpoints are the assignment of its name that
+// comes in the same place among that name's (FromIR emits them in the clusters' order).
+// Cached in the snapshot's cache of localised roles.
+func (s *Snapshot) clustersFor(r *Role, rs *roleScopes, chosen string) (*Role, error) {
 	c := s.local
-	key := "\x01clusters\x00" + r.Name + "\x00" + ns
+	key := "\x01clusters\x00" + r.Name + "\x00" + chosen
 	if c != nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -68,9 +88,13 @@ func (s *Snapshot) clustersFor(r *Role, rs *roleScopes, ns string) (*Role, error
 	kept := make([]types.Resource, 0, len(clusters))
 	// keptEDS is, by endpoints name, whether each EDS cluster of that name (in order) is kept.
 	keptEDS := map[string][]bool{}
+	j := 0
 	for i, res := range clusters {
-		scope := rs.scopes[i]
-		in := scope.Has(ns)
+		in := true
+		if rs.scopes[i] != nil {
+			in = chosen[j] == '1'
+			j++
+		}
 		if cl, ok := res.(*cluster.Cluster); ok && cl.GetEdsClusterConfig() != nil {
 			name := cmp.Or(cl.GetEdsClusterConfig().GetServiceName(), cl.GetName())
 			keptEDS[name] = append(keptEDS[name], in)
@@ -78,8 +102,8 @@ func (s *Snapshot) clustersFor(r *Role, rs *roleScopes, ns string) (*Role, error
 		if !in {
 			continue
 		}
-		if scope != nil {
-			res = withoutScope(res.(*cluster.Cluster))
+		if rs.stripped[i] != nil {
+			res = rs.stripped[i]
 		}
 		kept = append(kept, res)
 	}
@@ -100,7 +124,7 @@ func (s *Snapshot) clustersFor(r *Role, rs *roleScopes, ns string) (*Role, error
 		endpoints = append(endpoints, res)
 	}
 	out := &Role{Name: r.Name, Selector: r.Selector, Resources: maps.Clone(r.Resources), Versions: maps.Clone(r.Versions),
-		Place: "namespace=" + ns, fileTypes: r.fileTypes}
+		Place: "clusters=" + chosen, fileTypes: r.fileTypes}
 	for _, t := range []struct {
 		typ  resource.Type
 		list []types.Resource

@@ -196,3 +196,38 @@ spec:
 		})
 	}
 }
+
+// TestRuleExportSnapshotFile: a snapshot read back from its file serves each namespace the
+// same cluster variants and endpoints, with the same versions.
+func TestRuleExportSnapshotFile(t *testing.T) {
+	s, findings := compileRules(t, drDoc("default", `["."]`, `{loadBalancer: {simple: RANDOM}}`, "v1"))
+	if s == nil || len(findings) > 0 {
+		t.Fatalf("compile: %v", findings)
+	}
+	data, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Unmarshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"default", "other"} {
+		for _, role := range []string{SidecarRole, GRPCRole} {
+			a, err := s.Localized(s.Role(role), Place{Namespace: ns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := back.Localized(back.Role(role), Place{Namespace: ns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, typ := range []resource.Type{resource.ClusterType, resource.EndpointType} {
+				if a.Versions[typ] != b.Versions[typ] || len(a.Resources[typ]) != len(b.Resources[typ]) {
+					t.Errorf("%s in %q, %s: %s (%d) compiled, %s (%d) read back", role, ns, typ,
+						a.Versions[typ], len(a.Resources[typ]), b.Versions[typ], len(b.Resources[typ]))
+				}
+			}
+		}
+	}
+}

@@ -129,10 +129,12 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	if sc.err != nil {
 		return nil, sc.err
 	}
+	var variants string
 	if sc.scopes != nil {
 		// Clusters chosen by the proxy's namespace first (the DestinationRule it sees): the
 		// rest localises what it is served.
-		cr, err := s.clustersFor(r, sc, place.Namespace)
+		variants = sc.chosenFor(place.Namespace)
+		cr, err := s.clustersFor(r, sc, variants)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +160,7 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 		key = r.Name
 	}
 	if sc.scopes != nil {
-		key += "\x00namespace\x00" + place.Namespace
+		key += "\x00clusters\x00" + variants
 	}
 	at := proxyPlace{Place: place}
 	if chosen {
