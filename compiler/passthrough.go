@@ -73,7 +73,7 @@ func (b *builder) sniRoutes(srv schema.Server, ref string, l *ir.Listener, seen 
 				if b.sniTaken(d, path, m.SNIHosts, srv.Port.Number, seen) {
 					continue
 				}
-				t, ok := b.tcpProxy(d, fmt.Sprintf("spec.tls[%d]", i), r.Route)
+				t, ok := b.tcpProxy(d, fmt.Sprintf("spec.tls[%d]", i), r.Route, ref)
 				if !ok {
 					continue
 				}

@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/signalbox/signalbox/compiler/ir"
 	"github.com/signalbox/signalbox/schema"
@@ -19,7 +20,7 @@ func (b *builder) tcpServer(g *schema.Document, path string, srv schema.Server, 
 			ref, srv.Port.Number, srv.Hosts)
 		return nil
 	}
-	t, ok := b.tcpProxy(d, rulePath, r.Route)
+	t, ok := b.tcpProxy(d, rulePath, r.Route, ref)
 	if !ok {
 		return nil
 	}
@@ -66,7 +67,10 @@ func l4Matches(d *schema.Document, ms []schema.L4MatchAttributes, port uint32, g
 // buildOutboundNetworkFilters does: one destination is the cluster whatever its weight; several are weighted, zero weights
 // dropped. The idle timeout is the one the first destination's DestinationRule sets at its top
 // level (Istio reads neither subsets nor port-level settings there).
-func (b *builder) tcpProxy(d *schema.Document, rulePath string, route []schema.RouteDestination) (*ir.TCPProxy, bool) {
+//
+// gateway ("namespace/name") is the Gateway whose listener it is: a destination's subset must be
+// defined by the DestinationRule its namespace sees, where its proxies are taken to run.
+func (b *builder) tcpProxy(d *schema.Document, rulePath string, route []schema.RouteDestination, gateway string) (*ir.TCPProxy, bool) {
 	t := &ir.TCPProxy{}
 	ok := true
 	for k, rd := range route {
@@ -77,6 +81,16 @@ func (b *builder) tcpProxy(d *schema.Document, rulePath string, route []schema.R
 			// Istio sets the TCP proxy's hash policy for it, which the signalbox proxy lacks.
 			b.unsupportedf(d, path, "the DestinationRule of %s hashes by source IP (consistentHash.useSourceIp), which TCP routes do not do", name)
 			good = false
+		}
+		if good && rd.Destination.Subset != "" {
+			host := expandHost(rd.Destination.Host, d.Namespace)
+			if svc := b.services[host]; svc != nil && svc.variants != nil {
+				ns, _, _ := strings.Cut(gateway, "/")
+				seen := len(b.findings)
+				b.checkSubsetVisible(destRef{doc: d, path: path + ".host", host: host, cluster: name, subset: rd.Destination.Subset}, svc,
+					[]string{ns}, fmt.Sprintf("at gateway %s, whose proxies are taken to run in its namespace %s", gateway, ns))
+				good = len(b.findings) == seen
+			}
 		}
 		switch {
 		case !good:
