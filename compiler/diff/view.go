@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -12,6 +13,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/signalbox/signalbox/compiler"
+	"github.com/signalbox/signalbox/compiler/xds"
 )
 
 // view is a snapshot decoded into what the comparison keys on.
@@ -88,21 +90,38 @@ func newView(s *compiler.Snapshot) (*view, error) {
 			}
 			ls[l.Name] = l
 		}
+		// A cluster chosen by proxy namespace (a DestinationRule exported to some namespaces
+		// only) has several variants of one name: each is keyed by its name and namespaces,
+		// and takes the endpoints of its name in the same place among that name's.
+		variants := map[string][]string{}
 		for _, res := range r.Resources[resource.ClusterType] {
 			c, ok := res.(*cluster.Cluster)
 			if !ok {
 				return nil, fmt.Errorf("role %s: cluster resource is %T", r.Name, res)
 			}
-			if _, seen := v.clusters[c.Name]; !seen {
-				v.clusters[c.Name] = &clusterView{raw: c, cla: c.LoadAssignment}
+			key, err := clusterKey(c)
+			if err != nil {
+				return nil, fmt.Errorf("role %s: %w", r.Name, err)
+			}
+			variants[c.Name] = append(variants[c.Name], key)
+			if _, seen := v.clusters[key]; !seen {
+				v.clusters[key] = &clusterView{raw: c, cla: c.LoadAssignment}
 			}
 		}
+		seen := map[string]int{}
 		for _, res := range r.Resources[resource.EndpointType] {
 			cla, ok := res.(*endpoint.ClusterLoadAssignment)
 			if !ok {
 				return nil, fmt.Errorf("role %s: endpoint resource is %T", r.Name, res)
 			}
-			if cv, ok := v.clusters[cla.ClusterName]; ok && cv.cla == nil {
+			key := cla.ClusterName
+			if keys := variants[key]; len(keys) > 1 {
+				if k := seen[key]; k < len(keys) {
+					key = keys[k]
+				}
+				seen[cla.ClusterName]++
+			}
+			if cv, ok := v.clusters[key]; ok && cv.cla == nil {
 				cv.cla = cla
 			}
 		}
@@ -153,4 +172,20 @@ func endpointList(cla *endpoint.ClusterLoadAssignment) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// clusterKey names a cluster in the comparison: its name, and for a variant chosen by proxy
+// namespace the namespaces it is for.
+func clusterKey(c *cluster.Cluster) (string, error) {
+	scope, err := xds.ClusterScope(c)
+	if err != nil || scope == nil {
+		return c.Name, err
+	}
+	if scope.Elsewhere {
+		if len(scope.Except) == 0 {
+			return c.Name + " (every namespace)", nil
+		}
+		return c.Name + " (every namespace but " + strings.Join(scope.Except, ", ") + ")", nil
+	}
+	return c.Name + " (namespaces " + strings.Join(scope.Only, ", ") + ")", nil
 }
