@@ -93,7 +93,7 @@ func (b *builder) collectServices() {
 			// Subsets of an undeclared host select nothing; routes naming them are reported there.
 			continue
 		}
-		// Istio merges the rules of one namespace for a host; signalbox takes one, and
+		// Istio merges the rules of one namespace for a host; signalbox refuses a second, and
 		// chooses among namespaces by the proxy's (drexport.go).
 		if i := slices.IndexFunc(rules[host], func(o *schema.Document) bool { return o.Namespace == d.Namespace }); i >= 0 {
 			prev := rules[host][i]
@@ -104,8 +104,8 @@ func (b *builder) collectServices() {
 		rules[host] = append(rules[host], d)
 		b.checkRule(d, dr)
 	}
-	for host, docs := range rules {
-		svc := b.services[host]
+	for _, host := range slices.Sorted(maps.Keys(rules)) {
+		docs, svc := rules[host], b.services[host]
 		if len(docs) == 1 && schema.ExportedTo(docs[0].Namespace, docs[0].Spec.(*schema.DestinationRule).ExportTo) == nil {
 			svc.subsets, svc.subsetDoc = docs[0].Spec.(*schema.DestinationRule).Subsets, docs[0]
 			continue
