@@ -113,6 +113,13 @@ func FuzzSnapshotFile(f *testing.F) {
 	if data, err := os.ReadFile("../testdata/snapshots/source.snap"); err == nil {
 		f.Add(data)
 	}
+	// Ones whose listeners carry Sidecar scopes and whose clusters have variants per namespace
+	// (signalbox compile testdata/compiler/sidecarscope/in, …/ruleexport/in).
+	for _, name := range []string{"sidecarscope", "ruleexport"} {
+		if data, err := os.ReadFile("../testdata/snapshots/" + name + ".snap"); err == nil {
+			f.Add(data)
+		}
+	}
 	f.Add([]byte(`{"format":"signalbox.snapshot/v1","version":"","roles":[]}`))
 	f.Add([]byte(`{"format":"signalbox.snapshot/v1","roles":[{"name":"sidecar","versions":{},"resources":{"x":["AA=="]}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -133,7 +140,8 @@ func FuzzSnapshotFile(f *testing.F) {
 		// an error, never a panic.
 		for _, r := range snap.Roles {
 			for _, place := range []compiler.Place{{}, {Locality: "us-east/zone-a/rack-1", Labels: map[string]string{"topology.istio.io/network": "east"}},
-				{Labels: map[string]string{"app": "productpage", "version": "v2"}, Namespace: "test"}} {
+				{Labels: map[string]string{"app": "productpage", "version": "v2"}, Namespace: "test"},
+				{Labels: map[string]string{"app": "legacy"}, Namespace: "team-a"}, {Namespace: "team-b"}, {Namespace: "istio-system"}} {
 				if lr, err := snap.Localized(r, place); err == nil && lr.Name != r.Name {
 					t.Fatalf("role %s localised as %s", r.Name, lr.Name)
 				}
