@@ -180,22 +180,7 @@ func TestLocalityThroughTheCommands(t *testing.T) {
 	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, "west-cli"); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(signalboxBinary(t), "status", "--admin", m.pub.AdminAddr()).CombinedOutput()
-	if err != nil {
-		t.Fatalf("signalbox status: %v\n%s", err, out)
-	}
-	var header, row []string
-	for line := range strings.Lines(string(out)) {
-		f := strings.Fields(line)
-		switch {
-		case len(f) > 0 && f[0] == "NODE":
-			header = f
-		case len(f) > 0 && f[0] == "west-cli":
-			row = f
-		}
-	}
-	col := slices.Index(header, "LOCALITY")
-	if col < 0 || len(row) <= col || row[col] != "us-west/zone-a" || !slices.Contains(row, "true") {
+	if got, inSync, out := statusCell(t, m, "west-cli", "LOCALITY"); got != "us-west/zone-a" || !inSync {
 		t.Errorf("signalbox status: no row for west-cli in us-west/zone-a, in sync:\n%s", out)
 	}
 }
@@ -236,4 +221,29 @@ spec:
 	if got := onN2.backendsOf("reviews.mesh", 20); got["east-a"] != 20 {
 		t.Errorf("west ejected: %v, want all 20 on east-a", got)
 	}
+}
+
+// statusCell runs `signalbox status` against the mesh's publisher and returns the named column
+// of node's row, whether the row says it is in sync, and the whole output for messages.
+func statusCell(t *testing.T, m *meshEnv, node, column string) (value string, inSync bool, out string) {
+	t.Helper()
+	b, err := exec.Command(signalboxBinary(t), "status", "--admin", m.pub.AdminAddr()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("signalbox status: %v\n%s", err, b)
+	}
+	var header, row []string
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "NODE":
+			header = f
+		case len(f) > 0 && f[0] == node:
+			row = f
+		}
+	}
+	col := slices.Index(header, column)
+	if col < 0 || len(row) <= col {
+		return "", false, string(b)
+	}
+	return row[col], slices.Contains(row, "true"), string(b)
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 
@@ -139,27 +138,12 @@ func TestSourceNamespaceThroughTheCommands(t *testing.T) {
 	if _, err := demo.AwaitSync(m.ctx, m.pub, m.pub.Status().Commit, "test-cli"); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(signalboxBinary(t), "status", "--admin", m.pub.AdminAddr()).CombinedOutput()
-	if err != nil {
-		t.Fatalf("signalbox status: %v\n%s", err, out)
-	}
-	var header, row []string
-	for line := range strings.Lines(string(out)) {
-		f := strings.Fields(line)
-		switch {
-		case len(f) > 0 && f[0] == "NODE":
-			header = f
-		case len(f) > 0 && f[0] == "test-cli":
-			row = f
-		}
-	}
-	col := slices.Index(header, "NAMESPACE")
-	if col < 0 || len(row) <= col || row[col] != "test" || !slices.Contains(row, "true") {
+	if got, inSync, out := statusCell(t, m, "test-cli", "NAMESPACE"); got != "test" || !inSync {
 		t.Errorf("signalbox status: no row for test-cli in namespace test, in sync:\n%s", out)
 	}
 	// A namespace that is not a DNS label is a usage error naming the flag.
 	bad := exec.Command(signalboxBinary(t), "proxy", "--xds", m.pub.XDSAddr(), "--node-id", "x", "--namespace", "Team A")
-	out, err = bad.CombinedOutput()
+	out, err := bad.CombinedOutput()
 	if code := bad.ProcessState.ExitCode(); err == nil || code != 2 || !strings.Contains(string(out), "--namespace") {
 		t.Errorf("--namespace 'Team A': exit %d, %s; want exit 2 naming the flag", code, out)
 	}
