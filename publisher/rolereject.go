@@ -30,9 +30,9 @@ func (p *Publisher) checkRoleRejectedLocked(role string) {
 		return
 	}
 	var (
-		nodes    int
-		message  string
-		lastGood string
+		nodes   int
+		message string
+		running = map[string]bool{} // versions the role's proxies run
 	)
 	for _, n := range p.nodes {
 		if n.streams == 0 || n.role != role {
@@ -50,12 +50,24 @@ func (p *Publisher) checkRoleRejectedLocked(role string) {
 		if !rejected {
 			return
 		}
-		if v := n.applied; v != "" && v != p.current.Version && lastGood == "" {
-			lastGood = v
+		// What the node runs is the newest published version whose role for it is what it
+		// ACKed, as status shows it: a publish that left its resources unchanged (a change
+		// for another namespace) sent it nothing to ACK, so n.applied can be older.
+		if v := p.hist.match(n, func(r *compiler.Role) bool { return applied(r, n.acked) }); v != "" && v != p.current.Version {
+			running[v] = true
+		} else if v := n.applied; v != "" && v != p.current.Version {
+			running[v] = true
 		}
 	}
 	if nodes == 0 {
 		return
+	}
+	// The newest of them: a proxy still on an older one has a change since to catch up on.
+	lastGood := ""
+	for i := len(p.hist.log) - 1; i >= 0 && lastGood == ""; i-- {
+		if v := p.hist.log[i].Version; running[v] {
+			lastGood = v
+		}
 	}
 	rej := &roleRejection{version: p.current.Version, message: message, lastGood: lastGood}
 	if s := p.hist.byVersion[lastGood]; s != nil && s.Role(role) != nil {

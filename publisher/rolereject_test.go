@@ -63,3 +63,48 @@ func TestEveryProxyOfARoleRejects(t *testing.T) {
 		return px.Version == c.Version
 	})
 }
+
+// The fallback is the version the role's proxies run, as status shows it: a publish that
+// changed another role (or, with namespaces, another namespace's view) sends a proxy nothing
+// to ACK, yet it runs that version, and new proxies of the role start from it.
+func TestEveryProxyOfARoleRejectsFallsBackToTheVersionItRuns(t *testing.T) {
+	gw := map[string]string{"istio": "ingressgateway"}
+	a := snapshot("a", role(compiler.SidecarRole, nil, "a", "reviews"), role("gateway/istio=ingressgateway", gw, "g1", "edge"))
+	p := startServing(t, a)
+	var clients []*adsClient
+	for _, id := range []string{"one", "two"} {
+		clients = append(clients, dialADS(t, p.XDSAddr(), id, nil, nil, nil))
+	}
+	eventually(t, "both proxies on "+a.Version, func() bool {
+		x, _ := proxyStatus(p, "one")
+		y, _ := proxyStatus(p, "two")
+		return x.InSync && y.InSync
+	})
+	// Only the gateway's role changes: the sidecars are sent nothing and run a2.
+	a2 := snapshot("a2", role(compiler.SidecarRole, nil, "a", "reviews"), role("gateway/istio=ingressgateway", gw, "g2", "edge"))
+	p.publish(a2)
+	eventually(t, "both proxies on "+a2.Version, func() bool {
+		x, _ := proxyStatus(p, "one")
+		y, _ := proxyStatus(p, "two")
+		return x.Version == a2.Version && y.Version == a2.Version
+	})
+	for _, c := range clients {
+		c.mu.Lock()
+		c.nack[resource.RouteType] = true
+		c.mu.Unlock()
+	}
+	b := snapshot("b", role(compiler.SidecarRole, nil, "b", "reviews"), role("gateway/istio=ingressgateway", gw, "g2", "edge"))
+	p.publish(b)
+	eventually(t, "the role to be reported rejected", func() bool {
+		e := p.Status().LastError
+		return e != nil && strings.Contains(e.Message, "every connected proxy of role sidecar rejected version "+b.Version)
+	})
+	if e := p.Status().LastError; !strings.Contains(e.Message, "new proxies of the role get version "+a2.Version) {
+		t.Errorf("last_error %q does not name the version the proxies run, %s (a: %s)", e.Message, a2.Version, a.Version)
+	}
+	dialADS(t, p.XDSAddr(), "fresh", nil, nil, nil)
+	eventually(t, "the new proxy to apply "+a2.Version, func() bool {
+		px, _ := proxyStatus(p, "fresh")
+		return px.Version == a2.Version
+	})
+}
