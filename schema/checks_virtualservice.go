@@ -32,7 +32,11 @@ func checkVirtualService(s *docState, vs *VirtualService) {
 		}
 		for j := 0; j < i; j++ {
 			if hostsOverlap(vs.Hosts[j], h) {
-				s.failf(idx("spec.hosts", i), "duplicate host %q: %q (spec.hosts[%d]) already covers it", h, vs.Hosts[j], j)
+				if vs.Hosts[j] == h || hostCovers(vs.Hosts[j], h) {
+					s.failf(idx("spec.hosts", i), "duplicate host %q: %q (spec.hosts[%d]) already covers it", h, vs.Hosts[j], j)
+				} else {
+					s.failf(idx("spec.hosts", i), "duplicate host %q: it covers %q (spec.hosts[%d]); a VirtualService's hosts must not overlap", h, vs.Hosts[j], j)
+				}
 				break
 			}
 		}
@@ -88,11 +92,13 @@ func hostsOverlap(a, b string) bool {
 	if a == b {
 		return true
 	}
-	covers := func(w, h string) bool {
-		suffix, ok := strings.CutPrefix(w, "*")
-		return ok && strings.HasSuffix(strings.TrimPrefix(h, "*"), suffix)
-	}
-	return covers(a, b) || covers(b, a)
+	return hostCovers(a, b) || hostCovers(b, a)
+}
+
+// hostCovers: wildcard host w takes every name h does.
+func hostCovers(w, h string) bool {
+	suffix, ok := strings.CutPrefix(w, "*")
+	return ok && strings.HasSuffix(strings.TrimPrefix(h, "*"), suffix)
 }
 
 // checkSNIHost: an SNI host must be one the VirtualService serves.
