@@ -46,8 +46,23 @@ func itoa(n uint32) string {
 	return string(b[i:])
 }
 
+// serverHostAdmits reports whether a Gateway server host pattern admits the host h of a
+// VirtualService in namespace vsNamespace, as Istio binds them: a "namespace/" prefix takes
+// VirtualServices of that namespace only ("./" the Gateway's own, gwNamespace; "*/" any).
+func serverHostAdmits(pattern, gwNamespace, vsNamespace, h string) bool {
+	if ns, _, ok := strings.Cut(pattern, "/"); ok {
+		if ns == "." {
+			ns = gwNamespace
+		}
+		if ns != "*" && ns != vsNamespace {
+			return false
+		}
+	}
+	return hostMatches(pattern, h)
+}
+
 // hostMatches reports whether a Gateway server host pattern ("*", "*.example.com",
-// "ns/host") admits the VirtualService host h.
+// "ns/host") admits the VirtualService host h, whatever the VirtualService's namespace.
 func hostMatches(pattern, h string) bool {
 	if _, after, ok := strings.Cut(pattern, "/"); ok {
 		pattern = after

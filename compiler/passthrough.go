@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/signalbox/signalbox/compiler/ir"
 	"github.com/signalbox/signalbox/schema"
@@ -53,7 +54,7 @@ func (b *builder) sniRoutes(srv schema.Server, ref string, l *ir.Listener, seen 
 	n := 0
 	for _, d := range b.docs(schema.KindVirtualService) {
 		vs := d.Spec.(*schema.VirtualService)
-		if len(vs.TLS) == 0 || !slices.Contains(boundGateways(d), ref) || !serverAdmits(srv, d, vs.Hosts) {
+		if len(vs.TLS) == 0 || !slices.Contains(boundGateways(d), ref) || !serverAdmits(srv, ref, d, vs.Hosts) {
 			continue
 		}
 		for i, r := range vs.TLS {
@@ -112,11 +113,13 @@ func (b *builder) sniTaken(d *schema.Document, path string, hosts []string, port
 	return taken
 }
 
-// serverAdmits says one of a VirtualService's hosts is among a Gateway server's.
-func serverAdmits(srv schema.Server, d *schema.Document, hosts []string) bool {
+// serverAdmits says one of a VirtualService's hosts is among a Gateway server's, for the
+// server of gateway ("namespace/name").
+func serverAdmits(srv schema.Server, gateway string, d *schema.Document, hosts []string) bool {
+	gwNamespace, _, _ := strings.Cut(gateway, "/")
 	return slices.ContainsFunc(hosts, func(h string) bool {
 		h = expandHost(h, d.Namespace)
-		return slices.ContainsFunc(srv.Hosts, func(p string) bool { return hostMatches(p, h) })
+		return slices.ContainsFunc(srv.Hosts, func(p string) bool { return serverHostAdmits(p, gwNamespace, d.Namespace, h) })
 	})
 }
 

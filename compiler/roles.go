@@ -299,7 +299,12 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 			}
 			redirect := srv.TLS != nil && srv.TLS.HTTPSRedirect
 			for _, h := range sortedKeys(claims) {
-				if !slices.ContainsFunc(srv.Hosts, func(p string) bool { return hostMatches(p, h) }) {
+				// The VirtualServices the server's hosts admit: a "namespace/" host takes only
+				// that namespace's, as Istio binds them.
+				cs := slices.DeleteFunc(slices.Clone(claims[h]), func(c vsClaim) bool {
+					return !slices.ContainsFunc(srv.Hosts, func(p string) bool { return serverHostAdmits(p, g.Namespace, c.doc.Namespace, h) })
+				})
+				if len(cs) == 0 {
 					continue
 				}
 				vhName := h + ":" + itoa(srv.Port.Number)
@@ -307,7 +312,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 					continue
 				}
 				domains := gatewayDomains(h, srv.Port.Number)
-				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesForClaims(claims[h], ref, h, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
+				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesForClaims(cs, ref, h, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
 				b.checkDestinationExports(vh.Routes, g)
 				for _, r := range vh.Routes {
 					for _, c := range r.Clusters {

@@ -38,7 +38,7 @@ func (b *builder) tcpRouteFor(srv schema.Server, gateway string) (*schema.Docume
 		if len(vs.TCP) == 0 || !slices.Contains(boundGateways(d), gateway) {
 			continue
 		}
-		if !serverAdmits(srv, d, vs.Hosts) {
+		if !serverAdmits(srv, gateway, d, vs.Hosts) {
 			continue
 		}
 		for i, r := range vs.TCP {
