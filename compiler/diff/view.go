@@ -91,8 +91,9 @@ func newView(s *compiler.Snapshot) (*view, error) {
 			ls[l.Name] = l
 		}
 		// A cluster chosen by proxy namespace (a DestinationRule exported to some namespaces
-		// only) has several variants of one name: each is keyed by its name and namespaces,
-		// and takes the endpoints of its name in the same place among that name's.
+		// only) has variants of one name: each is keyed by its name and namespaces, and takes
+		// the endpoints of its name in the same place among that name's. A lone variant (a
+		// subset only the rule's namespaces have) is keyed so too.
 		variants := map[string][]string{}
 		for _, res := range r.Resources[resource.ClusterType] {
 			c, ok := res.(*cluster.Cluster)
@@ -115,7 +116,7 @@ func newView(s *compiler.Snapshot) (*view, error) {
 				return nil, fmt.Errorf("role %s: endpoint resource is %T", r.Name, res)
 			}
 			key := cla.ClusterName
-			if keys := variants[key]; len(keys) > 1 {
+			if keys := variants[key]; len(keys) > 1 || len(keys) == 1 && keys[0] != key {
 				if k := seen[key]; k < len(keys) {
 					key = keys[k]
 				}
