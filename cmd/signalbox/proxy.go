@@ -26,7 +26,7 @@ const proxyGCPercent = 400
 var namespaceName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 func runProxy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("proxy", "proxy --xds ADDR --node-id ID [--label k=v]... [--locality REGION[/ZONE[/SUBZONE]]] [flags]", stderr)
+	fs := newFlagSet("proxy", "proxy --xds ADDR --node-id ID [--label k=v]... [--namespace NS] [--locality REGION[/ZONE[/SUBZONE]]] [flags]", stderr)
 	xdsAddr := fs.String("xds", "127.0.0.1:18000", "publisher xDS address")
 	host, _ := os.Hostname()
 	nodeID := fs.String("node-id", host, "node id, one per proxy instance")
@@ -34,7 +34,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	fs.Var(labels, "label", "label k=v that selects this proxy's role (repeatable), e.g. istio=ingressgateway")
 	var locality localityFlag
 	fs.Var(&locality, "locality", "where this proxy runs, `REGION[/ZONE[/SUBZONE]]`, e.g. us-east1/us-east1-b: the xDS node's locality, by which the publisher prioritises and weighs endpoints; empty: none")
-	namespace := fs.String("namespace", "", "the namespace this proxy's workload runs in, sent as Istio's NAMESPACE node metadata: VirtualService matches with a sourceNamespace apply only there; empty: none")
+	namespace := fs.String("namespace", "", "the namespace this proxy's workload runs in, sent as Istio's NAMESPACE node metadata: it chooses the Sidecar that applies, the ServiceEntries, VirtualServices and DestinationRules exported there, and matches with a sourceNamespace; a gateway proxy takes its Gateway's namespace; empty: none")
 	adminAddr := fs.String("admin-addr", "", "admin HTTP address (/healthz, /ready, /config); empty: none")
 	binds := labelFlag{}
 	fs.Var(binds, "bind", "bind FROM=TO: listen on TO where xDS says FROM, e.g. 0.0.0.0:8080=127.0.0.1:18080 (repeatable)")
