@@ -43,7 +43,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 			Message: fmt.Sprintf("sidecarListener: %q is not host:port", addr)})
 		return nil
 	}
-	claims := b.claims(func(g string) bool { return g == meshGateway })
+	claims := b.claims(func(g string) bool { return g == meshGateway }, nil)
 	scopes := b.sidecarScopes()
 	vis := b.visibilityOf(scopes)
 	l := &ir.Listener{Name: listenerName(host, uint32(port)), Address: host, Port: uint32(port), RouteName: "outbound",
@@ -159,7 +159,10 @@ func withFallback(routes []*ir.Route, defaultRoute func() *ir.Route) []*ir.Route
 // claims maps each host to the VirtualServices whose http rules route it on the gateways bound
 // accepts. Two VirtualServices claiming one host there is an error at the second, unless no
 // namespace sees both (exportTo): each proxy is then served the one its namespace sees.
-func (b *builder) claims(bound func(gateway string) bool) map[string][]vsClaim {
+//
+// admits, when not nil, says whether the gateway takes host h of VirtualService d (a Gateway's
+// servers' hosts, with their namespace/ prefixes): a host it does not take is no claim there.
+func (b *builder) claims(bound func(gateway string) bool, admits func(d *schema.Document, h string) bool) map[string][]vsClaim {
 	out := map[string][]vsClaim{}
 	for _, d := range b.docs(schema.KindVirtualService) {
 		vs := d.Spec.(*schema.VirtualService)
@@ -171,6 +174,9 @@ func (b *builder) claims(bound func(gateway string) bool) map[string][]vsClaim {
 	hosts:
 		for i, h := range vs.Hosts {
 			h = expandHost(h, d.Namespace)
+			if admits != nil && !admits(d, h) {
+				continue
+			}
 			for _, prev := range out[h] {
 				if schema.SeenTogether(prev.exportedTo, exported) {
 					b.errorf(d, fmt.Sprintf("spec.hosts[%d]", i), "host %q is already routed by VirtualService %s/%s at %s",
@@ -239,7 +245,11 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 	for _, g := range gateways {
 		gw := g.Spec.(*schema.Gateway)
 		ref := g.Namespace + "/" + g.Name
-		claims := b.claims(func(x string) bool { return x == ref })
+		claims := b.claims(func(x string) bool { return x == ref }, func(d *schema.Document, h string) bool {
+			return slices.ContainsFunc(gw.Servers, func(srv schema.Server) bool {
+				return slices.ContainsFunc(srv.Hosts, func(p string) bool { return serverHostAdmits(p, g.Namespace, d.Namespace, h) })
+			})
+		})
 		for i, srv := range gw.Servers {
 			path := fmt.Sprintf("spec.servers[%d]", i)
 			kind, ok := b.checkServer(g, path, srv)

@@ -63,6 +63,9 @@ func (a *analyzer) virtualService(d *schema.Document) {
 		}
 		host := expandHost(h, d.Namespace)
 		for _, g := range gateways {
+			if !a.idx.takes(g, host, d.Namespace) {
+				continue // no claim there (SB0012 says so)
+			}
 			prev := a.idx.claims[claimKey{gateway: g, host: host}].earlierSeenWith(d)
 			if prev == nil {
 				continue

@@ -129,10 +129,22 @@ func buildIndex(tree *schema.Tree) *index {
 		for _, h := range vs.Hosts {
 			host := expandHost(h, d.Namespace)
 			for _, g := range gws {
+				// A gateway whose servers do not take the host from this namespace (SB0012) is
+				// not claimed there: Istio binds it elsewhere only, so it conflicts with none.
+				if !idx.takes(g, host, d.Namespace) {
+					continue
+				}
 				k := claimKey{gateway: g, host: host}
 				idx.claims[k] = append(idx.claims[k], d)
 			}
 		}
 	}
 	return idx
+}
+
+// takes says whether gateway g routes host for a VirtualService in namespace ns: the mesh and
+// gateways not declared (SB0003) always; a Gateway if one of its servers' hosts admits it.
+func (idx *index) takes(g, host, ns string) bool {
+	servers, ok := idx.gatewayHosts[g]
+	return g == meshGateway || !ok || anyServerHost(servers, host, ns, g)
 }
