@@ -89,6 +89,22 @@ func (b *builder) checkSidecar(d *schema.Document, sc *schema.Sidecar) {
 		if e.CaptureMode != "" {
 			b.unsupportedf(d, p+".captureMode", "signalbox proxies capture no traffic: the workload sends it to the outbound listener")
 		}
+		for j, h := range e.Hosts {
+			// Egress hosts are matched as written, never expanded: "payments/payments" admits
+			// no payments.payments.svc.cluster.local, and nothing else would say so.
+			ns, name, _ := strings.Cut(h, "/")
+			if name == "*" || strings.Contains(name, ".") {
+				continue
+			}
+			full := name + ".NAMESPACE.svc.cluster.local"
+			if ns == "." {
+				full = name + "." + d.Namespace + ".svc.cluster.local"
+			} else if ns != "*" && ns != "~" {
+				full = name + "." + ns + ".svc.cluster.local"
+			}
+			b.warnf(d, fmt.Sprintf("%s.hosts[%d]", p, j), "%q names a short host: egress hosts are matched as written, "+
+				"so it admits only a host named exactly %q; write the full name (%s/%s)", h, name, ns, full)
+		}
 	}
 	if tp := sc.OutboundTrafficPolicy; tp != nil {
 		if tp.Mode == "ALLOW_ANY" {

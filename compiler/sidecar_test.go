@@ -250,3 +250,26 @@ func routeTables(r *Role) []*route.VirtualHost {
 	}
 	return out
 }
+
+// TestSidecarShortHostWarns: egress hosts are matched as written, so a short name admits no
+// service of the mesh; it compiles with a warning that names the full host.
+func TestSidecarShortHostWarns(t *testing.T) {
+	s, findings := compileSidecars(t, sidecarDoc("team-a", "default", "", "team-b/api", "./web", "*/api.team-b.svc.cluster.local", "istio-system/*"))
+	if s == nil {
+		t.Fatalf("compile: %v", findings)
+	}
+	var got []string
+	for _, f := range findings {
+		if f.Severity != schema.SeverityWarning {
+			t.Errorf("not a warning: %v", f)
+		}
+		got = append(got, f.Message)
+	}
+	want := []string{
+		`spec.egress[0].hosts[0]: "team-b/api" names a short host: egress hosts are matched as written, so it admits only a host named exactly "api"; write the full name (team-b/api.team-b.svc.cluster.local)`,
+		`spec.egress[0].hosts[1]: "./web" names a short host: egress hosts are matched as written, so it admits only a host named exactly "web"; write the full name (./web.team-a.svc.cluster.local)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
