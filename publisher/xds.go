@@ -212,12 +212,12 @@ func (p *Publisher) attach(id int64, cn *core.Node) error {
 		t := p.nodeRoleLocked(nodeID, n)
 		target = &t
 	}
-	labels, role := fmt.Sprint(n.labels), n.role
+	labels, namespace, role := fmt.Sprint(n.labels), n.namespace, n.role
 	p.mu.Unlock()
 	if target != nil {
 		p.cache.setNode(target.id, target.role)
 	}
-	p.log.Info("proxy connected", "node", nodeID, "labels", labels, "role", role, "stream", id)
+	p.log.Info("proxy connected", "node", nodeID, "namespace", namespace, "labels", labels, "role", role, "stream", id)
 	return nil
 }
 
