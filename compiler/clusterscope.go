@@ -6,11 +6,9 @@ import (
 	"sync"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/signalbox/signalbox/compiler/ir"
 	"github.com/signalbox/signalbox/compiler/xds"
@@ -148,17 +146,6 @@ func (s *Snapshot) clustersFor(r *Role, rs *roleScopes, chosen string) (*Role, e
 // publisher reads; the rest of its metadata (its locality policy) stays.
 func withoutScope(c *cluster.Cluster) *cluster.Cluster {
 	out := shallowCopyWithout(c, "metadata").(*cluster.Cluster)
-	md := c.GetMetadata()
-	fields := maps.Clone(md.GetFilterMetadata()[xds.MetadataKey].GetFields())
-	delete(fields, xds.ForField)
-	filters := maps.Clone(md.GetFilterMetadata())
-	if len(fields) > 0 {
-		filters[xds.MetadataKey] = &structpb.Struct{Fields: fields}
-	} else {
-		delete(filters, xds.MetadataKey)
-	}
-	if len(filters) > 0 || len(md.GetTypedFilterMetadata()) > 0 {
-		out.Metadata = &core.Metadata{FilterMetadata: filters, TypedFilterMetadata: md.GetTypedFilterMetadata()}
-	}
+	out.Metadata = metadataWithout(c.GetMetadata(), xds.ForField)
 	return out
 }

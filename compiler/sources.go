@@ -297,19 +297,25 @@ func chooseVirtualHostRoutes(routes []*route.Route, conditions map[*route.Route]
 // withoutSource is rt without its source condition, which only the publisher reads.
 func withoutSource(rt *route.Route) *route.Route {
 	out := shallowCopyWithout(rt, "metadata").(*route.Route)
-	md := rt.GetMetadata()
+	out.Metadata = metadataWithout(rt.GetMetadata(), xds.SourceField)
+	return out
+}
+
+// metadataWithout is md without one field of signalbox's own filter metadata (a condition only
+// the publisher reads), the rest kept; nil when nothing is left.
+func metadataWithout(md *core.Metadata, field string) *core.Metadata {
 	fields := maps.Clone(md.GetFilterMetadata()[xds.MetadataKey].GetFields())
-	delete(fields, xds.SourceField)
+	delete(fields, field)
 	filters := maps.Clone(md.GetFilterMetadata())
 	if len(fields) > 0 {
 		filters[xds.MetadataKey] = &structpb.Struct{Fields: fields}
 	} else {
 		delete(filters, xds.MetadataKey)
 	}
-	if len(filters) > 0 || len(md.GetTypedFilterMetadata()) > 0 {
-		out.Metadata = &core.Metadata{FilterMetadata: filters, TypedFilterMetadata: md.GetTypedFilterMetadata()}
+	if len(filters) == 0 && len(md.GetTypedFilterMetadata()) == 0 {
+		return nil
 	}
-	return out
+	return &core.Metadata{FilterMetadata: filters, TypedFilterMetadata: md.GetTypedFilterMetadata()}
 }
 
 // shallowCopyWithout copies every field of m but one into a new message of its type, sharing
