@@ -46,8 +46,8 @@ func runWaitCommand(args []string, stdout, stderr io.Writer) int {
 		if *version != "" {
 			want = "version " + *version
 		}
-		fmt.Fprintf(stderr, "signalbox wait: timed out after %s waiting for %s on every connected proxy: %s\n",
-			*timeout, want, lastSeen(*admin))
+		fmt.Fprintf(stderr, "signalbox wait: timed out after %s waiting for %s on every connected proxy: %s%s\n",
+			*timeout, want, lastSeen(*admin), versionHistory(*admin, *version))
 		return exitUsage
 	default:
 		fmt.Fprintln(stderr, "signalbox wait:", err)
@@ -67,6 +67,32 @@ func lastSeen(admin string) string {
 		return fmt.Sprintf("the publisher at %s does not answer: %v", admin, err)
 	}
 	return describeStatus(st)
+}
+
+// versionHistory says, for a wait on a version that timed out, whether the publisher ever
+// published it: one it replaced since comes back only with a commit of the same tree (a revert),
+// and one it never published needs its commit fetched first. "" when the publisher's history
+// cannot be read or the version is the one it serves.
+func versionHistory(admin, version string) string {
+	if version == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lastLookTimeout)
+	defer cancel()
+	entries, err := publisher.FetchHistory(ctx, admin)
+	if err != nil || len(entries) == 0 {
+		return ""
+	}
+	if entries[0].Version == version {
+		return ""
+	}
+	for _, e := range entries[1:] {
+		if e.Version == version {
+			return fmt.Sprintf("; version %s was published for commit %s and has been replaced since (by %s): "+
+				"it is served again only by a commit of the same tree, such as a revert", version, short(e.Commit), entries[0].Version)
+		}
+	}
+	return fmt.Sprintf("; the publisher has never published version %s: it is a commit's version once that commit is fetched and compiled (signalbox compile prints it)", version)
 }
 
 // describeStatus sums a publisher's status up in one line: what it serves and how many of the
