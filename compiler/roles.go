@@ -83,6 +83,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 				}
 			}
 			vh.Routes = onlyForNamespaces(vh.Routes, exported)
+			vis.narrow(vh.Routes)
 			b.checkDestinationExports(vh.Routes, nil)
 			l.VirtualHosts = append(l.VirtualHosts, vh)
 		}
@@ -95,6 +96,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 		for _, p := range b.virtualServiceOnlyPorts(claims[h]) {
 			vh.Domains = append(vh.Domains, h+":"+itoa(p))
 		}
+		vis.narrow(vh.Routes)
 		b.checkDestinationExports(vh.Routes, nil)
 		l.VirtualHosts = append(l.VirtualHosts, vh)
 	}

@@ -316,3 +316,56 @@ func sidecarIR(scopes []*sidecarScope) []ir.SidecarScope {
 	}
 	return out
 }
+
+// narrow drops from routes' Sidecars those no proxy the route is for can take: a Sidecar
+// applies only to proxies of its own namespace, and the root namespace's only to those of
+// namespaces without a Sidecar of their own (its "./" admission, "NAME@NS", only to NS), so one
+// outside the namespaces a route is limited to never chooses it. What each proxy is served stays the same; a Sidecar change in a namespace that
+// cannot see the route no longer changes it.
+func (v *visibility) narrow(routes []*ir.Route) {
+	if v == nil {
+		return
+	}
+	for _, r := range routes {
+		src := r.Source
+		if src == nil || src.Sidecars == nil || (src.Namespaces == nil && src.Namespace == "") {
+			continue
+		}
+		seenBy := func(ns string) bool {
+			return (src.Namespaces == nil || slices.Contains(src.Namespaces, ns)) && (src.Namespace == "" || src.Namespace == ns)
+		}
+		kept := make([]string, 0, len(src.Sidecars))
+		for _, name := range src.Sidecars {
+			scopeName, dotNS, isDot := strings.Cut(name, "@")
+			switch {
+			case name == "":
+			case isDot:
+				if !seenBy(dotNS) || v.ownSidecar(dotNS) {
+					continue
+				}
+			case v.isRoot(scopeName):
+				if src.Namespaces != nil && !slices.ContainsFunc(src.Namespaces, func(ns string) bool { return seenBy(ns) && !v.ownSidecar(ns) }) {
+					continue
+				}
+			default:
+				if ns, _, _ := strings.Cut(scopeName, "/"); !seenBy(ns) {
+					continue
+				}
+			}
+			kept = append(kept, name)
+		}
+		r.Source.Sidecars = kept
+	}
+}
+
+// isRoot reports whether the Sidecar named "namespace/name" is the root namespace's default,
+// which applies to the proxies of every namespace without one of its own.
+func (v *visibility) isRoot(name string) bool {
+	return slices.ContainsFunc(v.scopes, func(s *sidecarScope) bool { return s.root && s.scope.Name == name })
+}
+
+// ownSidecar reports whether namespace ns has a Sidecar without workloadSelector other than
+// the root one: its proxies never take the root namespace's.
+func (v *visibility) ownSidecar(ns string) bool {
+	return slices.ContainsFunc(v.scopes, func(s *sidecarScope) bool { return !s.root && !s.scope.Selected && s.scope.Namespace == ns })
+}

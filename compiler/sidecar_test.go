@@ -7,6 +7,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/signalbox/signalbox/compiler/xds"
 	"github.com/signalbox/signalbox/schema"
 )
 
@@ -271,5 +272,62 @@ func TestSidecarShortHostWarns(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestSidecarsNarrowedToTheRouteNamespaces: a route limited to some namespaces (a ServiceEntry
+// exported to its own) names only the Sidecars that can apply there, so a Sidecar change in
+// another namespace leaves its route table as it was; what each proxy is served is unchanged.
+func TestSidecarsNarrowedToTheRouteNamespaces(t *testing.T) {
+	private := strings.Replace(sidecarMesh, "  hosts: [web.team-a.svc.cluster.local]\n", "  hosts: [web.team-a.svc.cluster.local]\n  exportTo: [.]\n", 1)
+	compile := func(teamBHosts string) *Snapshot {
+		t.Helper()
+		tree, findings := schema.Load([]schema.File{{Path: "mesh.yaml", Data: []byte(private +
+			sidecarDoc("team-a", "default", "", "./*") + sidecarDoc("team-b", "default", "", teamBHosts) +
+			sidecarDoc("istio-system", "default", "", "./*", "istio-system/*"))}})
+		if schema.HasErrors(findings) {
+			t.Fatalf("load: %v", findings)
+		}
+		s, findings := Compile(tree)
+		if s == nil || len(findings) > 0 {
+			t.Fatalf("compile: %v", findings)
+		}
+		return s
+	}
+	before, after := compile("./*"), compile("*/*")
+	for name, s := range map[string]*Snapshot{"before": before, "after": after} {
+		var sidecars []string
+		for _, vh := range routeTables(s.Role(SidecarRole)) {
+			if strings.HasPrefix(vh.GetName(), "web.team-a") {
+				for _, rt := range vh.GetRoutes() {
+					src, err := xds.RouteSource(rt)
+					if err != nil || src == nil {
+						t.Fatalf("web's route has no source condition (%v)", err)
+					}
+					sidecars = src.Sidecars
+				}
+			}
+		}
+		// team-b's Sidecar admits web after the change, the root one's "./*" too, but neither
+		// applies to a proxy in team-a, the one namespace web is exported to.
+		if got := strings.Join(sidecars, " "); got != " team-a/default" {
+			t.Errorf("%s: web (exported to team-a) is for Sidecars %q, want no Sidecar and team-a/default only", name, got)
+		}
+	}
+	for _, place := range []Place{{Namespace: "team-a"}, {Namespace: "team-b"}, {Namespace: "other"}} {
+		b, a := seen(t, before, SidecarRole, place), seen(t, after, SidecarRole, place)
+		if place.Namespace == "team-a" && b != "web" {
+			t.Errorf("team-a sees %q, want web", b)
+		}
+		if place.Namespace == "team-b" {
+			if b != "api" || a != "api,dns" {
+				t.Errorf("team-b sees %q then %q, want api then api,dns", b, a)
+			}
+		} else if a != b {
+			t.Errorf("%s sees %q, then %q after team-b's Sidecar changed", place.Namespace, b, a)
+		}
+	}
+	if v1, v2 := before.Role(SidecarRole).Versions[resource.RouteType], after.Role(SidecarRole).Versions[resource.RouteType]; v1 == v2 {
+		t.Errorf("team-b's Sidecar change left the route version %s: team-b's own view changed", v1)
 	}
 }
