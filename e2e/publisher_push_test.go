@@ -13,6 +13,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"github.com/signalbox/signalbox/compiler"
+	"github.com/signalbox/signalbox/demo"
 	"github.com/signalbox/signalbox/publisher"
 	"github.com/signalbox/signalbox/publisher/xdsbench"
 )
@@ -28,21 +29,7 @@ func TestRouteOnlyCommitPushesRoutesOnly(t *testing.T) {
 	eventually(t, "both clients in sync", func() bool { return inSync(pub.Publisher, "sotw") && inSync(pub.Publisher, "delta") })
 	before := map[string]xdsbench.Stats{"sotw": sotw.Stats(), "delta": delta.Stats()}
 
-	reviews, err := os.ReadFile(filepath.Join(repo.Dir, "policies", "reviews.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed := strings.Replace(string(reviews), "subset: v1\n      weight: 100", "subset: v2\n      weight: 100", 1)
-	if changed == string(reviews) {
-		t.Fatal("the default reviews.yaml no longer has the route this test edits")
-	}
-	if err := repo.WriteFile("policies/reviews.yaml", []byte(changed)); err != nil {
-		t.Fatal(err)
-	}
-	sha, err := repo.Commit("reviews: all to v2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sha := commitReviewsAllToV2(t, repo)
 	if err := pub.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -79,4 +66,26 @@ func TestRouteOnlyCommitPushesRoutesOnly(t *testing.T) {
 			t.Errorf("delta: %d resources sent for one changed route configuration", after.Resources-was.Resources)
 		}
 	}
+}
+
+// commitReviewsAllToV2 commits the default policies' reviews route moved from v1 to v2, a
+// change of one route table, and returns the commit.
+func commitReviewsAllToV2(t *testing.T, repo *demo.Repo) string {
+	t.Helper()
+	reviews, err := os.ReadFile(filepath.Join(repo.Dir, "policies", "reviews.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(reviews), "subset: v1\n      weight: 100", "subset: v2\n      weight: 100", 1)
+	if changed == string(reviews) {
+		t.Fatal("the default reviews.yaml no longer has the route this test edits")
+	}
+	if err := repo.WriteFile("policies/reviews.yaml", []byte(changed)); err != nil {
+		t.Fatal(err)
+	}
+	sha, err := repo.Commit("reviews: all to v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha
 }

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,20 +18,7 @@ func TestWaitOnAReplacedOrUnknownVersion(t *testing.T) {
 	repo, _ := defaultRepo(t)
 	pub := startPublisher(t, publisher.Config{Repo: repo.Dir})
 	first := pub.Status().Version
-	reviews, err := os.ReadFile(filepath.Join(repo.Dir, "policies", "reviews.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed := strings.Replace(string(reviews), "subset: v1\n      weight: 100", "subset: v2\n      weight: 100", 1)
-	if changed == string(reviews) {
-		t.Fatal("the default reviews.yaml no longer has the route this test edits")
-	}
-	if err := repo.WriteFile("policies/reviews.yaml", []byte(changed)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.Commit("reviews: all to v2"); err != nil {
-		t.Fatal(err)
-	}
+	commitReviewsAllToV2(t, repo)
 	if err := pub.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
