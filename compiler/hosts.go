@@ -50,13 +50,8 @@ func itoa(n uint32) string {
 // VirtualService in namespace vsNamespace, as Istio binds them: a "namespace/" prefix takes
 // VirtualServices of that namespace only ("./" the Gateway's own, gwNamespace; "*/" any).
 func serverHostAdmits(pattern, gwNamespace, vsNamespace, h string) bool {
-	if ns, _, ok := strings.Cut(pattern, "/"); ok {
-		if ns == "." {
-			ns = gwNamespace
-		}
-		if ns != "*" && ns != vsNamespace {
-			return false
-		}
+	if ns, _ := schema.ServerHost(pattern, gwNamespace); ns != "*" && ns != vsNamespace {
+		return false
 	}
 	return hostMatches(pattern, h)
 }
@@ -64,9 +59,7 @@ func serverHostAdmits(pattern, gwNamespace, vsNamespace, h string) bool {
 // hostMatches reports whether a Gateway server host pattern ("*", "*.example.com",
 // "ns/host") admits the VirtualService host h, whatever the VirtualService's namespace.
 func hostMatches(pattern, h string) bool {
-	if _, after, ok := strings.Cut(pattern, "/"); ok {
-		pattern = after
-	}
+	_, pattern = schema.ServerHost(pattern, "")
 	switch {
 	case pattern == "*" || h == "*":
 		return true

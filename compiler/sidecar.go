@@ -121,7 +121,7 @@ func (b *builder) checkSidecar(d *schema.Document, sc *schema.Sidecar) {
 // namespace's Sidecar, whose "./" hosts are each proxy's own namespace, those in ns (dot).
 func (s *sidecarScope) admission(ns string, hosts []string) (full, dot bool) {
 	for _, e := range s.hosts {
-		if !slices.ContainsFunc(hosts, func(h string) bool { return hostsOverlap(e.host, h) }) {
+		if !slices.ContainsFunc(hosts, func(h string) bool { return schema.HostsOverlap(e.host, h) }) {
 			continue
 		}
 		switch e.namespace {
@@ -141,24 +141,6 @@ func (s *sidecarScope) admission(ns string, hosts []string) (full, dot bool) {
 		}
 	}
 	return false, dot
-}
-
-// hostsOverlap is Istio's host.Name.Matches: equal names, or a wildcard ("*", "*.example.com")
-// that covers the other name (or the other wildcard).
-func hostsOverlap(a, b string) bool {
-	if a == "*" || b == "*" || a == b {
-		return true
-	}
-	aw, bw := strings.HasPrefix(a, "*"), strings.HasPrefix(b, "*")
-	switch {
-	case aw && bw:
-		return strings.HasSuffix(a[1:], b[1:]) || strings.HasSuffix(b[1:], a[1:])
-	case aw:
-		return strings.HasSuffix(b, a[1:])
-	case bw:
-		return strings.HasSuffix(a, b[1:])
-	}
-	return false
 }
 
 // visibility says, for the sidecar's virtual hosts, which Sidecars' proxies see a service

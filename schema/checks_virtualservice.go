@@ -31,7 +31,7 @@ func checkVirtualService(s *docState, vs *VirtualService) {
 			s.fail(idx("spec.hosts", i), `host "*" is only allowed for a VirtualService bound to gateways (not to the mesh)`)
 		}
 		for j := 0; j < i; j++ {
-			if hostsOverlap(vs.Hosts[j], h) {
+			if HostsOverlap(vs.Hosts[j], h) {
 				if vs.Hosts[j] == h || hostCovers(vs.Hosts[j], h) {
 					s.failf(idx("spec.hosts", i), "duplicate host %q: %q (spec.hosts[%d]) already covers it", h, vs.Hosts[j], j)
 				} else {
@@ -84,21 +84,6 @@ func checkVirtualService(s *docState, vs *VirtualService) {
 		checkRouteDestinations(s, p+".route", len(r.Route), func(i int) (*Destination, *int32) { return &r.Route[i].Destination, r.Route[i].Weight })
 	}
 	checkExportTo(s, "spec.exportTo", vs.ExportTo, false)
-}
-
-// hostsOverlap says whether two hosts of one VirtualService claim the same names: equal, or one
-// a wildcard covering the other.
-func hostsOverlap(a, b string) bool {
-	if a == b {
-		return true
-	}
-	return hostCovers(a, b) || hostCovers(b, a)
-}
-
-// hostCovers: wildcard host w takes every name h does.
-func hostCovers(w, h string) bool {
-	suffix, ok := strings.CutPrefix(w, "*")
-	return ok && strings.HasSuffix(strings.TrimPrefix(h, "*"), suffix)
 }
 
 // checkSNIHost: an SNI host must be one the VirtualService serves.

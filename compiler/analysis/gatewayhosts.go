@@ -34,25 +34,9 @@ func (a *analyzer) hostsOnGateways(d *schema.Document, vs *schema.VirtualService
 func anyServerHost(servers []string, host, vsNamespace, gateway string) bool {
 	gwNamespace, _, _ := strings.Cut(gateway, "/")
 	for _, s := range servers {
-		ns, name, scoped := strings.Cut(s, "/")
-		if !scoped {
-			ns, name = "*", s
-		}
-		if ns == "." {
-			ns = gwNamespace
-		}
-		if ns != "*" && ns != vsNamespace {
-			continue
-		}
-		if hostAdmits(name, host) || hostAdmits(host, name) {
+		if ns, name := schema.ServerHost(s, gwNamespace); (ns == "*" || ns == vsNamespace) && schema.HostsOverlap(name, host) {
 			return true
 		}
 	}
 	return false
-}
-
-// hostAdmits reports whether pattern, a host or a wildcard host, admits name.
-func hostAdmits(pattern, name string) bool {
-	return pattern == "*" || pattern == name ||
-		strings.HasPrefix(pattern, "*.") && strings.HasSuffix(name, pattern[1:])
 }

@@ -1,0 +1,33 @@
+package schema
+
+import "strings"
+
+// HostsOverlap is Istio's host.Name.Matches both ways: two hosts name some request in common,
+// being equal, or one a wildcard ("*", "*.example.com") covering the other (or the other
+// wildcard). VirtualService hosts, Sidecar egress hosts and Gateway server hosts compare so.
+func HostsOverlap(a, b string) bool {
+	if a == b {
+		return true
+	}
+	return hostCovers(a, b) || hostCovers(b, a)
+}
+
+// hostCovers: wildcard host w takes every name h does.
+func hostCovers(w, h string) bool {
+	suffix, ok := strings.CutPrefix(w, "*")
+	return ok && strings.HasSuffix(strings.TrimPrefix(h, "*"), suffix)
+}
+
+// ServerHost splits a Gateway server host "namespace/dnsName" as Istio reads it: the namespace
+// whose VirtualServices it takes ("*" any, "." resolved to the Gateway's own, gwNamespace;
+// "*" when there is no prefix) and the host.
+func ServerHost(pattern, gwNamespace string) (namespace, host string) {
+	ns, h, ok := strings.Cut(pattern, "/")
+	if !ok {
+		return "*", pattern
+	}
+	if ns == "." {
+		ns = gwNamespace
+	}
+	return ns, h
+}
