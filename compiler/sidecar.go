@@ -313,24 +313,21 @@ func (v *visibility) narrow(routes []*ir.Route) {
 		if src == nil || src.Sidecars == nil || (src.Namespaces == nil && src.Namespace == "") {
 			continue
 		}
-		seenBy := func(ns string) bool {
-			return (src.Namespaces == nil || slices.Contains(src.Namespaces, ns)) && (src.Namespace == "" || src.Namespace == ns)
-		}
 		kept := make([]string, 0, len(src.Sidecars))
 		for _, name := range src.Sidecars {
 			scopeName, dotNS, isDot := strings.Cut(name, "@")
 			switch {
 			case name == "":
 			case isDot:
-				if !seenBy(dotNS) || v.ownSidecar(dotNS) {
+				if !src.InNamespace(dotNS) || v.ownSidecar(dotNS) {
 					continue
 				}
 			case v.isRoot(scopeName):
-				if src.Namespaces != nil && !slices.ContainsFunc(src.Namespaces, func(ns string) bool { return seenBy(ns) && !v.ownSidecar(ns) }) {
+				if src.Namespaces != nil && !slices.ContainsFunc(src.Namespaces, func(ns string) bool { return src.InNamespace(ns) && !v.ownSidecar(ns) }) {
 					continue
 				}
 			default:
-				if ns, _, _ := strings.Cut(scopeName, "/"); !seenBy(ns) {
+				if ns, _, _ := strings.Cut(scopeName, "/"); !src.InNamespace(ns) {
 					continue
 				}
 			}

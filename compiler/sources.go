@@ -206,10 +206,7 @@ func applies(s *ir.Source, place proxyPlace) bool {
 			return false
 		}
 	}
-	if s.Namespaces != nil && !slices.Contains(s.Namespaces, place.Namespace) {
-		return false
-	}
-	return s.Namespace == "" || s.Namespace == place.Namespace
+	return s.InNamespace(place.Namespace)
 }
 
 // chooseRoutes is r with only the routes that apply to a proxy at place, their conditions

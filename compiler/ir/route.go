@@ -1,5 +1,7 @@
 package ir
 
+import "slices"
+
 // Route is one match and what it does: forward to clusters, redirect, or answer directly.
 // Exactly one of Clusters, Redirect and DirectResponse is set.
 type Route struct {
@@ -49,6 +51,12 @@ type Source struct {
 	// carry conditions: a proxy none of them applies to routes the service as if no
 	// VirtualService named it, as Istio does.
 	Fallback bool `json:"fallback,omitempty"`
+}
+
+// InNamespace reports whether the proxies of namespace ns may be served the route, by its
+// namespace conditions alone (sourceNamespace and exportTo); a nil Source is for every proxy.
+func (s *Source) InNamespace(ns string) bool {
+	return s == nil || (s.Namespaces == nil || slices.Contains(s.Namespaces, ns)) && (s.Namespace == "" || s.Namespace == ns)
 }
 
 // Match is ANDed: the path, every header and every query parameter must match.
