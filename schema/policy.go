@@ -34,9 +34,19 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 
 	ks := l.v.kinds[h.kind]
 	// Kubernetes manifests often live beside policies; the flag that skips them is named.
-	const skipHint = " (--ignore-unknown skips documents of other kinds)"
+	skipHint := " (--ignore-unknown skips documents of other kinds)"
+	if l.opts.IgnoreUnknown {
+		// Only an unknown kind of the groups signalbox compiles gets here with the flag set.
+		skipHint = ", and --ignore-unknown does not skip an unknown kind of networking.istio.io or security.istio.io: is it misspelt?"
+	}
 	if l.opts.IgnoreUnknown && ks == nil && !istioKinds[h.kind] && !isIstioAPIVersion(h.apiVersion) {
 		return nil, nil
+	}
+	if l.opts.IgnoreUnknown && ks == nil && h.kindIsString && h.kind != "" && skippableIstioKind(h) {
+		// Asked to skip what it does not compile, signalbox still says so: in Istio these
+		// documents would change what proxies do.
+		s.warn(s.pos(h.kindNode.Pos()), "kind "+h.kind+" is not compiled by signalbox: skipped (--ignore-unknown), so no proxy applies it")
+		return nil, s.findings
 	}
 	switch {
 	case h.kindNode == nil:
@@ -44,7 +54,7 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	case !h.kindIsString:
 		s.report(s.pos(h.kindNode.Pos()), "kind", "must be a string, got "+describe(h.kindNode))
 	case istioKinds[h.kind]:
-		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" is not supported yet")
+		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" is not supported yet (--ignore-unknown skips it with a warning)")
 	case ks == nil && h.apiVersion != "":
 		s.report(s.pos(h.kindNode.Pos()), "", "kind "+h.kind+" ("+h.apiVersion+") is not an Istio traffic policy"+skipHint)
 	case ks == nil:
@@ -148,6 +158,19 @@ func mapKeys(st *ast.StructLit, path ...string) []string {
 		}
 	}
 	return keys
+}
+
+// skippableIstioKind reports whether --ignore-unknown may skip an Istio document the schemas do
+// not model: a kind signalbox knows it does not compile, or any kind of an Istio API group other
+// than the two it compiles (telemetry.istio.io, extensions.istio.io, install.istio.io's IstioOperator…).
+// An unknown kind of networking.istio.io or security.istio.io stays an error: it is more likely
+// a misspelt VirtualService than a resource to leave out.
+func skippableIstioKind(h header) bool {
+	if istioKinds[h.kind] {
+		return true
+	}
+	group, _, _ := strings.Cut(h.apiVersion, "/")
+	return isIstioAPIVersion(h.apiVersion) && group != "networking.istio.io" && group != "security.istio.io"
 }
 
 // isIstioAPIVersion says whether an apiVersion is of an Istio API group (*.istio.io).

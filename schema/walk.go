@@ -31,6 +31,12 @@ func newDocState(file string, doc *Document) *docState {
 	return &docState{file: file, doc: doc, keys: map[string]Pos{}, reported: map[string]bool{}}
 }
 
+// warn records a warning about the whole document: it does not block compilation.
+func (s *docState) warn(pos Pos, reason string) {
+	s.findings = append(s.findings, Finding{Pos: pos, Severity: SeverityWarning, Kind: s.doc.Kind,
+		Namespace: s.doc.Namespace, Name: s.doc.Name, Message: reason})
+}
+
 // report adds an error finding about the field at path; the message is "path: reason".
 func (s *docState) report(pos Pos, path, reason string) {
 	if s.reported[path] || s.settled && s.related(path) {
