@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ func check(s *docState) {
 		checkAuthorizationPolicy(s, spec)
 	case *RequestAuthentication:
 		checkRequestAuthentication(s, spec)
+	case *KubernetesService:
+		checkKubernetesService(s, spec)
 	}
 }
 
@@ -255,18 +258,26 @@ func checkSelector(s *docState, path string, labels map[string]string) {
 // checkExportTo applies Istio's rules for exportTo: no repeats ("." is the own namespace),
 // "*" alone, "~" only in a ServiceEntry and alone.
 func checkExportTo(s *docState, path string, list []string, serviceEntry bool) {
+	for i, e := range list {
+		// A repeated "~" is reported as a repeat.
+		if e == "~" && !serviceEntry && !slices.Contains(list[:i], e) {
+			s.fail(idx(path, i), `"~" (visible to no one) is only allowed in a ServiceEntry`)
+		}
+	}
+	checkExportToList(s, path, list, func(i int) string { return idx(path, i) })
+}
+
+// checkExportToList reports repeated entries (at(i), the place of entry i) and "*" or "~"
+// beside others (at path), where "~" is allowed.
+func checkExportToList(s *docState, path string, list []string, at func(i int) string) {
 	seen := map[string]bool{}
 	for i, e := range list {
 		k := e
 		if e == "." {
 			k = s.doc.Namespace
 		}
-		p := idx(path, i)
-		switch {
-		case seen[k]:
-			s.failf(p, "duplicate entry %q", e)
-		case e == "~" && !serviceEntry:
-			s.fail(p, `"~" (visible to no one) is only allowed in a ServiceEntry`)
+		if seen[k] {
+			s.failf(at(i), "duplicate entry %q", e)
 		}
 		seen[k] = true
 	}

@@ -42,6 +42,8 @@ func decodeDocument(doc *Document, st *ast.StructLit) error {
 		for i := range spec.Servers {
 			spec.Servers[i].Port.Protocol = strings.ToUpper(spec.Servers[i].Port.Protocol)
 		}
+	case *KubernetesService:
+		spec.Entry = spec.serviceEntry(doc)
 	}
 	return nil
 }

@@ -8,6 +8,9 @@ const (
 	KindGateway         = "Gateway"
 	KindWorkloadEntry   = "WorkloadEntry"
 	KindSidecar         = "Sidecar"
+	// KindService is a Kubernetes Service (apiVersion v1), which declares a service as Istio's
+	// Kubernetes registry reads it; its Spec is *KubernetesService.
+	KindService = "Service"
 
 	KindPeerAuthentication    = "PeerAuthentication"
 	KindAuthorizationPolicy   = "AuthorizationPolicy"
@@ -27,7 +30,8 @@ type Document struct {
 	// Pos is where the document starts (its first key).
 	Pos Pos
 	// Spec is *VirtualService, *DestinationRule, *ServiceEntry, *Gateway, *WorkloadEntry, *Sidecar,
-	// *PeerAuthentication, *AuthorizationPolicy or *RequestAuthentication, matching Kind.
+	// *PeerAuthentication, *AuthorizationPolicy, *RequestAuthentication or *KubernetesService,
+	// matching Kind.
 	Spec any
 	// fields maps a field path ("spec.http[0].route[1].weight") to its position.
 	fields map[string]Pos

@@ -14,7 +14,7 @@ kind: Deployment
 metadata: {name: web}
 ---
 apiVersion: v1
-kind: Service
+kind: ConfigMap
 metadata: {name: web}
 ---
 - a list
@@ -91,7 +91,7 @@ func TestCache(t *testing.T) {
 		t.Error("a cached load differs from a fresh one")
 	}
 	// Options are part of the key: the same file loads differently without IgnoreUnknown.
-	k8s := []File{{Path: "k8s.yaml", Data: []byte("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n")}}
+	k8s := []File{{Path: "k8s.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")}}
 	if _, f := LoadWithOptions(k8s, Options{IgnoreUnknown: true}); len(f) != 0 {
 		t.Error(f)
 	}

@@ -33,6 +33,11 @@ func (l *loader) policy(file string, st *ast.StructLit) (*Document, []Finding) {
 	}
 
 	ks := l.v.kinds[h.kind]
+	if h.kind == KindService && h.apiVersion != "" && h.apiVersion != KubernetesServiceAPIVersion {
+		// Another group's Service (Knative's serving.knative.dev/v1) is a foreign kind; one
+		// without apiVersion is checked as Kubernetes', whose schema then asks for it.
+		ks = nil
+	}
 	// Kubernetes manifests often live beside policies; the flag that skips them is named.
 	skipHint := " (--ignore-unknown skips documents of other kinds)"
 	if l.opts.IgnoreUnknown {

@@ -168,6 +168,8 @@ func checkInvariants(t testing.TB, name string, data []byte) {
 			ok = d.Kind == KindAuthorizationPolicy
 		case *RequestAuthentication:
 			ok = d.Kind == KindRequestAuthentication
+		case *KubernetesService:
+			ok = d.Kind == KindService && d.Spec.(*KubernetesService).Entry != nil
 		}
 		if !ok || d.Name == "" || d.Namespace == "" || d.Pos.File != name {
 			t.Errorf("%s: malformed document %+v", name, d)

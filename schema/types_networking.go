@@ -461,6 +461,10 @@ type ServicePort struct {
 	Protocol   string `json:"protocol,omitempty"`
 	Name       string `json:"name,omitempty"`
 	TargetPort uint32 `json:"targetPort,omitempty"`
+	// TargetPortName is set for a Kubernetes Service port whose targetPort is a name: each
+	// endpoint's port of that name in its ports, an endpoint without one not serving this
+	// port. A ServiceEntry has no such field.
+	TargetPortName string `json:"-"`
 }
 
 // WorkloadEndpoint is one endpoint of a ServiceEntry, and the spec of a WorkloadEntry.

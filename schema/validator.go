@@ -49,6 +49,7 @@ var policyKinds = map[string]struct {
 	KindGateway:         {"#Gateway", func() any { return new(Gateway) }},
 	KindWorkloadEntry:   {"#WorkloadEntry", func() any { return new(WorkloadEntry) }},
 	KindSidecar:         {"#Sidecar", func() any { return new(Sidecar) }},
+	KindService:         {"#Service", func() any { return new(KubernetesService) }},
 
 	KindPeerAuthentication:    {"#PeerAuthentication", func() any { return new(PeerAuthentication) }},
 	KindAuthorizationPolicy:   {"#AuthorizationPolicy", func() any { return new(AuthorizationPolicy) }},
