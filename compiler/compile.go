@@ -30,7 +30,12 @@ func Compile(tree *schema.Tree) (*Snapshot, []schema.Finding) {
 
 // CompileFiles loads, validates, analyses and compiles a policy tree in one step.
 func CompileFiles(files []schema.File) (*Snapshot, []schema.Finding) {
-	tree, findings := schema.Load(files)
+	return CompileFilesWithOptions(files, schema.Options{})
+}
+
+// CompileFilesWithOptions is CompileFiles loading the tree with opts (--ignore-unknown).
+func CompileFilesWithOptions(files []schema.File, opts schema.Options) (*Snapshot, []schema.Finding) {
+	tree, findings := schema.LoadWithOptions(files, opts)
 	if schema.HasErrors(findings) {
 		return nil, findings
 	}

@@ -41,6 +41,7 @@ func Load(files []File) (*Tree, []Finding) {
 func LoadWithOptions(files []File, opts Options) (*Tree, []Finding) {
 	files = slices.Clone(files)
 	slices.SortStableFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	opts = withSettings(files, opts)
 	results := loadFiles(files, opts)
 
 	tree := &Tree{Settings: Settings{SidecarListener: DefaultSidecarListener, TrustDomain: DefaultTrustDomain}}
@@ -77,6 +78,24 @@ func LoadWithOptions(files []File, opts Options) (*Tree, []Finding) {
 	})
 	SortFindings(findings)
 	return tree, findings
+}
+
+// withSettings adds to opts what the tree's signalbox.yaml asks of every load: with
+// ignoreUnknown, the documents of other kinds are skipped without the flag. The settings file is
+// loaded alone first (its result is cached like any file's); an invalid one is reported by the
+// load of the whole tree and changes nothing.
+func withSettings(files []File, opts Options) Options {
+	if opts.IgnoreUnknown {
+		return opts
+	}
+	i := slices.IndexFunc(files, func(f File) bool { return f.Path == SettingsFile })
+	if i < 0 {
+		return opts
+	}
+	if r := loadFiles(files[i:i+1], opts)[0]; r.settings != nil && r.settings.IgnoreUnknown {
+		opts.IgnoreUnknown = true
+	}
+	return opts
 }
 
 // fileResult is what one file yields on its own: its documents in order (each with its

@@ -20,6 +20,9 @@ type Settings struct {
 	// TrustDomain is the mesh's trust domain (Istio's meshConfig.trustDomain), in the SPIFFE
 	// identities of service accounts; the loader fills in DefaultTrustDomain.
 	TrustDomain string `json:"trustDomain,omitempty"`
+	// IgnoreUnknown makes every load of the tree skip documents of other kinds, as
+	// Options.IgnoreUnknown does.
+	IgnoreUnknown bool `json:"ignoreUnknown,omitempty"`
 }
 
 // MeshCertificates are absolute paths on the proxies' machines.

@@ -14,6 +14,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "", "write the snapshot file here (serve --snapshot and diff read it back)")
 	fs.StringVar(&in.repo, "repo", "", "compile the tree of a git repository at --ref instead of the directory on disk")
 	fs.StringVar(&in.ref, "ref", "HEAD", "git revision to compile with --repo")
+	ignoreUnknown := fs.Bool("ignore-unknown", false, ignoreUnknownUsage)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return parseExit(err)
@@ -28,11 +29,11 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if len(refused) > 0 {
-		_, findings := check(files, refused, false, false)
+		_, findings := check(files, refused, *ignoreUnknown, false)
 		_ = writeFindings("text", in.display(findings), stdout, stderr)
 		return exitFindings
 	}
-	snap, findings := compiler.CompileFiles(files)
+	snap, findings := compiler.CompileFilesWithOptions(files, schema.Options{IgnoreUnknown: *ignoreUnknown})
 	_ = writeFindings("text", in.display(findings), stdout, stderr)
 	if schema.HasErrors(findings) || snap == nil {
 		return exitFindings

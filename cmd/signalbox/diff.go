@@ -24,6 +24,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	repo := fs.String("repo", ".", "git repository whose revisions BASE and HEAD name")
 	dir := fs.String("dir", "policies", "policy directory inside the repository")
 	format := fs.String("format", "text", "output format: text, markdown or json")
+	ignoreUnknown := fs.Bool("ignore-unknown", false, ignoreUnknownUsage)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return parseExit(err)
@@ -41,7 +42,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "signalbox diff: unknown --format %q (text, markdown, json)\n", *format)
 		return exitUsage
 	}
-	side := &diffSource{repoPath: *repo, dir: *dir}
+	side := &diffSource{repoPath: *repo, dir: *dir, opts: schema.Options{IgnoreUnknown: *ignoreUnknown}}
 	var snaps [2]*compiler.Snapshot
 	var sides [2]diff.Side
 	// Both sides are loaded, so that each one that does not compile is reported.
@@ -105,6 +106,7 @@ const exitNoDirectory = -1
 // revision of the repository (opened once) compiled from its policy directory.
 type diffSource struct {
 	repoPath, dir string
+	opts          schema.Options
 	repo          *git.Repository
 }
 
@@ -129,7 +131,7 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 	var refused *source.RefusedError
 	if errors.As(err, &refused) {
 		// Files the source refused: the side is incomplete, so it does not compile.
-		_, findings := check(files, refused.Findings(), false, false)
+		_, findings := check(files, refused.Findings(), d.opts.IgnoreUnknown, false)
 		return nil, "", d.notCompiled(arg, commit, findings, stderr)
 	}
 	var noDir *source.NoDirectoryError
@@ -142,7 +144,7 @@ func (d *diffSource) load(arg string, stderr io.Writer) (*compiler.Snapshot, str
 		fmt.Fprintln(stderr, "signalbox diff:", err)
 		return nil, "", exitUsage
 	}
-	snap, findings := compiler.CompileFiles(files)
+	snap, findings := compiler.CompileFilesWithOptions(files, d.opts)
 	if snap == nil || schema.HasErrors(findings) {
 		return nil, "", d.notCompiled(arg, commit, findings, stderr)
 	}

@@ -7,3 +7,6 @@ import "github.com/signalbox/signalbox/schema"
 func loadTree(files []schema.File, ignoreUnknown bool) (*schema.Tree, []schema.Finding) {
 	return schema.LoadWithOptions(files, schema.Options{IgnoreUnknown: ignoreUnknown})
 }
+
+// ignoreUnknownUsage is the flag's help wherever a tree is loaded.
+const ignoreUnknownUsage = "skip YAML documents that are not Istio kinds (and, with a warning, Istio kinds signalbox does not compile) instead of reporting them; ignoreUnknown: true in signalbox.yaml does it for every command"

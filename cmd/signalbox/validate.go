@@ -18,7 +18,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output format: "+strings.Join(findingFormats, ", "))
 	failOn := fs.String("fail-on", "error", "exit 1 when a finding is at or above this severity: error or warning")
 	schemaOnly := fs.Bool("schema-only", false, "check each document alone, no cross-resource analysis")
-	ignoreUnknown := fs.Bool("ignore-unknown", false, "skip YAML documents that are not Istio kinds instead of reporting them")
+	ignoreUnknown := fs.Bool("ignore-unknown", false, ignoreUnknownUsage)
 	fs.Var(&sups, "suppress", "silence findings: CODE or CODE=KIND/NAMESPACE/NAME, globs allowed (repeatable)")
 	fs.StringVar(&in.repo, "repo", "", "validate the tree of a git repository at --ref instead of the directory on disk")
 	fs.StringVar(&in.ref, "ref", "HEAD", "git revision to validate with --repo")
