@@ -9,42 +9,42 @@ import (
 	"github.com/signalbox/signalbox/schema"
 )
 
-// ruleVariant is one DestinationRule of a host (doc nil: none, the plain clusters) with the
-// proxy namespaces that take it.
+// ruleVariant is one DestinationRule of a host, the rules of one namespace merged (rule nil:
+// none, the plain clusters), with the proxy namespaces that take it.
 type ruleVariant struct {
-	doc   *schema.Document
+	rule  *destRule
 	scope *ir.NamespaceScope
 }
 
-func (v *ruleVariant) subsets() []schema.Subset {
-	if v.doc == nil {
+func (v *ruleVariant) subsets() []ruleSubset {
+	if v.rule == nil {
 		return nil
 	}
-	return v.doc.Spec.(*schema.DestinationRule).Subsets
+	return v.rule.subsets
 }
 
 func (v *ruleVariant) hasSubset(name string) bool {
-	return slices.ContainsFunc(v.subsets(), func(x schema.Subset) bool { return x.Name == name })
+	return v.rule != nil && v.rule.subset(name) != nil
 }
 
 // name describes the variant's DestinationRule for a finding.
 func (v *ruleVariant) name() string {
-	if v.doc == nil {
+	if v.rule == nil {
 		return "no DestinationRule"
 	}
-	return fmt.Sprintf("DestinationRule %s/%s", v.doc.Namespace, v.doc.Name)
+	return v.rule.name()
 }
 
 // ruleFor is the DestinationRule a proxy in namespace ns takes for the service among rules
-// (one per namespace), as Istio's PushContext.destinationRule chooses it: its own namespace's
+// (one per namespace, merged), as Istio's PushContext.destinationRule chooses it: its own namespace's
 // (a rule is always visible in its namespace), else the service's namespace's if exported to
 // ns, else the root namespace's if exported to ns, else none. elsewhere stands for every
 // namespace no rule names: it has no rule of its own and sees only rules exported to "*".
-func ruleFor(svc *service, rules []*schema.Document, ns string, elsewhere bool) *schema.Document {
-	in := func(namespace string) *schema.Document {
-		for _, d := range rules {
-			if d.Namespace == namespace {
-				return d
+func ruleFor(svc *service, rules []*destRule, ns string, elsewhere bool) *destRule {
+	in := func(namespace string) *destRule {
+		for _, r := range rules {
+			if r.namespace() == namespace {
+				return r
 			}
 		}
 		return nil
@@ -55,13 +55,13 @@ func ruleFor(svc *service, rules []*schema.Document, ns string, elsewhere bool) 
 		}
 	}
 	for _, owner := range []string{svc.doc.Namespace, rootNamespace} {
-		d := in(owner)
-		if d == nil {
+		r := in(owner)
+		if r == nil {
 			continue
 		}
-		exported := schema.ExportedTo(d.Namespace, d.Spec.(*schema.DestinationRule).ExportTo)
+		exported := schema.ExportedTo(r.namespace(), r.exportTo())
 		if exported == nil || !elsewhere && slices.Contains(exported, ns) {
-			return d
+			return r
 		}
 	}
 	return nil
@@ -71,29 +71,29 @@ func ruleFor(svc *service, rules []*schema.Document, ns string, elsewhere bool) 
 // (ruleFor): one variant per rule some namespace takes, and the plain one if some takes none;
 // the variant every unnamed namespace takes is Elsewhere. Variants come in a fixed order: the
 // plain one first, then by the rule's namespace.
-func ruleVariants(svc *service, rules []*schema.Document) []ruleVariant {
+func ruleVariants(svc *service, rules []*destRule) []ruleVariant {
 	named := []string{svc.doc.Namespace, rootNamespace}
-	for _, d := range rules {
-		named = append(named, d.Namespace)
-		named = append(named, schema.ExportedTo(d.Namespace, d.Spec.(*schema.DestinationRule).ExportTo)...)
+	for _, r := range rules {
+		named = append(named, r.namespace())
+		named = append(named, schema.ExportedTo(r.namespace(), r.exportTo())...)
 	}
 	slices.Sort(named)
 	named = slices.Compact(named)
 	named = slices.DeleteFunc(named, func(ns string) bool { return ns == "~" })
-	byRule := map[*schema.Document][]string{}
+	byRule := map[*destRule][]string{}
 	for _, ns := range named {
-		d := ruleFor(svc, rules, ns, false)
-		byRule[d] = append(byRule[d], ns)
+		r := ruleFor(svc, rules, ns, false)
+		byRule[r] = append(byRule[r], ns)
 	}
 	rest := ruleFor(svc, rules, "", true)
-	docs := append([]*schema.Document{nil}, rules...)
-	slices.SortStableFunc(docs[1:], func(a, b *schema.Document) int { return strings.Compare(a.Namespace, b.Namespace) })
+	all := append([]*destRule{nil}, rules...)
+	slices.SortStableFunc(all[1:], func(a, b *destRule) int { return strings.Compare(a.namespace(), b.namespace()) })
 	var out []ruleVariant
-	for _, d := range docs {
-		only := byRule[d]
+	for _, r := range all {
+		only := byRule[r]
 		var scope *ir.NamespaceScope
 		switch {
-		case d == rest:
+		case r == rest:
 			except := slices.DeleteFunc(slices.Clone(named), func(ns string) bool { return slices.Contains(only, ns) })
 			scope = &ir.NamespaceScope{Elsewhere: true, Except: except}
 		case len(only) > 0:
@@ -101,7 +101,7 @@ func ruleVariants(svc *service, rules []*schema.Document) []ruleVariant {
 		default:
 			continue
 		}
-		out = append(out, ruleVariant{doc: d, scope: scope})
+		out = append(out, ruleVariant{rule: r, scope: scope})
 	}
 	return out
 }
@@ -109,9 +109,9 @@ func ruleVariants(svc *service, rules []*schema.Document) []ruleVariant {
 // checkVariantRule refuses what a DestinationRule chosen by namespace asks that signalbox puts
 // outside the clusters: a consistent hash is a route's hash policy, and routes are not chosen
 // by the rule a namespace sees.
-func (b *builder) checkVariantRule(d *schema.Document) {
-	dr := d.Spec.(*schema.DestinationRule)
-	check := func(tp *schema.TrafficPolicy, path string) {
+// A merged rule is checked in the parts it keeps, each where it was written.
+func (b *builder) checkVariantRule(r *destRule) {
+	check := func(d *schema.Document, tp *schema.TrafficPolicy, path string) {
 		if tp == nil {
 			return
 		}
@@ -125,9 +125,9 @@ func (b *builder) checkVariantRule(d *schema.Document) {
 			}
 		}
 	}
-	check(dr.TrafficPolicy, "spec.trafficPolicy")
-	for i, s := range dr.Subsets {
-		check(s.TrafficPolicy, fmt.Sprintf("spec.subsets[%d].trafficPolicy", i))
+	check(r.policyDoc, r.policy, "spec.trafficPolicy")
+	for _, s := range r.subsets {
+		check(s.doc, s.TrafficPolicy, s.path()+".trafficPolicy")
 	}
 }
 
@@ -164,7 +164,7 @@ func (b *builder) checkSubsetVisible(ref destRef, svc *service, where []string, 
 			continue
 		}
 		seen := v.name() + ", which does not define it"
-		if v.doc == nil {
+		if v.rule == nil {
 			seen = "no DestinationRule, so no subsets"
 		}
 		parts = append(parts, fmt.Sprintf("proxies in %s see %s", strings.Join(nss, ", "), seen))

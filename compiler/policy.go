@@ -24,6 +24,8 @@ const (
 type policyPart[T any] struct {
 	v    *T
 	path string
+	// doc is the rule the part was written in: merged rules give a cluster parts of several.
+	doc *schema.Document
 }
 
 // effectivePolicy is Istio's MergeTrafficPolicy for one cluster: the top-level policy, replaced
@@ -36,58 +38,55 @@ type effectivePolicy struct {
 	tls     policyPart[schema.ClientTLSSettings]
 }
 
-func (e *effectivePolicy) apply(tp *schema.TrafficPolicy, path string, port uint32) {
+func (e *effectivePolicy) apply(d *schema.Document, tp *schema.TrafficPolicy, path string, port uint32) {
 	if tp == nil {
 		return
 	}
 	if tp.LoadBalancer != nil {
-		e.lb = policyPart[schema.LoadBalancerSettings]{tp.LoadBalancer, path + ".loadBalancer"}
+		e.lb = policyPart[schema.LoadBalancerSettings]{tp.LoadBalancer, path + ".loadBalancer", d}
 	}
 	if tp.ConnectionPool != nil {
-		e.pool = policyPart[schema.ConnectionPoolSettings]{tp.ConnectionPool, path + ".connectionPool"}
+		e.pool = policyPart[schema.ConnectionPoolSettings]{tp.ConnectionPool, path + ".connectionPool", d}
 	}
 	if tp.OutlierDetection != nil {
-		e.outlier = policyPart[schema.OutlierDetection]{tp.OutlierDetection, path + ".outlierDetection"}
+		e.outlier = policyPart[schema.OutlierDetection]{tp.OutlierDetection, path + ".outlierDetection", d}
 	}
 	if tp.TLS != nil {
-		e.tls = policyPart[schema.ClientTLSSettings]{tp.TLS, path + ".tls"}
+		e.tls = policyPart[schema.ClientTLSSettings]{tp.TLS, path + ".tls", d}
 	}
 	for i, pl := range tp.PortLevelSettings {
 		if pl.Port == nil || pl.Port.Number != port {
 			continue
 		}
 		pp := fmt.Sprintf("%s.portLevelSettings[%d]", path, i)
-		e.lb = policyPart[schema.LoadBalancerSettings]{pl.LoadBalancer, pp + ".loadBalancer"}
-		e.pool = policyPart[schema.ConnectionPoolSettings]{pl.ConnectionPool, pp + ".connectionPool"}
-		e.outlier = policyPart[schema.OutlierDetection]{pl.OutlierDetection, pp + ".outlierDetection"}
-		e.tls = policyPart[schema.ClientTLSSettings]{pl.TLS, pp + ".tls"}
+		e.lb = policyPart[schema.LoadBalancerSettings]{pl.LoadBalancer, pp + ".loadBalancer", d}
+		e.pool = policyPart[schema.ConnectionPoolSettings]{pl.ConnectionPool, pp + ".connectionPool", d}
+		e.outlier = policyPart[schema.OutlierDetection]{pl.OutlierDetection, pp + ".outlierDetection", d}
+		e.tls = policyPart[schema.ClientTLSSettings]{pl.TLS, pp + ".tls", d}
 		break
 	}
 }
 
-// clusterPolicy resolves and translates the traffic policy of one cluster.
-func (b *builder) clusterPolicy(svc *service, d *schema.Document, port uint32, subset *schema.Subset) *ir.Policy {
+// clusterPolicy resolves and translates the traffic policy of one cluster; each part is
+// reported in the rule it came from.
+func (b *builder) clusterPolicy(svc *service, rule *destRule, port uint32, subset *ruleSubset) *ir.Policy {
 	// Istio gives every cluster its connection pool: Envoy's default limits lifted when the
 	// DestinationRule sets none.
 	p := &ir.Policy{Limits: &ir.Limits{MaxConnections: unlimited, MaxPendingRequests: unlimited, MaxRequests: unlimited, MaxRetries: unlimited}}
-	if d == nil {
+	if rule == nil {
 		return p
 	}
-	dr := d.Spec.(*schema.DestinationRule)
 	var e effectivePolicy
-	e.apply(dr.TrafficPolicy, "spec.trafficPolicy", port)
+	e.apply(rule.policyDoc, rule.policy, "spec.trafficPolicy", port)
+	var sub *schema.Subset
 	if subset != nil {
-		for i := range dr.Subsets {
-			if dr.Subsets[i].Name == subset.Name {
-				e.apply(subset.TrafficPolicy, fmt.Sprintf("spec.subsets[%d].trafficPolicy", i), port)
-				break
-			}
-		}
+		e.apply(subset.doc, subset.TrafficPolicy, subset.path()+".trafficPolicy", port)
+		sub = subset.Subset
 	}
-	b.loadBalancer(d, e.lb, p)
-	b.connectionPool(d, e.pool, p)
-	b.outlierDetection(d, e.outlier, p)
-	b.clientTLS(d, e.tls, svc, port, subset, p)
+	b.loadBalancer(e.lb.doc, e.lb, p)
+	b.connectionPool(e.pool.doc, e.pool, p)
+	b.outlierDetection(e.outlier.doc, e.outlier, p)
+	b.clientTLS(e.tls.doc, e.tls, svc, port, sub, p)
 	var locality *schema.LocalityLoadBalancerSetting
 	if e.lb.v != nil {
 		locality = e.lb.v.LocalityLbSetting
@@ -95,7 +94,7 @@ func (b *builder) clusterPolicy(svc *service, d *schema.Document, port uint32, s
 	p.Locality = localityLB(cmp.Or(locality, b.tree.Settings.LocalityLbSetting), p.Outlier != nil)
 	if locality != nil && p.Locality == nil && (len(locality.Failover) > 0 || len(locality.FailoverPriority) > 0) &&
 		(locality.Enabled == nil || *locality.Enabled) {
-		b.warnf(d, e.lb.path+".localityLbSetting", "failover takes effect only with outlierDetection: without it no endpoint is ever ejected, so traffic never leaves the best priority (Istio warns the same)")
+		b.warnf(e.lb.doc, e.lb.path+".localityLbSetting", "failover takes effect only with outlierDetection: without it no endpoint is ever ejected, so traffic never leaves the best priority (Istio warns the same)")
 	}
 	return p
 }

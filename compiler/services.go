@@ -11,16 +11,17 @@ import (
 	"github.com/signalbox/signalbox/schema"
 )
 
-// service is a host declared by a ServiceEntry, with the subsets a DestinationRule gives it.
+// service is a host declared by a ServiceEntry, with the DestinationRule every proxy takes for it.
 type service struct {
-	host      string
-	doc       *schema.Document
-	entry     *schema.ServiceEntry
-	subsets   []schema.Subset
-	subsetDoc *schema.Document
+	host  string
+	doc   *schema.Document
+	entry *schema.ServiceEntry
+	// rule is the host's DestinationRule (the rules of its one namespace, merged: drmerge.go)
+	// when every proxy takes it; nil for none, or when variants are set.
+	rule *destRule
 	// variants, for a host whose DestinationRules are not all exported everywhere (or that has
 	// several, in different namespaces), are the cluster variants its proxies are served by
-	// namespace (drexport.go); subsets and subsetDoc are then unset.
+	// namespace (drexport.go); rule is then unset.
 	variants []ruleVariant
 	// endpoints are the entry's own, or the WorkloadEntries its workloadSelector picks.
 	endpoints []schema.WorkloadEndpoint
@@ -49,7 +50,7 @@ func (s *service) hasSubset(name string) bool {
 	if s.variants != nil {
 		return slices.ContainsFunc(s.variants, func(v ruleVariant) bool { return v.hasSubset(name) })
 	}
-	return slices.ContainsFunc(s.subsets, func(x schema.Subset) bool { return x.Name == name })
+	return s.rule != nil && s.rule.subset(name) != nil
 }
 
 // dnsResolved reports whether the proxy resolves the service's endpoints by DNS.
@@ -85,36 +86,7 @@ func (b *builder) collectServices() {
 		}
 		b.checkEntry(d, se)
 	}
-	rules := map[string][]*schema.Document{}
-	for _, d := range b.docs(schema.KindDestinationRule) {
-		dr := d.Spec.(*schema.DestinationRule)
-		host := expandHost(dr.Host, d.Namespace)
-		if _, ok := b.services[host]; !ok {
-			// Subsets of an undeclared host select nothing; routes naming them are reported there.
-			continue
-		}
-		// Istio merges the rules of one namespace for a host; signalbox refuses a second, and
-		// chooses among namespaces by the proxy's (drexport.go).
-		if i := slices.IndexFunc(rules[host], func(o *schema.Document) bool { return o.Namespace == d.Namespace }); i >= 0 {
-			prev := rules[host][i]
-			b.errorf(d, "spec.host", "host %q already has a DestinationRule in namespace %s: %s/%s at %s",
-				host, d.Namespace, prev.Namespace, prev.Name, prev.Pos)
-			continue
-		}
-		rules[host] = append(rules[host], d)
-		b.checkRule(d, dr)
-	}
-	for _, host := range slices.Sorted(maps.Keys(rules)) {
-		docs, svc := rules[host], b.services[host]
-		if len(docs) == 1 && schema.ExportedTo(docs[0].Namespace, docs[0].Spec.(*schema.DestinationRule).ExportTo) == nil {
-			svc.subsets, svc.subsetDoc = docs[0].Spec.(*schema.DestinationRule).Subsets, docs[0]
-			continue
-		}
-		svc.variants = ruleVariants(svc, docs)
-		for _, d := range docs {
-			b.checkVariantRule(d)
-		}
-	}
+	b.collectRules()
 }
 
 // checkEntry reports what a ServiceEntry asks that signalbox cannot do.
@@ -148,24 +120,27 @@ func (b *builder) buildClusters() {
 			for i := range svc.variants {
 				v := &svc.variants[i]
 				for _, p := range svc.entry.Ports {
-					b.addCluster(svc, v.doc, v.scope, p, nil)
+					b.addCluster(svc, v.rule, v.scope, p, nil)
 					for j := range v.subsets() {
-						b.addCluster(svc, v.doc, v.scope, p, &v.subsets()[j])
+						b.addCluster(svc, v.rule, v.scope, p, &v.subsets()[j])
 					}
 				}
 			}
 			continue
 		}
 		for _, p := range svc.entry.Ports {
-			b.addCluster(svc, svc.subsetDoc, nil, p, nil)
-			for i := range svc.subsets {
-				b.addCluster(svc, svc.subsetDoc, nil, p, &svc.subsets[i])
+			b.addCluster(svc, svc.rule, nil, p, nil)
+			if svc.rule == nil {
+				continue
+			}
+			for i := range svc.rule.subsets {
+				b.addCluster(svc, svc.rule, nil, p, &svc.rule.subsets[i])
 			}
 		}
 	}
 }
 
-func (b *builder) addCluster(svc *service, rule *schema.Document, scope *ir.NamespaceScope, p schema.ServicePort, subset *schema.Subset) {
+func (b *builder) addCluster(svc *service, rule *destRule, scope *ir.NamespaceScope, p schema.ServicePort, subset *ruleSubset) {
 	c := &ir.Cluster{Host: svc.host, Port: p.Number, HTTP2: p.Protocol == "GRPC" || p.Protocol == "HTTP2", For: scope}
 	var labels map[string]string
 	if subset != nil {

@@ -126,23 +126,23 @@ func (b *builder) tcpIdleTimeout(host string) *ir.Duration {
 		// A TCP listener's idle timeout is not chosen by the DestinationRule a proxy's
 		// namespace sees: refused where one would set it.
 		for _, v := range svc.variants {
-			if v.doc == nil {
+			if v.rule == nil {
 				continue
 			}
-			if tp := v.doc.Spec.(*schema.DestinationRule).TrafficPolicy; tp != nil && tp.ConnectionPool != nil && tp.ConnectionPool.TCP != nil && tp.ConnectionPool.TCP.IdleTimeout != "" {
-				b.unsupportedf(v.doc, "spec.trafficPolicy.connectionPool.tcp.idleTimeout", "a gateway's TCP listener takes its idle timeout from the DestinationRule, which is not chosen by the proxy's namespace there: with exportTo narrower than \"*\", or several DestinationRules for the host, tcp routes to it take none")
+			if tp := v.rule.policy; tp != nil && tp.ConnectionPool != nil && tp.ConnectionPool.TCP != nil && tp.ConnectionPool.TCP.IdleTimeout != "" {
+				b.unsupportedf(v.rule.policyDoc, "spec.trafficPolicy.connectionPool.tcp.idleTimeout", "a gateway's TCP listener takes its idle timeout from the DestinationRule, which is not chosen by the proxy's namespace there: with exportTo narrower than \"*\", or several DestinationRules for the host, tcp routes to it take none")
 			}
 		}
 		return nil
 	}
-	if svc == nil || svc.subsetDoc == nil {
+	if svc == nil || svc.rule == nil {
 		return nil
 	}
-	tp := svc.subsetDoc.Spec.(*schema.DestinationRule).TrafficPolicy
+	tp := svc.rule.policy
 	if tp == nil || tp.ConnectionPool == nil || tp.ConnectionPool.TCP == nil || tp.ConnectionPool.TCP.IdleTimeout == "" {
 		return nil
 	}
-	v := b.duration(svc.subsetDoc, "spec.trafficPolicy.connectionPool.tcp.idleTimeout", tp.ConnectionPool.TCP.IdleTimeout)
+	v := b.duration(svc.rule.policyDoc, "spec.trafficPolicy.connectionPool.tcp.idleTimeout", tp.ConnectionPool.TCP.IdleTimeout)
 	return &v
 }
 

@@ -90,13 +90,13 @@ func TestEffectivePolicy(t *testing.T) {
 	subset := &schema.TrafficPolicy{TLS: &schema.ClientTLSSettings{Mode: "SIMPLE"}}
 
 	var e effectivePolicy
-	e.apply(top, "spec.trafficPolicy", 80)
-	e.apply(subset, "spec.subsets[0].trafficPolicy", 80)
+	e.apply(nil, top, "spec.trafficPolicy", 80)
+	e.apply(nil, subset, "spec.subsets[0].trafficPolicy", 80)
 	if e.lb.v.Simple != "RANDOM" || e.outlier.v == nil || e.tls.v == nil || e.tls.path != "spec.subsets[0].trafficPolicy.tls" {
 		t.Errorf("port 80: subset should add TLS and keep the top level's: %+v", e)
 	}
 	var p effectivePolicy
-	p.apply(top, "spec.trafficPolicy", 81)
+	p.apply(nil, top, "spec.trafficPolicy", 81)
 	// Port-level settings replace all four fields, set or not.
 	if p.lb.v.Simple != "LEAST_REQUEST" || p.outlier.v != nil || p.lb.path != "spec.trafficPolicy.portLevelSettings[0].loadBalancer" {
 		t.Errorf("port 81: want only the port-level load balancer, got %+v", p)
