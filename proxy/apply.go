@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -140,7 +141,27 @@ func (p *Proxy) applyListeners(res []*anypb.Any) error {
 	}
 	p.state.listeners = cfgs
 	p.state.routes = keepOnly(p.state.routes, p.rdsNames())
+	p.warnUnmatchedBinds(cfgs)
 	return nil
+}
+
+// warnUnmatchedBinds logs each --bind FROM that none of the listeners has, with the addresses
+// they do have, so that a mistyped FROM is seen rather than leaving a listener where xDS put it.
+func (p *Proxy) warnUnmatchedBinds(cfgs map[string]*listenerConfig) {
+	if len(p.opts.BindFrom) == 0 {
+		return
+	}
+	var addrs []string
+	for _, c := range cfgs {
+		addrs = append(addrs, c.addr)
+	}
+	slices.Sort(addrs)
+	addrs = slices.Compact(addrs)
+	for _, from := range p.opts.BindFrom {
+		if !slices.Contains(addrs, from) {
+			p.log.Warn("--bind matches no listener: it rebinds nothing", "from", from, "listeners", strings.Join(addrs, " "))
+		}
+	}
 }
 
 func (p *Proxy) applyRoutes(res []*anypb.Any) error {

@@ -34,6 +34,10 @@ type Options struct {
 	// Rebind maps a listener address from xDS ("0.0.0.0:8080") to the one to bind. nil binds
 	// as given; tests map everything to "127.0.0.1:0".
 	Rebind func(addr string) string
+	// BindFrom are the listener addresses Rebind maps by name (signalbox proxy's --bind FROM,
+	// "*" aside): after each listener update, one that no listener has is logged as a warning,
+	// since a mistyped FROM silently leaves that listener on its address from xDS.
+	BindFrom []string
 	// Logger receives the proxy's logs; nil discards them.
 	Logger *slog.Logger
 }

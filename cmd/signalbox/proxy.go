@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -73,7 +74,7 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	p := proxy.New(proxy.Options{
 		XDSAddr: *xdsAddr, NodeID: *nodeID, Labels: labels, Locality: locality.Locality, Namespace: *namespace, Logger: logger,
-		Rebind: rebindFunc(binds),
+		Rebind: rebindFunc(binds), BindFrom: bindFroms(binds),
 	})
 	if *adminAddr != "" {
 		ln, err := net.Listen("tcp", *adminAddr)
@@ -91,6 +92,18 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// bindFroms are the FROM addresses of --bind that name one listener ("*" names them all).
+func bindFroms(binds map[string]string) []string {
+	var froms []string
+	for from := range binds {
+		if from != "*" {
+			froms = append(froms, from)
+		}
+	}
+	slices.Sort(froms)
+	return froms
 }
 
 // rebindFunc maps xDS listener addresses to local ones; "*" as FROM matches every listener.
