@@ -64,7 +64,7 @@ func (b *builder) remoteJWKS(d *schema.Document, path string, r schema.JWTRule) 
 			"so declare it with a ServiceEntry (location MESH_EXTERNAL, resolution DNS or STATIC) with port %d", host, port)
 		return nil
 	}
-	where := fmt.Sprintf("ServiceEntry %s/%s at %s", svc.doc.Namespace, svc.doc.Name, svc.doc.Pos)
+	where := fmt.Sprintf("%s %s/%s at %s", svc.doc.Kind, svc.doc.Namespace, svc.doc.Name, svc.doc.Pos)
 	c := b.clusters[clusterName(port, "", host)]
 	if _, ok := svc.port(port); !ok || c == nil {
 		b.errorf(d, at, "%s declares host %q without port %d, which the keys are fetched from: add the port", where, host, port)

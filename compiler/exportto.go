@@ -34,7 +34,7 @@ func exportedNowhere(exported []string) bool {
 // clusters but routes its hosts on no sidecar, as Istio makes it visible to no proxy.
 func (b *builder) checkServiceEntryExportTo(d *schema.Document, se *schema.ServiceEntry) {
 	if exportedNowhere(schema.ExportedTo(d.Namespace, se.ExportTo)) {
-		b.warnf(d, "spec.exportTo", "exported to no namespace (\"~\"): no proxy sees the service, so no sidecar routes its hosts and a route to it is an error")
+		b.warnf(d, d.EntryPath("spec.exportTo"), "exported to no namespace (\"~\"): no proxy sees the service, so no sidecar routes its hosts and a route to it is an error")
 	}
 }
 
@@ -173,8 +173,8 @@ func (b *builder) checkDestinationExports(routes []*ir.Route, gateway *schema.Do
 			if strings.Contains(ref.path, ".mirror") {
 				outcome = "nothing is mirrored"
 			}
-			b.errorf(ref.doc, ref.path, "host %q is ServiceEntry %s/%s, exported to %s (exportTo %s), but the route applies %s: Istio's proxies there do not see the service and %s",
-				ref.host, svc.doc.Namespace, svc.doc.Name, visible, quotedList(svc.entry.ExportTo), applies, outcome)
+			b.errorf(ref.doc, ref.path, "host %q is %s %s/%s, exported to %s (exportTo %s), but the route applies %s: Istio's proxies there do not see the service and %s",
+				ref.host, svc.doc.Kind, svc.doc.Namespace, svc.doc.Name, visible, quotedList(svc.entry.ExportTo), applies, outcome)
 		}
 	}
 }

@@ -178,7 +178,7 @@ func (b *builder) resolveDestination(d *schema.Document, path string, dst schema
 	host := expandHost(dst.Host, d.Namespace)
 	svc, ok := b.services[host]
 	if !ok {
-		b.errorf(d, path+".host", "destination host %q is not declared by any ServiceEntry", host)
+		b.errorf(d, path+".host", "destination host %q is not declared by any ServiceEntry or Service", host)
 		return "", false
 	}
 	var port uint32

@@ -58,13 +58,13 @@ func (s *service) dnsResolved() bool {
 	return s.entry.Resolution == "DNS" || s.entry.Resolution == "DNS_ROUND_ROBIN"
 }
 
-// collectServices indexes every ServiceEntry host with its endpoints, then attaches
-// DestinationRules.
+// collectServices indexes every host of a ServiceEntry or Kubernetes Service with its
+// endpoints, then attaches DestinationRules.
 func (b *builder) collectServices() {
 	b.services = map[string]*service{}
 	workloads := b.docs(schema.KindWorkloadEntry)
-	for _, d := range b.docs(schema.KindServiceEntry) {
-		se := d.Spec.(*schema.ServiceEntry)
+	for _, d := range b.entryDocs() {
+		se := entryOf(d)
 		endpoints := se.Endpoints
 		if ws := se.WorkloadSelector; ws != nil {
 			// Istio selects WorkloadEntries of the ServiceEntry's namespace by their labels.
@@ -78,13 +78,15 @@ func (b *builder) collectServices() {
 		}
 		for i, h := range se.Hosts {
 			if prev, ok := b.services[h]; ok {
-				b.errorf(d, fmt.Sprintf("spec.hosts[%d]", i), "host %q is already declared by ServiceEntry %s/%s at %s",
-					h, prev.doc.Namespace, prev.doc.Name, prev.doc.Pos)
+				b.duplicateHost(d, i, h, prev)
 				continue
 			}
 			b.services[h] = &service{host: h, doc: d, entry: se, endpoints: endpoints}
 		}
 		b.checkEntry(d, se)
+		if d.Kind == schema.KindService {
+			b.checkKubernetesService(d, endpoints)
+		}
 	}
 	b.collectRules()
 }
@@ -165,6 +167,16 @@ func (b *builder) addCluster(svc *service, rule *destRule, scope *ir.NamespaceSc
 			port = p.TargetPort
 		}
 		if n, ok := ep.Ports[p.Name]; ok && p.Name != "" {
+			port = n
+		}
+		if p.TargetPortName != "" {
+			// A Kubernetes Service's named targetPort is the endpoint's port of that name, and
+			// an endpoint without one serves no traffic of this port, as Istio's
+			// serviceInstanceFromWorkloadInstance has it.
+			n, ok := ep.Ports[p.TargetPortName]
+			if !ok {
+				continue
+			}
 			port = n
 		}
 		c.Endpoints = append(c.Endpoints, ir.Endpoint{Address: ep.Address, Port: port, Weight: ep.Weight, Locality: ep.Locality})

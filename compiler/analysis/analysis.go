@@ -128,7 +128,7 @@ func (f fieldRef) String() string {
 func (a *analyzer) destination(d *schema.Document, ref fieldRef, dst schema.Destination) {
 	host := expandHost(dst.Host, d.Namespace)
 	if !a.idx.services[host] {
-		a.report(d, CodeUndeclaredHost, ref.String()+".host", "destination host %q is not declared by any ServiceEntry", host)
+		a.report(d, CodeUndeclaredHost, ref.String()+".host", "destination host %q is not declared by any ServiceEntry or Service", host)
 		return
 	}
 	if dst.Subset == "" {
@@ -167,7 +167,7 @@ func (a *analyzer) destinationRule(d *schema.Document) {
 	if strings.Contains(host, "*") {
 		return
 	}
-	a.report(d, CodeOrphanRule, "spec.host", "host %q is not declared by any ServiceEntry: this DestinationRule applies to nothing", host)
+	a.report(d, CodeOrphanRule, "spec.host", "host %q is not declared by any ServiceEntry or Service: this DestinationRule applies to nothing", host)
 }
 
 func (a *analyzer) gateway(d *schema.Document) {

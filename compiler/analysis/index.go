@@ -36,7 +36,7 @@ func (cs claimers) earlierSeenWith(d *schema.Document) *schema.Document {
 
 // index is everything the checks look up, built in one pass over the tree.
 type index struct {
-	services map[string]bool            // hosts declared by ServiceEntries
+	services map[string]bool            // hosts declared by ServiceEntries and Services
 	subsets  map[string]map[string]bool // expanded DestinationRule host -> subset names
 	gateways map[string]bool            // "namespace/name" of every Gateway
 	// gatewayHosts are the hosts of every server of each Gateway, as written ("ns/host" too).
@@ -65,8 +65,11 @@ func buildIndex(tree *schema.Tree) *index {
 	}
 	for _, d := range tree.Documents {
 		switch d.Kind {
-		case schema.KindServiceEntry:
-			se := d.Spec.(*schema.ServiceEntry)
+		case schema.KindServiceEntry, schema.KindService:
+			// A Kubernetes Service is read in the ServiceEntry form Istio's registry makes of
+			// it; Services sort before ServiceEntries, so a Service declares its host first, as
+			// the compiler has it.
+			se := entryOf(d)
 			var e *entryEndpoints
 			if se.Resolution != "DNS" && se.Resolution != "DNS_ROUND_ROBIN" {
 				e = &entryEndpoints{namespace: d.Namespace}
@@ -147,4 +150,12 @@ func buildIndex(tree *schema.Tree) *index {
 func (idx *index) takes(g, host, ns string) bool {
 	servers, ok := idx.gatewayHosts[g]
 	return g == meshGateway || !ok || anyServerHost(servers, host, ns, g)
+}
+
+// entryOf is the ServiceEntry a ServiceEntry or Kubernetes Service document stands for.
+func entryOf(d *schema.Document) *schema.ServiceEntry {
+	if ks, ok := d.Spec.(*schema.KubernetesService); ok {
+		return ks.Entry
+	}
+	return d.Spec.(*schema.ServiceEntry)
 }

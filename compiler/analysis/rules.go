@@ -30,13 +30,13 @@ const (
 )
 
 var rules = []Rule{
-	{CodeUndeclaredHost, "undeclared-destination-host", errorS, "destination host is not declared by any ServiceEntry"},
+	{CodeUndeclaredHost, "undeclared-destination-host", errorS, "destination host is not declared by any ServiceEntry or Service"},
 	{CodeUndefinedSubset, "undefined-subset", errorS, "destination subset is not defined by the host's DestinationRule"},
 	{CodeUnknownGateway, "unknown-gateway", errorS, "VirtualService is bound to a Gateway that does not exist"},
 	{CodeConflictingHost, "conflicting-virtualservice-host", errorS, "two VirtualServices claim the same host on the same gateway"},
 	{CodeAfterCatchAll, "rule-after-catch-all", warnS, "rule follows a catch-all rule and can never match"},
 	{CodeShadowedMatch, "shadowed-match", warnS, "match is entirely covered by an earlier match and can never be taken"},
-	{CodeOrphanRule, "destinationrule-undeclared-host", warnS, "DestinationRule is for a host no ServiceEntry declares"},
+	{CodeOrphanRule, "destinationrule-undeclared-host", warnS, "DestinationRule is for a host no ServiceEntry or Service declares"},
 	{CodeSelectsNoWorkload, "selector-matches-no-workload", warnS, "AuthorizationPolicy or PeerAuthentication selects no workload"},
 	{CodeUnusedGateway, "gateway-without-virtualservice", warnS, "Gateway has no VirtualService bound to it"},
 	{CodeEmptySubset, "subset-selects-no-endpoint", warnS, "DestinationRule subset selects no endpoint of its service"},
