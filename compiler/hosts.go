@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/signalbox/signalbox/schema"
@@ -57,15 +59,46 @@ func serverHostAdmits(pattern, gwNamespace, vsNamespace, h string) bool {
 }
 
 // hostMatches reports whether a Gateway server host pattern ("*", "*.example.com",
-// "ns/host") admits the VirtualService host h, whatever the VirtualService's namespace.
+// "ns/host") and the VirtualService host h overlap, whatever the VirtualService's namespace:
+// Istio binds them then (host.Name.Matches either way), a VirtualService for *.example.com to a
+// server for shop.example.com as much as the reverse.
 func hostMatches(pattern, h string) bool {
 	_, pattern = schema.ServerHost(pattern, "")
-	switch {
-	case pattern == "*" || h == "*":
-		return true
-	case strings.HasPrefix(pattern, "*."):
-		return strings.HasSuffix(h, pattern[1:]) || (strings.HasPrefix(h, "*.") && strings.HasSuffix(h, pattern[1:]))
-	default:
-		return pattern == h
+	return schema.HostsOverlap(pattern, h)
+}
+
+// serverVirtualHosts groups the VirtualServices a Gateway server binds by the host each is
+// served at: the narrower of each overlapping pair of server host and VirtualService host, as
+// Istio's gateway.go takes serverHosts.Intersection(virtualServiceHosts). A VirtualService for
+// *.example.com on a server for shop.example.com answers shop.example.com only, and one for
+// "*" on it does not take the other hosts of the port. Several VirtualServices served at one
+// host have their routes one after the other, as Istio appends each one's to the virtual host.
+// Istio orders them by creation time, which a git tree does not have: here the VirtualService
+// for that very host comes first, then narrower wildcards before wider ones, then namespace and
+// name, so that a catch-all "*" VirtualService never shadows the routes of a host's own.
+func serverVirtualHosts(claims map[string][]vsClaim, srv schema.Server, gwNamespace string) map[string][]vsClaim {
+	out := map[string][]vsClaim{}
+	for _, h := range sortedKeys(claims) {
+		for _, c := range claims[h] {
+			for _, p := range srv.Hosts {
+				ns, ph := schema.ServerHost(p, gwNamespace)
+				if ns != "*" && ns != c.doc.Namespace {
+					continue
+				}
+				at, ok := schema.HostIntersection(ph, h)
+				if !ok || slices.ContainsFunc(out[at], func(x vsClaim) bool { return x.doc == c.doc && x.host == c.host }) {
+					continue
+				}
+				out[at] = append(out[at], c)
+			}
+		}
 	}
+	for _, cs := range out {
+		// The longer of two overlapping hosts is the narrower: the host itself is the longest.
+		slices.SortStableFunc(cs, func(a, b vsClaim) int {
+			return cmp.Or(cmp.Compare(len(b.host), len(a.host)),
+				strings.Compare(a.doc.Namespace, b.doc.Namespace), strings.Compare(a.doc.Name, b.doc.Name))
+		})
+	}
+	return out
 }

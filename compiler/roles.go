@@ -109,11 +109,11 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 // limited to the proxies whose Sidecar admits its VirtualService (vis nil: no Sidecar).
 func (b *builder) sidecarClaimRoutes(cs []vsClaim, vis *visibility, h string, port uint32) []*ir.Route {
 	if vis == nil {
-		return b.routesForClaims(cs, meshGateway, h, port, false)
+		return b.routesForClaims(cs, meshGateway, port, false)
 	}
 	var out []*ir.Route
 	for _, c := range cs {
-		routes := b.routesForClaims([]vsClaim{c}, meshGateway, h, port, false)
+		routes := b.routesForClaims([]vsClaim{c}, meshGateway, port, false)
 		limitToSidecars(routes, vis.ofVirtualService(c.doc))
 		out = append(out, routes...)
 	}
@@ -192,12 +192,12 @@ func (b *builder) claims(bound func(gateway string) bool, admits func(d *schema.
 	return out
 }
 
-// routesForClaims is the routes of a host's VirtualServices, in the order they were declared,
-// each one's routes for the proxies of the namespaces it is exported to.
-func (b *builder) routesForClaims(cs []vsClaim, gateway, host string, port uint32, tls bool) []*ir.Route {
+// routesForClaims is the routes of a virtual host's VirtualServices, in the order they were
+// declared, each one's routes for the proxies of the namespaces it is exported to.
+func (b *builder) routesForClaims(cs []vsClaim, gateway string, port uint32, tls bool) []*ir.Route {
 	var out []*ir.Route
 	for _, c := range cs {
-		routes := b.routesFor(c.doc, gateway, host, port, tls)
+		routes := b.routesFor(c.doc, gateway, c.host, port, tls)
 		if c.exportedTo != nil {
 			for _, r := range routes {
 				s := ir.Source{}
@@ -310,21 +310,17 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 				continue
 			}
 			redirect := srv.TLS != nil && srv.TLS.HTTPSRedirect
-			for _, h := range sortedKeys(claims) {
-				// The VirtualServices the server's hosts admit: a "namespace/" host takes only
-				// that namespace's, as Istio binds them.
-				cs := slices.DeleteFunc(slices.Clone(claims[h]), func(c vsClaim) bool {
-					return !slices.ContainsFunc(srv.Hosts, func(p string) bool { return serverHostAdmits(p, g.Namespace, c.doc.Namespace, h) })
-				})
-				if len(cs) == 0 {
-					continue
-				}
+			// The VirtualServices the server's hosts admit (a "namespace/" host takes only that
+			// namespace's, as Istio binds them), by the host each is served at.
+			served := serverVirtualHosts(claims, srv, g.Namespace)
+			for _, h := range sortedKeys(served) {
+				cs := served[h]
 				vhName := h + ":" + itoa(srv.Port.Number)
 				if slices.ContainsFunc(l.VirtualHosts, func(v *ir.VirtualHost) bool { return v.Name == vhName }) {
 					continue
 				}
 				domains := gatewayDomains(h, srv.Port.Number)
-				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesForClaims(cs, ref, h, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
+				vh := &ir.VirtualHost{Name: vhName, Domains: domains, Routes: b.routesForClaims(cs, ref, srv.Port.Number, srv.TLS != nil), RequireTLS: redirect}
 				b.checkDestinationExports(vh.Routes, g)
 				for _, r := range vh.Routes {
 					for _, c := range r.Clusters {

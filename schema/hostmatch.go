@@ -12,6 +12,19 @@ func HostsOverlap(a, b string) bool {
 	return hostCovers(a, b) || hostCovers(b, a)
 }
 
+// HostIntersection is the narrower of two overlapping hosts, Istio's host.Names.Intersection for
+// one pair: what a Gateway server host and a VirtualService host have in common
+// ("shop.example.com" for "*.example.com" and "shop.example.com"); false when they do not overlap.
+func HostIntersection(a, b string) (string, bool) {
+	switch {
+	case hostCovers(a, b) || a == b:
+		return b, true
+	case hostCovers(b, a):
+		return a, true
+	}
+	return "", false
+}
+
 // hostCovers: wildcard host w takes every name h does.
 func hostCovers(w, h string) bool {
 	suffix, ok := strings.CutPrefix(w, "*")
