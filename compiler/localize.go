@@ -120,20 +120,30 @@ func (r *Role) localityPolicies() *roleLocality {
 // every cluster's endpoints get the priorities and locality weights its locality policy gives
 // them relative to that proxy, and only the routes that apply to the proxy (sourceLabels,
 // sourceNamespace) are kept, and of a cluster chosen by namespace (a DestinationRule exported
-// to some namespaces only) the variant for the proxy's. Only the types that change are
-// replaced, each with a version digested from its new content; a role with no locality policy,
-// no conditional route and no cluster variants, or that comes out the same, is r itself. It fails only on a policy or condition that cannot be
-// read.
+// to some namespaces only) the variant for the proxy's, and only the clusters (and endpoints)
+// of the services it sees (ServiceEntry exportTo, its Sidecar's egress hosts) and of those its
+// routes and listeners name, as Istio sends a proxy clusters for its SidecarScope's services
+// alone. Only the types that change are replaced, each with a version digested from its new
+// content; a role with no locality policy, no conditional route and no cluster chosen per place,
+// or that comes out the same, is r itself. It fails only on a policy or condition that cannot
+// be read.
 func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	sc := r.clusterScopes()
 	if sc.err != nil {
 		return nil, sc.err
 	}
+	// The route conditions are read from the role as compiled: the copies below share its
+	// routes, so they hold for those too.
+	rs := r.sourceConditions()
+	if rs.err != nil {
+		return nil, rs.err
+	}
+	at := rs.at(place)
 	var variants string
 	if sc.scopes != nil {
-		// Clusters chosen by the proxy's namespace first (the DestinationRule it sees): the
-		// rest localises what it is served.
-		variants = sc.chosenFor(place.Namespace)
+		// Clusters chosen by the proxy's place first (the DestinationRule it sees, the
+		// services it sees): the rest localises what it is served.
+		variants = sc.chosenFor(r, at, rs.conditions)
 		cr, err := s.clustersFor(r, sc, variants)
 		if err != nil {
 			return nil, err
@@ -143,10 +153,6 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	rl := r.localityPolicies()
 	if rl.err != nil {
 		return nil, rl.err
-	}
-	rs := r.sourceConditions()
-	if rs.err != nil {
-		return nil, rs.err
 	}
 	localized, chosen := len(rl.policies) > 0, rs.conditional
 	if !localized && !chosen {
@@ -162,9 +168,7 @@ func (s *Snapshot) Localized(r *Role, place Place) (*Role, error) {
 	if sc.scopes != nil {
 		key += "\x00clusters\x00" + variants
 	}
-	at := proxyPlace{Place: place}
 	if chosen {
-		at = rs.at(place)
 		key += rs.sourceKey(at)
 	}
 	c := s.local

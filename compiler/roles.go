@@ -46,6 +46,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 	claims := b.claims(func(g string) bool { return g == meshGateway }, nil)
 	scopes := b.sidecarScopes()
 	vis := b.visibilityOf(scopes)
+	b.markVisible(clusters, vis)
 	l := &ir.Listener{Name: listenerName(host, uint32(port)), Address: host, Port: uint32(port), RouteName: "outbound",
 		Sidecars: sidecarIR(scopes)}
 	for _, h := range sortedKeys(b.services) {

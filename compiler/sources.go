@@ -270,6 +270,19 @@ func chooseTable(rc *route.RouteConfiguration, conditions map[*route.Route]*ir.S
 // service as if no VirtualService named it (and only for a proxy that sees the service: its
 // condition names the namespaces of the service's exportTo).
 func chooseVirtualHostRoutes(routes []*route.Route, conditions map[*route.Route]*ir.Source, place proxyPlace) []*route.Route {
+	kept := routesApplying(routes, conditions, place)
+	for i, rt := range kept {
+		if conditions[rt] != nil {
+			kept[i] = withoutSource(rt)
+		}
+	}
+	return kept
+}
+
+// routesApplying is the routes of a virtual host a proxy at place is served, as compiled (with
+// their conditions): those for every proxy and those whose condition it meets, the fallback
+// only when nothing else is left.
+func routesApplying(routes []*route.Route, conditions map[*route.Route]*ir.Source, place proxyPlace) []*route.Route {
 	kept := make([]*route.Route, 0, len(routes))
 	var fallback *route.Route
 	for _, rt := range routes {
@@ -282,11 +295,11 @@ func chooseVirtualHostRoutes(routes []*route.Route, conditions map[*route.Route]
 				fallback = rt
 			}
 		case applies(s, place):
-			kept = append(kept, withoutSource(rt))
+			kept = append(kept, rt)
 		}
 	}
 	if len(kept) == 0 && fallback != nil {
-		kept = append(kept, withoutSource(fallback))
+		kept = append(kept, fallback)
 	}
 	return kept
 }
@@ -298,14 +311,16 @@ func withoutSource(rt *route.Route) *route.Route {
 	return out
 }
 
-// metadataWithout is md without one field of signalbox's own filter metadata (a condition only
+// metadataWithout is md without some fields of signalbox's own filter metadata (conditions only
 // the publisher reads), the rest kept; nil when nothing is left.
-func metadataWithout(md *core.Metadata, field string) *core.Metadata {
-	fields := maps.Clone(md.GetFilterMetadata()[xds.MetadataKey].GetFields())
-	delete(fields, field)
+func metadataWithout(md *core.Metadata, fields ...string) *core.Metadata {
+	kept := maps.Clone(md.GetFilterMetadata()[xds.MetadataKey].GetFields())
+	for _, f := range fields {
+		delete(kept, f)
+	}
 	filters := maps.Clone(md.GetFilterMetadata())
-	if len(fields) > 0 {
-		filters[xds.MetadataKey] = &structpb.Struct{Fields: fields}
+	if len(kept) > 0 {
+		filters[xds.MetadataKey] = &structpb.Struct{Fields: kept}
 	} else {
 		delete(filters, xds.MetadataKey)
 	}

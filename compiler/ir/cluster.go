@@ -27,6 +27,13 @@ type Cluster struct {
 	// cluster per DestinationRule a namespace sees (and the plain one for those that see none),
 	// all of the same name; the publisher serves each proxy its namespace's.
 	For *NamespaceScope `json:"for,omitempty"`
+	// Visible is which proxies see the cluster's service, as Istio's SidecarScope computes the
+	// services a proxy is sent clusters for: the namespaces its ServiceEntry is exported to
+	// (Namespaces) and the Sidecars whose egress hosts admit it, or a VirtualService they admit
+	// that sends to it (Sidecars); nil for every proxy. The publisher serves a proxy that does
+	// not see the service neither the cluster nor its endpoints, unless a route or listener it is
+	// served names the cluster.
+	Visible *Source `json:"visible,omitempty"`
 }
 
 // NamespaceScope is a set of proxy namespaces: Only those, or (Elsewhere) every namespace

@@ -48,6 +48,9 @@ func Cluster(c *ir.Cluster) (*cluster.Cluster, error) {
 	if err := applyScope(out, c.For); err != nil {
 		return nil, err
 	}
+	if err := applyVisible(out, c.Visible); err != nil {
+		return nil, err
+	}
 	return validated(out)
 }
 

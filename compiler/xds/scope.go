@@ -25,6 +25,12 @@ func applyScope(out *cluster.Cluster, s *ir.NamespaceScope) error {
 	if err != nil {
 		return err
 	}
+	setClusterField(out, ForField, v)
+	return nil
+}
+
+// setClusterField sets one entry of a cluster's signalbox metadata, the rest kept.
+func setClusterField(out *cluster.Cluster, field string, v *structpb.Value) {
 	if out.Metadata == nil {
 		out.Metadata = &core.Metadata{}
 	}
@@ -36,8 +42,7 @@ func applyScope(out *cluster.Cluster, s *ir.NamespaceScope) error {
 		st = &structpb.Struct{Fields: map[string]*structpb.Value{}}
 		out.Metadata.FilterMetadata[MetadataKey] = st
 	}
-	st.Fields[ForField] = v
-	return nil
+	st.Fields[field] = v
 }
 
 // HasScope reports whether a cluster is a variant for some namespaces, without decoding it.
