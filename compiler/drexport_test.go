@@ -231,3 +231,41 @@ func TestRuleExportSnapshotFile(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleInThirdNamespace: a rule exported everywhere from a namespace that is neither the
+// service's nor the root namespace applies to that namespace's proxies only, as Istio's
+// PushContext.destinationRule looks in the proxy's, the service's and the root namespace
+// alone; a route elsewhere to one of its subsets is refused where it applies.
+func TestRuleInThirdNamespace(t *testing.T) {
+	s, findings := compileRules(t, drDoc("team-a", `["*"]`, `{loadBalancer: {simple: RANDOM}}`, "v1"))
+	if s == nil || len(findings) > 0 {
+		t.Fatalf("compile: %v", findings)
+	}
+	for ns, want := range map[string]map[string]string{
+		"team-a":  {"outbound|80||ratings.mesh": "RANDOM", "outbound|80|v1|ratings.mesh": "RANDOM"},
+		"default": {"outbound|80||ratings.mesh": "ROUND_ROBIN"},
+		"":        {"outbound|80||ratings.mesh": "ROUND_ROBIN"},
+	} {
+		got, _ := servedClusters(t, s, SidecarRole, ns)
+		if len(got) != len(want) {
+			t.Errorf("in %q: clusters %v, want %v", ns, got, want)
+		}
+		for name, lb := range want {
+			if got[name] != lb {
+				t.Errorf("in %q: %s is %q, want %q", ns, name, got[name], lb)
+			}
+		}
+	}
+	_, findings = compileRules(t, drDoc("team-a", `["*"]`, `{loadBalancer: {simple: RANDOM}}`, "v1")+`---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: default}
+spec:
+  hosts: [ratings.mesh]
+  http:
+  - route: [{destination: {host: ratings.mesh, subset: v1}}]
+`)
+	if !schema.HasErrors(findings) || !strings.Contains(findings[0].String(), "spec.http[0].route[0].destination.subset") {
+		t.Errorf("a route in default to team-a's subset: findings %v, want an error at its subset", findings)
+	}
+}

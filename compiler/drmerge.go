@@ -166,7 +166,11 @@ func (b *builder) collectRules() {
 	}
 	for _, host := range slices.Sorted(maps.Keys(rules)) {
 		rs, svc := rules[host], b.services[host]
-		if len(rs) == 1 && schema.ExportedTo(rs[0].namespace(), rs[0].exportTo()) == nil {
+		// A lone rule exported everywhere applies to every proxy only from the service's
+		// namespace or the root namespace: Istio's PushContext.destinationRule looks nowhere
+		// else, so one in a third namespace is its own namespace's alone.
+		if ns := rs[0].namespace(); len(rs) == 1 && schema.ExportedTo(ns, rs[0].exportTo()) == nil &&
+			(ns == svc.doc.Namespace || ns == rootNamespace) {
 			svc.rule = rs[0]
 			continue
 		}
