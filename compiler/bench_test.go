@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
 	"github.com/signalbox/signalbox/compiler"
 	"github.com/signalbox/signalbox/internal/gen"
 	"github.com/signalbox/signalbox/schema"
@@ -169,6 +171,91 @@ spec:
 					b.Fatalf("routes not chosen: %v", err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkClusterView is what serving a proxy only the clusters of the services it sees
+// costs: services spread over ten namespaces, those of even namespaces exported to their own
+// only, and ns-1's Sidecar admitting its own namespace and ns-2. new-view is the first proxy of
+// a view after a publish (the role's conditions already read, as the publisher reads them when
+// it publishes): choosing its clusters, endpoints and routes; same-view is a proxy of a new
+// namespace that sees what others already see, whose clusters are shared with theirs.
+func BenchmarkClusterView(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		var src strings.Builder
+		for i := range n {
+			ns := i % 10
+			exportTo := ""
+			if ns%2 == 0 {
+				exportTo = `exportTo: ["."]`
+			}
+			fmt.Fprintf(&src, `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: svc-%[1]d, namespace: ns-%[4]d}
+spec:
+  hosts: [svc-%[1]d.ns-%[4]d.svc.cluster.local]
+  %[5]s
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: 10.1.%[2]d.%[3]d}]
+---
+`, i, i/250, i%250+1, ns, exportTo)
+		}
+		src.WriteString(`apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: ns-1}
+spec:
+  egress:
+  - hosts: ["./*", "ns-2/*"]
+`)
+		tree, findings := schema.Load([]schema.File{{Path: "mesh.yaml", Data: []byte(src.String())}})
+		if schema.HasErrors(findings) {
+			b.Fatal(findings)
+		}
+		mesh, findings := compiler.BuildIR(tree)
+		if schema.HasErrors(findings) {
+			b.Fatal(findings)
+		}
+		served := 0
+		b.Run(fmt.Sprintf("services=%d/new-view", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				snap, err := compiler.FromIR(mesh)
+				if err != nil {
+					b.Fatal(err)
+				}
+				role := snap.Role(compiler.SidecarRole)
+				if _, err := snap.Localized(role, compiler.Place{}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				lr, err := snap.Localized(role, compiler.Place{Namespace: "ns-1"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				served = len(lr.Resources[resource.ClusterType])
+			}
+			b.ReportMetric(float64(served), "clusters/place")
+		})
+		snap, err := compiler.FromIR(mesh)
+		if err != nil {
+			b.Fatal(err)
+		}
+		role := snap.Role(compiler.SidecarRole)
+		i := 0
+		b.Run(fmt.Sprintf("services=%d/same-view", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				lr, err := snap.Localized(role, compiler.Place{Namespace: fmt.Sprintf("other-%d", i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				served = len(lr.Resources[resource.ClusterType])
+			}
+			b.ReportMetric(float64(served), "clusters/place")
 		})
 	}
 }

@@ -23,4 +23,6 @@
 // asking: the compiler records each cluster's localityLbSetting in the cluster's metadata, and
 // Snapshot.Localized gives a role's endpoints the priorities and locality weights they have
 // for a proxy in a given place, as istiod computes them per proxy (its loadbalancer package).
+// The same Localized serves each place only the clusters and endpoints of the services it sees
+// (clusterview.go marks them, clusterscope.go chooses them), as Istio's SidecarScope does.
 package compiler
