@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -147,11 +148,13 @@ func exportToText(xs []string) string {
 func (b *builder) collectRules() {
 	docs := b.docs(schema.KindDestinationRule)
 	slices.SortStableFunc(docs, func(x, y *schema.Document) int { return strings.Compare(x.Name, y.Name) })
+	// rules are by host, one per namespace; a wildcard host ("*.local") keys the rules written
+	// for it, which apply to the services it covers (wildcardRules).
 	rules := map[string][]*destRule{}
 	for _, d := range docs {
 		dr := d.Spec.(*schema.DestinationRule)
 		host := expandHost(dr.Host, d.Namespace)
-		if _, ok := b.services[host]; !ok {
+		if _, ok := b.services[host]; !ok && !strings.HasPrefix(host, "*") {
 			// Subsets of an undeclared host select nothing; routes naming them are reported there.
 			continue
 		}
@@ -164,7 +167,12 @@ func (b *builder) collectRules() {
 		}
 		b.checkRule(d, dr)
 	}
+	b.wildcardRules(rules)
+	checked := map[*destRule]bool{}
 	for _, host := range slices.Sorted(maps.Keys(rules)) {
+		if _, ok := b.services[host]; !ok {
+			continue // a wildcard's own entry: its rules are now the covered services'
+		}
 		rs, svc := rules[host], b.services[host]
 		// A lone rule exported everywhere applies to every proxy only from the service's
 		// namespace or the root namespace: Istio's PushContext.destinationRule looks nowhere
@@ -176,7 +184,48 @@ func (b *builder) collectRules() {
 		}
 		svc.variants = ruleVariants(svc, rs)
 		for _, r := range rs {
-			b.checkVariantRule(r)
+			if !checked[r] {
+				checked[r] = true
+				b.checkVariantRule(r)
+			}
+		}
+	}
+}
+
+// wildcardRules adds to each service the rules written for a wildcard host that covers it
+// ("*.local", "*.example.com"), as Istio's PushContext.destinationRule finds them with
+// MostSpecificHostMatch in each namespace it looks in: a namespace's rule for the host itself
+// wins over its wildcard ones, and a narrower wildcard over a wider one. Each namespace's rule
+// then takes part in the choice by the proxy's namespace like any other (ruleFor): a root
+// namespace "*.local" rule reaches every service that no nearer rule names. The rules of one
+// wildcard are shared by the services it covers, so each finding about them is made once.
+func (b *builder) wildcardRules(rules map[string][]*destRule) {
+	var wildcards []string
+	for h := range rules {
+		if strings.HasPrefix(h, "*") {
+			wildcards = append(wildcards, h)
+		}
+	}
+	// Narrowest first: a longer wildcard covers fewer names.
+	slices.SortFunc(wildcards, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	covers := func(w, h string) bool { return w == "*" || strings.HasSuffix(h, w[1:]) }
+	for _, host := range slices.Sorted(maps.Keys(b.services)) {
+		for _, w := range wildcards {
+			if !covers(w, host) {
+				continue
+			}
+			for _, r := range rules[w] {
+				if !slices.ContainsFunc(rules[host], func(x *destRule) bool { return x.namespace() == r.namespace() }) {
+					rules[host] = append(rules[host], r)
+				}
+			}
+		}
+	}
+	for _, w := range wildcards {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(b.services)), func(h string) bool { return covers(w, h) }) {
+			for _, r := range rules[w] {
+				b.warnf(r.docs[0], "spec.host", "host %q covers no service declared by a ServiceEntry or Service: this DestinationRule applies to nothing", w)
+			}
 		}
 	}
 }

@@ -134,7 +134,7 @@ func (a *analyzer) destination(d *schema.Document, ref fieldRef, dst schema.Dest
 	if dst.Subset == "" {
 		return
 	}
-	subsets, ok := a.idx.subsets[host]
+	subsets, ok := a.idx.subsetsOf(host)
 	switch {
 	case !ok:
 		a.report(d, CodeUndefinedSubset, ref.String()+".subset", "subset %q of host %q is not defined by any DestinationRule (the host has none)", dst.Subset, host)

@@ -1,6 +1,9 @@
 package analysis
 
 import (
+	"maps"
+	"strings"
+
 	"github.com/signalbox/signalbox/schema"
 )
 
@@ -158,4 +161,28 @@ func entryOf(d *schema.Document) *schema.ServiceEntry {
 		return ks.Entry
 	}
 	return d.Spec.(*schema.ServiceEntry)
+}
+
+// subsetsOf is the subsets DestinationRules define for host: its own rules' and those of the
+// rules for wildcard hosts covering it ("*.local"), which apply to it too (the compiler chooses
+// among them per proxy namespace; a subset any of them defines may be routed to).
+func (idx *index) subsetsOf(host string) (map[string]bool, bool) {
+	own, ok := idx.subsets[host]
+	var out map[string]bool
+	for w, set := range idx.subsets {
+		if !strings.HasPrefix(w, "*") || w != "*" && !strings.HasSuffix(host, w[1:]) {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(own)
+			if out == nil {
+				out = map[string]bool{}
+			}
+		}
+		maps.Copy(out, set)
+	}
+	if out == nil {
+		return own, ok
+	}
+	return out, true
 }
