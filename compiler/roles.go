@@ -43,7 +43,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 			Message: fmt.Sprintf("sidecarListener: %q is not host:port", addr)})
 		return nil
 	}
-	claims := b.claims(func(g string) bool { return g == meshGateway }, nil)
+	claims := b.claims(func(g string) bool { return g == meshGateway }, false, nil)
 	scopes := b.sidecarScopes()
 	vis := b.visibilityOf(scopes)
 	b.markVisible(clusters, vis)
@@ -160,12 +160,15 @@ func withFallback(routes []*ir.Route, defaultRoute func() *ir.Route) []*ir.Route
 }
 
 // claims maps each host to the VirtualServices whose http rules route it on the gateways bound
-// accepts. Two VirtualServices claiming one host there is an error at the second, unless no
-// namespace sees both (exportTo): each proxy is then served the one its namespace sees.
+// accepts. On the mesh, two VirtualServices claiming one host is an error at the second, unless
+// no namespace sees both (exportTo): each proxy is then served the one its namespace sees, and
+// Istio reports the rest as IST0109. With merges (a Gateway), they are all kept: Istio merges
+// the VirtualServices bound to a gateway for one host, their routes one after the other
+// (serverVirtualHosts orders them).
 //
 // admits, when not nil, says whether the gateway takes host h of VirtualService d (a Gateway's
 // servers' hosts, with their namespace/ prefixes): a host it does not take is no claim there.
-func (b *builder) claims(bound func(gateway string) bool, admits func(d *schema.Document, h string) bool) map[string][]vsClaim {
+func (b *builder) claims(bound func(gateway string) bool, merges bool, admits func(d *schema.Document, h string) bool) map[string][]vsClaim {
 	out := map[string][]vsClaim{}
 	for _, d := range b.docs(schema.KindVirtualService) {
 		vs := d.Spec.(*schema.VirtualService)
@@ -181,7 +184,7 @@ func (b *builder) claims(bound func(gateway string) bool, admits func(d *schema.
 				continue
 			}
 			for _, prev := range out[h] {
-				if schema.SeenTogether(prev.exportedTo, exported) {
+				if !merges && schema.SeenTogether(prev.exportedTo, exported) {
 					b.errorf(d, fmt.Sprintf("spec.hosts[%d]", i), "host %q is already routed by VirtualService %s/%s at %s",
 						h, prev.doc.Namespace, prev.doc.Name, prev.doc.Pos)
 					continue hosts
@@ -248,7 +251,7 @@ func (b *builder) gatewayRole(key string, gateways []*schema.Document) *ir.Role 
 	for _, g := range gateways {
 		gw := g.Spec.(*schema.Gateway)
 		ref := g.Namespace + "/" + g.Name
-		claims := b.claims(func(x string) bool { return x == ref }, func(d *schema.Document, h string) bool {
+		claims := b.claims(func(x string) bool { return x == ref }, true, func(d *schema.Document, h string) bool {
 			return slices.ContainsFunc(gw.Servers, func(srv schema.Server) bool {
 				return slices.ContainsFunc(srv.Hosts, func(p string) bool { return serverHostAdmits(p, g.Namespace, d.Namespace, h) })
 			})

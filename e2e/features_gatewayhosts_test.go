@@ -72,3 +72,48 @@ spec:
 		}
 	}
 }
+
+// Teams adding their own paths to a shared host at the ingress gateway, each with a
+// VirtualService of its own: Istio merges VirtualServices bound to a gateway for one host, and
+// so does signalbox, in namespace and name order (a catch-all of team-b comes after team-a's
+// /orders).
+func TestFeatureGatewayMergesVirtualServices(t *testing.T) {
+	orders, users := startEchoServer(t, "orders"), startEchoServer(t, "users")
+	m := startMesh(t, map[string]string{
+		"policies/edge.yaml": serviceEntry("orders", "orders.internal", orders.endpoint("app: orders")) + `---
+` + serviceEntry("users", "users.internal", users.endpoint("app: users")) + `---
+` + ingressGateway(`"*/api.example.com"`) + `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: orders, namespace: team-a}
+spec:
+  hosts: [api.example.com]
+  gateways: [default/public]
+  http:
+  - match: [{uri: {prefix: /orders}}]
+    route: [{destination: {host: orders.internal}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: users, namespace: team-b}
+spec:
+  hosts: [api.example.com]
+  gateways: [default/public]
+  http:
+  - match: [{uri: {prefix: /users}}]
+    route: [{destination: {host: users.internal}}]
+  - route: [{destination: {host: users.internal}}]
+`,
+	})
+	gw := startGateway(t, m, map[string]string{"istio": "ingressgateway"})
+	viaGateway := *m
+	viaGateway.addr = gw.ListenerAddr("0.0.0.0_80")
+	if viaGateway.addr == "" {
+		t.Fatal("the gateway has no listener 0.0.0.0_80")
+	}
+	for path, want := range map[string]string{"/orders/7": "orders", "/users/3": "users", "/": "users"} {
+		if r := viaGateway.get("api.example.com", path, nil); r.status != http.StatusOK || r.echo.Name != want {
+			t.Errorf("%s: %d from %q, want 200 from %q", path, r.status, r.echo.Name, want)
+		}
+	}
+}

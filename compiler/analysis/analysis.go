@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,16 +67,19 @@ func (a *analyzer) virtualService(d *schema.Document) {
 			if !a.idx.takes(g, host, d.Namespace) {
 				continue // no claim there (SB0012 says so)
 			}
-			prev := a.idx.claims[claimKey{gateway: g, host: host}].earlierSeenWith(d)
+			claimed := a.idx.claims[claimKey{gateway: g, host: host}]
+			if g != meshGateway {
+				// Istio merges the VirtualServices bound to a gateway for one host (IST0109
+				// is for the mesh only): what is lost is a later one behind a catch-all.
+				a.mergedAfterCatchAll(d, i, host, g, claimed)
+				continue
+			}
+			prev := claimed.earlierSeenWith(d)
 			if prev == nil {
 				continue
 			}
-			on := "the mesh"
-			if g != meshGateway {
-				on = "gateway " + g
-			}
 			a.report(d, CodeConflictingHost, fmt.Sprintf("spec.hosts[%d]", i),
-				"host %q on %s is already claimed by VirtualService %s/%s", host, on, prev.Namespace, prev.Name)
+				"host %q on the mesh is already claimed by VirtualService %s/%s", host, prev.Namespace, prev.Name)
 		}
 	}
 	for i, rule := range vs.HTTP {
@@ -141,6 +145,31 @@ func (a *analyzer) destination(d *schema.Document, ref fieldRef, dst schema.Dest
 	case !subsets[dst.Subset]:
 		a.report(d, CodeUndefinedSubset, ref.String()+".subset", "subset %q of host %q is not defined by any DestinationRule (defined: %s)",
 			dst.Subset, host, strings.Join(sortedSet(subsets), ", "))
+	}
+}
+
+// mergedAfterCatchAll reports VirtualService d, merged for host at gateway g after prev (their
+// routes one after the other, in namespace and name order), when a rule of prev matches every
+// request: d's routes there are never reached. Istio orders merged VirtualServices by creation
+// time, which a tree does not have, so the author learns the order signalbox uses.
+func (a *analyzer) mergedAfterCatchAll(d *schema.Document, i int, host, g string, claimed claimers) {
+	seen := schema.ExportedTo(d.Namespace, d.Spec.(*schema.VirtualService).ExportTo)
+	for _, prev := range claimed {
+		if prev == d {
+			return
+		}
+		if !schema.SeenTogether(schema.ExportedTo(prev.Namespace, prev.Spec.(*schema.VirtualService).ExportTo), seen) {
+			continue
+		}
+		for k, rule := range prev.Spec.(*schema.VirtualService).HTTP {
+			if len(rule.Match) > 0 && !slices.ContainsFunc(rule.Match, isCatchAll) {
+				continue
+			}
+			a.report(d, CodeMergedAfterCatchAll, fmt.Sprintf("spec.hosts[%d]", i),
+				"host %q at gateway %s is merged with VirtualService %s/%s, whose rule spec.http[%d] at %s matches every request and comes first (merged VirtualServices are ordered by namespace and name): this VirtualService's routes are never used there",
+				host, g, prev.Namespace, prev.Name, k, prev.PosOf(fmt.Sprintf("spec.http[%d]", k)))
+			return
+		}
 	}
 }
 

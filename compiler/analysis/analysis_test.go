@@ -69,7 +69,7 @@ func TestRules(t *testing.T) {
 			t.Errorf("RuleFor(%s) not found", r.Code)
 		}
 	}
-	if len(seen) != 12 {
-		t.Errorf("%d rules, want 12", len(seen))
+	if len(seen) != 13 {
+		t.Errorf("%d rules, want 13", len(seen))
 	}
 }

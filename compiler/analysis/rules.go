@@ -25,6 +25,7 @@ const (
 	CodeEmptySubset           = "SB0010"
 	CodeUnweightedDestination = "SB0011"
 	CodeHostNotOnGateway      = "SB0012"
+	CodeMergedAfterCatchAll   = "SB0013"
 	docsURL                   = "https://github.com/signalbox/signalbox/blob/main/docs/analysis.md"
 	errorS, warnS             = schema.SeverityError, schema.SeverityWarning
 )
@@ -33,7 +34,7 @@ var rules = []Rule{
 	{CodeUndeclaredHost, "undeclared-destination-host", errorS, "destination host is not declared by any ServiceEntry or Service"},
 	{CodeUndefinedSubset, "undefined-subset", errorS, "destination subset is not defined by the host's DestinationRule"},
 	{CodeUnknownGateway, "unknown-gateway", errorS, "VirtualService is bound to a Gateway that does not exist"},
-	{CodeConflictingHost, "conflicting-virtualservice-host", errorS, "two VirtualServices claim the same host on the same gateway"},
+	{CodeConflictingHost, "conflicting-virtualservice-host", errorS, "two VirtualServices claim the same host on the mesh"},
 	{CodeAfterCatchAll, "rule-after-catch-all", warnS, "rule follows a catch-all rule and can never match"},
 	{CodeShadowedMatch, "shadowed-match", warnS, "match is entirely covered by an earlier match and can never be taken"},
 	{CodeOrphanRule, "destinationrule-undeclared-host", warnS, "DestinationRule is for a host no ServiceEntry or Service declares"},
@@ -42,6 +43,7 @@ var rules = []Rule{
 	{CodeEmptySubset, "subset-selects-no-endpoint", warnS, "DestinationRule subset selects no endpoint of its service"},
 	{CodeUnweightedDestination, "destination-without-weight", warnS, "destination without a weight beside weighted ones receives no traffic"},
 	{CodeHostNotOnGateway, "virtualservice-host-not-on-gateway", warnS, "VirtualService host is not among the hosts of a Gateway it is bound to"},
+	{CodeMergedAfterCatchAll, "merged-virtualservice-after-catch-all", warnS, "VirtualService merged at a gateway after one whose rule matches every request is never used there"},
 }
 
 // Rules returns every analysis rule in code order.
