@@ -66,7 +66,7 @@ func (b *builder) remoteJWKS(d *schema.Document, path string, r schema.JWTRule) 
 	}
 	where := fmt.Sprintf("%s %s/%s at %s", svc.doc.Kind, svc.doc.Namespace, svc.doc.Name, svc.doc.Pos)
 	c := b.clusters[clusterName(port, "", host)]
-	if _, ok := svc.port(port); !ok || c == nil {
+	if !svc.hasAnyPort(port) || c == nil {
 		b.errorf(d, at, "%s declares host %q without port %d, which the keys are fetched from: add the port", where, host, port)
 		return nil
 	}

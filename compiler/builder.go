@@ -19,6 +19,9 @@ type builder struct {
 	clusters map[string]*ir.Cluster
 	// variants holds, by name, every variant of a cluster chosen by proxy namespace (drexport.go).
 	variants map[string][]*ir.Cluster
+	// clusterEntry is, for each cluster of a host several namespaces declare, the entry it was
+	// made from (seexport.go).
+	clusterEntry map[*ir.Cluster]*service
 	// routeDests are the destinations (and mirrors) each translated route sends to, for the
 	// ServiceEntry exportTo check (checkDestinationExports); pendingDests collects them while
 	// one rule is translated.

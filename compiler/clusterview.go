@@ -22,16 +22,19 @@ import (
 // alone decide there. A cluster whose service every proxy sees carries nothing, so a tree
 // without Sidecars or narrowed exportTo compiles as before and is served as compiled.
 func (b *builder) markVisible(clusters []*ir.Cluster, vis *visibility) {
-	byHost := map[string]*ir.Source{}
+	byEntry := map[*service]*ir.Source{}
 	for _, c := range clusters {
 		svc := b.services[c.Host]
+		if e := b.clusterEntry[c]; e != nil {
+			svc = e // a host several namespaces declare: the entry of this variant
+		}
 		if svc == nil {
 			continue
 		}
-		s, seen := byHost[c.Host]
+		s, seen := byEntry[svc]
 		if !seen {
 			s = serviceVisibility(svc, vis)
-			byHost[c.Host] = s
+			byEntry[svc] = s
 		}
 		c.Visible = s
 	}

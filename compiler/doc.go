@@ -8,7 +8,9 @@
 // services.go and policy.go turn ServiceEntries, WorkloadEntries and DestinationRules into
 // clusters (kubeservice.go: a Kubernetes Service is the ServiceEntry Istio's Kubernetes
 // registry converts it to, with its own refusals and warnings; drmerge.go merges the rules of one namespace for a host as Istio merges them,
-// drexport.go chooses among namespaces' rules by the proxy's); roles.go assembles the sidecar and gateway roles (tcp.go turns a gateway's TCP
+// drexport.go chooses among namespaces' rules by the proxy's; seexport.go chooses, for a host
+// ServiceEntries of several namespaces declare, the one each proxy namespace sees, as Istio's
+// SidecarScope does); roles.go assembles the sidecar and gateway roles (tcp.go turns a gateway's TCP
 // servers and the tcp routes bound to them into TCP proxy listeners, as Istio's gateway.go and
 // networkfilter.go do) and grpc.go the role of proxyless gRPC clients. authn.go turns RequestAuthentications into the jwt_authn filter of the gateway
 // roles they apply to, as Istio's pilot/pkg/security/authn does (authnjwks.go: keys at a

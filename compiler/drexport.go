@@ -14,6 +14,17 @@ import (
 type ruleVariant struct {
 	rule  *destRule
 	scope *ir.NamespaceScope
+	// entry is the ServiceEntry whose clusters the variant is, for a host several namespaces
+	// declare (seexport.go); nil: the host's one.
+	entry *service
+}
+
+// entryOf is the entry whose clusters the variant is: v.entry, or the host's svc.
+func (v *ruleVariant) entryOf(svc *service) *service {
+	if v.entry != nil {
+		return v.entry
+	}
+	return svc
 }
 
 func (v *ruleVariant) subsets() []ruleSubset {
@@ -33,6 +44,28 @@ func (v *ruleVariant) name() string {
 		return "no DestinationRule"
 	}
 	return v.rule.name()
+}
+
+// entryVariants is the variants of a host several namespaces declare: each entry's own
+// (ruleVariants, by the namespace of the entry, as Istio's PushContext.destinationRule looks
+// in the namespace of the service the proxy sees), each for the namespaces that are served
+// that entry's clusters too; a variant for no namespace is left out.
+func entryVariants(svc *service, rules []*destRule) []ruleVariant {
+	var out []ruleVariant
+	for _, e := range svc.entries {
+		vs := []ruleVariant{{}}
+		if len(rules) > 0 {
+			vs = ruleVariants(e, rules)
+		}
+		for _, v := range vs {
+			v.scope, v.entry = intersectScopes(v.scope, e.scope), e
+			if emptyScope(v.scope) {
+				continue
+			}
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // ruleFor is the DestinationRule a proxy in namespace ns takes for the service among rules

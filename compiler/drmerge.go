@@ -169,11 +169,26 @@ func (b *builder) collectRules() {
 	}
 	b.wildcardRules(rules)
 	checked := map[*destRule]bool{}
+	for _, host := range slices.Sorted(maps.Keys(b.services)) {
+		if svc := b.services[host]; svc.entries != nil && len(rules[host]) == 0 {
+			svc.variants = entryVariants(svc, nil)
+		}
+	}
 	for _, host := range slices.Sorted(maps.Keys(rules)) {
 		if _, ok := b.services[host]; !ok {
 			continue // a wildcard's own entry: its rules are now the covered services'
 		}
 		rs, svc := rules[host], b.services[host]
+		if svc.entries != nil {
+			svc.variants = entryVariants(svc, rs)
+			for _, r := range rs {
+				if !checked[r] {
+					checked[r] = true
+					b.checkVariantRule(r)
+				}
+			}
+			continue
+		}
 		// A lone rule exported everywhere applies to every proxy only from the service's
 		// namespace or the root namespace: Istio's PushContext.destinationRule looks nowhere
 		// else, so one in a third namespace is its own namespace's alone.

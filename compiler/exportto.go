@@ -76,6 +76,7 @@ type destRef struct {
 	host    string
 	cluster string
 	subset  string
+	port    uint32
 }
 
 // subsetPath is where the destination names its subset.
@@ -147,6 +148,10 @@ func (b *builder) checkDestinationExports(routes []*ir.Route, gateway *schema.Do
 				continue
 			}
 			b.checkSubsetVisible(ref, svc, where, routeApplies(gateway, where))
+			if svc.entries != nil {
+				b.checkEntryDestination(ref, svc, where, routeApplies(gateway, where))
+				continue
+			}
 			exported := svc.exportedTo()
 			if exported == nil {
 				continue

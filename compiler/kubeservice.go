@@ -28,13 +28,41 @@ func entryOf(d *schema.Document) *schema.ServiceEntry {
 	return d.Spec.(*schema.ServiceEntry)
 }
 
+// anotherNamespace reports whether ServiceEntry d declares host h in a namespace none of the
+// host's entries is in, all ServiceEntries: Istio keeps such entries apart and each proxy sees
+// one of them (seexport.go).
+func (b *builder) anotherNamespace(d *schema.Document, host string, prev *service) bool {
+	if d.Kind != schema.KindServiceEntry {
+		return false
+	}
+	for _, e := range prev.hostEntries() {
+		if e.doc.Kind != schema.KindServiceEntry || e.doc.Namespace == d.Namespace {
+			return false
+		}
+	}
+	return true
+}
+
 // duplicateHost reports a host declared again by d, the i-th of its hosts. Istio would keep a
-// Kubernetes Service over a ServiceEntry of its namespace without a word; signalbox refuses
-// the pair, as it refuses two ServiceEntries for a host, rather than pick one silently.
+// Kubernetes Service over a ServiceEntry without a word (appendSidecarServices in
+// pilot/pkg/model/sidecar.go); signalbox refuses the pair rather than pick one silently. Two
+// ServiceEntries of one namespace Istio merges when their resolution, exportTo and labels
+// agree (canMergeServices: ports joined; its serviceentry registry pools their endpoints
+// under the host and namespace) and otherwise keeps the older; signalbox refuses them too.
 func (b *builder) duplicateHost(d *schema.Document, i int, host string, prev *service) {
 	path := d.EntryPath(fmt.Sprintf("spec.hosts[%d]", i))
+	for _, e := range prev.hostEntries() {
+		if e.doc.Kind == schema.KindService || e.doc.Namespace == d.Namespace {
+			prev = e
+		}
+	}
 	if prev.doc.Kind == schema.KindService && d.Kind == schema.KindServiceEntry {
 		b.errorf(d, path, "host %q is already declared by Kubernetes Service %s/%s at %s: Istio's registry would take the Service and ignore this ServiceEntry; declare the host once",
+			host, prev.doc.Namespace, prev.doc.Name, prev.doc.Pos)
+		return
+	}
+	if prev.doc.Kind == schema.KindServiceEntry && d.Kind == schema.KindServiceEntry && prev.doc.Namespace == d.Namespace {
+		b.errorf(d, path, "host %q is already declared by ServiceEntry %s/%s at %s in the same namespace: Istio merges two ServiceEntries of one namespace for a host when their resolution, exportTo and labels agree (ports joined, endpoints pooled) and otherwise keeps the older one alone, which signalbox does not do yet; declare the host once per namespace (ServiceEntries of other namespaces may declare it too)",
 			host, prev.doc.Namespace, prev.doc.Name, prev.doc.Pos)
 		return
 	}

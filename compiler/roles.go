@@ -51,11 +51,16 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 		Sidecars: sidecarIR(scopes)}
 	for _, h := range sortedKeys(b.services) {
 		svc := b.services[h]
-		exported := svc.exportedTo()
-		if exportedNowhere(exported) {
-			continue // no proxy sees it (checkServiceEntryExportTo warns)
+		if svc.entries != nil {
+			b.checkHostEntries(svc, vis)
 		}
-		for i, p := range svc.sortedPorts() {
+		for i, p := range svc.allPorts() {
+			// The proxies that see the service on this port: its ServiceEntry's exportTo or,
+			// for a host several namespaces declare, those whose entry has the port.
+			exported, _ := svc.portNamespaces(p)
+			if exportedNowhere(exported) {
+				continue // no proxy sees it (checkServiceEntryExportTo warns)
+			}
 			vh := &ir.VirtualHost{Name: h + ":" + itoa(p), Domains: []string{h + ":" + itoa(p)}}
 			for _, s := range shortNames(h) {
 				vh.Domains = append(vh.Domains, s+":"+itoa(p))
@@ -130,7 +135,7 @@ func (b *builder) virtualServiceOnlyPorts(cs []vsClaim) []uint32 {
 	for _, c := range cs {
 		for _, h := range c.doc.Spec.(*schema.VirtualService).Hosts {
 			if svc, ok := b.services[expandHost(h, c.doc.Namespace)]; ok {
-				ports = append(ports, svc.sortedPorts()...)
+				ports = append(ports, svc.allPorts()...)
 			}
 		}
 	}

@@ -182,10 +182,12 @@ func (b *builder) resolveDestination(d *schema.Document, path string, dst schema
 		return "", false
 	}
 	var port uint32
-	ports := svc.sortedPorts()
+	// A host several namespaces declare has the ports of all its entries; where the route
+	// applies, the entry proxies see there must have the port (checkEntryPorts).
+	ports := svc.allPorts()
 	switch {
 	case dst.Port != nil && dst.Port.Number != 0:
-		if _, ok := svc.port(dst.Port.Number); !ok {
+		if !svc.hasAnyPort(dst.Port.Number) {
 			b.errorf(d, path+".port.number", "service %q has no port %d", host, dst.Port.Number)
 			return "", false
 		}
@@ -206,6 +208,6 @@ func (b *builder) resolveDestination(d *schema.Document, path string, dst schema
 		return "", false
 	}
 	name := clusterName(port, dst.Subset, host)
-	b.pendingDests = append(b.pendingDests, destRef{doc: d, path: path + ".host", host: host, cluster: name, subset: dst.Subset})
+	b.pendingDests = append(b.pendingDests, destRef{doc: d, path: path + ".host", host: host, cluster: name, subset: dst.Subset, port: port})
 	return name, true
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/signalbox/signalbox/compiler/ir"
 	"github.com/signalbox/signalbox/schema"
@@ -25,6 +26,14 @@ type service struct {
 	variants []ruleVariant
 	// endpoints are the entry's own, or the WorkloadEntries its workloadSelector picks.
 	endpoints []schema.WorkloadEndpoint
+	// entries, for a host ServiceEntries of several namespaces declare, are each namespace's,
+	// in namespace order (seexport.go); the host's service (b.services) is the first, and its
+	// variants are every entry's. nil for a host declared once.
+	entries []*service
+	// seen is the namespaces whose proxies see this entry of such a host (entryFor), and scope
+	// those served its clusters (seen and, for one entry, the namespaces that see none); both
+	// nil for a host declared once.
+	seen, scope *ir.NamespaceScope
 }
 
 func (s *service) port(n uint32) (schema.ServicePort, bool) {
@@ -78,7 +87,11 @@ func (b *builder) collectServices() {
 		}
 		for i, h := range se.Hosts {
 			if prev, ok := b.services[h]; ok {
-				b.duplicateHost(d, i, h, prev)
+				if !b.anotherNamespace(d, h, prev) {
+					b.duplicateHost(d, i, h, prev)
+					continue
+				}
+				prev.entries = append(prev.hostEntries(), &service{host: h, doc: d, entry: se, endpoints: endpoints})
 				continue
 			}
 			b.services[h] = &service{host: h, doc: d, entry: se, endpoints: endpoints}
@@ -87,6 +100,19 @@ func (b *builder) collectServices() {
 		if d.Kind == schema.KindService {
 			b.checkKubernetesService(d, endpoints)
 		}
+	}
+	for _, h := range sortedKeys(b.services) {
+		svc := b.services[h]
+		if svc.entries == nil {
+			continue
+		}
+		entries := svc.entries
+		slices.SortStableFunc(entries, func(x, y *service) int { return strings.Compare(x.doc.Namespace, y.doc.Namespace) })
+		b.chooseEntries(entries)
+		// The host's service is its first entry in namespace order, which carries them all.
+		first := entries[0]
+		first.entries = entries
+		b.services[h] = first
 	}
 	b.collectRules()
 }
@@ -121,10 +147,11 @@ func (b *builder) buildClusters() {
 		if svc.variants != nil {
 			for i := range svc.variants {
 				v := &svc.variants[i]
-				for _, p := range svc.entry.Ports {
-					b.addCluster(svc, v.rule, v.scope, p, nil)
+				e := v.entryOf(svc)
+				for _, p := range e.entry.Ports {
+					b.addCluster(e, v.rule, v.scope, p, nil)
 					for j := range v.subsets() {
-						b.addCluster(svc, v.rule, v.scope, p, &v.subsets()[j])
+						b.addCluster(e, v.rule, v.scope, p, &v.subsets()[j])
 					}
 				}
 			}
@@ -202,6 +229,12 @@ func (b *builder) addCluster(svc *service, rule *destRule, scope *ir.NamespaceSc
 		}
 		return a.Port < e.Port
 	})
+	if svc.seen != nil {
+		if b.clusterEntry == nil {
+			b.clusterEntry = map[*ir.Cluster]*service{}
+		}
+		b.clusterEntry[c] = svc
+	}
 	if scope != nil {
 		b.variants[c.Name] = append(b.variants[c.Name], c)
 		if _, ok := b.clusters[c.Name]; ok {
