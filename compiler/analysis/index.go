@@ -47,10 +47,10 @@ type index struct {
 	boundGateways map[string]bool // gateways some VirtualService is bound to
 	claims        map[claimKey]claimers
 	workloads     *workloadIndex
-	// entries: each host's endpoints as its (first) ServiceEntry gives them, for the hosts
-	// whose endpoints are in the tree; workloadEntries: the WorkloadEntries alone, which
-	// workloadSelectors pick.
-	entries         map[string]*entryEndpoints
+	// entries: each host's endpoints as each of its ServiceEntries (one per namespace) gives
+	// them, nil for one whose endpoints are not in the tree (DNS); workloadEntries: the
+	// WorkloadEntries alone, which workloadSelectors pick.
+	entries         map[string][]*entryEndpoints
 	workloadEntries *workloadIndex
 }
 
@@ -63,7 +63,7 @@ func buildIndex(tree *schema.Tree) *index {
 		boundGateways:   map[string]bool{},
 		claims:          map[claimKey]claimers{},
 		workloads:       newWorkloadIndex(),
-		entries:         map[string]*entryEndpoints{},
+		entries:         map[string][]*entryEndpoints{},
 		workloadEntries: newWorkloadIndex(),
 	}
 	for _, d := range tree.Documents {
@@ -81,9 +81,9 @@ func buildIndex(tree *schema.Tree) *index {
 				}
 			}
 			for _, h := range se.Hosts {
-				if !idx.services[h] && e != nil {
-					idx.entries[h] = e // the first entry declares the host, as the compiler has it
-				}
+				// Every entry of the host, nil for a DNS-resolved one: ServiceEntries of several
+				// namespaces may declare it, each seen by some proxies, as the compiler has it.
+				idx.entries[h] = append(idx.entries[h], e)
 				idx.services[h] = true
 			}
 			for _, ep := range se.Endpoints {

@@ -28,10 +28,12 @@ func (idx *index) endpointLabels(e *entryEndpoints) []map[string]string {
 }
 
 // subsetEndpoints reports each subset of a DestinationRule whose labels pick no endpoint of a
-// service that has some: every request routed to it finds no upstream (503).
+// service that has some: every request routed to it finds no upstream (503). A host that
+// ServiceEntries of several namespaces declare is reported only when the subset picks no
+// endpoint of any of them: which one the rule's proxies see is the compiler's choice.
 func (a *analyzer) subsetEndpoints(d *schema.Document, dr *schema.DestinationRule) {
-	e := a.idx.entries[expandHost(dr.Host, d.Namespace)]
-	if e == nil {
+	entries := a.idx.entries[expandHost(dr.Host, d.Namespace)]
+	if len(entries) == 0 || slices.Contains(entries, nil) {
 		return
 	}
 	var eps []map[string]string
@@ -41,7 +43,10 @@ func (a *analyzer) subsetEndpoints(d *schema.Document, dr *schema.DestinationRul
 			continue
 		}
 		if !resolved {
-			eps, resolved = a.idx.endpointLabels(e), true
+			for _, e := range entries {
+				eps = append(eps, a.idx.endpointLabels(e)...)
+			}
+			resolved = true
 			if len(eps) == 0 {
 				return // the service itself has no endpoint: not the subset's doing
 			}
