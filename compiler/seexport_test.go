@@ -214,3 +214,18 @@ spec:
 	wantServed(t, s, "team-a", map[string]string{stripe80: "10.0.0.2", "outbound|8443||api.stripe.com": "10.0.0.2"})
 	wantServed(t, s, "team-b", map[string]string{stripe80: "10.0.0.1"})
 }
+
+// TestEntryPortsRefused: what a sidecar route condition cannot say is refused at the entry's
+// ports: entries seen somewhere with different lowest ports (the bare host name goes to one),
+// and a port the public entry has that a namespace's own entry lacks.
+func TestEntryPortsRefused(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{apiEntry("shared", "", "10.0.0.1", 80) + apiEntry("team-a", `["."]`, "10.0.0.2", 8080), "whose lowest port is 80, not 8080"},
+		{apiEntry("shared", "", "10.0.0.1", 80, 8080) + apiEntry("team-a", `["."]`, "10.0.0.2", 80), "has port 8080 in the ServiceEntry the rest of the mesh sees, but not in this one, which proxies in team-a see"},
+	} {
+		_, findings := compileEntries(t, tc.src)
+		if !schema.HasErrors(findings) || !strings.Contains(findings[0].Message, "spec.ports") || !strings.Contains(findings[0].Message, tc.want) {
+			t.Errorf("want an error at spec.ports saying %q, got %v", tc.want, findings)
+		}
+	}
+}
