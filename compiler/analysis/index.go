@@ -41,7 +41,10 @@ func (cs claimers) earlierSeenWith(d *schema.Document) *schema.Document {
 type index struct {
 	services map[string]bool            // hosts declared by ServiceEntries and Services
 	subsets  map[string]map[string]bool // expanded DestinationRule host -> subset names
-	gateways map[string]bool            // "namespace/name" of every Gateway
+	// wildcardRuleHosts are the DestinationRule hosts of subsets that are wildcards ("*.local"):
+	// few, so each destination's lookup checks them alone.
+	wildcardRuleHosts []string
+	gateways          map[string]bool // "namespace/name" of every Gateway
 	// gatewayHosts are the hosts of every server of each Gateway, as written ("ns/host" too).
 	gatewayHosts  map[string][]string
 	boundGateways map[string]bool // gateways some VirtualService is bound to
@@ -99,6 +102,9 @@ func buildIndex(tree *schema.Tree) *index {
 			if set == nil {
 				set = map[string]bool{}
 				idx.subsets[host] = set
+				if strings.HasPrefix(host, "*") {
+					idx.wildcardRuleHosts = append(idx.wildcardRuleHosts, host)
+				}
 			}
 			for _, s := range dr.Subsets {
 				set[s.Name] = true
@@ -169,8 +175,8 @@ func entryOf(d *schema.Document) *schema.ServiceEntry {
 func (idx *index) subsetsOf(host string) (map[string]bool, bool) {
 	own, ok := idx.subsets[host]
 	var out map[string]bool
-	for w, set := range idx.subsets {
-		if !strings.HasPrefix(w, "*") || w != "*" && !strings.HasSuffix(host, w[1:]) {
+	for _, w := range idx.wildcardRuleHosts {
+		if w != "*" && !strings.HasSuffix(host, w[1:]) {
 			continue
 		}
 		if out == nil {
@@ -179,7 +185,7 @@ func (idx *index) subsetsOf(host string) (map[string]bool, bool) {
 				out = map[string]bool{}
 			}
 		}
-		maps.Copy(out, set)
+		maps.Copy(out, idx.subsets[w])
 	}
 	if out == nil {
 		return own, ok
