@@ -79,7 +79,8 @@ func (s *KubernetesService) ExternalNameType() bool { return s.Type == "External
 // serviceEntry converts a Service the way Istio's Kubernetes registry does: ConvertService in
 // pilot/pkg/serviceregistry/kube/conversion.go for the service, its ports and exportTo;
 // externalNameServiceInstances (same file, before Istio made ExternalName an alias) for the
-// endpoint of an ExternalName Service; and, for the endpoints of a Service with a selector,
+// endpoint of an ExternalName Service, which the compiler uses only where the Service cannot
+// be the alias Istio makes of it (its externalName no service of the tree); and, for the endpoints of a Service with a selector,
 // the WorkloadEntries of its namespace whose labels the selector matches
 // (serviceInstancesFromWorkloadInstances in pilot/pkg/serviceregistry/kube/controller/
 // controller.go), which a STATIC ServiceEntry with a workloadSelector selects the same way.
@@ -121,12 +122,15 @@ func (s *KubernetesService) serviceEntry(d *Document) *ServiceEntry {
 }
 
 // kubernetesProtocol is Istio's ConvertProtocol (pkg/config/kube/conversion.go) in the
-// upper-case names a ServiceEntry port's protocol takes: UDP for a UDP port; else the
-// appProtocol when set, or the port name, read up to its first '-' ("http-api" is HTTP,
-// "grpc-web…" is GRPC-WEB, "tcp" TCP); a name Istio does not know (or none) leaves the protocol
-// unset, Istio's protocol sniffing, except on the well-known ports of SMTP, DNS, MySQL and
-// MongoDB, which are TCP. Kubernetes' own appProtocol names (kubernetes.io/h2c, ws, wss) are
-// HTTP2, HTTP and HTTPS, as Istio reads them.
+// upper-case names a ServiceEntry port's protocol takes: UDP for a UDP port, whatever its name;
+// else the appProtocol when set (even empty), or the port name, "grpc-web" as a prefix first,
+// then read up to its first '-' and parsed without regard to case as protocol.Parse
+// (pkg/config/protocol/instance.go) does ("http-api" is HTTP, "tcp" TCP, "udp" UDP); a name
+// Parse does not know (or none) leaves the protocol unset, Istio's protocol sniffing, except on
+// the well-known ports of SMTP, DNS, MySQL and MongoDB, which are TCP. Kubernetes' own
+// appProtocol names, which ConvertProtocol reads before anything else and only in appProtocol
+// (istio/istio#58833 points at them), are exact: kubernetes.io/h2c is HTTP2, kubernetes.io/ws
+// HTTP and kubernetes.io/wss HTTPS.
 func kubernetesProtocol(p KubernetesServicePort) string {
 	if p.Protocol == "UDP" {
 		return "UDP"
