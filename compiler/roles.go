@@ -61,13 +61,21 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 			if exportedNowhere(exported) {
 				continue // no proxy sees it (checkServiceEntryExportTo warns)
 			}
-			vh := &ir.VirtualHost{Name: h + ":" + itoa(p), Domains: []string{h + ":" + itoa(p)}}
-			for _, s := range shortNames(h) {
-				vh.Domains = append(vh.Domains, s+":"+itoa(p))
+			vh := &ir.VirtualHost{Name: h + ":" + itoa(p)}
+			// An ExternalName Service aliasing the service is answered alike, as Istio's
+			// generateVirtualHostDomains (pilot/pkg/networking/core/route/route.go) lists
+			// each alias with the same port and short names beside the service's host.
+			for _, a := range append([]string{h}, svc.aliases...) {
+				vh.Domains = append(vh.Domains, a+":"+itoa(p))
+				for _, s := range shortNames(a) {
+					vh.Domains = append(vh.Domains, s+":"+itoa(p))
+				}
 			}
 			if i == 0 {
-				vh.Domains = append(vh.Domains, h)
-				vh.Domains = append(vh.Domains, shortNames(h)...)
+				for _, a := range append([]string{h}, svc.aliases...) {
+					vh.Domains = append(vh.Domains, a)
+					vh.Domains = append(vh.Domains, shortNames(a)...)
+				}
 			}
 			if cs := claims[h]; len(cs) > 0 {
 				seen := len(b.findings)
@@ -96,6 +104,16 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 	}
 	for _, h := range sortedKeys(claims) {
 		if _, isService := b.services[h]; isService {
+			continue
+		}
+		if target := b.aliasOf(h); target != "" {
+			// Istio matches the alias on its target's routes only; a VirtualService for the
+			// alias host no longer applies (ENABLE_EXTERNAL_NAME_ALIAS).
+			for _, c := range claims[h] {
+				i := slices.IndexFunc(c.doc.Spec.(*schema.VirtualService).Hosts, func(x string) bool { return expandHost(x, c.doc.Namespace) == h })
+				b.errorf(c.doc, fmt.Sprintf("spec.hosts[%d]", i),
+					"host %q is an ExternalName Service, an alias of %q: Istio answers it with the routes of %q and applies no VirtualService for the alias host; name %q here instead", h, target, target, target)
+			}
 			continue
 		}
 		vh := &ir.VirtualHost{Name: h, Domains: []string{h}, Routes: b.sidecarClaimRoutes(claims[h], vis, h, 0)}

@@ -34,6 +34,12 @@ type service struct {
 	// those served its clusters (seen and, for one entry, the namespaces that see none); both
 	// nil for a host declared once.
 	seen, scope *ir.NamespaceScope
+	// pooled are the endpoints of a ServiceEntry of this Kubernetes Service's host and
+	// namespace that Istio's EDS serves with the Service's own (kubeservice.go).
+	pooled []pooledEndpoint
+	// aliases are the hosts of the ExternalName Services that resolve to this service, which
+	// its virtual hosts answer too (kubeservice.go).
+	aliases []string
 }
 
 func (s *service) port(n uint32) (schema.ServicePort, bool) {
@@ -71,36 +77,16 @@ func (s *service) dnsResolved() bool {
 // endpoints, then attaches DestinationRules.
 func (b *builder) collectServices() {
 	b.services = map[string]*service{}
-	workloads := b.docs(schema.KindWorkloadEntry)
+	var externalNames []*schema.Document
 	for _, d := range b.entryDocs() {
-		se := entryOf(d)
-		endpoints := se.Endpoints
-		if ws := se.WorkloadSelector; ws != nil {
-			// Istio selects WorkloadEntries of the ServiceEntry's namespace by their labels.
-			endpoints = nil
-			for _, w := range workloads {
-				we := w.Spec.(*schema.WorkloadEntry)
-				if w.Namespace == d.Namespace && labelsMatch(ws.Labels, we.Labels) {
-					endpoints = append(endpoints, *we)
-				}
-			}
+		if ks, ok := d.Spec.(*schema.KubernetesService); ok && ks.ExternalNameType() && ks.ExternalName != "" {
+			// Whether it is an alias depends on every other service: after them.
+			externalNames = append(externalNames, d)
+			continue
 		}
-		for i, h := range se.Hosts {
-			if prev, ok := b.services[h]; ok {
-				if !b.anotherNamespace(d, h, prev) {
-					b.duplicateHost(d, i, h, prev)
-					continue
-				}
-				prev.entries = append(prev.hostEntries(), &service{host: h, doc: d, entry: se, endpoints: endpoints})
-				continue
-			}
-			b.services[h] = &service{host: h, doc: d, entry: se, endpoints: endpoints}
-		}
-		b.checkEntry(d, se)
-		if d.Kind == schema.KindService {
-			b.checkKubernetesService(d, endpoints)
-		}
+		b.addEntryDoc(d)
 	}
+	b.resolveExternalNames(externalNames)
 	for _, h := range sortedKeys(b.services) {
 		svc := b.services[h]
 		if svc.entries == nil {
@@ -112,9 +98,51 @@ func (b *builder) collectServices() {
 		// The host's service is its first entry in namespace order, which carries them all.
 		first := entries[0]
 		first.entries = entries
+		first.aliases = svc.aliases
 		b.services[h] = first
 	}
 	b.collectRules()
+}
+
+// entryEndpoints are a ServiceEntry's own endpoints, or the WorkloadEntries its
+// workloadSelector picks: Istio selects WorkloadEntries of the entry's namespace by labels.
+func (b *builder) entryEndpoints(d *schema.Document, se *schema.ServiceEntry) []schema.WorkloadEndpoint {
+	ws := se.WorkloadSelector
+	if ws == nil {
+		return se.Endpoints
+	}
+	var endpoints []schema.WorkloadEndpoint
+	for _, w := range b.docs(schema.KindWorkloadEntry) {
+		we := w.Spec.(*schema.WorkloadEntry)
+		if w.Namespace == d.Namespace && labelsMatch(ws.Labels, we.Labels) {
+			endpoints = append(endpoints, *we)
+		}
+	}
+	return endpoints
+}
+
+// addEntryDoc indexes the hosts of one document declaring services.
+func (b *builder) addEntryDoc(d *schema.Document) {
+	se := entryOf(d)
+	endpoints := b.entryEndpoints(d, se)
+	for i, h := range se.Hosts {
+		if prev, ok := b.services[h]; ok {
+			if b.kubernetesFirst(d, i, h, prev, endpoints) {
+				continue
+			}
+			if !b.anotherNamespace(d, h, prev) {
+				b.duplicateHost(d, i, h, prev)
+				continue
+			}
+			prev.entries = append(prev.hostEntries(), &service{host: h, doc: d, entry: se, endpoints: endpoints})
+			continue
+		}
+		b.services[h] = &service{host: h, doc: d, entry: se, endpoints: endpoints}
+	}
+	b.checkEntry(d, se)
+	if d.Kind == schema.KindService {
+		b.checkKubernetesService(d, endpoints)
+	}
 }
 
 // checkEntry reports what a ServiceEntry asks that signalbox cannot do.
@@ -170,7 +198,7 @@ func (b *builder) buildClusters() {
 }
 
 func (b *builder) addCluster(svc *service, rule *destRule, scope *ir.NamespaceScope, p schema.ServicePort, subset *ruleSubset) {
-	c := &ir.Cluster{Host: svc.host, Port: p.Number, HTTP2: p.Protocol == "GRPC" || p.Protocol == "HTTP2", For: scope}
+	c := &ir.Cluster{Host: svc.host, Port: p.Number, HTTP2: http2Protocol(p.Protocol), For: scope}
 	var labels map[string]string
 	if subset != nil {
 		c.Subset, labels = subset.Name, subset.Labels
@@ -211,6 +239,17 @@ func (b *builder) addCluster(svc *service, rule *destRule, scope *ir.NamespaceSc
 			c.Endpoints[len(c.Endpoints)-1].Labels = topologyLabels(ep.Labels, ep.Locality, ep.Network)
 		}
 	}
+	for _, pe := range svc.pooled {
+		// Istio's EDS keeps an endpoint of another registry whose service port name is the
+		// Service port's (BuildClusterLoadAssignment in pilot/pkg/xds/endpoints/
+		// endpoint_builder.go).
+		if pe.portName == p.Name && labelsMatch(labels, pe.ep.Labels) {
+			c.Endpoints = append(c.Endpoints, ir.Endpoint{Address: pe.ep.Address, Port: pe.port, Weight: pe.ep.Weight, Locality: pe.ep.Locality})
+			if byLabel {
+				c.Endpoints[len(c.Endpoints)-1].Labels = topologyLabels(pe.ep.Labels, pe.ep.Locality, pe.ep.Network)
+			}
+		}
+	}
 	// A DNS service without endpoints resolves its own host name, as Istio does.
 	if svc.dnsResolved() && len(svc.endpoints) == 0 && len(labels) == 0 {
 		port := p.Number
@@ -242,6 +281,12 @@ func (b *builder) addCluster(svc *service, rule *destRule, scope *ir.NamespaceSc
 		}
 	}
 	b.clusters[c.Name] = c
+}
+
+// http2Protocol reports a port protocol Istio's clusters speak HTTP/2 upstream for: its
+// protocol.Instance.IsHTTP2 (pkg/config/protocol/instance.go), HTTP2, GRPC and GRPC-Web.
+func http2Protocol(p string) bool {
+	return p == "GRPC" || p == "HTTP2" || p == "GRPC-WEB"
 }
 
 // clustersNamed is every variant of the cluster of this name (one unless its host's
