@@ -69,7 +69,7 @@ func BuildIR(tree *schema.Tree) (*ir.Mesh, []schema.Finding) {
 		}
 	}
 	if sidecar != nil {
-		mesh.Roles = append(mesh.Roles, grpcRole(sidecar))
+		mesh.Roles = append(mesh.Roles, b.grpcRole(sidecar))
 	}
 	return mesh, dedupe(b.findings)
 }

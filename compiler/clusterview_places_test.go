@@ -85,7 +85,7 @@ func treePlaces(tree *schema.Tree) []compiler.Place {
 func checkCovered(t *testing.T, compiled *compiler.Role, place compiler.Place, r *compiler.Role) {
 	t.Helper()
 	role := compiled.Name
-	served, carried := map[string]bool{}, map[string]bool{}
+	served, carried, exists := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, res := range r.Resources[resource.ClusterType] {
 		served[res.(*cluster.Cluster).GetName()] = true
 	}
@@ -96,14 +96,21 @@ func checkCovered(t *testing.T, compiled *compiler.Role, place compiler.Place, r
 			t.Fatal(err)
 		}
 		carried[c.GetName()] = carried[c.GetName()] || scope.Has(place.Namespace)
+		exists[c.GetName()] = true
 	}
 	missing := func(what, name string) {
-		// A cluster the role does not carry at all (the gRPC role leaves STRICT_DNS clusters
-		// out, gRPC clients resolving DNS themselves), or only in a variant for other
-		// namespaces (a subset of a DestinationRule the place does not see, which the compiler
-		// checks where the route applies: a gateway's in its Gateway's namespace), is no part
-		// of the place's view of services.
-		if name != "" && carried[name] && !served[name] {
+		// A cluster the role carries only in a variant for other namespaces (a subset of a
+		// DestinationRule the place does not see, which the compiler checks where the route
+		// applies: a gateway's in its Gateway's namespace) is no part of the place's view of
+		// services. One the role does not carry at all is missing: the gRPC role leaves out a
+		// service it cannot serve together with the listeners whose routes send to it.
+		if name == "" || served[name] {
+			return
+		}
+		switch {
+		case !exists[name]:
+			t.Errorf("%s at %+v: %s names cluster %s, which the role does not carry", role, place, what, name)
+		case carried[name]:
 			t.Errorf("%s at %+v: %s names cluster %s, which is not served there", role, place, what, name)
 		}
 	}
