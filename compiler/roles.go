@@ -126,7 +126,7 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 	}
 	sortVirtualHosts(l)
 	l.Scoped = scopable(l)
-	return &ir.Role{Name: SidecarRole, Listeners: []*ir.Listener{l}, Clusters: clusters}
+	return b.withProxyHeaders(&ir.Role{Name: SidecarRole, Listeners: []*ir.Listener{l}, Clusters: clusters})
 }
 
 // sidecarClaimRoutes are the sidecar's routes for host h from its VirtualServices, each
@@ -255,7 +255,7 @@ func (b *builder) gatewayRoles() []*ir.Role {
 	}
 	var roles []*ir.Role
 	for _, key := range sortedKeys(bySelector) {
-		roles = append(roles, b.gatewayRole(key, bySelector[key]))
+		roles = append(roles, b.withProxyHeaders(b.gatewayRole(key, bySelector[key])))
 	}
 	return roles
 }

@@ -48,8 +48,11 @@ func (l *loader) settings(file string, st *ast.StructLit) {
 			var set Settings
 			if err := val.Decode(&set); err != nil {
 				s.report(s.doc.Pos, "", "cannot decode: "+err.Error())
-			} else if set.LocalityLbSetting != nil {
-				checkLocality(s, "localityLbSetting", set.LocalityLbSetting)
+			} else {
+				if set.LocalityLbSetting != nil {
+					checkLocality(s, "localityLbSetting", set.LocalityLbSetting)
+				}
+				checkProxyHeaders(s, set.ProxyHeaders)
 			}
 			if len(s.findings) == 0 {
 				if set.SidecarListener == "" {
@@ -63,4 +66,31 @@ func (l *loader) settings(file string, st *ast.StructLit) {
 		}
 	}
 	l.findings = append(l.findings, s.findings...)
+}
+
+// checkProxyHeaders refuses the parts of Istio's proxyHeaders a signalbox proxy does not do,
+// where they would change something: client certificate details are the gateways' own
+// (SANITIZE_SET, as Istio's), and header case, X-Forwarded-Host and X-Forwarded-Port are not
+// kept or added. metadataExchangeHeaders is accepted: signalbox adds no metadata-exchange
+// headers, so IN_MESH holds already.
+func checkProxyHeaders(s *docState, p *ProxyHeaders) {
+	if p == nil {
+		return
+	}
+	const why = "not supported yet: a signalbox proxy honours requestId, server, attemptCount and envoyDebugHeaders"
+	if p.ForwardedClientCert != "" && p.ForwardedClientCert != "UNDEFINED" {
+		s.fail("proxyHeaders.forwardedClientCert", why)
+	}
+	if len(p.SetCurrentClientCertDetails) > 0 {
+		s.fail("proxyHeaders.setCurrentClientCertDetails", why)
+	}
+	if p.PreserveHTTP1HeaderCase {
+		s.fail("proxyHeaders.preserveHttp1HeaderCase", why)
+	}
+	if p.XForwardedHost != nil && p.XForwardedHost.Enabled {
+		s.fail("proxyHeaders.xForwardedHost.enabled", why)
+	}
+	if p.XForwardedPort != nil && p.XForwardedPort.Enabled {
+		s.fail("proxyHeaders.xForwardedPort.enabled", why)
+	}
 }

@@ -23,6 +23,65 @@ type Settings struct {
 	// IgnoreUnknown makes every load of the tree skip documents of other kinds, as
 	// Options.IgnoreUnknown does.
 	IgnoreUnknown bool `json:"ignoreUnknown,omitempty"`
+	// ProxyHeaders are Istio's meshConfig.defaultConfig.proxyHeaders: which headers the
+	// proxies add. nil: Envoy's and Istio's defaults.
+	ProxyHeaders *ProxyHeaders `json:"proxyHeaders,omitempty"`
+}
+
+// ProxyHeaders is Istio's ProxyConfig.ProxyHeaders. The compiler honours requestId, server,
+// attemptCount and envoyDebugHeaders; the loader refuses the rest where they would change
+// anything (checkProxyHeaders).
+type ProxyHeaders struct {
+	ForwardedClientCert         string          `json:"forwardedClientCert,omitempty"`
+	SetCurrentClientCertDetails map[string]bool `json:"setCurrentClientCertDetails,omitempty"`
+	RequestID                   *HeaderSwitch   `json:"requestId,omitempty"`
+	Server                      *ServerHeader   `json:"server,omitempty"`
+	AttemptCount                *HeaderSwitch   `json:"attemptCount,omitempty"`
+	EnvoyDebugHeaders           *HeaderSwitch   `json:"envoyDebugHeaders,omitempty"`
+	MetadataExchangeHeaders     *struct {
+		Mode string `json:"mode,omitempty"`
+	} `json:"metadataExchangeHeaders,omitempty"`
+	PreserveHTTP1HeaderCase bool          `json:"preserveHttp1HeaderCase,omitempty"`
+	XForwardedHost          *HeaderSwitch `json:"xForwardedHost,omitempty"`
+	XForwardedPort          *HeaderSwitch `json:"xForwardedPort,omitempty"`
+}
+
+// HeaderSwitch turns one header of ProxyHeaders off (disabled) or on (enabled).
+type HeaderSwitch struct {
+	Disabled bool `json:"disabled,omitempty"`
+	Enabled  bool `json:"enabled,omitempty"`
+}
+
+// ServerHeader is ProxyHeaders.server: no Server field added (disabled), or another value.
+type ServerHeader struct {
+	Disabled bool   `json:"disabled,omitempty"`
+	Value    string `json:"value,omitempty"`
+}
+
+// RequestIDOff and the like read ProxyHeaders safely from a nil pointer: nil is Istio's default.
+func (p *ProxyHeaders) RequestIDOff() bool {
+	return p != nil && p.RequestID != nil && p.RequestID.Disabled
+}
+
+// AttemptCountOff reports attemptCount.disabled.
+func (p *ProxyHeaders) AttemptCountOff() bool {
+	return p != nil && p.AttemptCount != nil && p.AttemptCount.Disabled
+}
+
+// EnvoyDebugHeadersOff reports envoyDebugHeaders.disabled.
+func (p *ProxyHeaders) EnvoyDebugHeadersOff() bool {
+	return p != nil && p.EnvoyDebugHeaders != nil && p.EnvoyDebugHeaders.Disabled
+}
+
+// ServerOff reports server.disabled; ServerValue is server.value ("" when unset).
+func (p *ProxyHeaders) ServerOff() bool { return p != nil && p.Server != nil && p.Server.Disabled }
+
+// ServerValue is server.value, "" when unset.
+func (p *ProxyHeaders) ServerValue() string {
+	if p == nil || p.Server == nil {
+		return ""
+	}
+	return p.Server.Value
 }
 
 // MeshCertificates are absolute paths on the proxies' machines.

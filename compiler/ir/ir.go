@@ -54,6 +54,10 @@ type Listener struct {
 	// "envoy"). Istio names its gateways "istio-envoy" and leaves the sidecar's outbound
 	// listener at Envoy's default.
 	ServerName string `json:"serverName,omitempty"`
+	// Headers are what Istio's proxyHeaders turn off on the listener's connection manager:
+	// the Server field (responses keep the upstream's own, PASS_THROUGH), generated
+	// x-request-ids, and the router's x-envoy-* debug headers. The zero value is Envoy's.
+	Headers HeadersOff `json:"headersOff,omitzero"`
 	// SetClientCert: x-forwarded-client-cert is replaced by the client certificate's subject,
 	// PEM, URI and DNS names on connections that present one (Envoy's SANITIZE_SET), as on
 	// Istio's gateways; otherwise, and on other listeners, the field is stripped.
@@ -140,6 +144,16 @@ type VirtualHost struct {
 	// RequireTLS redirects every plain-text request to https (a Gateway server's
 	// tls.httpsRedirect).
 	RequireTLS bool `json:"requireTls,omitempty"`
+	// NoAttemptCount leaves x-envoy-attempt-count out of forwarded requests (Istio's
+	// proxyHeaders.attemptCount.disabled); Istio sends it by default.
+	NoAttemptCount bool `json:"noAttemptCount,omitempty"`
+}
+
+// HeadersOff are the connection manager's headers Istio's proxyHeaders turned off.
+type HeadersOff struct {
+	Server       bool `json:"server,omitempty"`
+	RequestID    bool `json:"requestId,omitempty"`
+	EnvoyHeaders bool `json:"envoyDebugHeaders,omitempty"`
 }
 
 // SidecarScope is one Sidecar resource as the publisher needs it to choose a proxy's: its

@@ -69,7 +69,7 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 			return nil, fmt.Errorf("listener %s: unknown filter %q", l.Name, f)
 		}
 	}
-	routerCfg, err := pack(&router.Router{})
+	routerCfg, err := pack(&router.Router{SuppressEnvoyHeaders: l.Headers.EnvoyHeaders})
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +86,13 @@ func Listener(l *ir.Listener) (*listener.Listener, error) {
 		manager.UseRemoteAddress = wrapperspb.Bool(true)
 	}
 	manager.ServerName = l.ServerName
+	if l.Headers.Server {
+		// Istio's proxyHeaders.server.disabled: no Server of the proxy's, the upstream's kept.
+		manager.ServerHeaderTransformation = hcm.HttpConnectionManager_PASS_THROUGH
+	}
+	if l.Headers.RequestID {
+		manager.GenerateRequestId = wrapperspb.Bool(false)
+	}
 	if l.SetClientCert {
 		manager.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET
 		manager.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{

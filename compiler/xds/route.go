@@ -22,9 +22,10 @@ func RouteConfigurationOf(name string, vhosts []*route.VirtualHost) (*route.Rout
 // for proxyless gRPC clients (ir.Listener.Proxyless).
 func VirtualHost(vh *ir.VirtualHost, proxyless bool) (*route.VirtualHost, error) {
 	v := &route.VirtualHost{Name: vh.Name, Domains: vh.Domains}
-	if !proxyless {
+	if !proxyless && !vh.NoAttemptCount {
 		// Istio has its sidecars and gateways tell upstreams which attempt a request is
-		// (x-envoy-attempt-count); gRPC clients have no such field.
+		// (x-envoy-attempt-count) unless proxyHeaders turns it off; gRPC clients have no
+		// such field.
 		v.IncludeRequestAttemptCount = true
 	}
 	if vh.RequireTLS {
