@@ -33,10 +33,17 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if
 
 # write_policies DIR HOST BACKEND_PORT writes the one-service policy tree every proxy benchmark
 # compiles: a ServiceEntry for HOST whose endpoint is the backend, and the sidecar listener.
+# With PROXY_HEADERS=off, signalbox.yaml also has Istio's proxyHeaders turn off the headers
+# Envoy adds beyond nginx's (x-request-id, x-envoy-attempt-count, Server and x-envoy-* debug
+# headers), so the proxies forward what nginx forwards plus X-Forwarded-Proto.
 write_policies() {
 	local dir=$1 host=$2 backend_port=$3
 	mkdir -p "$dir"
 	echo 'sidecarListener: 127.0.0.1:15001' >"$dir/signalbox.yaml"
+	if [[ ${PROXY_HEADERS:-} == off ]]; then
+		printf '%s\n' 'proxyHeaders:' '  server: {disabled: true}' '  requestId: {disabled: true}' \
+			'  attemptCount: {disabled: true}' '  envoyDebugHeaders: {disabled: true}' >>"$dir/signalbox.yaml"
+	fi
 	cat >"$dir/backend.yaml" <<EOF
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry

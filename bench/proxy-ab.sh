@@ -15,6 +15,8 @@
 #                    the proxy's and the backend's behind it
 #   NGINX_SAME=1 ... also nginx adding the headers signalbox adds as Envoy does (X-Forwarded-Proto
 #                    and a random X-Request-Id), which the backend then parses too
+#   PROXY_HEADERS=off ... the policies turn off, with Istio's proxyHeaders, the headers Envoy adds
+#                    beyond nginx's (bench/lib.sh write_policies)
 #   FLOOR=1 ...      also bench/relayfloor, the least a Go relay with the proxy's system calls
 #                    costs (no HTTP handling): what the proxy spends above it is its own work
 #

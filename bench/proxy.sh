@@ -7,6 +7,8 @@
 #   make bench-proxy            full run: 3 rounds of 10 s per configuration (about 8 minutes)
 #   QUICK=1 make bench-proxy    1 round of 3 s, to try the script
 #   ROUNDS=5 DURATION=10 bash bench/proxy.sh
+#   PROXY_HEADERS=off make bench-proxy   signalbox with Istio's proxyHeaders turning off the
+#                               headers Envoy adds beyond nginx's (bench/lib.sh write_policies)
 #
 # Per configuration and round: wrk -t1 -c32 --latency for 2 s (warm-up, discarded), then for
 # DURATION s (requests/s, and the proxy's utime+stime from /proc/PID/stat over that run divided by
@@ -266,6 +268,10 @@ mkdir -p "$results"
 	echo
 	echo "\`$([[ $QUICK == 1 ]] && printf 'QUICK=1 ')make bench-proxy\` at $rev, $(date -u '+%Y-%m-%d %H:%M UTC'): $ROUNDS round(s) of ${DURATION} s per configuration, medians."
 	echo "$(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); load average $load_before before, $load_after after."
+	if [[ ${PROXY_HEADERS:-} == off ]]; then
+		echo
+		echo "PROXY_HEADERS=off: signalbox.yaml's proxyHeaders turn off the Server field, x-request-id, x-envoy-attempt-count and the x-envoy-* debug headers (Istio's meshConfig.defaultConfig.proxyHeaders), so signalbox forwards what nginx does plus X-Forwarded-Proto."
+	fi
 	echo
 	cat "$table"
 	echo
