@@ -264,11 +264,57 @@ func (b *builder) checkHostEntries(svc *service, vis *visibility) {
 	if vis == nil {
 		return
 	}
-	admits := vis.ofService(first)
+	refuse := func(e, other *service) {
+		b.unsupportedf(e.doc, e.hostPath(), "host %q is declared in several namespaces and the Sidecars' egress hosts admit this %s and %s %s/%s for different proxies: Istio's proxies under a Sidecar that admits one entry of the host and not the one their namespace sees first see the admitted one, which signalbox does not choose by yet; make every Sidecar admit all of the host's entries or none (\"*/%s\"), or the one its namespace sees",
+			svc.host, e.doc.Kind, other.doc.Kind, other.doc.Namespace, other.doc.Name, svc.host)
+	}
+	// A namespace's own Sidecars apply to its proxies alone, which see one entry of the host
+	// (seen): such a Sidecar agrees with Istio as long as it admits that entry whenever it
+	// admits another (a team's "./*" admits its own entry, which its namespace sees first).
+	everyone := []string{""} // what ofService's nil stands for: no Sidecar, and every one
+	for _, s := range vis.scopes {
+		everyone = append(everyone, s.scope.Name)
+	}
+	admittedBy := func(e *service) []string {
+		if names := vis.ofService(e); names != nil {
+			return names
+		}
+		return everyone
+	}
+	local := map[string]bool{}
+	for _, s := range vis.scopes {
+		if s.root {
+			continue
+		}
+		local[s.scope.Name] = true
+		var chosen, other *service
+		chosenAdmitted := false
+		for _, e := range seen {
+			admitted := slices.Contains(admittedBy(e), s.scope.Name)
+			switch {
+			case e.seen.Has(s.doc.Namespace):
+				chosen, chosenAdmitted = e, admitted
+			case admitted && other == nil:
+				other = e
+			}
+		}
+		if other != nil && !chosenAdmitted {
+			if chosen == nil {
+				chosen = first
+			}
+			refuse(other, chosen)
+			return
+		}
+	}
+	// The root namespace's Sidecar and proxies without one span namespaces that see different
+	// entries: they must treat every entry alike.
+	admitsElsewhere := func(e *service) []string {
+		return slices.DeleteFunc(slices.Clone(admittedBy(e)), func(name string) bool { return local[name] })
+	}
+	admits := admitsElsewhere(first)
 	for _, e := range seen[1:] {
-		if !slices.Equal(vis.ofService(e), admits) {
-			b.unsupportedf(e.doc, e.hostPath(), "host %q is declared in several namespaces and the Sidecars' egress hosts admit this %s and %s %s/%s for different proxies: Istio's proxies under a Sidecar that admits one entry of the host and not the one their namespace sees first see the admitted one, which signalbox does not choose by yet; make every Sidecar admit all of the host's entries or none (\"*/%s\")",
-				svc.host, e.doc.Kind, first.doc.Kind, first.doc.Namespace, first.doc.Name, svc.host)
+		if !slices.Equal(admitsElsewhere(e), admits) {
+			refuse(e, first)
 			return
 		}
 	}

@@ -229,3 +229,23 @@ func TestEntryPortsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestEntrySidecars: a namespace's Sidecar that admits the entry its namespace sees first
+// agrees with Istio (a team's "./*" beside its own private entry, the rest of the mesh seeing
+// the public one); one that admits another entry of the host and not that one is refused,
+// since Istio's proxies there would see the admitted one, which signalbox does not choose.
+func TestEntrySidecars(t *testing.T) {
+	s, findings := compileEntries(t, apiEntry("shared", "", "10.0.0.1")+apiEntry("team-a", `["."]`, "10.0.0.2")+
+		sidecarDoc("team-a", "default", "", "./*"))
+	if s == nil || schema.HasErrors(findings) {
+		t.Fatalf("a team's ./* Sidecar beside its private entry: %v", findings)
+	}
+	wantServed(t, s, "team-a", map[string]string{stripe80: "10.0.0.2"})
+	wantServed(t, s, "other", map[string]string{stripe80: "10.0.0.1"})
+
+	_, findings = compileEntries(t, apiEntry("shared", "", "10.0.0.1")+apiEntry("team-a", `[".", team-b]`, "10.0.0.2")+
+		sidecarDoc("team-b", "default", "", "shared/*"))
+	if len(findings) != 1 || !strings.Contains(findings[0].String(), "ServiceEntry shared/stripe: spec.hosts[0]: not supported yet (host \"api.stripe.com\" is declared in several namespaces and the Sidecars' egress hosts admit this ServiceEntry and ServiceEntry team-a/stripe for different proxies") {
+		t.Errorf("team-b's Sidecar admitting the public entry, not team-a's it sees first: findings %v", findings)
+	}
+}
