@@ -86,14 +86,14 @@ func (b *builder) sidecarRole(clusters []*ir.Cluster) *ir.Role {
 				if vis != nil {
 					for _, r := range vh.Routes {
 						if r.Source != nil && r.Source.Fallback {
-							limitToSidecars([]*ir.Route{r}, vis.ofService(svc))
+							limitToSidecars([]*ir.Route{r}, vis.ofHost(svc))
 						}
 					}
 				}
 			} else {
 				vh.Routes = []*ir.Route{b.defaultRoute(clusterName(p, "", h))}
 				if vis != nil {
-					limitToSidecars(vh.Routes, vis.ofService(svc))
+					limitToSidecars(vh.Routes, vis.ofHost(svc))
 				}
 			}
 			vh.Routes = onlyForNamespaces(vh.Routes, exported)

@@ -242,6 +242,15 @@ func TestEntrySidecars(t *testing.T) {
 	}
 	wantServed(t, s, "team-a", map[string]string{stripe80: "10.0.0.2"})
 	wantServed(t, s, "other", map[string]string{stripe80: "10.0.0.1"})
+	for _, ns := range []string{"team-a", "other"} {
+		lr, err := s.Localized(s.Role(SidecarRole), Place{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := firstCluster(t, lr, "api.stripe.com"); got != stripe80 {
+			t.Errorf("proxy in %q: api.stripe.com routed to %q, want %s", ns, got, stripe80)
+		}
+	}
 
 	_, findings = compileEntries(t, apiEntry("shared", "", "10.0.0.1")+apiEntry("team-a", `[".", team-b]`, "10.0.0.2")+
 		sidecarDoc("team-b", "default", "", "shared/*"))

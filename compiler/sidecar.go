@@ -275,6 +275,45 @@ func (v *visibility) ofService(svc *service) []string {
 	return v.sidecars(rs...)
 }
 
+// ofHost is ofService for a service's virtual hosts: for a host several namespaces declare,
+// the Sidecars that admit any entry of it some namespace sees (checkHostEntries holds a
+// namespace's own Sidecar to admitting the entry its namespace sees, whenever it admits one);
+// the routes' namespace conditions then tell the entries apart. nil: every proxy.
+func (v *visibility) ofHost(svc *service) []string {
+	if svc.entries == nil {
+		return v.ofService(svc)
+	}
+	union := map[string]bool{}
+	for _, e := range svc.entries {
+		if !e.seen.Elsewhere && len(e.seen.Only) == 0 {
+			continue
+		}
+		names := v.ofService(e)
+		if names == nil {
+			return nil
+		}
+		for _, n := range names {
+			union[n] = true
+		}
+	}
+	// In ofService's order: no Sidecar, then each Sidecar's name and its "@namespace" forms.
+	out := []string{""}
+	for _, sc := range v.scopes {
+		if union[sc.scope.Name] {
+			out = append(out, sc.scope.Name)
+		}
+		var dots []string
+		for n := range union {
+			if strings.HasPrefix(n, sc.scope.Name+"@") {
+				dots = append(dots, n)
+			}
+		}
+		slices.Sort(dots)
+		out = append(out, dots...)
+	}
+	return out
+}
+
 // limitToSidecars sets the Sidecars of routes (nil: they stay for every proxy).
 func limitToSidecars(routes []*ir.Route, sidecars []string) {
 	if sidecars == nil {
