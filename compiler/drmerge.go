@@ -224,11 +224,13 @@ func (b *builder) wildcardRules(rules map[string][]*destRule) {
 	// Narrowest first: a longer wildcard covers fewer names.
 	slices.SortFunc(wildcards, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
 	covers := func(w, h string) bool { return w == "*" || strings.HasSuffix(h, w[1:]) }
+	covering := map[string]bool{} // the wildcards that cover some service
 	for _, host := range slices.Sorted(maps.Keys(b.services)) {
 		for _, w := range wildcards {
 			if !covers(w, host) {
 				continue
 			}
+			covering[w] = true
 			for _, r := range rules[w] {
 				if !slices.ContainsFunc(rules[host], func(x *destRule) bool { return x.namespace() == r.namespace() }) {
 					rules[host] = append(rules[host], r)
@@ -237,7 +239,7 @@ func (b *builder) wildcardRules(rules map[string][]*destRule) {
 		}
 	}
 	for _, w := range wildcards {
-		if !slices.ContainsFunc(slices.Collect(maps.Keys(b.services)), func(h string) bool { return covers(w, h) }) {
+		if !covering[w] {
 			for _, r := range rules[w] {
 				b.warnf(r.docs[0], "spec.host", "host %q covers no service declared by a ServiceEntry or Service: this DestinationRule applies to nothing", w)
 			}
