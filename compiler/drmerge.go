@@ -223,11 +223,10 @@ func (b *builder) wildcardRules(rules map[string][]*destRule) {
 	}
 	// Narrowest first: a longer wildcard covers fewer names.
 	slices.SortFunc(wildcards, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
-	covers := func(w, h string) bool { return w == "*" || strings.HasSuffix(h, w[1:]) }
 	covering := map[string]bool{} // the wildcards that cover some service
 	for _, host := range slices.Sorted(maps.Keys(b.services)) {
 		for _, w := range wildcards {
-			if !covers(w, host) {
+			if !schema.HostCovers(w, host) {
 				continue
 			}
 			covering[w] = true

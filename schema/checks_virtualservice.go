@@ -32,7 +32,7 @@ func checkVirtualService(s *docState, vs *VirtualService) {
 		}
 		for j := 0; j < i; j++ {
 			if HostsOverlap(vs.Hosts[j], h) {
-				if vs.Hosts[j] == h || hostCovers(vs.Hosts[j], h) {
+				if vs.Hosts[j] == h || HostCovers(vs.Hosts[j], h) {
 					s.failf(idx("spec.hosts", i), "duplicate host %q: %q (spec.hosts[%d]) already covers it", h, vs.Hosts[j], j)
 				} else {
 					s.failf(idx("spec.hosts", i), "duplicate host %q: it covers %q (spec.hosts[%d]); a VirtualService's hosts must not overlap", h, vs.Hosts[j], j)

@@ -9,7 +9,7 @@ func HostsOverlap(a, b string) bool {
 	if a == b {
 		return true
 	}
-	return hostCovers(a, b) || hostCovers(b, a)
+	return HostCovers(a, b) || HostCovers(b, a)
 }
 
 // HostIntersection is the narrower of two overlapping hosts, Istio's host.Names.Intersection for
@@ -17,16 +17,17 @@ func HostsOverlap(a, b string) bool {
 // ("shop.example.com" for "*.example.com" and "shop.example.com"); false when they do not overlap.
 func HostIntersection(a, b string) (string, bool) {
 	switch {
-	case hostCovers(a, b) || a == b:
+	case HostCovers(a, b) || a == b:
 		return b, true
-	case hostCovers(b, a):
+	case HostCovers(b, a):
 		return a, true
 	}
 	return "", false
 }
 
-// hostCovers: wildcard host w takes every name h does.
-func hostCovers(w, h string) bool {
+// HostCovers reports whether wildcard host w ("*", "*.local") takes every name h does: a
+// DestinationRule for w applies to a service of host h.
+func HostCovers(w, h string) bool {
 	suffix, ok := strings.CutPrefix(w, "*")
 	return ok && strings.HasSuffix(strings.TrimPrefix(h, "*"), suffix)
 }

@@ -176,7 +176,7 @@ func (idx *index) subsetsOf(host string) (map[string]bool, bool) {
 	own, ok := idx.subsets[host]
 	var out map[string]bool
 	for _, w := range idx.wildcardRuleHosts {
-		if w != "*" && !strings.HasSuffix(host, w[1:]) {
+		if !schema.HostCovers(w, host) {
 			continue
 		}
 		if out == nil {
