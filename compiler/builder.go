@@ -27,16 +27,22 @@ type builder struct {
 	// one rule is translated.
 	routeDests   map[*ir.Route][]destRef
 	pendingDests []destRef
+	// byKind indexes the tree's documents by kind, made on the first docs call: the
+	// translation asks for one kind many times (the WorkloadEntries of each ServiceEntry with
+	// a workloadSelector, the VirtualServices of each Gateway).
+	byKind map[string][]*schema.Document
 }
 
+// docs returns the tree's documents of one kind, in the tree's order, as a slice of the
+// caller's own (some sort it).
 func (b *builder) docs(kind string) []*schema.Document {
-	var out []*schema.Document
-	for _, d := range b.tree.Documents {
-		if d.Kind == kind {
-			out = append(out, d)
+	if b.byKind == nil {
+		b.byKind = map[string][]*schema.Document{}
+		for _, d := range b.tree.Documents {
+			b.byKind[d.Kind] = append(b.byKind[d.Kind], d)
 		}
 	}
-	return out
+	return slices.Clone(b.byKind[kind])
 }
 
 func (b *builder) errorf(d *schema.Document, path, format string, args ...any) {
