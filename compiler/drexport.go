@@ -110,31 +110,15 @@ func ruleVariants(svc *service, rules []*destRule) []ruleVariant {
 		named = append(named, r.namespace())
 		named = append(named, schema.ExportedTo(r.namespace(), r.exportTo())...)
 	}
-	slices.Sort(named)
-	named = slices.Compact(named)
 	named = slices.DeleteFunc(named, func(ns string) bool { return ns == "~" })
-	byRule := map[*destRule][]string{}
-	for _, ns := range named {
-		r := ruleFor(svc, rules, ns, false)
-		byRule[r] = append(byRule[r], ns)
-	}
-	rest := ruleFor(svc, rules, "", true)
+	split := splitNamespaces(named, func(ns string, elsewhere bool) *destRule { return ruleFor(svc, rules, ns, elsewhere) })
 	all := append([]*destRule{nil}, rules...)
 	slices.SortStableFunc(all[1:], func(a, b *destRule) int { return strings.Compare(a.namespace(), b.namespace()) })
 	var out []ruleVariant
 	for _, r := range all {
-		only := byRule[r]
-		var scope *ir.NamespaceScope
-		switch {
-		case r == rest:
-			except := slices.DeleteFunc(slices.Clone(named), func(ns string) bool { return slices.Contains(only, ns) })
-			scope = &ir.NamespaceScope{Elsewhere: true, Except: except}
-		case len(only) > 0:
-			scope = &ir.NamespaceScope{Only: only}
-		default:
-			continue
+		if scope := split.scope(r); scope != nil {
+			out = append(out, ruleVariant{rule: r, scope: scope})
 		}
-		out = append(out, ruleVariant{rule: r, scope: scope})
 	}
 	return out
 }

@@ -77,29 +77,16 @@ func (b *builder) chooseEntries(entries []*service) {
 		_, ns := entryVisibility(e)
 		named = append(named, ns...)
 	}
-	slices.Sort(named)
-	named = slices.Compact(named)
-	byEntry := map[*service][]string{}
-	var unseen []string
-	for _, ns := range named {
-		if e := entryFor(entries, ns, false); e != nil {
-			byEntry[e] = append(byEntry[e], ns)
-		} else {
-			unseen = append(unseen, ns)
-		}
-	}
-	rest := entryFor(entries, "", true)
+	split := splitNamespaces(named, func(ns string, elsewhere bool) *service { return entryFor(entries, ns, elsewhere) })
+	named, rest, unseen := split.named, split.rest, split.only[nil]
 	fallback := rest
 	if fallback == nil {
 		fallback = entries[0]
 	}
 	for _, e := range entries {
-		only := byEntry[e]
-		switch {
-		case e == rest:
-			except := slices.DeleteFunc(slices.Clone(named), func(ns string) bool { return slices.Contains(only, ns) })
-			e.seen = &ir.NamespaceScope{Elsewhere: true, Except: except}
-		default:
+		only := split.only[e]
+		e.seen = split.scope(e)
+		if e.seen == nil {
 			e.seen = &ir.NamespaceScope{Only: only}
 		}
 		e.scope = e.seen
