@@ -23,8 +23,10 @@ func (b *builder) grpcRole(sidecar *ir.Role) *ir.Role {
 	role := &ir.Role{Name: GRPCRole}
 	unserved := map[string]*ir.Cluster{} // by name: a variant gRPC clients cannot be served
 	var dropped []*ir.Cluster            // hostname endpoints left out of an EDS form
-	for _, c := range sidecar.Clusters {
+	forms := make([]*ir.Cluster, len(sidecar.Clusters))
+	for i, c := range sidecar.Clusters {
 		gc, left := grpcCluster(c)
+		forms[i] = gc
 		switch {
 		case gc == nil:
 			unserved[c.Name] = c
@@ -32,12 +34,11 @@ func (b *builder) grpcRole(sidecar *ir.Role) *ir.Role {
 			dropped = append(dropped, c)
 		}
 	}
-	for _, c := range sidecar.Clusters {
+	for i, c := range sidecar.Clusters {
 		if _, ok := unserved[c.Name]; ok {
 			continue // every variant of the name, so that no namespace is served a route to it
 		}
-		gc, _ := grpcCluster(c)
-		role.Clusters = append(role.Clusters, gc)
+		role.Clusters = append(role.Clusters, forms[i])
 	}
 	blocked := map[string][]string{} // unserved cluster name -> listeners left out for it
 	for _, l := range sidecar.Listeners {
